@@ -1,0 +1,1 @@
+"""Sandbox identity providers: each speaks its vendor's HTTP API over a seeded directory."""

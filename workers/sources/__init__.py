@@ -1,0 +1,1 @@
+"""IdP sources: one module per kind of identity provider, each registered by its `kind`."""

@@ -1,0 +1,102 @@
+"""The narrow interface every IdP source implements, and the errors it raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from marshmallow import Schema
+
+from workers.sync.model import Snapshot
+
+
+class SourceError(Exception):
+    """A source could not do what was asked; `message` is safe to show to the admin."""
+
+    reason = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class SourceUnreachable(SourceError):
+    """DNS, TLS, refused or timed-out connection."""
+
+    reason = "unreachable"
+
+
+class SourceAuthError(SourceError):
+    """The IdP refused the credentials (401, bad client secret, expired key)."""
+
+    reason = "auth"
+
+
+class SourcePermissionError(SourceError):
+    """The credentials are valid but lack a permission the fetch needs (403)."""
+
+    reason = "permission"
+
+
+class SourceNotFound(SourceError):
+    """The realm, tenant, domain or base DN does not exist."""
+
+    reason = "not_found"
+
+
+class SourceConfigError(SourceError):
+    """The settings themselves are wrong (bad URL, refused private address, bad key)."""
+
+    reason = "config"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionCheck:
+    """The answer of `test_connection()`: ok, and one sentence the admin can act on."""
+
+    ok: bool
+    message: str
+    reason: str = "ok"
+
+    @classmethod
+    def failed(cls, error: SourceError) -> ConnectionCheck:
+        return cls(ok=False, message=error.message, reason=error.reason)
+
+
+class Source:
+    """Base class of an IdP source.
+
+    Subclasses set `kind`, `label` and `settings_schema` (a marshmallow schema whose fields
+    carry `metadata={"label": ..., "help": ..., "secret": bool}`), and implement
+    `test_connection()` and `fetch()`. Sources that the IdP lets read changes only set
+    `supports_incremental = True` and implement `fetch_incremental()`.
+
+    `settings` arrive validated and decrypted. `allow_private` comes from the operator's
+    USERSYNC_ALLOW_PRIVATE_URLS and must be passed to every outbound URL check.
+    """
+
+    kind: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    settings_schema: ClassVar[type[Schema]]
+    supports_incremental: ClassVar[bool] = False
+
+    def __init__(self, settings: dict[str, Any], *, allow_private: bool = False):
+        self.settings = settings
+        self.allow_private = allow_private
+
+    def test_connection(self) -> ConnectionCheck:
+        raise NotImplementedError
+
+    def fetch(self) -> Snapshot:
+        """A full read: every user, group, direct membership and group parent."""
+        raise NotImplementedError
+
+    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+        """Apply the IdP's changes since `cursor` to `previous`; return the whole new snapshot
+        with its new `cursor`. Only called when `supports_incremental` is True."""
+        raise NotImplementedError
+
+
+def secret_fields(schema: type[Schema]) -> list[str]:
+    """Names of the settings fields marked secret: stored encrypted, never sent back."""
+    return [name for name, f in schema._declared_fields.items() if f.metadata.get("secret")]

@@ -1,0 +1,60 @@
+"""Neutral snapshot types: what any IdP source hands to the sync engine (no SDK types past a source)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person in the IdP. `id` is the IdP's immutable id, never the e-mail."""
+
+    id: str
+    email: str
+    display_name: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A group in the IdP; `parent_ids` are the IdP ids of the groups that contain it."""
+
+    id: str
+    name: str
+    parent_ids: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Everything one fetch saw.
+
+    `members` maps a group id to the ids of its *direct* user members. `complete` is False
+    when any page failed after retries: the guard then forbids every removal. `cursor` is
+    the source's token for the next incremental fetch (None when it has none).
+    """
+
+    users: dict[str, User] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    complete: bool = True
+    errors: list[str] = field(default_factory=list)
+    cursor: str | None = None
+
+    def add_user(self, user: User) -> None:
+        self.users[user.id] = user
+
+    def add_group(self, group: Group) -> None:
+        self.groups[group.id] = group
+        self.members.setdefault(group.id, set())
+
+    def add_member(self, group_id: str, user_id: str) -> None:
+        self.members.setdefault(group_id, set()).add(user_id)
+
+    def mark_incomplete(self, reason: str) -> None:
+        """Record a failed read; a snapshot that is not complete must never cause removals."""
+        self.complete = False
+        self.errors.append(reason)
+
+    @property
+    def membership_count(self) -> int:
+        return sum(len(m) for m in self.members.values())
