@@ -17,7 +17,8 @@ class LiveServer:
         self._server.daemon_threads = True
         self.port = self._server.server_port
         self.url = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        # A short poll interval makes stop() quick; tests start and stop many servers.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
                                         name=f"live-{self.port}", daemon=True)
 
     def start(self) -> LiveServer:

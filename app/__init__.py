@@ -1,0 +1,28 @@
+"""The web side: `create_app()` builds the Flask app from the environment or a test config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app import config as app_config
+from app import extensions, logs
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; `test_config` overrides environment settings (same keys as config.load)."""
+    app = Flask(__name__, instance_relative_config=False)
+    settings = app_config.load(instance_path=app.instance_path)
+    if test_config:
+        settings.update(test_config)
+    app.config.update(settings)
+    logs.init_app(app)
+    extensions.configure(app.config)
+
+    from app import health
+    from app.connect import init_app as init_connect
+
+    health.init_app(app)
+    init_connect(app)
+    return app

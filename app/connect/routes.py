@@ -1,0 +1,76 @@
+"""HTTP routes of the Connect front door."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from app import extensions, logs
+from app.connect import descriptor, install_keys, tenancy
+from app.connect.auth import connect_jwt, incoming, rejected
+from app.connect.verify import JWTRejected, verify_install
+
+log = logging.getLogger(__name__)
+bp = Blueprint("connect", __name__)
+LIFECYCLE_EVENTS = ("installed", "enabled", "disabled", "uninstalled")
+WEBHOOK_EVENTS = ("user_created", "user_updated", "user_deleted")
+
+
+@bp.get("/atlassian-connect.json")
+def connect_descriptor():  # type: ignore[no-untyped-def]
+    cfg = current_app.config
+    response = jsonify(descriptor.render(cfg["BASE_URL"], cfg["APP_KEY"]))
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.post("/<any(installed, enabled, disabled, uninstalled):event>")
+def lifecycle(event: str):  # type: ignore[no-untyped-def]
+    cfg = current_app.config
+    try:
+        _claims, payload = verify_install(
+            incoming(), request.get_data(cache=True),
+            keys=install_keys.for_url(cfg["INSTALL_KEYS_URL"]),
+            base_url=cfg["BASE_URL"], leeway=cfg["JWT_LEEWAY"])
+    except JWTRejected as exc:
+        log.warning("lifecycle %s rejected: %s", event, exc.message)
+        return rejected(exc)
+    logs.tenant.set(payload["clientKey"])
+    try:
+        with extensions.db.session() as session:
+            if event == "installed":
+                tenancy.save_install(session, payload, extensions.secrets.encrypt)
+            else:
+                tenancy.set_state(session, payload["clientKey"], event)
+    except tenancy.BadInstallPayload as exc:
+        return jsonify(error=str(exc)), 400
+    log.info("lifecycle %s accepted", event)
+    return "", 204
+
+
+@bp.get("/admin")
+@connect_jwt(context_qsh=True)
+def admin_page():  # type: ignore[no-untyped-def]
+    # The configuration page arrives with the admin page work; until then it says so plainly.
+    inst = g.installation
+    return (f"<!doctype html><title>User &amp; Group Sync</title>"
+            f"<h1>User &amp; Group Sync</h1><p>Installed on {inst.base_url}.</p>"
+            f"<p>Connections are configured with the <code>usersync connections</code> command.</p>")
+
+
+@bp.post("/webhooks/atlassian/<any(user_created, user_updated, user_deleted):event>")
+@connect_jwt()
+def atlassian_webhook(event: str):  # type: ignore[no-untyped-def]
+    # Delivery is best effort on Atlassian's side; the scheduled sync is what converges.
+    log.info("atlassian webhook %s for %s", event, (request.get_json(silent=True) or {}).get("user", {}).get("accountId"))
+    return "", 204
+
+
+@bp.get("/connect/whoami")
+@connect_jwt(context_qsh=True)
+def whoami():  # type: ignore[no-untyped-def]
+    """The tenant and user behind a page token (the admin page's first call)."""
+    inst = g.installation
+    return jsonify(clientKey=inst.client_key, productType=inst.product_type,
+                   baseUrl=inst.base_url, accountId=g.account_id)

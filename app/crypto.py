@@ -1,0 +1,52 @@
+"""Secrets at rest: a MultiFernet key ring (the first key encrypts, every key decrypts)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+log = logging.getLogger(__name__)
+
+
+class SecretError(RuntimeError):
+    """A stored secret cannot be decrypted with any key of the ring (wrong or removed key)."""
+
+
+class KeyRing:
+    """Encrypts and decrypts short secrets; `rotate` re-encrypts under the newest key."""
+
+    def __init__(self, keys: list[str]):
+        if not keys:
+            raise ValueError("the key ring needs at least one key")
+        try:
+            self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+        except (ValueError, TypeError) as exc:
+            raise ValueError("USERSYNC_SECRET_KEYS holds a key that is not a Fernet key "
+                             "(32 url-safe base64 bytes)") from exc
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise SecretError("a stored secret cannot be decrypted with the configured keys") from exc
+
+    def rotate(self, token: str) -> str:
+        return self._fernet.rotate(token.encode()).decode()
+
+
+def embedded_keys(instance_path: str) -> list[str]:
+    """The development key, generated once into the instance folder (never for production)."""
+    path = Path(instance_path) / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(Fernet.generate_key().decode())
+        log.warning("generated a secret key into %s: set USERSYNC_SECRET_KEYS in production", path)
+    return [path.read_text().strip()]

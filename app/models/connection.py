@@ -1,0 +1,55 @@
+"""An IdP connection of an installation: its kind, settings (secrets encrypted), mapping and policy."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base
+from app.models.installation import Installation, utcnow
+
+
+class Connection(Base):
+    """One IdP source feeding one Atlassian site.
+
+    `settings` holds the non-secret settings; the secret ones (client secrets, tokens,
+    passwords, keys) live only in `secrets_encrypted`, a key-ring-encrypted JSON object.
+    """
+
+    __tablename__ = "connection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    installation_id: Mapped[int] = mapped_column(
+        ForeignKey("installation.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    secrets_encrypted: Mapped[str | None] = mapped_column(Text)
+    # Sync behaviour (see workers/sync/policy.py for the meaning of each key).
+    mapping_mode: Mapped[str] = mapped_column(String(16), default="on_the_fly")
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    default_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    deprovision: Mapped[str] = mapped_column(String(32), default="remove_from_groups")
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    schedule: Mapped[str | None] = mapped_column(String(64), default="hour")
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pending_changes: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)
+
+    installation: Mapped[Installation] = relationship()
+
+    def set_secrets(self, values: dict[str, Any], encrypt) -> None:  # type: ignore[no-untyped-def]
+        """Store secret settings encrypted with `encrypt` (the key ring's encrypt)."""
+        self.secrets_encrypted = encrypt(json.dumps(values)) if values else None
+
+    def get_secrets(self, decrypt) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        return json.loads(decrypt(self.secrets_encrypted)) if self.secrets_encrypted else {}

@@ -1,0 +1,46 @@
+"""An Atlassian site (Jira or Confluence) that installed the app, with its encrypted shared secret."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Enum, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class InstallationState(enum.StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
+    UNINSTALLED = "uninstalled"
+
+
+class Installation(Base):
+    """One tenant. `client_key` is Atlassian's id of the site+app pair (the JWT `iss`)."""
+
+    __tablename__ = "installation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_key: Mapped[str] = mapped_column(String(255), unique=True, index=True)
+    product_type: Mapped[str] = mapped_column(String(32))
+    base_url: Mapped[str] = mapped_column(String(255))
+    display_url: Mapped[str | None] = mapped_column(String(255))
+    shared_secret_encrypted: Mapped[str] = mapped_column(Text)
+    state: Mapped[InstallationState] = mapped_column(
+        Enum(InstallationState, name="installation_state", native_enum=False, length=16),
+        default=InstallationState.ENABLED)
+    description: Mapped[str | None] = mapped_column(String(255))
+    installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def active(self) -> bool:
+        return self.state == InstallationState.ENABLED
