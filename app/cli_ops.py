@@ -1,0 +1,199 @@
+"""Operator commands: connections, syncs, held plans and write credentials."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from app import config as app_config
+from app import extensions
+
+WAIT_TIMEOUT = 3600
+
+
+def _setup() -> dict[str, Any]:
+    try:
+        cfg = app_config.load()
+    except app_config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    extensions.configure(cfg)
+    return cfg
+
+
+def _json_arg(value: str | None, what: str) -> dict[str, Any]:
+    """A JSON object given inline or as @path."""
+    if not value:
+        return {}
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{what} must be a JSON object")
+    return data
+
+
+@click.group()
+def connections() -> None:
+    """IdP connections of installed sites."""
+
+
+@connections.command("add")
+@click.option("--client-key", required=True, help="The site's Connect client key.")
+@click.option("--kind", required=True, help="Source kind, e.g. directory_file, keycloak, okta, scim.")
+@click.option("--name", required=True)
+@click.option("--settings", "settings_arg", required=True, help="JSON object or @file.")
+@click.option("--mapping", "mapping_arg", default=None, help="JSON object or @file.")
+def connections_add(client_key: str, kind: str, name: str, settings_arg: str, mapping_arg: str | None) -> None:
+    """Add a connection; prints its id."""
+    from app.connections import ConnectionInvalid, create
+
+    _setup()
+    try:
+        with extensions.db.session() as session:
+            conn = create(session, client_key=client_key, kind=kind, name=name,
+                          settings=_json_arg(settings_arg, "--settings"),
+                          mapping=_json_arg(mapping_arg, "--mapping"),
+                          encrypt=extensions.secrets.encrypt)
+            click.echo(conn.id)
+    except ConnectionInvalid as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@connections.command("list")
+def connections_list() -> None:
+    """One JSON line per connection (no secrets)."""
+    from app.connections import describe
+    from app.models import Connection
+
+    _setup()
+    with extensions.db.session() as session:
+        for conn in session.scalars(select(Connection).order_by(Connection.id)):
+            click.echo(json.dumps(describe(conn)))
+
+
+@click.command("sync")
+@click.argument("connection_id", type=int)
+@click.option("--dry-run", is_flag=True, help="Plan and guard only; store the preview.")
+@click.option("--wait", is_flag=True, help="Wait for the worker and print the result.")
+def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
+    """Enqueue a sync (coalesced with any waiting one)."""
+    from app.models import Connection
+    from workers.queue import enqueue_sync, queue
+
+    cfg = _setup()
+    with extensions.db.session() as session:
+        if session.get(Connection, connection_id) is None:
+            raise click.ClickException(f"connection {connection_id} does not exist")
+    redis = extensions.redis(cfg)
+    job_id = enqueue_sync(redis, connection_id, "manual", dry_run)
+    if not wait:
+        click.echo(job_id)
+        return
+    job = queue(redis).fetch_job(job_id)
+    deadline = time.monotonic() + WAIT_TIMEOUT
+    while job.get_status(refresh=True) not in ("finished", "failed", "stopped", "canceled"):
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"job {job_id} did not finish in time")
+        time.sleep(0.5)
+    _print_run(job_id)
+
+
+def _print_run(job_id: str) -> None:
+    from app.models import SyncRun
+
+    with extensions.db.session() as session:
+        run = session.scalars(select(SyncRun).where(SyncRun.job_id == job_id)).first()
+        if run is None:
+            raise click.ClickException(f"job {job_id} ended without a run record (see the worker log)")
+        plan = json.loads(run.plan) if run.plan else {}
+        click.echo(json.dumps({"run_id": run.id, "status": run.status, "reason": run.reason,
+                               "error": run.error, "summary": plan.get("summary", {}),
+                               "counts": run.counts}, indent=2))
+        if run.status == "failed":
+            raise SystemExit(1)
+
+
+@click.group()
+def runs() -> None:
+    """Held plans: approve or discard."""
+
+
+@runs.command("approve")
+@click.argument("run_id", type=int)
+@click.option("--by", default="operator", help="Who approves (recorded).")
+def runs_approve(run_id: int, by: str) -> None:
+    from app.models import SyncRun
+    from workers.queue import enqueue_approval
+
+    cfg = _setup()
+    with extensions.db.session() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.status != "held":
+            raise click.ClickException(f"run {run_id} is not waiting for approval")
+        cid = run.connection_id
+    click.echo(enqueue_approval(extensions.redis(cfg), run_id, cid, by))
+
+
+@runs.command("discard")
+@click.argument("run_id", type=int)
+@click.option("--by", default="operator")
+def runs_discard(run_id: int, by: str) -> None:
+    from workers.sync.engine import RunFailed, discard_held
+
+    _setup()
+    try:
+        discard_held(extensions.db, run_id, by)
+    except RunFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"run {run_id} discarded")
+
+
+@click.group()
+def credentials() -> None:
+    """Write credentials a site admin hands over (API token, org API key)."""
+
+
+@credentials.command("api-token")
+@click.option("--client-key", required=True)
+@click.option("--email", required=True, help="The site admin's e-mail.")
+@click.option("--token", required=True, prompt=True, hide_input=True)
+def credentials_api_token(client_key: str, email: str, token: str) -> None:
+    from app.models.credential import CredentialKind
+
+    _save_credential(client_key, CredentialKind.API_TOKEN, {"email": email, "api_token": token})
+
+
+@credentials.command("org-key")
+@click.option("--client-key", required=True)
+@click.option("--org-id", required=True)
+@click.option("--key", required=True, prompt=True, hide_input=True)
+def credentials_org_key(client_key: str, org_id: str, key: str) -> None:
+    from app.models.credential import CredentialKind
+
+    _save_credential(client_key, CredentialKind.ORG_API_KEY, {"org_id": org_id, "api_key": key})
+
+
+def _save_credential(client_key: str, kind, material: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    from app.connect.tenancy import by_client_key
+    from workers.atlassian.credentials import save_credential
+
+    _setup()
+    with extensions.db.session() as session:
+        inst = by_client_key(session, client_key)
+        if inst is None:
+            raise click.ClickException(f"no installed site has client key {client_key!r}")
+        iid = inst.id
+    save_credential(extensions.db, iid, kind, material, extensions.secrets.encrypt)
+    click.echo(f"{kind.value} stored (encrypted) for {client_key}")
+
+
+def register(main: click.Group) -> None:
+    for command in (connections, sync, runs, credentials):
+        main.add_command(command)

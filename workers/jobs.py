@@ -1,0 +1,73 @@
+"""RQ entry points. They take ids, never objects, and set themselves up from the environment."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rq import get_current_job
+
+from app import extensions, logs
+from workers import context, runlock
+from workers.queue import JOB_TIMEOUT, LOCK_KEY, LOCK_TTL, PROGRESS_KEY, WAITING_KEY
+from workers.sync import engine
+
+log = logging.getLogger(__name__)
+
+
+def _progress(redis, connection_id: int, run_id: int):  # type: ignore[no-untyped-def]
+    from app.models import SyncRun
+
+    key = PROGRESS_KEY.format(cid=connection_id)
+
+    def publish(done: int, total: int) -> None:
+        try:
+            redis.hset(key, mapping={"run_id": run_id, "done": done, "total": total})
+            redis.expire(key, 3600)
+        except Exception:  # progress is a nicety; the run must not fail for it
+            log.debug("progress not published", exc_info=True)
+        with extensions.db.session() as session:
+            session.get(SyncRun, run_id).ops_done = done
+
+    return publish
+
+
+def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool = False) -> dict[str, Any]:
+    """Run one sync of `connection_id`, after any sync of it already running."""
+    context.settings()
+    redis = context.redis()
+    job = get_current_job()
+    job_id = job.id if job else None
+    if job:
+        logs.job_id.set(job.id)
+    with runlock.held(redis, LOCK_KEY.format(cid=connection_id), LOCK_TTL, wait=JOB_TIMEOUT):
+        if not dry_run and job_id:
+            # From here on, new triggers need a new waiting job: this one has started.
+            runlock.compare_and_delete(redis, WAITING_KEY.format(cid=connection_id), job_id)
+        env = context.environment()
+        run_id = engine.start_run(env.db, connection_id, trigger, dry_run, job_id)
+        try:
+            status = engine.run_sync(env, run_id, _progress(redis, connection_id, run_id))
+        except Exception as exc:
+            engine.finish(env.db, run_id, "failed", error=f"internal error: {type(exc).__name__}")
+            raise
+    log.info("sync of connection %s ended %s (run %s)", connection_id, status, run_id)
+    return {"run_id": run_id, "status": status}
+
+
+def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, Any]:
+    """Apply a held plan that an admin approved."""
+    context.settings()
+    redis = context.redis()
+    with runlock.held(redis, LOCK_KEY.format(cid=connection_id), LOCK_TTL, wait=JOB_TIMEOUT):
+        env = context.environment()
+        status = engine.apply_held(env, run_id, approver, _progress(redis, connection_id, run_id))
+    return {"run_id": run_id, "status": status}
+
+
+def schedule_tick() -> int:
+    """Enqueue every connection that is due (the `rq cron` job, each minute)."""
+    from workers import schedule
+
+    context.settings()
+    return schedule.tick(extensions.db, context.redis())

@@ -1,0 +1,57 @@
+"""The RQ queue and the per-connection coalescing of sync triggers.
+
+At most one sync runs and one waits per connection, however many triggers arrive: a trigger
+finds the connection's waiting job (a Redis key) and joins it, or enqueues a new one. The
+waiting job keeps that key until it holds the connection's run lock, so triggers that arrive
+while it waits for a running sync still join it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from redis import Redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+QUEUE = "usersync"
+"""The one queue the worker listens on (Procfile: `rq worker ... usersync`)."""
+WAITING_KEY = "usersync:sync:waiting:{cid}"
+"""Id of the job waiting to sync connection `cid` (absent: none waits)."""
+LOCK_KEY = "usersync:sync:lock:{cid}"
+"""Held by the job syncing connection `cid`; expires unless renewed, so a killed worker frees it."""
+PROGRESS_KEY = "usersync:sync:progress:{cid}"
+"""Hash {run_id, done, total} of the running sync, for the admin page."""
+LOCK_TTL = 60
+JOB_TIMEOUT = 6 * 3600
+
+
+def queue(redis: Redis) -> Queue:
+    return Queue(QUEUE, connection=redis, serializer=JSONSerializer)
+
+
+def enqueue_sync(redis: Redis, connection_id: int, trigger: str = "manual",
+                 dry_run: bool = False) -> str:
+    """Enqueue a sync for the connection or join the one already waiting; returns the job id.
+
+    Dry runs (previews) are never merged into a real sync, nor into each other.
+    """
+    job_id = f"sync-{connection_id}-{uuid.uuid4().hex[:12]}"
+    if not dry_run:
+        key = WAITING_KEY.format(cid=connection_id)
+        if not redis.set(key, job_id, nx=True, ex=JOB_TIMEOUT):
+            existing = redis.get(key)
+            if existing:
+                return existing.decode()
+            redis.set(key, job_id, ex=JOB_TIMEOUT)
+    queue(redis).enqueue("workers.jobs.sync_connection", connection_id, trigger, dry_run,
+                         job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=86400,
+                         failure_ttl=7 * 86400)
+    return job_id
+
+
+def enqueue_approval(redis: Redis, run_id: int, connection_id: int, approver: str) -> str:
+    job_id = f"approve-{run_id}-{uuid.uuid4().hex[:8]}"
+    queue(redis).enqueue("workers.jobs.apply_approved", run_id, connection_id, approver,
+                         job_id=job_id, job_timeout=JOB_TIMEOUT)
+    return job_id

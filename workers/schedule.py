@@ -1,0 +1,87 @@
+"""Sync schedules: the intervals Forge offers or a cron expression, and the minute tick."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from croniter import croniter
+from redis import Redis
+from sqlalchemy import or_, select
+
+from app.db import Database
+from app.models import Connection, Installation, InstallationState
+from workers.queue import enqueue_sync
+
+log = logging.getLogger(__name__)
+
+INTERVALS = {
+    "five_minutes": timedelta(minutes=5),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+}
+"""Named intervals (Forge's scheduledTrigger offers fiveMinute, hour, day, week)."""
+ALIASES = {"fiveMinute": "five_minutes", "5m": "five_minutes", "hourly": "hour",
+           "daily": "day", "weekly": "week"}
+MANUAL = ("", "manual", "none")
+
+
+class ScheduleError(ValueError):
+    """Not a known interval nor a valid five-field cron expression."""
+
+
+def normalise(schedule: str | None) -> str | None:
+    """The stored form of a schedule, or None for 'manual only'; ScheduleError when invalid."""
+    value = (schedule or "").strip()
+    if value in MANUAL:
+        return None
+    value = ALIASES.get(value, value)
+    if value in INTERVALS:
+        return value
+    if len(value.split()) == 5 and croniter.is_valid(value):
+        return value
+    raise ScheduleError(f"{schedule!r} is neither one of {', '.join(INTERVALS)} "
+                        "nor a five-field cron expression")
+
+
+def next_run(schedule: str | None, after: datetime) -> datetime | None:
+    """When a connection on `schedule` is next due, strictly after `after` (UTC)."""
+    value = normalise(schedule)
+    if value is None:
+        return None
+    if value in INTERVALS:
+        return after + INTERVALS[value]
+    return croniter(value, after.astimezone(UTC)).get_next(datetime).astimezone(UTC)
+
+
+def due_connections(db: Database, now: datetime) -> list[tuple[int, str | None, bool]]:
+    """(id, schedule, pending) of enabled connections of enabled sites that are due or have pushes."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Connection.id, Connection.schedule, Connection.pending_changes)
+            .join(Installation, Installation.id == Connection.installation_id)
+            .where(Connection.enabled.is_(True), Installation.state == InstallationState.ENABLED)
+            .where(or_(Connection.pending_changes.is_(True),
+                       Connection.schedule.is_not(None) & (
+                           Connection.next_run_at.is_(None) | (Connection.next_run_at <= now)))))
+        return [(r.id, r.schedule, r.pending_changes) for r in rows]
+
+
+def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
+    """Enqueue the due connections and move their next run on; returns how many were enqueued."""
+    now = now or datetime.now(UTC)
+    count = 0
+    for cid, schedule, pending in due_connections(db, now):
+        enqueue_sync(redis, cid, "push" if pending else "schedule")
+        try:
+            upcoming = next_run(schedule, now)
+        except ScheduleError:
+            log.warning("connection %s has an invalid schedule %r; runs only on demand", cid, schedule)
+            upcoming = None
+        with db.session() as session:
+            conn = session.get(Connection, cid)
+            if schedule and upcoming:
+                conn.next_run_at = upcoming
+        count += 1
+    return count

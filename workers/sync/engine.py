@@ -1,0 +1,184 @@
+"""One run of the pipeline: fetch → desired → current → plan → guard → apply, recorded in SyncRun."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import Connection, InstallationState, SyncRun
+from workers.atlassian.errors import AtlassianError
+from workers.atlassian.target import AtlassianTarget
+from workers.sources import registry
+from workers.sources.base import Source, SourceError
+from workers.sync import guard, linkstore, mapping, planner
+from workers.sync.current import read_current, site_admins_among
+from workers.sync.executor import Executor
+from workers.sync.plan import Plan
+from workers.sync.policy import PolicyError, from_connection
+
+log = logging.getLogger(__name__)
+
+TargetFactory = Callable[[int], AtlassianTarget]
+"""installation id → the site client (workers.atlassian.factory in production)."""
+Progress = Callable[[int, int], None]
+
+FINAL = ("succeeded", "partially_failed", "failed", "held", "aborted", "preview", "discarded")
+APPLIED_STATUSES = ("succeeded", "partially_failed")
+
+
+class RunFailed(Exception):
+    """A run cannot go on; the message is what the admin reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    """What a run needs from outside: the database, the site client, secrets, and the operator's URL rule."""
+
+    db: Database
+    target_for: TargetFactory
+    decrypt: Callable[[str], str]
+    allow_private: bool = False
+    concurrency: int = 4
+
+
+def start_run(db: Database, connection_id: int, trigger: str, dry_run: bool,
+              job_id: str | None = None) -> int:
+    with db.session() as session:
+        run = SyncRun(connection_id=connection_id, trigger=trigger, dry_run=dry_run,
+                      status="running", counts={}, job_id=job_id)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def finish(db: Database, run_id: int, status: str, reason: str | None = None,
+           error: str | None = None, plan: Plan | None = None, counts: dict[str, Any] | None = None) -> None:
+    with db.session() as session:
+        run = session.get(SyncRun, run_id)
+        run.status, run.finished_at = status, datetime.now(UTC)
+        run.reason = reason if reason is not None else run.reason
+        run.error = error
+        if plan is not None:
+            run.plan, run.ops_total = plan.to_json(), len(plan.ops)
+        if counts is not None:
+            run.counts = {**(run.counts or {}), **counts}
+        if status in APPLIED_STATUSES:
+            conn = session.get(Connection, run.connection_id)
+            conn.last_run_at = run.finished_at
+
+
+def make_source(conn: Connection, env: Environment) -> Source:
+    settings = dict(conn.settings or {})
+    settings.update(conn.get_secrets(env.decrypt))
+    settings["connection_id"] = conn.id
+    cls = registry.get(conn.kind)
+    return cls(cls.settings_schema().load(_schema_fields(cls, settings)), allow_private=env.allow_private)
+
+
+def _schema_fields(cls: type[Source], settings: dict[str, Any]) -> dict[str, Any]:
+    known = cls.settings_schema._declared_fields
+    return {k: v for k, v in settings.items() if k in known}
+
+
+def previous_user_count(session, connection_id: int) -> int | None:  # type: ignore[no-untyped-def]
+    counts = session.scalars(select(SyncRun.counts).where(
+        SyncRun.connection_id == connection_id, SyncRun.status.in_(APPLIED_STATUSES),
+        SyncRun.dry_run.is_(False)).order_by(SyncRun.id.desc()).limit(1)).first()
+    return counts.get("desired_users") if counts else None
+
+
+def run_sync(env: Environment, run_id: int, progress: Progress | None = None) -> str:
+    """Run the pipeline for the SyncRun `run_id`; returns its final status (never raises for
+    a remote or settings failure: those end the run `failed` with the message)."""
+    try:
+        return _pipeline(env, run_id, progress)
+    except (RunFailed, SourceError, AtlassianError, PolicyError) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        log.warning("run %s failed: %s", run_id, message)
+        finish(env.db, run_id, "failed", error=message)
+        return "failed"
+
+
+def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
+    with env.db.session() as session:
+        run = session.get(SyncRun, run_id)
+        conn = session.get(Connection, run.connection_id)
+        if conn.installation.state != InstallationState.ENABLED:
+            raise RunFailed("the app is not enabled on this site")
+        policy = from_connection(conn.mapping_mode, conn.mapping, conn.filters, conn.default_groups,
+                                 conn.deprovision, conn.policy)
+        source = make_source(conn, env)
+        links = linkstore.load(session, conn.id)
+        previous = previous_user_count(session, conn.id)
+        connection_id, installation_id, dry_run = conn.id, conn.installation_id, run.dry_run
+        # Clear before fetching: a push that lands during this run sets it again.
+        conn.pending_changes = False
+    snapshot = source.fetch()
+    desired = mapping.desired(snapshot, policy.mapping)
+    target = env.target_for(installation_id)
+    current = read_current(target, desired, links, policy.sync, env.concurrency)
+    plan = planner.plan(desired, current, links, policy.sync)
+    admins = site_admins_among(target, plan, env.concurrency)
+    if admins:
+        current.site_admins = admins
+        plan = planner.plan(desired, current, links, policy.sync)
+    verdict = guard.check(plan, complete=snapshot.complete, previous_user_count=previous,
+                          policy=policy.guard, errors=snapshot.errors)
+    counts = {**plan.stats, "planned": plan.summary(), "idp_groups": len(snapshot.groups)}
+    if dry_run:
+        finish(env.db, run_id, "preview", verdict.reason, plan=plan, counts=counts)
+        return "preview"
+    if not verdict.proceed:
+        status = "held" if verdict.decision == guard.HOLD else "aborted"
+        finish(env.db, run_id, status, verdict.reason, plan=plan, counts=counts)
+        return status
+    finish_status = apply_plan(env, run_id, connection_id, installation_id, plan, links, progress,
+                               target=target, counts=counts, reason=verdict.reason)
+    return finish_status
+
+
+def apply_plan(env: Environment, run_id: int, connection_id: int, installation_id: int, plan: Plan,
+               links: planner.Links, progress: Progress | None, *, target: AtlassianTarget | None = None,
+               counts: dict[str, Any] | None = None, reason: str | None = None) -> str:
+    with env.db.session() as session:
+        run = session.get(SyncRun, run_id)
+        run.plan, run.ops_total, run.status = plan.to_json(), len(plan.ops), "running"
+        if counts:
+            run.counts = {**(run.counts or {}), **counts}
+    target = target or env.target_for(installation_id)
+    outcome = Executor(env.db, run_id, connection_id, target, links, progress).apply(plan)
+    applied = {"applied": outcome.applied, "failed": outcome.failed, "skipped": outcome.skipped,
+               "applied_by_kind": outcome.by_kind}
+    finish(env.db, run_id, outcome.status, reason, error=outcome.stopped_by, counts=applied)
+    return outcome.status
+
+
+def apply_held(env: Environment, run_id: int, approver: str, progress: Progress | None = None) -> str:
+    """Apply the plan an admin approved, exactly as it was previewed."""
+    with env.db.session() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.status != "held":
+            raise RunFailed(f"run {run_id} is not waiting for approval")
+        run.approved_by, run.status = approver, "running"
+        conn = session.get(Connection, run.connection_id)
+        links = linkstore.load(session, conn.id)
+        plan, cid, iid = Plan.from_json(run.plan), conn.id, conn.installation_id
+    try:
+        return apply_plan(env, run_id, cid, iid, plan, links, progress)
+    except AtlassianError as exc:
+        finish(env.db, run_id, "failed", error=exc.message)
+        return "failed"
+
+
+def discard_held(db: Database, run_id: int, by: str) -> None:
+    with db.session() as session:
+        run = session.get(SyncRun, run_id)
+        if run is None or run.status != "held":
+            raise RunFailed(f"run {run_id} is not waiting for approval")
+        run.status, run.approved_by, run.finished_at = "discarded", by, datetime.now(UTC)

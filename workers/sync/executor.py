@@ -1,0 +1,205 @@
+"""Applies a plan through the Atlassian client in its written-down order, recording every op.
+
+Links are committed the moment the remote change that needs them succeeds (a created group,
+an invited account), so a worker killed halfway leaves a state the next run converges from
+without creating or inviting twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.db import Database
+from app.models import Change
+from workers.atlassian.errors import AtlassianError, AuthError, MissingCredentialError
+from workers.atlassian.memberships import MembershipOp
+from workers.sync import linkstore
+from workers.sync.plan import (
+    ADD_MEMBER,
+    CREATE_GROUP,
+    INVITE_USER,
+    LINK_GROUP,
+    LINK_USER,
+    REMOVE_MEMBER,
+    RESTORE_ACCESS,
+    SUSPEND_ACCESS,
+    Op,
+    Plan,
+)
+from workers.sync.planner import Links
+
+APPLIED, FAILED, SKIPPED = "applied", "failed", "skipped"
+CHUNK = 250
+"""Membership ops sent and recorded per batch: bounds what a killed worker leaves unrecorded."""
+STOPPING = (AuthError, MissingCredentialError)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Counts of a run's op outcomes and the first error that stopped it, if any."""
+
+    applied: int = 0
+    failed: int = 0
+    skipped: int = 0
+    stopped_by: str | None = None
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        if self.failed == 0 and self.skipped == 0:
+            return "succeeded"
+        return "partially_failed" if self.applied else "failed"
+
+
+class Executor:
+    """One plan, one target, one run: `apply()` returns the Outcome."""
+
+    def __init__(self, db: Database, run_id: int, connection_id: int, target,  # type: ignore[no-untyped-def]
+                 links: Links, progress: Callable[[int, int], None] | None = None):
+        self.db, self.run_id, self.connection_id, self.target = db, run_id, connection_id, target
+        self.links = links
+        self.progress = progress or (lambda done, total: None)
+        self.refs: dict[str, str] = {}
+        self.outcome = Outcome()
+        self.seq = 0
+        self.done = 0
+        self.total = 0
+
+    def apply(self, plan: Plan) -> Outcome:
+        self.total = len(plan.ops)
+        memberships: list[Op] = []
+        for op in plan.ops:
+            if op.kind in (ADD_MEMBER, REMOVE_MEMBER):
+                memberships.append(op)
+                continue
+            if memberships:
+                self._memberships(memberships)
+                memberships = []
+            self._single(op)
+        if memberships:
+            self._memberships(memberships)
+        return self.outcome
+
+    # -- single ops (groups, accounts, access) ------------------------------------------
+    def _single(self, op: Op) -> None:
+        if self.outcome.stopped_by:
+            self._record([(op, SKIPPED, self.outcome.stopped_by, None)])
+            return
+        try:
+            message = self._do(op)
+        except STOPPING as exc:
+            self.outcome.stopped_by = exc.message if hasattr(exc, "message") else str(exc)
+            self._record([(op, FAILED, self.outcome.stopped_by, None)])
+        except AtlassianError as exc:
+            self._record([(op, FAILED, str(exc), None)])
+        except LookupError as exc:
+            self._record([(op, SKIPPED, str(exc), None)])
+        else:
+            self._record([(op, APPLIED, message, None)])
+
+    def _do(self, op: Op) -> str | None:
+        cid = self.connection_id
+        if op.kind == CREATE_GROUP:
+            group = self.target.create_group(op.group_name)
+            self.refs[op.group_ref] = group.group_id
+            return group.group_id
+        if op.kind == LINK_GROUP:
+            gid = op.group_id or self._ref(op.group_ref)
+            self._save(lambda s: linkstore.save(s, cid, linkstore.GROUP, op.idp_group_id, gid))
+            self.links.groups[op.idp_group_id] = gid
+            return gid
+        if op.kind == LINK_USER:
+            self._save(lambda s: linkstore.save(s, cid, linkstore.USER, op.idp_user_id, op.account_id))
+            self.links.users[op.idp_user_id] = op.account_id
+            return op.account_id
+        if op.kind == INVITE_USER:
+            user = self.target.invite_user(op.email, op.display_name or "", list(op.products))
+            self._save(lambda s: linkstore.save(s, cid, linkstore.USER, op.idp_user_id, user.account_id))
+            self.links.users[op.idp_user_id] = user.account_id
+            return user.account_id
+        if op.kind == RESTORE_ACCESS:
+            self.target.restore_access(op.account_id)
+            self._save(lambda s: linkstore.set_suspended(s, cid, op.account_id, False))
+            return None
+        if op.kind == SUSPEND_ACCESS:
+            self.target.suspend_access(op.account_id)
+            self._save(lambda s: linkstore.set_suspended(s, cid, op.account_id, True))
+            return None
+        raise LookupError(f"unknown op kind {op.kind}")
+
+    def _ref(self, ref: str | None) -> str:
+        if ref and ref in self.refs:
+            return self.refs[ref]
+        raise LookupError("its group was not created in this run")
+
+    def _save(self, write: Callable) -> None:  # type: ignore[type-arg]
+        with self.db.session() as session:
+            write(session)
+
+    # -- memberships, concurrently in chunks -------------------------------------------
+    def _memberships(self, ops: list[Op]) -> None:
+        for start in range(0, len(ops), CHUNK):
+            self._membership_chunk(ops[start:start + CHUNK])
+
+    def _membership_chunk(self, ops: list[Op]) -> None:
+        rows, sendable, sent_ops = [], [], []
+        for op in ops:
+            if self.outcome.stopped_by:
+                rows.append((op, SKIPPED, self.outcome.stopped_by, None))
+                continue
+            try:
+                gid = op.group_id or self._ref(op.group_ref)
+                acc = op.account_id or self.links.users.get(op.idp_user_id or "")
+                if not acc:
+                    raise LookupError("the account was not linked or invited")
+            except LookupError as exc:
+                rows.append((op, SKIPPED, str(exc), None))
+                continue
+            sendable.append(MembershipOp("add" if op.kind == ADD_MEMBER else "remove", gid, acc))
+            sent_ops.append(op)
+        for op, result in zip(sent_ops, self.target.apply_memberships(sendable), strict=True):
+            resolved = (result.op.group_id, result.op.account_id)
+            if result.ok:
+                rows.append((op, APPLIED, None, resolved))
+            else:
+                if isinstance(result.error, STOPPING) and not self.outcome.stopped_by:
+                    self.outcome.stopped_by = result.error.message
+                outcome = FAILED if result.attempted else SKIPPED
+                rows.append((op, outcome, result.error.message if result.error else None, resolved))
+        self._record(rows)
+
+    # -- recording -----------------------------------------------------------------------
+    def _record(self, rows: list[tuple[Op, str, str | None, tuple[str, str] | None]]) -> None:
+        changes = []
+        for op, outcome, message, resolved in rows:
+            self.seq += 1
+            group_id, account_id = resolved or (op.group_id or self.refs.get(op.group_ref or ""),
+                                                op.account_id)
+            changes.append(Change(run_id=self.run_id, seq=self.seq, kind=op.kind,
+                                  group_id=group_id, group_name=op.group_name,
+                                  account_id=account_id, idp_user_id=op.idp_user_id,
+                                  email=op.email, outcome=outcome,
+                                  message=(message or op.reason or None),
+                                  before=_before(op.kind), after=_after(op.kind)))
+            setattr(self.outcome, outcome, getattr(self.outcome, outcome) + 1)
+            if outcome == APPLIED:
+                self.outcome.by_kind[op.kind] = self.outcome.by_kind.get(op.kind, 0) + 1
+        with self.db.session() as session:
+            session.add_all(changes)
+        self.done += len(rows)
+        self.progress(self.done, self.total)
+
+
+_STATES = {ADD_MEMBER: ("not member", "member"), REMOVE_MEMBER: ("member", "not member"),
+           SUSPEND_ACCESS: ("active", "suspended"), RESTORE_ACCESS: ("suspended", "active"),
+           CREATE_GROUP: ("absent", "exists"), INVITE_USER: ("no account", "invited"),
+           LINK_USER: ("unlinked", "linked"), LINK_GROUP: ("unlinked", "linked")}
+
+
+def _before(kind: str) -> str | None:
+    return _STATES.get(kind, (None, None))[0]
+
+
+def _after(kind: str) -> str | None:
+    return _STATES.get(kind, (None, None))[1]

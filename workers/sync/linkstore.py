@@ -1,0 +1,42 @@
+"""Loads and saves a connection's links (IdP id ↔ Atlassian id) in the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Link
+from workers.sync.planner import Links
+
+USER, GROUP = "user", "group"
+
+
+def load(session: Session, connection_id: int) -> Links:
+    links = Links()
+    for kind, idp_id, atlassian_id, suspended in session.execute(
+            select(Link.kind, Link.idp_id, Link.atlassian_id, Link.suspended)
+            .where(Link.connection_id == connection_id)):
+        if kind == USER:
+            links.users[idp_id] = atlassian_id
+            if suspended:
+                links.suspended.add(atlassian_id)
+        else:
+            links.groups[idp_id] = atlassian_id
+    return links
+
+
+def save(session: Session, connection_id: int, kind: str, idp_id: str, atlassian_id: str) -> None:
+    """Create or repoint the link of `idp_id` (an IdP user may be re-linked to a new account)."""
+    row = session.scalars(select(Link).where(
+        Link.connection_id == connection_id, Link.kind == kind, Link.idp_id == idp_id)).first()
+    if row is None:
+        session.add(Link(connection_id=connection_id, kind=kind, idp_id=idp_id,
+                         atlassian_id=atlassian_id, suspended=False))
+    else:
+        row.atlassian_id = atlassian_id
+
+
+def set_suspended(session: Session, connection_id: int, account_id: str, suspended: bool) -> None:
+    for row in session.scalars(select(Link).where(
+            Link.connection_id == connection_id, Link.kind == USER, Link.atlassian_id == account_id)):
+        row.suspended = suspended
