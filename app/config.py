@@ -52,6 +52,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_LOG_LEVEL", "INFO", "Log level of the web and worker processes."),
     Setting("USERSYNC_LOG_FORMAT", "json", "`json` (one object per line) or `text`."),
     Setting("PORT", "8080", "Port the Procfile's `web` process listens on."),
+    Setting("USERSYNC_ATLASSIAN_API_URL", "https://api.atlassian.com",
+            "Atlassian's API gateway (OAuth product calls, org admin API); the sandbox in development."),
+    Setting("USERSYNC_ATLASSIAN_AUTH_URL", "https://auth.atlassian.com", "Atlassian's OAuth 2.0 authorization server."),
+    Setting("USERSYNC_OAUTH_CLIENT_ID", "", "OAuth 2.0 (3LO) app client id, for the site admin's \"Connect\" consent."),
+    Setting("USERSYNC_OAUTH_CLIENT_SECRET", "", "OAuth 2.0 (3LO) client secret."),
+    Setting("USERSYNC_OAUTH_REDIRECT_URI", "", "OAuth 2.0 callback URL registered with Atlassian."),
+    Setting("USERSYNC_ATLASSIAN_CONCURRENCY", "6", "Concurrent Atlassian writes (and reads) per sync."),
+    Setting("USERSYNC_SYNC_LOCK_TTL", "60", "Seconds before a killed worker's per-connection run lock expires."),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
