@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.models import Link
@@ -26,7 +26,10 @@ def load(session: Session, connection_id: int) -> Links:
 
 
 def save(session: Session, connection_id: int, kind: str, idp_id: str, atlassian_id: str) -> None:
-    """Create or repoint the link of `idp_id` (an IdP user may be re-linked to a new account)."""
+    """Create or repoint the link of `idp_id`; the Atlassian id leaves any other IdP id it had
+    (an account belongs to one IdP user, e.g. after the IdP re-created a person)."""
+    session.execute(delete(Link).where(Link.connection_id == connection_id, Link.kind == kind,
+                                       Link.atlassian_id == atlassian_id, Link.idp_id != idp_id))
     row = session.scalars(select(Link).where(
         Link.connection_id == connection_id, Link.kind == kind, Link.idp_id == idp_id)).first()
     if row is None:

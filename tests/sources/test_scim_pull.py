@@ -1,0 +1,179 @@
+"""The generic SCIM 2.0 pull source against the sandbox SCIM server over HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from marshmallow import ValidationError
+
+from sandbox.idps import scim as sandbox
+from sandbox.idps.directory import Directory
+from tests.sources.conftest import TINY_BACKOFF, expected_members, expected_parents
+from tests.sources.slapd import free_port
+from workers.sources import registry
+from workers.sources.base import SourceConfigError, secret_fields
+from workers.sources.scim import ScimPullSettingsSchema, ScimPullSource
+
+
+def make_source(settings: dict, sleeps=None, **extra) -> ScimPullSource:
+    return ScimPullSource({**settings, "page_size": 10, **extra}, allow_private=True,
+                          backoff=TINY_BACKOFF, sleep=sleeps)
+
+
+def assert_matches(snapshot, directory: Directory) -> None:
+    assert snapshot.complete, snapshot.errors
+    assert set(snapshot.users) == set(directory.people)
+    some = next(iter(directory.people.values()))
+    assert snapshot.users[some.id].email == some.email
+    assert snapshot.users[some.id].display_name == some.display_name
+    assert {g: snapshot.groups[g].parent_ids for g in snapshot.groups} == expected_parents(directory)
+    assert snapshot.members == expected_members(directory)
+
+
+def test_registered_as_scim_pull():
+    assert registry.get("scim_pull") is ScimPullSource
+
+
+def test_full_fetch_over_several_pages(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        source = make_source(idp.settings)
+        assert_matches(source.fetch(), small_directory)
+        # 57 users and 12 groups at 10 a page: 6 + 2 pages, members inside the group pages
+        assert idp.requests == source.requests == 8
+
+
+def test_server_caps_page_size_below_what_we_ask(small_directory):
+    with sandbox.serve(small_directory, max_page=7) as idp:
+        assert_matches(make_source(idp.settings, page_size=50).fetch(), small_directory)
+
+
+def test_default_page_size_reaches_min_requests():
+    directory = Directory.generate(users=2300, groups=40, memberships=400, seed=3)
+    with sandbox.serve(directory) as idp:
+        source = ScimPullSource(idp.settings, allow_private=True)
+        assert_matches(source.fetch(), directory)
+        assert idp.requests == sandbox.min_requests(directory)
+
+
+@pytest.mark.parametrize("mode", ["when_asked", "never"])
+def test_members_asked_for_when_lists_leave_them_out(small_directory, mode):
+    with sandbox.serve(small_directory, members_in_list=mode) as idp:
+        source = make_source(idp.settings)
+        assert_matches(source.fetch(), small_directory)
+        extra = len(small_directory.teams) if mode == "never" else 0
+        assert source.requests == 8 + extra
+
+
+@pytest.mark.parametrize("expire_on", [2, 3, 5])
+def test_oauth_client_credentials_and_token_expiry_mid_fetch(small_directory, expire_on):
+    # 2 is the very first data request, racing with the second listing's first request
+    with sandbox.serve(small_directory, auth="oauth") as idp:
+        idp.expire_tokens_on(expire_on)
+        source = make_source(idp.settings)
+        assert_matches(source.fetch(), small_directory)
+        assert idp.tokens.issued == 2
+
+
+def test_429_with_retry_after_mid_fetch(small_directory, sleeps):
+    with sandbox.serve(small_directory) as idp:
+        idp.rate_limit_on(3, retry_after="7")
+        assert_matches(make_source(idp.settings, sleeps).fetch(), small_directory)
+        assert sleeps.delays == [7.0]
+
+
+def test_page_failing_after_retries_marks_incomplete(small_directory, sleeps):
+    with sandbox.serve(small_directory) as idp:
+        idp.fail_page_on(3, times=10)  # a users or groups page, as the concurrent reads go
+        snapshot = make_source(idp.settings, sleeps).fetch()
+        assert not snapshot.complete and len(snapshot.errors) == 1
+        assert "kept answering 503" in snapshot.errors[0]
+        # exactly one page of 10 is missing: every other page was still read
+        missing = len(small_directory.people) - len(snapshot.users) + \
+            len(small_directory.teams) - len(snapshot.groups)
+        assert 0 < missing <= 10
+
+
+def test_incremental_reads_changes_and_notices_deletions(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        source = make_source(idp.settings)
+        first = source.fetch()
+        assert first.cursor
+        people = small_directory.person_list()
+        changed, deleted = people[0], people[1]
+        changed.given_name, changed.updated = "Renamed", time.time()
+        del small_directory.people[deleted.id]
+        team = small_directory.team_list()[0]
+        team.member_ids = [m for m in team.member_ids if m != deleted.id] + [changed.id]
+        team.updated = time.time()
+        for other in small_directory.teams.values():
+            other.member_ids = [m for m in other.member_ids if m != deleted.id]
+        idp.reset()
+        second = source.fetch_incremental(first, first.cursor)
+        assert_matches(second, small_directory)
+        assert second.users[changed.id].display_name.startswith("Renamed")
+        assert second.cursor > first.cursor
+        assert deleted.id in first.users  # the previous snapshot is left alone
+
+
+def test_incremental_without_filter_support_reads_everything(small_directory):
+    with sandbox.serve(small_directory, filtering=False) as idp:
+        source = make_source(idp.settings)
+        first = source.fetch()
+        small_directory.person_list()[0].active = False
+        second = source.fetch_incremental(first, first.cursor or "1970-01-01T00:00:00Z")
+        assert_matches(second, small_directory)
+
+
+def test_connection_ok_and_counts(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        check = make_source(idp.settings).test_connection()
+        assert check.ok and "57 users" in check.message
+
+
+def test_wrong_token_is_a_clear_auth_failure(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        check = make_source(idp.settings, token="nope").test_connection()
+        assert not check.ok and check.reason == "auth"
+        assert "401" in check.message
+
+
+def test_wrong_client_secret_is_a_clear_auth_failure(small_directory):
+    with sandbox.serve(small_directory, auth="oauth") as idp:
+        check = make_source(idp.settings, client_secret="nope").test_connection()
+        assert not check.ok and check.reason == "auth"
+        assert "usersync" in check.message
+
+
+def test_wrong_base_path_is_not_found(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        check = make_source(idp.settings, base_url=idp.url + "/scim").test_connection()
+        assert not check.ok and check.reason == "not_found"
+
+
+def test_unreachable_host_is_named():
+    source = make_source({"base_url": f"http://127.0.0.1:{free_port()}/scim/v2",
+                          "token": "t"})
+    check = source.test_connection()
+    assert not check.ok and check.reason == "unreachable"
+    assert "refused" in check.message
+
+
+def test_private_address_refused_without_operator_permission():
+    source = ScimPullSource({"base_url": "https://127.0.0.1/scim/v2", "token": "t"})
+    check = source.test_connection()
+    assert not check.ok and check.reason == "config"
+
+
+def test_settings_schema():
+    assert all(f.metadata.get("label") and "secret" in f.metadata
+               for f in ScimPullSettingsSchema._declared_fields.values())
+    assert set(secret_fields(ScimPullSettingsSchema)) == {"token", "client_secret"}
+    assert ScimPullSettingsSchema().load({"base_url": "https://x.example/scim/v2",
+                                          "token": "t"})["page_size"] == 1000
+    for bad in ({"base_url": "x"}, {"base_url": "https://x.example"},
+                {"base_url": "https://x.example", "auth": "oauth", "client_id": "c"}):
+        with pytest.raises(ValidationError):
+            ScimPullSettingsSchema().load(bad)
+    with pytest.raises(SourceConfigError, match="token"):
+        ScimPullSource({"base_url": "https://x.example"}).fetch()

@@ -1,0 +1,314 @@
+"""LDAP / Active Directory source: paged searches for users and groups, ranged members, nesting."""
+
+from __future__ import annotations
+
+import math
+import re
+import ssl
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import ldap3
+from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPInvalidFilterError
+from marshmallow import ValidationError
+
+from workers.backoff import BackoffPolicy
+from workers.netguard import UnsafeURLError, check_url
+from workers.sources.base import (
+    ConnectionCheck,
+    Source,
+    SourceConfigError,
+    SourceError,
+    SourceUnreachable,
+)
+from workers.sources.ldap_errors import SearchFailed, raise_for_result, result_error, socket_error
+from workers.sources.ldap_settings import LdapConfig, LdapSettingsSchema, resolve
+from workers.sources.registry import register
+from workers.sync.model import Group, Snapshot, User
+
+PAGED_RESULTS = "1.2.840.113556.1.4.319"
+_UNESCAPED_COMMA = re.compile(r"(?<!\\),")
+_RANGE = re.compile(r";range=(\d+)-(\d+|\*)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    dn: str
+    attributes: dict[str, list[bytes]]
+
+
+def normalize_dn(dn: str) -> str:
+    """A comparable form of a DN: case and spacing differ between entries and member values."""
+    rdns = _UNESCAPED_COMMA.split(dn.strip())
+    return ",".join("=".join(part.strip() for part in rdn.split("=", 1)).lower() for rdn in rdns)
+
+
+def decode_id(attribute: str, raw: bytes) -> str:
+    """objectGUID is 16 little-endian bytes; other ids are text (binary ones become hex)."""
+    if attribute.lower() == "objectguid" and len(raw) == 16:
+        return str(uuid.UUID(bytes_le=raw))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.hex()
+
+
+def member_range(key: str) -> tuple[int, int | None] | None:
+    """(start, end) of an AD ranged attribute such as `member;range=0-1499`; end None for `*`."""
+    match = _RANGE.search(key)
+    if not match:
+        return None
+    end = match.group(2)
+    return int(match.group(1)), None if end == "*" else int(end)
+
+
+def first_text(entry: Entry, attribute: str) -> str:
+    for key, values in entry.attributes.items():
+        if key.lower() == attribute.lower() and values:
+            return values[0].decode("utf-8", "replace")
+    return ""
+
+
+@register
+class LdapSource(Source):
+    """Reads an LDAP directory (OpenLDAP, Active Directory, any LDAPv3 server) over ldap3."""
+
+    kind = "ldap"
+    label = "LDAP / Active Directory"
+    settings_schema = LdapSettingsSchema
+
+    def __init__(self, settings: dict[str, Any], *, allow_private: bool = False,
+                 backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
+                 workers: int = 4):
+        super().__init__(settings, allow_private=allow_private)
+        self.backoff = backoff or BackoffPolicy(initial=1.0, cap=15.0, max_retries=3)
+        self.sleep = sleep
+        self.workers = workers
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _config(self) -> LdapConfig:
+        try:
+            config = resolve(self.settings)
+        except ValidationError as exc:
+            raise SourceConfigError(f"Invalid LDAP settings: {exc.messages}") from None
+        try:
+            # StartTLS upgrades ldap:// before any credential is sent, so it counts as TLS
+            check_url(config.url, allow_private=self.allow_private,
+                      allow_http=config.start_tls or self.allow_private)
+        except UnsafeURLError as exc:
+            raise SourceConfigError(str(exc)) from None
+        return config
+
+    def _connect(self, config: LdapConfig) -> ldap3.Connection:
+        parts = urlsplit(config.url)
+        secure = parts.scheme == "ldaps"
+        tls = ldap3.Tls(validate=ssl.CERT_REQUIRED if config.verify_tls else ssl.CERT_NONE,
+                        ca_certs_data=config.ca_cert or None)
+        server = ldap3.Server(parts.hostname, port=parts.port or (636 if secure else 389),
+                              use_ssl=secure, tls=tls, get_info=ldap3.NONE,
+                              connect_timeout=config.timeout)
+        conn = ldap3.Connection(server, user=config.bind_dn, password=config.bind_password,
+                                read_only=True, auto_range=False, raise_exceptions=False,
+                                receive_timeout=math.ceil(config.timeout))  # ldap3 wants int
+        where = f"{parts.hostname}:{server.port}"
+        try:
+            conn.open()
+            if config.start_tls and not conn.start_tls():
+                raise SourceUnreachable(f"StartTLS failed at {where}: {conn.result}")
+            if not conn.bind():
+                raise result_error(conn.result, f"binding as {config.bind_dn}")
+        except LDAPCommunicationError as exc:
+            conn.unbind()
+            raise socket_error(exc, where) from None
+        except LDAPException as exc:
+            conn.unbind()
+            raise SourceUnreachable(f"Cannot talk to the LDAP server at {where}: {exc}") from None
+        return conn
+
+    # -- searches ---------------------------------------------------------------------------
+
+    def _search(self, config: LdapConfig, base: str, search_filter: str,
+                attributes: list[str]) -> list[Entry]:
+        """Every entry of a paged subtree search, retried from the start on transient failure."""
+        attempt = 0
+        while True:
+            try:
+                return self._paged_search(config, base, search_filter, attributes)
+            except SearchFailed as exc:
+                attempt += 1
+                if attempt > self.backoff.max_retries or not exc.transient:
+                    raise
+                self.sleep(self.backoff.delay(attempt))
+
+    def _paged_search(self, config: LdapConfig, base: str, search_filter: str,
+                      attributes: list[str]) -> list[Entry]:
+        try:
+            conn = self._connect(config)
+        except SourceUnreachable as exc:
+            raise SearchFailed(exc.message, True) from None
+        entries: list[Entry] = []
+        cookie: bytes | None = None
+        try:
+            while True:
+                conn.search(base, search_filter, attributes=attributes,
+                            paged_size=config.page_size, paged_cookie=cookie)
+                entries += [Entry(r["dn"], r["raw_attributes"]) for r in conn.response or []
+                            if r.get("type") == "searchResEntry"]
+                raise_for_result(conn.result, f"searching {base} for {search_filter}", entries)
+                cookie = conn.result.get("controls", {}).get(PAGED_RESULTS, {}) \
+                    .get("value", {}).get("cookie")
+                if not cookie:
+                    return entries
+        except LDAPCommunicationError as exc:
+            raise SearchFailed(f"connection lost while searching {base}: {exc}", True,
+                               entries) from None
+        finally:
+            conn.unbind()
+
+    def _rest_of_range(self, config: LdapConfig, entry: Entry) -> list[bytes]:
+        """Values of a ranged member attribute beyond the first slice (AD: 1500 per read)."""
+        values: list[bytes] = []
+        start = _next_range_start(entry.attributes, config.member_attribute)
+        conn = self._connect(config)
+        try:
+            while start is not None:
+                conn.search(entry.dn, "(objectClass=*)", search_scope=ldap3.BASE,
+                            attributes=[f"{config.member_attribute};range={start}-*"])
+                raise_for_result(conn.result, f"reading the members of {entry.dn}")
+                chunk = conn.response[0]["raw_attributes"] if conn.response else {}
+                values += next((v for k, v in chunk.items() if member_range(k)), [])
+                start = _next_range_start(chunk, config.member_attribute)
+        finally:
+            conn.unbind()
+        return values
+
+    # -- the interface ----------------------------------------------------------------------
+
+    def test_connection(self) -> ConnectionCheck:
+        try:
+            config = self._config()
+            conn = self._connect(config)
+            try:
+                for label, base in (("user", config.user_base_dn),
+                                    ("group", config.group_base_dn)):
+                    conn.search(base, "(objectClass=*)", search_scope=ldap3.BASE,
+                                attributes=ldap3.NO_ATTRIBUTES)
+                    raise_for_result(conn.result, f"reading the {label} base DN {base}")
+                conn.search(config.user_base_dn, config.user_filter, size_limit=1,
+                            attributes=ldap3.NO_ATTRIBUTES)
+            finally:
+                conn.unbind()
+        except SourceError as exc:
+            return ConnectionCheck.failed(exc)
+        except LDAPInvalidFilterError:
+            return ConnectionCheck.failed(SourceConfigError("The user filter is not valid."))
+        return ConnectionCheck(True, f"Connected to {urlsplit(config.url).hostname} "
+                                     f"as {config.bind_dn}.")
+
+    def fetch(self) -> Snapshot:
+        config = self._config()
+        self._connect(config).unbind()  # fail fast, with the admin's error, on bad credentials
+        snapshot = Snapshot()
+        user_attrs = [config.id_attribute, config.email_attribute,
+                      config.display_name_attribute, "cn"]
+        group_attrs = [config.id_attribute, config.group_name_attribute, config.member_attribute]
+        disabled = f"(&{config.user_filter}{config.disabled_filter})"
+        jobs = {"users": (config.user_base_dn, config.user_filter, user_attrs),
+                "disabled users": (config.user_base_dn, disabled, [config.id_attribute]),
+                "groups": (config.group_base_dn, config.group_filter, group_attrs)}
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            futures = {name: pool.submit(self._search, config, *job) for name, job in jobs.items()}
+            found = {name: self._collect(future, name, snapshot)
+                     for name, future in futures.items()}
+        user_dns = self._add_users(config, found["users"], found["disabled users"], snapshot)
+        self._add_groups(config, found["groups"], user_dns, snapshot)
+        return snapshot
+
+    @staticmethod
+    def _collect(future: Any, name: str, snapshot: Snapshot) -> list[Entry]:
+        try:
+            return future.result()
+        except SearchFailed as exc:
+            snapshot.mark_incomplete(f"LDAP search for {name} failed: {exc.message}")
+            return exc.partial
+
+    def _add_users(self, config: LdapConfig, users: list[Entry], disabled: list[Entry],
+                   snapshot: Snapshot) -> dict[str, str]:
+        """Add users to the snapshot; return normalized DN → user id for member resolution."""
+        inactive = {_entry_id(config, e) for e in disabled}
+        by_dn: dict[str, str] = {}
+        for entry in users:
+            user_id = _entry_id(config, entry)
+            if not user_id:
+                snapshot.errors.append(f"{entry.dn} has no {config.id_attribute}; skipped")
+                continue
+            name = first_text(entry, config.display_name_attribute) or first_text(entry, "cn")
+            snapshot.add_user(User(id=user_id, email=first_text(entry, config.email_attribute),
+                                   display_name=name, active=user_id not in inactive))
+            by_dn[normalize_dn(entry.dn)] = user_id
+        return by_dn
+
+    def _add_groups(self, config: LdapConfig, groups: list[Entry], user_dns: dict[str, str],
+                    snapshot: Snapshot) -> None:
+        ids = {normalize_dn(e.dn): _entry_id(config, e) for e in groups}
+        members = self._members_of(config, groups, snapshot)
+        parents: dict[str, list[str]] = {}
+        for entry in groups:
+            group_id = ids[normalize_dn(entry.dn)]
+            for dn in members.get(entry.dn, []):
+                key = normalize_dn(dn)
+                if key in user_dns:
+                    snapshot.add_member(group_id, user_dns[key])
+                elif key in ids:
+                    parents.setdefault(ids[key], []).append(group_id)
+        for entry in groups:
+            group_id = ids[normalize_dn(entry.dn)]
+            snapshot.add_group(Group(id=group_id,
+                                     name=first_text(entry, config.group_name_attribute),
+                                     parent_ids=tuple(parents.get(group_id, ()))))
+
+    def _members_of(self, config: LdapConfig, groups: list[Entry],
+                    snapshot: Snapshot) -> dict[str, list[str]]:
+        """Member DNs per group DN; groups over the server's range limit are read on, concurrently."""
+        members = {e.dn: [v.decode("utf-8", "replace") for k, vs in e.attributes.items()
+                          if k.split(";")[0].lower() == config.member_attribute.lower()
+                          for v in vs] for e in groups}
+        ranged = [e for e in groups if _next_range_start(e.attributes, config.member_attribute)]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for entry, more in zip(ranged, pool.map(lambda e: self._safe_range(config, e), ranged),
+                                   strict=True):
+                if more is None:
+                    snapshot.mark_incomplete(f"could not read all members of {entry.dn}")
+                else:
+                    members[entry.dn] += [v.decode("utf-8", "replace") for v in more]
+        return members
+
+    def _safe_range(self, config: LdapConfig, entry: Entry) -> list[bytes] | None:
+        try:
+            return self._rest_of_range(config, entry)
+        except (SourceError, LDAPException):
+            return None
+
+
+def _entry_id(config: LdapConfig, entry: Entry) -> str:
+    for key, values in entry.attributes.items():
+        if key.lower() == config.id_attribute.lower() and values:
+            return decode_id(config.id_attribute, values[0])
+    return ""
+
+
+def _next_range_start(attributes: dict[str, Any], member_attribute: str) -> int | None:
+    """Where the next ranged read starts, or None when the slice seen was the last one."""
+    for key in attributes:
+        if key.split(";")[0].lower() != member_attribute.lower():
+            continue
+        bounds = member_range(key)
+        if bounds and bounds[1] is not None:
+            return bounds[1] + 1
+    return None

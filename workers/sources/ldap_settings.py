@@ -1,0 +1,136 @@
+"""Settings of the LDAP / Active Directory source: the form schema and the two directory presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from ldap3.core.exceptions import LDAPInvalidFilterError
+from ldap3.operation.search import parse_filter
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+# What a blank field means for each preset: the usual schema of that server family.
+PRESETS: dict[str, dict[str, str]] = {
+    "active_directory": {
+        "user_filter": "(&(objectCategory=person)(objectClass=user))",
+        "group_filter": "(objectClass=group)",
+        "disabled_filter": "(userAccountControl:1.2.840.113556.1.4.803:=2)",
+        "id_attribute": "objectGUID",
+        "email_attribute": "mail",
+        "display_name_attribute": "displayName",
+        "group_name_attribute": "cn",
+        "member_attribute": "member",
+    },
+    "openldap": {
+        "user_filter": "(objectClass=inetOrgPerson)",
+        "group_filter": "(objectClass=groupOfNames)",
+        "disabled_filter": "(pwdAccountLockedTime=*)",
+        "id_attribute": "entryUUID",
+        "email_attribute": "mail",
+        "display_name_attribute": "displayName",
+        "group_name_attribute": "cn",
+        "member_attribute": "member",
+    },
+}
+
+
+def _field(label: str, help_: str, *, secret: bool = False) -> dict[str, Any]:
+    return {"label": label, "help": help_, "secret": secret}
+
+
+def _valid_filter(value: str) -> None:
+    if not value:
+        return
+    try:
+        parse_filter(value, None, True, True, None, False)
+    except LDAPInvalidFilterError:
+        raise ValidationError(f"{value!r} is not a valid LDAP filter") from None
+
+
+def _blank(help_: str, label: str) -> fields.String:
+    return fields.String(load_default="", validate=_valid_filter if "filter" in label.lower()
+                         else None, metadata=_field(label, help_ + " Blank: the preset's."))
+
+
+class LdapSettingsSchema(Schema):
+    """What the admin fills in to connect an LDAP server or Active Directory."""
+
+    preset = fields.String(load_default="openldap",
+                           validate=validate.OneOf(["active_directory", "openldap"]),
+                           metadata=_field("Directory type", "Fills every blank field below."))
+    url = fields.String(required=True, metadata=_field(
+        "Server URL", "ldaps://dc.example.com:636, or ldap://…:389 with StartTLS."))
+    start_tls = fields.Boolean(load_default=False, metadata=_field(
+        "StartTLS", "Upgrade an ldap:// connection to TLS before binding."))
+    verify_tls = fields.Boolean(load_default=True, metadata=_field(
+        "Verify the server certificate", "Turn off only for a test server."))
+    ca_cert = fields.String(load_default="", metadata=_field(
+        "CA certificate (PEM)", "Trust this CA as well, e.g. for an internal AD CA."))
+    bind_dn = fields.String(required=True, validate=validate.Length(min=1), metadata=_field(
+        "Bind DN", "The read-only service account, e.g. CN=sync,OU=Service,DC=corp,DC=com."))
+    bind_password = fields.String(required=True, validate=validate.Length(min=1),
+                                  metadata=_field("Bind password", "", secret=True))
+    base_dn = fields.String(required=True, validate=validate.Length(min=1),
+                            metadata=_field("Base DN", "Where users and groups are searched."))
+    user_base_dn = fields.String(load_default="", metadata=_field(
+        "User base DN", "Blank: the base DN."))
+    group_base_dn = fields.String(load_default="", metadata=_field(
+        "Group base DN", "Blank: the base DN."))
+    user_filter = _blank("Which entries are users.", "User filter")
+    group_filter = _blank("Which entries are groups.", "Group filter")
+    disabled_filter = _blank("Users matching it are synced as inactive.", "Disabled filter")
+    id_attribute = _blank("The immutable id (objectGUID, entryUUID).", "Id attribute")
+    email_attribute = _blank("Holds the e-mail address.", "E-mail attribute")
+    display_name_attribute = _blank("Holds the full name.", "Display name attribute")
+    group_name_attribute = _blank("Holds the group name.", "Group name attribute")
+    member_attribute = _blank("Lists members of a group as DNs.", "Member attribute")
+    page_size = fields.Integer(load_default=500, validate=validate.Range(1, 5000), metadata=_field(
+        "Page size", "Entries per paged-search page (AD's MaxPageSize is usually 1000)."))
+    timeout = fields.Float(load_default=10.0, validate=validate.Range(0.1, 300), metadata=_field(
+        "Timeout (s)", "Connect and response timeout."))
+
+    @validates_schema
+    def _check_url(self, data: dict[str, Any], **_: Any) -> None:
+        parts = urlsplit(data.get("url", ""))
+        if parts.scheme not in ("ldap", "ldaps") or not parts.hostname:
+            raise ValidationError("use ldaps://host[:port] or ldap://host[:port]", "url")
+        if parts.scheme == "ldaps" and data.get("start_tls"):
+            raise ValidationError("StartTLS is for ldap:// URLs; ldaps:// is already TLS",
+                                  "start_tls")
+
+
+@dataclass(frozen=True, slots=True)
+class LdapConfig:
+    """The settings with the preset applied: every field has its final value."""
+
+    url: str
+    start_tls: bool
+    verify_tls: bool
+    ca_cert: str
+    bind_dn: str
+    bind_password: str
+    user_base_dn: str
+    group_base_dn: str
+    user_filter: str
+    group_filter: str
+    disabled_filter: str
+    id_attribute: str
+    email_attribute: str
+    display_name_attribute: str
+    group_name_attribute: str
+    member_attribute: str
+    page_size: int
+    timeout: float
+
+
+def resolve(settings: dict[str, Any]) -> LdapConfig:
+    """Validate raw settings and fill blanks from the preset; ValidationError on bad input."""
+    data = LdapSettingsSchema().load(settings)
+    preset = PRESETS[data.pop("preset")]
+    for name, default in preset.items():
+        data[name] = data.get(name) or default
+    base = data.pop("base_dn")
+    data["user_base_dn"] = data["user_base_dn"] or base
+    data["group_base_dn"] = data["group_base_dn"] or base
+    return LdapConfig(**data)

@@ -1,0 +1,221 @@
+"""From an IdP snapshot and the connection's mapping to the desired Atlassian groups and members."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from workers.sync.model import Group, Snapshot, User
+from workers.sync.plan import Notice
+from workers.sync.policy import REGEX_PREFIX, GroupFilter, MappingPolicy, UserFilter
+
+_EMPTY: frozenset[str] = frozenset()
+
+
+def group_key(name: str) -> str:
+    """Atlassian group names are unique regardless of case: the key a name is matched by."""
+    return name.casefold()
+
+
+@dataclass(slots=True)
+class DesiredGroup:
+    """An Atlassian group the mapping wants, and the IdP groups (on-the-fly) that may link it."""
+
+    name: str
+    idp_group_ids: tuple[str, ...] = ()
+    default: bool = False
+
+
+@dataclass(slots=True)
+class Desired:
+    """What Atlassian should look like for this connection, still in IdP ids.
+
+    `groups` and `members` are keyed by `group_key(name)`; member sets may be shared with
+    the snapshot, so treat them as read-only. `idp_users` is every user the fetch saw, so
+    the planner can tell a user who left from one who was disabled or filtered out.
+    """
+
+    users: dict[str, User] = field(default_factory=dict)
+    groups: dict[str, DesiredGroup] = field(default_factory=dict)
+    members: dict[str, set[str] | frozenset[str]] = field(default_factory=dict)
+    idp_users: dict[str, User] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
+
+
+def name_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """One predicate for a list of patterns: `re:` regex (full match) or glob; case-insensitive."""
+    # Compiled one by one: a regex may carry its own global flags such as (?x).
+    compiled = [re.compile(p[len(REGEX_PREFIX):] if p.startswith(REGEX_PREFIX)
+                           else fnmatch.translate(p), re.IGNORECASE) for p in patterns]
+    return lambda name: any(c.fullmatch(name) for c in compiled)
+
+
+def select_groups(groups: Iterable[Group], rule: GroupFilter) -> list[Group]:
+    """The groups whose names pass the include patterns (all when none) and no exclude pattern."""
+    included = name_matcher(rule.include) if rule.include else (lambda name: True)
+    excluded = name_matcher(rule.exclude)
+    return [g for g in groups if included(g.name) and not excluded(g.name)]
+
+
+def user_passes(user: User, rule: UserFilter, domains: frozenset[str] = _EMPTY) -> bool:
+    """Whether `user` may be synced at all (before group membership is considered)."""
+    if rule.active_only and not user.active:
+        return False
+    if domains:
+        local, at, domain = (user.email or "").rpartition("@")
+        return bool(local and at) and domain.lower() in domains
+    return True
+
+
+def member_closure(snapshot: Snapshot, roots: Iterable[str],
+                   flatten: bool = True) -> dict[str, set[str] | frozenset[str]]:
+    """Each root group's members, including (when `flatten`) every descendant group's members.
+
+    Cycles are handled by Tarjan's strongly connected components: every group of a cycle
+    has the same closure. Work is linear in the groups and memberships reached.
+    """
+    direct = snapshot.members
+    if not flatten:
+        return {g: direct.get(g, _EMPTY) for g in roots}
+    children: dict[str, list[str]] = {}
+    for group in snapshot.groups.values():
+        for parent in group.parent_ids:
+            if parent in snapshot.groups and parent != group.id:
+                children.setdefault(parent, []).append(group.id)
+    closures: dict[str, set[str] | frozenset[str]] = {}
+    _TarjanClosure(children, direct, closures).run(roots)
+    return closures
+
+
+class _TarjanClosure:
+    """Iterative Tarjan over the child graph; components come out children first."""
+
+    def __init__(self, children: dict[str, list[str]], direct: dict[str, set[str]],
+                 out: dict[str, set[str] | frozenset[str]]):
+        self.children, self.direct, self.out = children, direct, out
+        self.index: dict[str, int] = {}
+        self.low: dict[str, int] = {}
+        self.stack: list[str] = []
+        self.on_stack: set[str] = set()
+
+    def _enter(self, node: str, work: list) -> None:
+        self.index[node] = self.low[node] = len(self.index)
+        self.stack.append(node)
+        self.on_stack.add(node)
+        work.append((node, iter(self.children.get(node, ()))))
+
+    def run(self, roots: Iterable[str]) -> None:
+        for root in roots:
+            if root in self.index:
+                continue
+            work: list = []
+            self._enter(root, work)
+            while work:
+                node, pending = work[-1]
+                for child in pending:
+                    if child not in self.index:
+                        self._enter(child, work)
+                        break
+                    if child in self.on_stack:
+                        self.low[node] = min(self.low[node], self.index[child])
+                else:
+                    work.pop()
+                    if work:
+                        parent = work[-1][0]
+                        self.low[parent] = min(self.low[parent], self.low[node])
+                    if self.low[node] == self.index[node]:
+                        self._close(node)
+
+    def _close(self, root: str) -> None:
+        component = []
+        while True:
+            node = self.stack.pop()
+            self.on_stack.discard(node)
+            component.append(node)
+            if node == root:
+                break
+        if len(component) == 1 and root not in self.children:
+            # A leaf group: share the snapshot's set instead of copying it.
+            self.out[root] = self.direct.get(root, _EMPTY)
+            return
+        members: set[str] = set()
+        inside = set(component)
+        for node in component:
+            members |= self.direct.get(node, _EMPTY)
+            for child in self.children.get(node, ()):
+                if child not in inside:
+                    members |= self.out[child]
+        for node in component:
+            self.out[node] = members
+
+
+Targets = list[tuple[Group, tuple[str, ...]]]
+
+
+def _targets(groups: list[Group], policy: MappingPolicy) -> tuple[Targets, list[Notice]]:
+    """Each selected IdP group with the Atlassian group names it feeds."""
+    if policy.mode == "on_the_fly":
+        return [(g, (policy.transform.apply(g.name),)) for g in groups], []
+    by_id: dict[str, list[str]] = {}
+    by_name: dict[str, list[str]] = {}
+    for idp_group, names in policy.rules:
+        by_id.setdefault(idp_group, []).extend(names)
+        by_name.setdefault(group_key(idp_group), []).extend(names)
+    used: set[str] = set()
+    out = []
+    for g in groups:
+        names = by_id.get(g.id, []) + by_name.get(group_key(g.name), [])
+        if names:
+            out.append((g, tuple(dict.fromkeys(names))))
+            used.update((g.id, group_key(g.name)))
+    notices = [Notice("rule_unmatched",
+                      f"Mapping rule for IdP group '{idp}' matches no synced IdP group")
+               for idp, _ in policy.rules if idp not in used and group_key(idp) not in used]
+    return out, notices
+
+
+def desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
+    """The desired state for one connection: targets, members (flattened), default groups."""
+    domains = frozenset(d.lower().lstrip("@") for d in policy.users.email_domains)
+    scope = {uid for uid, u in snapshot.users.items() if user_passes(u, policy.users, domains)}
+    sources, notices = _targets(select_groups(snapshot.groups.values(), policy.groups), policy)
+    closures = member_closure(snapshot, [g.id for g, _ in sources], policy.flatten_nested)
+    result = Desired(idp_users=snapshot.users, notices=notices)
+    linkable = policy.mode == "on_the_fly"
+    for group, names in sources:
+        users_here = closures[group.id] & scope
+        for name in names:
+            _merge(result, name, users_here, group.id if linkable else None)
+    if policy.users.members_only:
+        synced: set[str] = set().union(*result.members.values()) if result.members else set()
+    else:
+        synced = scope
+    # In the snapshot's order, so invites come out in the same order run after run.
+    result.users = {uid: u for uid, u in snapshot.users.items() if uid in synced}
+    for name in policy.default_groups:
+        _merge(result, name, synced, None, default=True)
+    return result
+
+
+def _merge(result: Desired, name: str, users: set[str] | frozenset[str],
+           idp_group_id: str | None, default: bool = False) -> None:
+    if not name.strip():
+        result.notices.append(Notice("empty_name",
+                                     "An IdP group maps to an empty Atlassian group name; skipped"))
+        return
+    key = group_key(name)
+    target = result.groups.get(key)
+    if target is None:
+        target = result.groups[key] = DesiredGroup(name=name)
+        result.members[key] = users
+    else:
+        # Never mutate in place: the set may be shared with the snapshot or another target.
+        result.members[key] = result.members[key] | users
+    if idp_group_id is not None and idp_group_id not in target.idp_group_ids:
+        if target.idp_group_ids:
+            result.notices.append(Notice(
+                "groups_merged", f"Several IdP groups map to Atlassian group '{target.name}'"))
+        target.idp_group_ids += (idp_group_id,)
+    target.default = target.default or default
