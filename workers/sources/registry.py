@@ -8,7 +8,8 @@ import pkgutil
 import workers.sources as package
 from workers.sources.base import Source
 
-_NOT_SOURCES = {"base", "registry", "http"}
+_NOT_SOURCES = {"base", "registry", "http", "http_auth", "http_errors", "json_path", "scim_paging",
+                "ldap_settings", "ldap_errors", "custom_rest_settings"}
 _registry: dict[str, type[Source]] = {}
 
 

@@ -1,0 +1,94 @@
+"""The operator commands against the real stack: add, list, sync --dry-run --wait, sync --wait,
+approve a held plan; and the rq cron configuration the clock process loads."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from redis import Redis
+
+from app.cli import main
+from tests.conftest import TEST_KEYS
+from tests.engine.harness import directory, stack
+from tests.engine.test_worker_e2e import worker
+
+
+@pytest.fixture()
+def env(test_config, tmp_path, monkeypatch):
+    with stack(test_config, tmp_path) as s:
+        s.redis_url = test_config["REDIS_URL"]
+        s.redis = Redis.from_url(s.redis_url)
+        s.redis.flushdb()
+        for key, value in {"DATABASE_URL": test_config["DATABASE_URL"], "REDIS_URL": s.redis_url,
+                           "USERSYNC_SECRET_KEYS": ",".join(TEST_KEYS),
+                           "USERSYNC_INSTANCE_PATH": str(tmp_path / "cli")}.items():
+            monkeypatch.setenv(key, value)
+        yield s
+
+
+def cli(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_operator_flow(env, tmp_path):
+    users = [(f"u{i}", f"user{i}@example.com", True) for i in range(12)]
+    for _, email, _ in users:
+        env.cloud.site.add_user(email)
+    path = env.write_directory(directory(users, {"crew": [u[0] for u in users]}))
+    cid = cli("connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
+              "--name", "HR", "--settings", json.dumps({"path": str(path)}),
+              "--mapping", '{"mode": "on_the_fly", "schedule": "day"}').strip()
+    listed = [json.loads(line) for line in cli("connections", "list").splitlines()]
+    assert listed[0]["id"] == int(cid) and listed[0]["schedule"] == "day"
+    assert "path" in listed[0]["settings"]
+
+    proc = worker(env)
+    try:
+        preview = json.loads(cli("sync", cid, "--dry-run", "--wait"))
+        assert preview["status"] == "preview" and preview["summary"]["add_member"] == 12
+        assert env.cloud.requests.writes() == []
+        applied = json.loads(cli("sync", cid, "--wait"))
+        assert applied["status"] == "succeeded" and len(env.members("crew")) == 12
+
+        env.write_directory(directory(users[:3], {"crew": ["u0", "u1", "u2"]}))
+        held = json.loads(cli("sync", cid, "--wait"))
+        assert held["status"] == "held"
+        cli("runs", "approve", str(held["run_id"]), "--by", "it-admin")
+        from tests.engine.test_worker_e2e import wait_for
+
+        wait_for(lambda: env.run(held["run_id"]).status == "succeeded", 60)
+        assert len(env.members("crew")) == 3
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_bad_input_is_a_clear_error(env):
+    result = CliRunner().invoke(main, ["connections", "add", "--client-key", env.client_key,
+                                       "--kind", "nonsense", "--name", "x", "--settings", "{}"])
+    assert result.exit_code != 0 and "unknown source kind" in result.output
+    result = CliRunner().invoke(main, ["connections", "add", "--client-key", "nope",
+                                       "--kind", "directory_file", "--name", "x",
+                                       "--settings", '{"path": "/x"}'])
+    assert result.exit_code != 0 and "no installed site" in result.output
+    result = CliRunner().invoke(main, ["connections", "add", "--client-key", env.client_key,
+                                       "--kind", "directory_file", "--name", "x",
+                                       "--settings", '{"path": "/x"}', "--mapping", '{"schedule": "sometimes"}'])
+    assert result.exit_code != 0 and "cron" in result.output
+    result = CliRunner().invoke(main, ["sync", "999999"])
+    assert result.exit_code != 0 and "does not exist" in result.output
+
+
+def test_clock_configuration_registers_the_minute_tick():
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:9")))
+    scheduler.load_config_from_file(str(Path(__file__).resolve().parents[2] / "workers" / "cron.py"))
+    [job] = scheduler.get_jobs()
+    assert job.interval == 60 and job.func_name == "workers.jobs.schedule_tick"

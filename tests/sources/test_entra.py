@@ -1,0 +1,184 @@
+"""Entra ID source against the sandbox Graph over HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import pytest
+from marshmallow import ValidationError
+
+from sandbox.idps import entra as sandbox
+from sandbox.idps.common import ClientCertificate
+from sandbox.idps.directory import Directory
+from tests.sources.conftest import (
+    TINY_BACKOFF,
+    assert_form_metadata,
+    expected_members,
+    expected_parents,
+)
+from workers.sources import registry
+from workers.sources.base import secret_fields
+from workers.sources.entra import EntraSettings, EntraSource
+
+
+def make_source(settings: dict, sleeps=None, **extra) -> EntraSource:
+    loaded = EntraSettings().load({**settings, **extra})
+    return EntraSource(loaded, allow_private=True, backoff=TINY_BACKOFF, sleep=sleeps)
+
+
+@pytest.fixture
+def directory() -> Directory:
+    """Large enough for several 999-item pages of users and of one group's members."""
+    d = Directory.generate(users=2100, groups=8, memberships=80, seed=5, nested_fraction=0.5)
+    big = d.team_list()[1]
+    big.member_ids = list(d.people)[:1500]
+    return d
+
+
+def assert_matches(snapshot, directory: Directory) -> None:
+    assert snapshot.complete, snapshot.errors
+    assert set(snapshot.users) == set(directory.people)
+    some = next(iter(directory.people.values()))
+    assert snapshot.users[some.id].email == some.email
+    assert {g: snapshot.groups[g].parent_ids for g in snapshot.groups} == expected_parents(directory)
+    assert {g: snapshot.groups[g].name for g in snapshot.groups} == {
+        t.id: t.name for t in directory.teams.values()}
+    assert snapshot.members == expected_members(directory)
+
+
+def test_registered():
+    assert registry.get("entra") is EntraSource
+
+
+def test_full_fetch_over_several_pages(directory):
+    with sandbox.serve(directory) as idp:
+        source = make_source(idp.settings)
+        snapshot = source.fetch()
+        assert_matches(snapshot, directory)
+        assert any(g.parent_ids for g in snapshot.groups.values())
+        # the two extra requests take the 'latest' delta links for the next incremental read
+        assert idp.requests == sandbox.min_requests(directory) + 2 == source.requests
+
+
+def test_certificate_credentials(directory):
+    with sandbox.serve(directory, certificate=True) as idp:
+        assert "client_secret" not in idp.settings
+        assert_matches(make_source(idp.settings).fetch(), directory)
+        other = ClientCertificate()
+        check = make_source({**idp.settings, "certificate": other.certificate_pem,
+                             "private_key": other.private_pem}).test_connection()
+        assert (check.ok, check.reason) == (False, "auth")
+        assert "AADSTS700027" in check.message and "x5t" in check.message
+
+
+def test_transitive_option_flattens(directory):
+    with sandbox.serve(directory) as idp:
+        snapshot = make_source(idp.settings, transitive=True).fetch()
+        assert snapshot.complete and snapshot.cursor is None
+        parent = next(t for t in directory.teams.values()
+                      if directory.children(t.id) and directory.children(t.id)[0].member_ids)
+        child = directory.children(parent.id)[0]
+        assert set(child.member_ids) <= snapshot.members[parent.id]
+        assert all(not g.parent_ids for g in snapshot.groups.values())
+
+
+def test_429_with_retry_after_mid_fetch(directory, sleeps):
+    with sandbox.serve(directory) as idp:
+        idp.rate_limit_on(5, retry_after="3")
+        snapshot = make_source(idp.settings, sleeps).fetch()
+        assert_matches(snapshot, directory)
+        assert sleeps.delays == [3.0]
+
+
+def test_expired_token_is_refreshed_mid_fetch(directory):
+    with sandbox.serve(directory) as idp:
+        idp.expire_tokens_on(6)
+        assert_matches(make_source(idp.settings).fetch(), directory)
+        assert idp.tokens.issued == 2
+
+
+def test_failing_page_marks_snapshot_incomplete(directory, sleeps):
+    with sandbox.serve(directory) as idp:
+        idp.fail_page_on(5, times=10)
+        snapshot = make_source(idp.settings, sleeps).fetch()
+        assert not snapshot.complete
+        assert "reading users" in snapshot.errors[0] and "503" in snapshot.errors[0]
+
+
+def test_unknown_tenant_and_bad_secret(directory):
+    with sandbox.serve(directory) as idp:
+        check = make_source({**idp.settings, "tenant": "nowhere.example"}).test_connection()
+        assert (check.ok, check.reason) == (False, "not_found")
+        assert "AADSTS90002" in check.message
+        check = make_source({**idp.settings, "client_secret": "wrong"}).test_connection()
+        assert (check.ok, check.reason) == (False, "auth")
+        assert "Invalid client secret" in check.message
+        assert make_source(idp.settings).test_connection().ok
+
+
+def test_missing_permission_is_explained(directory):
+    with sandbox.serve(directory, permissions=("User.Read.All",)) as idp:
+        check = make_source(idp.settings).test_connection()
+        assert (check.ok, check.reason) == (False, "permission")
+        assert "Insufficient privileges" in check.message
+
+
+def test_unreachable_host():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    check = make_source({"tenant": "t", "client_id": "c", "client_secret": "s",
+                         "login_url": url, "graph_url": url}).test_connection()
+    assert (check.ok, check.reason) == (False, "unreachable")
+
+
+def test_incremental_follows_delta_links(directory):
+    with sandbox.serve(directory) as idp:
+        source = make_source(idp.settings)
+        first = source.fetch()
+        teams = directory.team_list()
+        newcomer = directory.add_person("newcomer")
+        teams[0].member_ids.append(newcomer.id)
+        teams[1].member_ids = teams[1].member_ids[30:]  # 30 removals span several items
+        leaver = directory.team_list()[2].member_ids[0]
+        del directory.people[leaver]
+        teams[3].name = "renamed"
+        child = directory.add_team("new-child", parent_id=teams[0].id)
+        child.member_ids = [newcomer.id]
+        del directory.teams[teams[4].id]
+        for t in directory.teams.values():
+            if t.parent_id == teams[4].id:
+                t.parent_id = None
+        idp.reset()
+        second = source.fetch_incremental(first, first.cursor)
+        assert_matches(second, directory)
+        assert idp.requests == 2
+        assert json.loads(second.cursor) != json.loads(first.cursor)
+        assert source.fetch_incremental(second, second.cursor).users == second.users
+
+
+def test_settings_schema_certificate_checks():
+    one, two = ClientCertificate(), ClientCertificate()
+    base = {"tenant": "t", "client_id": "c"}
+    with pytest.raises(ValidationError, match="client secret, or a certificate"):
+        EntraSettings().load(base)
+    with pytest.raises(ValidationError, match="does not belong to the certificate"):
+        EntraSettings().load({**base, "certificate": one.certificate_pem,
+                              "private_key": two.private_pem})
+    with pytest.raises(ValidationError, match="Not a PEM certificate"):
+        EntraSettings().load({**base, "certificate": "junk", "private_key": one.private_pem})
+    loaded = EntraSettings().load({**base, "certificate": one.certificate_pem,
+                                   "private_key": one.private_pem})
+    assert loaded["client_secret"] is None
+
+
+def test_settings_schema():
+    assert secret_fields(EntraSettings) == ["client_secret", "private_key"]
+    loaded = EntraSettings().load({"tenant": "t", "client_id": "c", "client_secret": "s"})
+    assert loaded["graph_url"] == "https://graph.microsoft.com"
+    with pytest.raises(ValidationError) as err:
+        EntraSettings().load({"tenant": "", "graph_url": "ftp://x"})
+    assert {"tenant", "client_id", "graph_url"} <= set(err.value.messages)
+    assert_form_metadata(EntraSettings)

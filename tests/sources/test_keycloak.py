@@ -1,0 +1,173 @@
+"""Keycloak source against the sandbox Keycloak over HTTP."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from marshmallow import ValidationError
+
+from sandbox.idps import keycloak as sandbox
+from sandbox.idps.directory import Directory
+from tests.sources.conftest import (
+    TINY_BACKOFF,
+    assert_form_metadata,
+    expected_members,
+    expected_parents,
+)
+from workers.sources import registry
+from workers.sources.base import secret_fields
+from workers.sources.keycloak import KeycloakSettings, KeycloakSource
+
+
+def make_source(settings: dict, sleeps=None, **extra) -> KeycloakSource:
+    loaded = KeycloakSettings().load({**settings, "page_size": 10, **extra})
+    return KeycloakSource(loaded, allow_private=True, backoff=TINY_BACKOFF, sleep=sleeps)
+
+
+def assert_matches(snapshot, directory: Directory) -> None:
+    assert snapshot.complete, snapshot.errors
+    assert set(snapshot.users) == set(directory.people)
+    some = next(iter(directory.people.values()))
+    assert snapshot.users[some.id].email == some.email
+    assert snapshot.users[some.id].display_name == some.display_name
+    assert {g: snapshot.groups[g].parent_ids for g in snapshot.groups} == expected_parents(directory)
+    assert snapshot.members == expected_members(directory)
+
+
+def test_registered():
+    assert registry.get("keycloak") is KeycloakSource
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["children-endpoint", "legacy-subGroups"])
+def test_full_fetch_over_several_pages(small_directory, legacy):
+    with sandbox.serve(small_directory, legacy=legacy) as idp:
+        source = make_source(idp.settings)
+        snapshot = source.fetch()
+        assert_matches(snapshot, small_directory)
+        assert any(g.parent_ids for g in snapshot.groups.values())
+        assert idp.requests == source.requests
+
+
+def test_default_page_size_reaches_min_requests():
+    directory = Directory.generate(users=1200, groups=30, memberships=300, seed=3)
+    with sandbox.serve(directory) as idp:
+        loaded = KeycloakSettings().load(idp.settings)
+        source = KeycloakSource(loaded, allow_private=True)
+        assert_matches(source.fetch(), directory)
+        assert idp.requests == sandbox.min_requests(directory)
+
+
+def test_429_with_retry_after_mid_fetch(small_directory, sleeps):
+    with sandbox.serve(small_directory) as idp:
+        idp.rate_limit_on(4, retry_after="7")
+        snapshot = make_source(idp.settings, sleeps).fetch()
+        assert_matches(snapshot, small_directory)
+        assert sleeps.delays == [7.0]
+
+
+@pytest.mark.parametrize("when", [2, 5], ids=["first-call", "mid-fetch"])
+def test_expired_token_is_refreshed_mid_fetch(small_directory, when):
+    with sandbox.serve(small_directory) as idp:
+        idp.expire_tokens_on(when)
+        snapshot = make_source(idp.settings).fetch()
+        assert_matches(snapshot, small_directory)
+        assert idp.tokens.issued == 2
+
+
+def test_failing_page_marks_snapshot_incomplete(small_directory, sleeps):
+    with sandbox.serve(small_directory) as idp:
+        idp.fail_page_on(3, times=10)
+        snapshot = make_source(idp.settings, sleeps).fetch()
+        assert not snapshot.complete
+        assert "503" in snapshot.errors[0]
+        assert len(sleeps.delays) == TINY_BACKOFF.max_retries
+
+
+def test_failing_member_page_keeps_other_groups(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        idp.fail_page_on(20, times=10, status=500)
+        snapshot = make_source(idp.settings, workers=1).fetch()
+        assert not snapshot.complete
+        assert "members of group" in snapshot.errors[0]
+        assert len(snapshot.users) == len(small_directory.people)
+
+
+def test_wrong_secret_is_explained(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        check = make_source({**idp.settings, "client_secret": "nope"}).test_connection()
+        assert not check.ok and check.reason == "auth"
+        assert "refused to issue a token" in check.message
+        assert "Invalid client" in check.message
+
+
+def test_wrong_realm_is_explained(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        check = make_source({**idp.settings, "realm": "other"}).test_connection()
+        assert (check.ok, check.reason) == (False, "not_found")
+        assert "no realm 'other'" in check.message
+
+
+def test_missing_role_is_explained(small_directory):
+    with sandbox.serve(small_directory, roles=()) as idp:
+        check = make_source(idp.settings).test_connection()
+        assert (check.ok, check.reason) == (False, "permission")
+        assert "lack a permission" in check.message
+
+
+def test_connection_ok(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        check = make_source(idp.settings).test_connection()
+        assert check.ok and "acme" in check.message
+
+
+def test_unreachable_host_is_explained():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = {"base_url": f"http://127.0.0.1:{port}", "realm": "r", "client_id": "c",
+                "client_secret": "s"}
+    check = make_source(settings).test_connection()
+    assert (check.ok, check.reason) == (False, "unreachable")
+    assert "refused" in check.message
+
+
+def test_private_address_refused_unless_allowed(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        source = KeycloakSource(KeycloakSettings().load(idp.settings), allow_private=False)
+        check = source.test_connection()
+        assert (check.ok, check.reason) == (False, "config")
+
+
+def test_incremental_from_admin_events(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        state = idp.extra["state"]
+        source = make_source(idp.settings, use_admin_events=True)
+        first = source.fetch()
+        assert first.cursor is not None
+        team = small_directory.team_list()[0]
+        newcomer = small_directory.add_person("newcomer")
+        state.record("CREATE", "USER", f"users/{newcomer.id}")
+        team.member_ids.append(newcomer.id)
+        state.record("CREATE", "GROUP_MEMBERSHIP", f"users/{newcomer.id}/groups/{team.id}")
+        gone = team.member_ids.pop(0)
+        state.record("DELETE", "GROUP_MEMBERSHIP", f"users/{gone}/groups/{team.id}")
+        child = small_directory.add_team("late-child", parent_id=team.id)
+        state.record("CREATE", "GROUP", f"groups/{team.id}/children")
+        leaver = small_directory.person_list()[0]
+        del small_directory.people[leaver.id]
+        state.record("DELETE", "USER", f"users/{leaver.id}")
+        idp.reset()
+        second = source.fetch_incremental(first, first.cursor)
+        assert second.cursor != first.cursor
+        assert_matches(second, small_directory)
+        assert second.groups[child.id].parent_ids == (team.id,)
+        assert idp.requests < 15  # far fewer than a full read
+
+
+def test_settings_schema_flags_secret_and_validates():
+    assert secret_fields(KeycloakSettings) == ["client_secret"]
+    with pytest.raises(ValidationError) as err:
+        KeycloakSettings().load({"base_url": "not a url", "realm": ""})
+    assert {"base_url", "realm", "client_id", "client_secret"} <= set(err.value.messages)
+    assert_form_metadata(KeycloakSettings)

@@ -1,0 +1,163 @@
+"""Okta source against the sandbox Okta org over HTTP (SSWS and OAuth with DPoP)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from marshmallow import ValidationError
+
+from sandbox.idps import okta as sandbox
+from sandbox.idps.directory import Directory
+from tests.sources.conftest import TINY_BACKOFF, assert_form_metadata, expected_members
+from workers.sources import registry
+from workers.sources.base import secret_fields
+from workers.sources.okta import OktaSettings, OktaSource
+
+
+def make_source(settings: dict, sleeps=None, **extra) -> OktaSource:
+    loaded = OktaSettings().load({**settings, **extra})
+    return OktaSource(loaded, allow_private=True, backoff=TINY_BACKOFF, sleep=sleeps)
+
+
+@pytest.fixture
+def directory() -> Directory:
+    """Several 200-user pages and one group over the 1,000-member page."""
+    d = Directory.generate(users=650, groups=6, memberships=60, seed=11)
+    d.team_list()[0].member_ids = list(d.people)[:1000]
+    return d
+
+
+def assert_matches(snapshot, directory: Directory) -> None:
+    assert snapshot.complete, snapshot.errors
+    assert set(snapshot.users) == {p.id for p in directory.people.values() if p.active}
+    some = next(iter(directory.people.values()))
+    assert (snapshot.users[some.id].email, snapshot.users[some.id].display_name) == (
+        some.email, some.display_name)
+    assert {g: snapshot.groups[g].name for g in snapshot.groups} == {
+        t.id: t.name for t in directory.teams.values()}
+    assert snapshot.members == expected_members(directory)
+
+
+def test_registered():
+    assert registry.get("okta") is OktaSource
+
+
+def test_full_fetch_with_api_token(directory):
+    with sandbox.serve(directory) as idp:
+        source = make_source(idp.settings)
+        assert_matches(source.fetch(), directory)
+        assert idp.requests == sandbox.min_requests(directory) == source.requests
+
+
+@pytest.mark.parametrize("dpop", [True, False], ids=["dpop", "bearer"])
+def test_full_fetch_with_service_app(directory, dpop):
+    with sandbox.serve(directory, oauth=True, dpop=dpop) as idp:
+        source = make_source(idp.settings)
+        assert_matches(source.fetch(), directory)
+        token_calls = 2 if dpop else 1  # DPoP: the first token call earns the nonce
+        assert idp.requests == sandbox.min_requests(directory) + token_calls
+
+
+def test_expired_token_is_refreshed_mid_fetch(directory):
+    with sandbox.serve(directory, oauth=True) as idp:
+        idp.expire_tokens_on(6)
+        assert_matches(make_source(idp.settings).fetch(), directory)
+        assert idp.tokens.issued == 2
+
+
+def test_429_with_retry_after_mid_fetch(directory, sleeps):
+    with sandbox.serve(directory) as idp:
+        idp.rate_limit_on(3, retry_after="2")
+        assert_matches(make_source(idp.settings, sleeps).fetch(), directory)
+        assert sleeps.delays == [2.0]
+
+
+def test_waits_for_rate_limit_reset_instead_of_earning_429(directory):
+    with sandbox.serve(directory, budget=(3, 1.0)) as idp:
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            time.sleep(seconds)
+
+        source = OktaSource(OktaSettings().load(idp.settings), allow_private=True,
+                            backoff=TINY_BACKOFF, sleep=sleep, workers=1)
+        snapshot = source.fetch()
+        assert_matches(snapshot, directory)
+        assert slept and source.requests == sandbox.min_requests(directory)
+
+
+def test_failing_page_marks_snapshot_incomplete(directory, sleeps):
+    with sandbox.serve(directory) as idp:
+        idp.fail_page_on(2, times=10, status=500)
+        snapshot = make_source(idp.settings, sleeps).fetch()
+        assert not snapshot.complete
+        assert "reading users" in snapshot.errors[0]
+        assert len(snapshot.users) == 200  # the first page is kept, nothing raised
+
+
+def test_bad_api_token(directory):
+    with sandbox.serve(directory) as idp:
+        check = make_source({**idp.settings, "api_token": "wrong"}).test_connection()
+        assert (check.ok, check.reason) == (False, "auth")
+        assert "Invalid token provided" in check.message
+
+
+def test_wrong_private_key_and_missing_scope(directory, rsa_key):
+    with sandbox.serve(directory, oauth=True, scopes=("okta.users.read",)) as idp:
+        check = make_source({**idp.settings, "private_key": rsa_key}).test_connection()
+        assert (check.ok, check.reason) == (False, "auth")
+        assert "client_assertion" in check.message
+        check = make_source(idp.settings).test_connection()
+        assert (check.ok, check.reason) == (False, "permission")
+        assert "okta.groups.read" in check.message
+
+
+def test_unreachable_and_unresolvable():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    check = make_source({"org_url": f"http://127.0.0.1:{port}", "api_token": "t"}
+                        ).test_connection()
+    assert (check.reason, "refused" in check.message) == ("unreachable", True)
+    check = make_source({"org_url": "http://acme.invalid", "api_token": "t"}).test_connection()
+    assert (check.reason, "does not resolve" in check.message) == ("unreachable", True)
+
+
+def test_incremental_by_last_updated(directory):
+    with sandbox.serve(directory) as idp:
+        source = make_source(idp.settings)
+        first = source.fetch()
+        now = time.time()
+        person = directory.person_list()[3]
+        person.family_name, person.updated = "Renamed", now
+        leaver = directory.person_list()[4]
+        leaver.active, leaver.updated = False, now
+        team = directory.team_list()[2]
+        team.member_ids.append(person.id)
+        team.updated = now
+        gone = directory.team_list()[3]
+        del directory.teams[gone.id]
+        idp.reset()
+        second = source.fetch_incremental(first, "2000-01-01T00:00:00.000Z")
+        assert second.users[person.id].display_name.endswith("Renamed")
+        assert second.users[leaver.id].active is False
+        assert person.id in second.members[team.id] and gone.id not in second.groups
+        assert second.members[directory.team_list()[0].id] == first.members[
+            directory.team_list()[0].id]
+
+
+def test_settings_schema(rsa_key):
+    assert set(secret_fields(OktaSettings)) == {"api_token", "private_key"}
+    with pytest.raises(ValidationError) as err:
+        OktaSettings().load({"org_url": "https://acme.okta.com", "auth_method": "oauth",
+                             "client_id": "x", "private_key": "not a key"})
+    assert "private_key" in err.value.messages
+    with pytest.raises(ValidationError) as err:
+        OktaSettings().load({"org_url": "https://acme.okta.com"})
+    assert "api_token" in err.value.messages
+    assert OktaSettings().load({"org_url": "https://a.okta.com", "auth_method": "oauth",
+                                "client_id": "x", "private_key": rsa_key})["dpop"] is True
+    assert_form_metadata(OktaSettings)

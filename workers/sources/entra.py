@@ -1,0 +1,285 @@
+"""Microsoft Entra ID source: Graph lists with @odata.nextLink, members by type, delta links as the cursor."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+from urllib.parse import quote
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from workers.sources.base import SourceAuthError, SourceConfigError, SourceError, SourceNotFound
+from workers.sources.http import (
+    ClientCredentialsAuth,
+    HttpClient,
+    HttpSource,
+    SourceTransientError,
+    convert,
+    copy_snapshot,
+    drain,
+    response_detail,
+    workers_field,
+)
+from workers.sources.registry import register
+from workers.sync.model import Group, Snapshot, User
+
+USER_TYPE = "#microsoft.graph.user"
+GROUP_TYPE = "#microsoft.graph.group"
+USER_FIELDS = "id,displayName,mail,userPrincipalName,accountEnabled"
+PAGE = 999  # Graph's largest $top for users, groups and members
+
+
+class EntraSettings(Schema):
+    """What the admin types to connect an Entra ID tenant (an app registration)."""
+
+    tenant = fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "label": "Tenant", "secret": False,
+        "help": "Directory (tenant) ID or a verified domain such as contoso.onmicrosoft.com."})
+    client_id = fields.String(required=True, validate=validate.Length(min=1), metadata={
+        "label": "Application (client) ID", "secret": False,
+        "help": "An app registration with application permissions User.Read.All and "
+                "GroupMember.Read.All, admin-consented."})
+    client_secret = fields.String(load_default=None, metadata={
+        "label": "Client secret", "secret": True,
+        "help": "A client secret value of that app (or use a certificate below)."})
+    certificate = fields.String(load_default=None, metadata={
+        "label": "Certificate (PEM)", "secret": False,
+        "help": "Instead of a secret: a certificate uploaded to the app registration."})
+    private_key = fields.String(load_default=None, metadata={
+        "label": "Certificate private key (PEM)", "secret": True,
+        "help": "The unencrypted private key of that certificate."})
+    transitive = fields.Boolean(load_default=False, metadata={
+        "label": "Flatten nested groups", "secret": False,
+        "help": "Read every group's transitive user members instead of direct members and "
+                "nesting (incremental sync is then not available)."})
+    login_url = fields.Url(load_default="https://login.microsoftonline.com", require_tld=False,
+                           schemes={"https", "http"},
+                           metadata={"label": "Login URL", "secret": False,
+                                     "help": "Change only for national clouds."})
+    graph_url = fields.Url(load_default="https://graph.microsoft.com", require_tld=False,
+                           schemes={"https", "http"},
+                           metadata={"label": "Graph URL", "secret": False,
+                                     "help": "Change only for national clouds."})
+    workers = workers_field(8, "Graph throttles per app and tenant with 429 + Retry-After")
+
+    @validates_schema
+    def _one_credential(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("certificate") or data.get("private_key"):
+            try:
+                certificate_thumbprints(data.get("certificate") or "", data.get("private_key")
+                                        or "")
+            except ValueError as exc:
+                raise ValidationError({"certificate": [str(exc)]}) from None
+        elif not data.get("client_secret"):
+            raise ValidationError({"client_secret": [
+                "Give a client secret, or a certificate with its private key."]})
+
+
+def certificate_thumbprints(certificate: str, private_key: str) -> dict[str, str]:
+    """The x5t and x5t#S256 header fields of a client assertion; ValueError when unusable."""
+    try:
+        cert = x509.load_pem_x509_certificate(certificate.encode())
+    except ValueError:
+        raise ValueError("Not a PEM certificate.") from None
+    try:
+        key = load_pem_private_key(private_key.encode(), password=None)
+    except (ValueError, TypeError):
+        raise ValueError("The private key is not an unencrypted PEM key.") from None
+    if key.public_key().public_numbers() != cert.public_key().public_numbers():
+        raise ValueError("The private key does not belong to the certificate.")
+    der = cert.public_bytes(Encoding.DER)
+    return {name: base64.urlsafe_b64encode(digest(der)).rstrip(b"=").decode()
+            for name, digest in (("x5t", lambda b: hashlib.sha1(b).digest()),
+                                 ("x5t#S256", lambda b: hashlib.sha256(b).digest()))}
+
+
+class _TenantAuth(ClientCredentialsAuth):
+    """Client credentials whose failures name the AADSTS reason (unknown tenant vs bad secret)."""
+
+    def token_error(self, client: HttpClient, response: Any) -> SourceError:
+        detail = response_detail(response)
+        if "AADSTS90002" in detail or "AADSTS900023" in detail:
+            return SourceNotFound(f"Entra ID does not know this tenant{detail}.")
+        if "AADSTS700016" in detail:
+            return SourceAuthError(f"No application with this client ID in the tenant{detail}.")
+        return super().token_error(client, response)
+
+
+@register
+class EntraSource(HttpSource):
+    """Reads users, groups and direct memberships of one Entra ID tenant through Graph."""
+
+    kind = "entra"
+    label = "Entra ID"
+    settings_schema = EntraSettings
+    supports_incremental = True
+
+    def make_client(self) -> HttpClient:
+        s = self.settings
+        token_url = (f"{s['login_url'].rstrip('/')}/{quote(s['tenant'], safe='')}"
+                     f"/oauth2/v2.0/token")
+        scope = "https://graph.microsoft.com/.default"
+        if s.get("certificate"):
+            try:
+                header = certificate_thumbprints(s["certificate"], s.get("private_key") or "")
+            except ValueError as exc:
+                raise SourceConfigError(str(exc)) from None
+            auth = _TenantAuth(token_url, s["client_id"], private_key=s["private_key"],
+                               scope=scope, assertion_header=header)
+        else:
+            auth = _TenantAuth(token_url, s["client_id"], client_secret=s.get("client_secret"),
+                               scope=scope)
+        return self.new_client(f"{s['graph_url'].rstrip('/')}/v1.0/", auth)
+
+    def check(self) -> str:
+        self.client.get_json("users", {"$select": "id", "$top": 1})
+        self.client.get_json("groups", {"$select": "id", "$top": 1})
+        return f"Connected to tenant {self.settings['tenant']}: users and groups are readable."
+
+    # -- full read ---------------------------------------------------------------------
+
+    def fetch(self) -> Snapshot:
+        snapshot = Snapshot()
+        cursor = None if self.settings.get("transitive") else self._latest_cursor(snapshot)
+        users = self.client.pages_next_url("users", {"$select": USER_FIELDS, "$top": PAGE})
+        for user in convert(drain(users, snapshot, "users"), to_user, snapshot, "user"):
+            snapshot.add_user(user)
+        groups = self.client.pages_next_url("groups", {"$select": "id,displayName", "$top": PAGE})
+        names = dict(convert(drain(groups, snapshot, "groups"),
+                             lambda g: (g["id"], g.get("displayName") or g["id"]),
+                             snapshot, "group"))
+        parents = self._read_members(snapshot, list(names))
+        for gid, name in names.items():
+            snapshot.add_group(Group(gid, name, tuple(sorted(parents.get(gid, ())))))
+        snapshot.cursor = cursor
+        return snapshot
+
+    def _latest_cursor(self, snapshot: Snapshot) -> str | None:
+        """Delta links for 'now', taken before the read so nothing changed during it is lost."""
+        try:
+            links = {kind: self.client.get_json(f"{kind}/delta", {"$deltatoken": "latest"})
+                     ["@odata.deltaLink"] for kind in ("users", "groups")}
+        except (SourceTransientError, KeyError):
+            return None
+        return json.dumps(links)
+
+    def _read_members(self, snapshot: Snapshot, group_ids: list[str]) -> dict[str, set[str]]:
+        relation = ("transitiveMembers/microsoft.graph.user" if self.settings.get("transitive")
+                    else "members")
+
+        def members(gid: str) -> list[tuple[str, str]]:
+            pages = self.client.pages_next_url(f"groups/{gid}/{relation}",
+                                               {"$select": "id", "$top": PAGE})
+            return [(item.get("@odata.type", USER_TYPE), item["id"])
+                    for page in pages for item in page]
+
+        parents: dict[str, set[str]] = {}
+        for gid, items, error in self.client.map_concurrent(members, group_ids):
+            if error:
+                snapshot.mark_incomplete(f"reading members of group {gid}: {error.message}")
+                continue
+            for odata_type, member_id in items or []:
+                if odata_type == USER_TYPE:
+                    snapshot.add_member(gid, member_id)
+                elif odata_type == GROUP_TYPE:  # devices, contacts and the like are not synced
+                    parents.setdefault(member_id, set()).add(gid)
+        return parents
+
+    # -- incremental -------------------------------------------------------------------
+
+    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+        try:
+            links = json.loads(cursor)
+            users_link, groups_link = links["users"], links["groups"]
+        except (ValueError, KeyError, TypeError):
+            return self.fetch()
+        if not previous.complete or self.settings.get("transitive"):
+            return self.fetch()
+        snapshot = copy_snapshot(previous)
+        try:
+            new_users = self._follow(users_link, lambda item: apply_user_change(snapshot, item))
+            changes = GroupChanges(snapshot)
+            new_groups = self._follow(groups_link, changes.apply)
+            changes.finish()
+        except SourceTransientError as exc:
+            snapshot.mark_incomplete(f"reading changes: {exc.message}")
+            return snapshot
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            snapshot.mark_incomplete(f"Graph sent a malformed change ({type(exc).__name__}: "
+                                     f"{exc}); the next sync reads everything again")
+            return snapshot
+        except SourceError as exc:
+            if getattr(exc, "status", None) == 410:  # delta token expired: Graph wants a resync
+                return self.fetch()
+            raise
+        snapshot.cursor = json.dumps({"users": new_users, "groups": new_groups})
+        return snapshot
+
+    def _follow(self, link: str, apply: Any) -> str:
+        """Apply every item of one delta round; the new delta link."""
+        last: dict[str, Any] = {}
+        for page in self.client.pages_next_url(link, on_last=last.update):
+            for item in page:
+                apply(item)
+        if "@odata.deltaLink" not in last:
+            raise SourceError("Graph ended a delta round without a deltaLink.")
+        return last["@odata.deltaLink"]
+
+
+def to_user(item: dict[str, Any], before: User | None = None) -> User:
+    """A User from a Graph user (a delta item may carry only the changed properties)."""
+    email = item.get("mail") or item.get("userPrincipalName")
+    return User(id=item["id"],
+                email=email if email is not None else (before.email if before else ""),
+                display_name=item.get("displayName", before.display_name if before else ""),
+                active=bool(item.get("accountEnabled", before.active if before else True)))
+
+
+def apply_user_change(snapshot: Snapshot, item: dict[str, Any]) -> None:
+    """One users/delta item: removed (soft or hard) or created/updated."""
+    uid = item["id"]
+    if "@removed" in item:
+        snapshot.users.pop(uid, None)
+        for ids in snapshot.members.values():
+            ids.discard(uid)
+        return
+    snapshot.add_user(to_user(item, snapshot.users.get(uid)))
+
+
+class GroupChanges:
+    """Applies groups/delta items, which may split one group over several items and pages."""
+
+    def __init__(self, snapshot: Snapshot):
+        self.snapshot = snapshot
+        self.parents = {gid: set(g.parent_ids) for gid, g in snapshot.groups.items()}
+        self.names = {gid: g.name for gid, g in snapshot.groups.items()}
+
+    def apply(self, item: dict[str, Any]) -> None:
+        gid = item["id"]
+        if "@removed" in item:
+            self.names.pop(gid, None)
+            self.snapshot.members.pop(gid, None)
+            return
+        self.names[gid] = item.get("displayName") or self.names.get(gid) or gid
+        members = self.snapshot.members.setdefault(gid, set())
+        for change in item.get("members@delta") or []:
+            removed = "@removed" in change
+            if change.get("@odata.type", USER_TYPE) == GROUP_TYPE:
+                kids_parents = self.parents.setdefault(change["id"], set())
+                (kids_parents.discard if removed else kids_parents.add)(gid)
+            else:
+                (members.discard if removed else members.add)(change["id"])
+
+    def finish(self) -> None:
+        """Rebuild the groups (frozen) once every item is in."""
+        self.snapshot.groups = {
+            gid: Group(gid, name, tuple(sorted(p for p in self.parents.get(gid, ())
+                                               if p in self.names)))
+            for gid, name in self.names.items()}
+        for gid in list(self.snapshot.members):
+            if gid not in self.names:
+                del self.snapshot.members[gid]

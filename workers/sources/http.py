@@ -1,0 +1,464 @@
+"""The HTTP layer every HTTP-based source shares: guarded URLs, retries, error mapping, auth, paging.
+
+Use it like this::
+
+    client = HttpClient(base_url, allow_private=self.allow_private, auth=auth,
+                        backoff=BackoffPolicy(initial=1, cap=30), workers=8, label="Okta")
+    for page in client.pages_link("/api/v1/users", params={"limit": 200}):
+        ...
+    results = client.map_concurrent(read_members, group_ids)
+
+What it does for you:
+- every URL (including next links the server hands back) passes `workers.netguard.check_url`;
+- (connect, read) timeouts on every call;
+- 429, 500, 502, 503, 504 and Google's 403 quota answers are retried with the server's
+  Retry-After (or Okta's X-Rate-Limit-Reset) else the injected `BackoffPolicy`; when Okta says
+  `X-Rate-Limit-Remaining: 0` the next call waits for the reset instead of earning a 429;
+- a 401 makes the `Auth` refresh its token once and the call is repeated (concurrent callers
+  share one refresh);
+- failures become `SourceError` subclasses with a sentence an admin can act on: DNS, TLS,
+  refused, timeout -> SourceUnreachable; 401 -> SourceAuthError; 403 -> SourcePermissionError;
+  404 -> SourceNotFound; retries exhausted -> SourceTransientError (catch it per page and call
+  `Snapshot.mark_incomplete`, see `drain`);
+- `requests` counts every HTTP attempt (token calls and retries included).
+
+Auth lives in `http_auth` and error wording in `http_errors`; import everything from here.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from marshmallow import fields, validate
+from requests.adapters import HTTPAdapter
+
+from workers.backoff import BackoffPolicy, parse_retry_after
+from workers.netguard import UnsafeURLError, check_url
+from workers.sources.base import (
+    ConnectionCheck,
+    Source,
+    SourceAuthError,
+    SourceConfigError,
+    SourceError,
+    SourceNotFound,
+    SourcePermissionError,
+    SourceUnreachable,
+)
+from workers.sources.http_auth import (  # noqa: F401  (re-exported: the layer's one import point)
+    Auth,
+    ClientCredentialsAuth,
+    StaticAuth,
+    Token,
+    TokenAuth,
+    token_from_response,
+)
+from workers.sources.http_errors import (  # noqa: F401
+    GOOGLE_QUOTA_REASONS,
+    SourceTransientError,
+    describe_connection_error,
+    is_google_quota,
+    response_detail,
+)
+from workers.sync.model import Snapshot
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+DEFAULT_TIMEOUT = (5.0, 30.0)
+
+
+class HttpClient:
+    """A requests session for one IdP connection; see the module docstring."""
+
+    def __init__(self, base_url: str, *, allow_private: bool = False, auth: Auth | None = None,
+                 backoff: BackoffPolicy | None = None, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 workers: int = 4, label: str = "the IdP",
+                 sleep: Callable[[float], None] = time.sleep,
+                 headers: dict[str, str] | None = None):
+        self.base_url = base_url.rstrip("/") + "/"
+        self.allow_private = allow_private
+        self.auth = auth or Auth()
+        self.backoff = backoff or BackoffPolicy(initial=1.0, cap=30.0, max_retries=5)
+        self.timeout = timeout
+        self.workers = max(1, workers)
+        self.label = label
+        self.sleep = sleep
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.workers + 2)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.headers.update({"Accept": "application/json", **(headers or {})})
+        if not _proxy_configured():
+            # requests re-reads the whole environment on every call (~1 ms); without proxy
+            # variables there is nothing to find, so read the CA bundle setting once instead
+            self.session.trust_env = False
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle:
+                self.session.verify = bundle
+        self._count = 0
+        self._count_lock = threading.Lock()
+        self._not_before = 0.0
+
+    @property
+    def requests(self) -> int:
+        """HTTP attempts made so far (each retry and token call counts)."""
+        return self._count
+
+    def url(self, path_or_url: str) -> str:
+        """An absolute URL from a path relative to the base URL (absolute URLs pass through)."""
+        if urlsplit(path_or_url).scheme:
+            return path_or_url
+        return urljoin(self.base_url, path_or_url.lstrip("/"))
+
+    # -- one request -------------------------------------------------------------------
+
+    def request(self, method: str, path_or_url: str, *, params: Any = None, data: Any = None,
+                json: Any = None, headers: dict[str, str] | None = None,
+                authenticate: bool = True) -> requests.Response:
+        """Send one logical request (retrying as needed); a 2xx response or a SourceError."""
+        url = self._checked(self.url(path_or_url))
+        refreshed = False
+        attempt = 0
+        while True:
+            extra = self.auth.headers(self, method, url) if authenticate else {}
+            generation = self.auth.generation  # after headers(): they may have fetched a token
+            response = self._send(method, url, params=params, data=data, json=json,
+                                  headers={**extra, **(headers or {})})
+            if response.status_code == 401 and authenticate and not refreshed:
+                refreshed = self.auth.refresh(self, generation)
+                if refreshed:
+                    continue
+            if self._retryable(response) and attempt < self.backoff.max_retries:
+                attempt += 1
+                self.sleep(self._delay(response, attempt))
+                continue
+            if response.status_code < 300:
+                return response
+            raise self.error_for(response, url)
+
+    def get_json(self, path_or_url: str, params: Any = None) -> Any:
+        """GET and decode JSON; a non-JSON body is a clear SourceError."""
+        return self.decode(self.request("GET", path_or_url, params=params))
+
+    def post_token(self, token_url: str, form: dict[str, str],
+                   headers: dict[str, str] | None = None,
+                   auth: tuple[str, str] | None = None) -> requests.Response:
+        """POST a token request form; answers 400/401 are returned for the Auth to explain."""
+        url = self._checked(token_url)
+        attempt = 0
+        while True:
+            response = self._send("POST", url, data=form, headers=headers or {}, basic=auth)
+            if self._retryable(response) and attempt < self.backoff.max_retries:
+                attempt += 1
+                self.sleep(self._delay(response, attempt))
+                continue
+            if response.status_code in (400, 401) or response.status_code < 300:
+                return response
+            raise self.error_for(response, url)
+
+    def _same_origin(self, url: str) -> str:
+        """A next link the server handed back; our credentials never follow it to another host."""
+        if urlsplit(self.url(url)).netloc.lower() != urlsplit(self.base_url).netloc.lower():
+            raise SourceError(f"{self.label} pointed the next page at another host "
+                              f"({urlsplit(url).netloc}); refusing to send credentials there.")
+        return url
+
+    def decode(self, response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError(f"{self.label} answered {response.url} with something that is "
+                              f"not JSON ({response.headers.get('Content-Type', 'no type')})."
+                              ) from None
+
+    def _checked(self, url: str) -> str:
+        try:
+            return check_url(url, allow_private=self.allow_private)
+        except UnsafeURLError as exc:
+            raise SourceConfigError(f"Refusing to call {self.label}: {exc}") from None
+
+    def _send(self, method: str, url: str, *, headers: dict[str, str],
+              basic: tuple[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        wait = self._not_before - time.time()
+        if wait > 0:
+            self.sleep(min(wait, self.backoff.max_retry_after))
+        with self._count_lock:
+            self._count += 1
+        try:
+            response = self.session.request(method, url, headers=headers, timeout=self.timeout,
+                                            auth=basic, allow_redirects=False, **kwargs)
+        except requests.RequestException as exc:
+            raise SourceUnreachable(describe_connection_error(exc, url, self.label,
+                                                              self.timeout)) from None
+        self._note_rate_limit(response)
+        return response
+
+    def _note_rate_limit(self, response: requests.Response) -> None:
+        # Okta publishes its budget; waiting for the reset is cheaper than earning a 429.
+        if response.headers.get("X-Rate-Limit-Remaining") == "0":
+            reset = _float(response.headers.get("X-Rate-Limit-Reset"))
+            if reset is not None:
+                self._not_before = max(self._not_before, reset)
+
+    def _retryable(self, response: requests.Response) -> bool:
+        if response.status_code in RETRY_STATUSES:
+            return True
+        return response.status_code == 403 and is_google_quota(response)
+
+    def _delay(self, response: requests.Response, attempt: int) -> float:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if retry_after is None and response.status_code == 429:
+            reset = _float(response.headers.get("X-Rate-Limit-Reset"))
+            if reset is not None:
+                retry_after = max(reset - time.time(), 0.0)
+        return self.backoff.delay(attempt, retry_after)
+
+    def error_for(self, response: requests.Response, url: str) -> SourceError:
+        """The SourceError for a failed answer (its HTTP status in `.status`)."""
+        error = self._error_for(response, url)
+        error.status = response.status_code  # type: ignore[attr-defined]
+        return error
+
+    def _error_for(self, response: requests.Response, url: str) -> SourceError:
+        status = response.status_code
+        where = urlsplit(url).path or "/"
+        detail = response_detail(response)
+        if 300 <= status < 400:  # never followed: credentials must not chase a redirect
+            return SourceConfigError(
+                f"{self.label} redirected {where} to {response.headers.get('Location', '?')} "
+                f"({status}): check the URL (scheme, host, path prefix).")
+        if status == 401:
+            return SourceAuthError(f"{self.label} refused the credentials (401 on {where}){detail}.")
+        if status == 403 and not is_google_quota(response):
+            return SourcePermissionError(
+                f"{self.label} says the credentials lack a permission needed to read {where} "
+                f"(403){detail}.")
+        if status == 404:
+            return SourceNotFound(f"{self.label} has nothing at {where} (404){detail}: check "
+                                  f"the base URL, realm, tenant or domain.")
+        if status in RETRY_STATUSES or status == 403:
+            return SourceTransientError(f"{self.label} kept answering {status} on {where} after "
+                                        f"{self.backoff.max_retries} retries{detail}.")
+        return SourceError(f"{self.label} answered {status} on {where}{detail}.")
+
+    # -- paging ------------------------------------------------------------------------
+
+    def pages_offset(self, path: str, params: dict[str, Any] | None = None, *,
+                     page_size: int, offset_param: str = "first", limit_param: str = "max",
+                     start: int = 0, items: Callable[[Any], list] = lambda body: body
+                     ) -> Iterator[list]:
+        """Offset/limit paging without totals: stop at the first page shorter than `page_size`."""
+        offset = start
+        while True:
+            body = self.get_json(path, {**(params or {}), offset_param: offset,
+                                        limit_param: page_size})
+            page = self._listed(items(body), path)
+            yield page
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+    def pages_link(self, path: str, params: dict[str, Any] | None = None, *,
+                   items: Callable[[Any], list] | None = None) -> Iterator[Any]:
+        """Link-header paging (`<...>; rel="next"`), each next URL followed verbatim.
+
+        Yields each decoded body as it is, or with `items` the list it extracts (checked).
+        """
+        response = self.request("GET", path, params=params)
+        while True:
+            body = self.decode(response)
+            yield body if items is None else self._listed(items(body), path)
+            nxt = response.links.get("next", {}).get("url")
+            if not nxt:
+                return
+            response = self.request("GET", self._same_origin(urljoin(response.url, nxt)))
+
+    def pages_token(self, path: str, params: dict[str, Any] | None = None, *, items_field: str,
+                    token_field: str = "nextPageToken", token_param: str = "pageToken"
+                    ) -> Iterator[list]:
+        """Next-token paging: repeat the call with `token_param` until the body has no token."""
+        token = None
+        while True:
+            query = dict(params or {})
+            if token:
+                query[token_param] = token
+            body = self._object(self.get_json(path, query), path)
+            yield self._listed(body.get(items_field) or [], path)
+            token = body.get(token_field)
+            if not token:
+                return
+
+    def pages_next_url(self, path: str, params: dict[str, Any] | None = None, *,
+                       items_field: str = "value", next_field: str = "@odata.nextLink",
+                       on_last: Callable[[dict], None] | None = None) -> Iterator[list]:
+        """Next-URL-in-body paging (Graph's @odata.nextLink); `on_last` sees the final body."""
+        body = self._object(self.get_json(path, params), path)
+        while True:
+            yield self._listed(body.get(items_field) or [], path)
+            nxt = body.get(next_field)
+            if not nxt:
+                if on_last:
+                    on_last(body)
+                return
+            body = self._object(self.get_json(self._same_origin(nxt)), path)
+
+    def _listed(self, page: Any, path: str) -> list:
+        if not isinstance(page, list):
+            raise SourceError(f"{self.label} answered {path} with {type(page).__name__} where a "
+                              f"list of items belongs; is the URL right?")
+        return page
+
+    def _object(self, body: Any, path: str) -> dict:
+        if not isinstance(body, dict):
+            raise SourceError(f"{self.label} answered {path} with {type(body).__name__} where "
+                              f"a JSON object belongs; is the URL right?")
+        return body
+
+    # -- concurrency -------------------------------------------------------------------
+
+    def map_concurrent(self, fn: Callable[[T], R], items: Iterable[T],
+                       workers: int | None = None) -> list[tuple[T, R | None, SourceError | None]]:
+        """Run `fn` over `items` on a bounded pool; (item, result, error) in input order.
+
+        SourceTransientError and other SourceErrors come back as values so one bad group does
+        not sink the rest; auth and permission errors are re-raised (nothing else will work).
+        """
+        items = list(items)
+        size = max(1, min(workers or self.workers, len(items) or 1))
+
+        def run(item: T) -> tuple[T, R | None, SourceError | None]:
+            try:
+                return item, fn(item), None
+            except (SourceAuthError, SourcePermissionError, SourceConfigError):
+                raise
+            except SourceError as exc:
+                return item, None, exc
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                # a malformed record costs this item only, and leaves the snapshot incomplete
+                return item, None, SourceError(f"{self.label} sent a malformed record "
+                                               f"({type(exc).__name__}: {exc}).")
+
+        if size == 1:
+            return [run(item) for item in items]
+        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="source") as pool:
+            return list(pool.map(run, items))
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def drain(pages: Iterator[list], snapshot: Snapshot, what: str) -> list:
+    """Every item of a paged listing; a page that still fails marks the snapshot incomplete."""
+    out: list = []
+    try:
+        for page in pages:
+            out.extend(page)
+    except SourceTransientError as exc:
+        snapshot.mark_incomplete(f"reading {what}: {exc.message}")
+    return out
+
+
+def convert(items: Iterable[dict], to_model: Callable[[dict], R], snapshot: Snapshot,
+            what: str) -> Iterator[R]:
+    """`to_model` over IdP records; a malformed record is skipped and marks the snapshot incomplete."""
+    for item in items:
+        try:
+            yield to_model(item)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            snapshot.mark_incomplete(f"skipped a malformed {what} record "
+                                     f"({type(exc).__name__}: {exc}): {str(item)[:120]}")
+
+
+def copy_snapshot(previous: Snapshot) -> Snapshot:
+    """A copy of `previous` that incremental reads can change without touching the original."""
+    return Snapshot(users=dict(previous.users), groups=dict(previous.groups),
+                    members={gid: set(ids) for gid, ids in previous.members.items()},
+                    complete=previous.complete, errors=list(previous.errors),
+                    cursor=previous.cursor)
+
+
+def _proxy_configured() -> bool:
+    return any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ)
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class HttpSource(Source):
+    """Base of HTTP sources: one cached HttpClient, injectable backoff, sleep and pool size.
+
+    Subclasses implement `make_client()` and `check()` (the steps of test_connection, returning
+    the success sentence); tests pass a tiny `backoff` and a recording `sleep`.
+    """
+
+    default_workers: ClassVar[int] = 8
+    default_backoff: ClassVar[BackoffPolicy] = BackoffPolicy(initial=1.0, cap=30.0, max_retries=5)
+
+    def __init__(self, settings: dict[str, Any], *, allow_private: bool = False,
+                 backoff: BackoffPolicy | None = None,
+                 sleep: Callable[[float], None] | None = None, workers: int | None = None):
+        super().__init__(settings, allow_private=allow_private)
+        self.backoff = backoff or self.default_backoff
+        self.sleep = sleep or time.sleep
+        self.workers = workers or int(settings.get("workers") or self.default_workers)
+        self._client: HttpClient | None = None
+
+    @property
+    def client(self) -> HttpClient:
+        if self._client is None:
+            self._client = self.make_client()
+        return self._client
+
+    def new_client(self, base_url: str, auth: Auth, **kwargs: Any) -> HttpClient:
+        """An HttpClient wired with this source's policy (for `make_client`)."""
+        return HttpClient(base_url, allow_private=self.allow_private, auth=auth,
+                          backoff=self.backoff, sleep=self.sleep, workers=self.workers,
+                          label=self.label or self.kind, **kwargs)
+
+    def make_client(self) -> HttpClient:
+        raise NotImplementedError
+
+    def check(self) -> str:
+        raise NotImplementedError
+
+    def test_connection(self) -> ConnectionCheck:
+        """Run `check()` with short timeouts and one retry: the admin is waiting for the answer."""
+        try:
+            client = self.client
+        except SourceError as exc:
+            return ConnectionCheck.failed(exc)
+        saved = client.timeout, client.backoff
+        client.timeout = (min(saved[0][0], 5.0), min(saved[0][1], 10.0))
+        client.backoff = replace(saved[1], max_retries=min(saved[1].max_retries, 1),
+                                 max_retry_after=min(saved[1].max_retry_after, 5.0))
+        try:
+            return ConnectionCheck(ok=True, message=self.check())
+        except SourceError as exc:
+            return ConnectionCheck.failed(exc)
+        finally:
+            client.timeout, client.backoff = saved
+
+    @property
+    def requests(self) -> int:
+        """HTTP requests this source has made."""
+        return self._client.requests if self._client else 0
+
+
+def workers_field(default: int, limit: str) -> fields.Integer:
+    """The shared 'parallel member reads' setting."""
+    return fields.Integer(load_default=default, validate=validate.Range(min=1, max=32), metadata={
+        "label": "Parallel reads", "secret": False,
+        "help": f"How many group member lists to read at once ({limit})."})
