@@ -33,7 +33,8 @@ class Installation(Base):
     display_url: Mapped[str | None] = mapped_column(String(255))
     shared_secret_encrypted: Mapped[str] = mapped_column(Text)
     state: Mapped[InstallationState] = mapped_column(
-        Enum(InstallationState, name="installation_state", native_enum=False, length=16),
+        Enum(InstallationState, name="installation_state", native_enum=False, length=16,
+             values_callable=lambda e: [m.value for m in e]),
         default=InstallationState.ENABLED)
     description: Mapped[str | None] = mapped_column(String(255))
     installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,1 @@
+"""The Atlassian client: Jira and Confluence behind AtlassianTarget, its auth modes and HTTP layer."""

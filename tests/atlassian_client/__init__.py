@@ -1,0 +1,1 @@
+"""Tests of the Atlassian client against the sandbox site over HTTP."""

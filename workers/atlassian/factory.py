@@ -1,0 +1,108 @@
+"""Builds the AtlassianSite of an installation from the database: its JWT, write credential, org key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from app.db import Database
+from app.models.credential import CredentialKind, CredentialStatus
+from app.models.installation import Installation
+from workers.atlassian import oauth
+from workers.atlassian.auth import (
+    DEFAULT_API_BASE,
+    DEFAULT_AUTH_BASE,
+    AtlassianHosts,
+    BearerAuth,
+    OAuthBearerAuth,
+    api_token_auth,
+    connect_auth,
+)
+from workers.atlassian.credentials import Crypt, OAuthTokens, load_credential
+from workers.atlassian.http import Transport
+from workers.atlassian.site import DEFAULT_CONCURRENCY, Access, AtlassianSite, OrgAccess
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """Process-wide settings of the Atlassian client (from the environment, see `from_env`)."""
+
+    app_key: str
+    hosts: AtlassianHosts = AtlassianHosts()
+    oauth_app: oauth.OAuthApp | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    allow_private: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
+        """USERSYNC_APP_KEY, USERSYNC_ATLASSIAN_API_URL / _AUTH_URL, USERSYNC_OAUTH_CLIENT_ID /
+        _SECRET / _REDIRECT_URI, USERSYNC_ATLASSIAN_CONCURRENCY, USERSYNC_ALLOW_PRIVATE_URLS."""
+        env = os.environ if env is None else env
+        client_id = env.get("USERSYNC_OAUTH_CLIENT_ID", "")
+        app = oauth.OAuthApp(client_id, env.get("USERSYNC_OAUTH_CLIENT_SECRET", ""),
+                             env.get("USERSYNC_OAUTH_REDIRECT_URI", "")) if client_id else None
+        return cls(app_key=env.get("USERSYNC_APP_KEY", "com.example.usersync"),
+                   hosts=AtlassianHosts(env.get("USERSYNC_ATLASSIAN_API_URL", DEFAULT_API_BASE),
+                                        env.get("USERSYNC_ATLASSIAN_AUTH_URL", DEFAULT_AUTH_BASE)),
+                   oauth_app=app,
+                   concurrency=int(env.get("USERSYNC_ATLASSIAN_CONCURRENCY",
+                                           DEFAULT_CONCURRENCY)),
+                   allow_private=env.get("USERSYNC_ALLOW_PRIVATE_URLS", "").lower()
+                   in ("1", "true", "yes", "on"))
+
+
+def site_urls(product: str, base_url: str) -> tuple[str, str]:
+    """(site root, product base): Confluence's Connect baseUrl ends in /wiki, its REST paths too."""
+    root = base_url.rstrip("/")
+    if root.endswith("/wiki"):
+        root = root[: -len("/wiki")]
+    return root, (root + "/wiki" if product == "confluence" else root)
+
+
+def site_for_installation(installation_id: int, *, db: Database, settings: ClientSettings,
+                          encrypt: Crypt, decrypt: Crypt,
+                          transport: Transport | None = None) -> AtlassianSite:
+    """The site of one installation, with every credential its admin has connected."""
+    with db.session() as session:
+        installation = session.get(Installation, installation_id)
+        if installation is None:
+            raise LookupError(f"installation {installation_id} does not exist")
+        product, base_url = installation.product_type, installation.base_url
+        shared_secret = decrypt(installation.shared_secret_encrypted)
+    transport = transport or Transport(allow_private=settings.allow_private)
+    root, product_base = site_urls(product, base_url)
+    read = Access(root, connect_auth(settings.app_key, shared_secret, product_base),
+                  "Connect app")
+    return AtlassianSite(product, transport, read,
+                         write=_write_access(installation_id, product, root, db, settings,
+                                             encrypt, decrypt, transport),
+                         org=_org_access(installation_id, db, settings, decrypt),
+                         concurrency=settings.concurrency)
+
+
+def _write_access(installation_id: int, product: str, root: str, db: Database,
+                  settings: ClientSettings, encrypt: Crypt, decrypt: Crypt,
+                  transport: Transport) -> Access | None:
+    grant = load_credential(db, installation_id, CredentialKind.OAUTH, decrypt)
+    if grant and grant.status == CredentialStatus.ACTIVE and settings.oauth_app:
+        app, hosts = settings.oauth_app, settings.hosts
+        tokens = OAuthTokens(db, installation_id, encrypt=encrypt, decrypt=decrypt,
+                             refresher=lambda rt: oauth.refresh(
+                                 app, hosts, rt, allow_private=transport.allow_private))
+        gateway = hosts.product_gateway(product, grant.material["cloud_id"])
+        return Access(gateway, OAuthBearerAuth(tokens), "site-admin OAuth account")
+    token = load_credential(db, installation_id, CredentialKind.API_TOKEN, decrypt)
+    if token and token.status == CredentialStatus.ACTIVE:
+        return Access(root, api_token_auth(token.material["email"], token.material["api_token"]),
+                      "site-admin API token")
+    return None
+
+
+def _org_access(installation_id: int, db: Database, settings: ClientSettings,
+                decrypt: Crypt) -> OrgAccess | None:
+    key = load_credential(db, installation_id, CredentialKind.ORG_API_KEY, decrypt)
+    if key is None or key.status != CredentialStatus.ACTIVE:
+        return None
+    return OrgAccess(settings.hosts.api_base, key.material["org_id"],
+                     BearerAuth(key.material["api_key"]))

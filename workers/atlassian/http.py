@@ -1,0 +1,146 @@
+"""The one chokepoint for Atlassian HTTP: URL check, rate gate, retries with backoff, typed errors.
+
+We call `requests` directly rather than through atlassian-python-api here because this
+layer needs every status and header (Retry-After, X-RateLimit-*) and its own retry budget;
+the library's helpers raise away the status and retry on their own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+
+from workers.atlassian.errors import AuthError, TransientError, error_for_status
+from workers.atlassian.ratelimit import RateGate
+from workers.backoff import BackoffPolicy, parse_retry_after
+from workers.netguard import check_url
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class RenewableAuth(AuthBase):
+    """An auth whose token can go stale before its expiry (revoked, rotated): `renew()` fetches anew."""
+
+    def renew(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Transport:
+    """Sends requests for one site; thread-safe, one gate per request class (read / write).
+
+    `policy` decides the waits (Retry-After first), `sleep` is injectable so tests can
+    shorten them, `allow_private` lets the sandbox on loopback through the URL guard.
+    """
+
+    def __init__(self, *, policy: BackoffPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, allow_private: bool = False,
+                 session: requests.Session | None = None, pool_size: int = 16) -> None:
+        self.policy = policy or BackoffPolicy()
+        self._sleep = sleep
+        self.timeout = timeout
+        self.allow_private = allow_private
+        self.session = session or _pooled_session(pool_size)
+        self.gates = {"read": RateGate(sleep=sleep), "write": RateGate(sleep=sleep)}
+        self._lock = threading.Lock()
+        self.retries = 0
+        self.calls = 0
+
+    def request(self, operation: str, method: str, url: str, *, auth: AuthBase | None,
+                params: Mapping[str, Any] | None = None, json: Any = None,
+                accept: Callable[[requests.Response], bool] | None = None) -> requests.Response:
+        """One logical call: retried on 429/5xx/network errors, then a response or a typed error.
+
+        `accept(response)` may declare an error status a success (idempotent outcomes such as
+        "already a member"); otherwise any status >= 400 raises.
+        """
+        check_url(url, allow_private=self.allow_private, resolve=False)
+        gate = self.gates["write" if method.upper() in WRITE_METHODS else "read"]
+        renewed = False
+        attempt = 0
+        while True:
+            gate.acquire()
+            try:
+                response = self._send(method, url, auth, params, json)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                attempt = self._retry_or_raise(operation, attempt, None, gate,
+                                               f"no answer ({type(exc).__name__})")
+                continue
+            gate.observe(response.headers, served=response.status_code != 429)
+            if response.status_code < 400 or (accept and accept(response)):
+                return response
+            if response.status_code == 401 and isinstance(auth, RenewableAuth) and not renewed:
+                renewed = True  # a token revoked early or rotated by another worker: renew once
+                auth.renew()
+                continue
+            if response.status_code in RETRY_STATUSES:
+                attempt = self._retry_or_raise(operation, attempt, response, gate, "")
+                continue
+            raise error_for_status(operation, response.status_code, _body(response))
+
+    def _send(self, method: str, url: str, auth: AuthBase | None,
+              params: Mapping[str, Any] | None, json: Any) -> requests.Response:
+        with self._lock:
+            self.calls += 1
+        return self.session.request(method, url, params=params, json=json, auth=auth,
+                                    timeout=self.timeout, allow_redirects=False,
+                                    headers={"Accept": "application/json"})
+
+    def _retry_or_raise(self, operation: str, attempt: int, response: requests.Response | None,
+                        gate: RateGate, reason: str) -> int:
+        """Sleep before the next attempt, or raise TransientError when the budget is spent."""
+        attempt += 1
+        if attempt > self.policy.max_retries:
+            if response is not None:
+                raise error_for_status(operation, response.status_code, _body(response))
+            raise TransientError(operation, f"{reason} after {attempt} attempts")
+        retry_after = (parse_retry_after(response.headers.get("Retry-After"))
+                       if response is not None else None)
+        delay = self.policy.delay(attempt, retry_after)
+        if response is not None and response.status_code == 429:
+            gate.pause(delay)  # the bucket is per credential: every thread must wait
+        with self._lock:
+            self.retries += 1
+        log.info("atlassian %s: retry %d in %.2fs (%s)", operation, attempt, delay,
+                 response.status_code if response is not None else reason)
+        self._sleep(delay)
+        return attempt
+
+
+def _pooled_session(pool_size: int) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def json_body(operation: str, response: requests.Response) -> Any:
+    """The JSON of a successful answer; a non-JSON success is the site misbehaving."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise TransientError(operation, "the site answered with something that is not JSON",
+                             status=response.status_code,
+                             remote_message=response.text[:200]) from exc
+
+
+__all__ = ["AuthError", "RenewableAuth", "Transport", "json_body"]

@@ -1,0 +1,191 @@
+"""Jira REST v3 and Confluence v1 as data: the request for each operation and how to read its answer.
+
+Pure functions and constants only; `site.AtlassianSite` sends them through the transport.
+User lookup by e-mail, invitations and the admin check are the site's platform user
+endpoints (`/rest/api/3/...`): Confluence v1 has no e-mail search, no invite and no
+global-permission check of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from workers.atlassian.target import AtlassianGroup, AtlassianUser
+
+JIRA_PAGE = 50  # group/bulk and group/member cap maxResults at 50
+CONFLUENCE_PAGE = 200  # Confluence's documented default and cap for group lists
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP request, relative to the site (or OAuth gateway) base URL."""
+
+    operation: str
+    method: str
+    path: str
+    params: dict[str, Any] | None = None
+    json: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Any]
+    next_start: int | None  # None when this was the last page
+
+
+def jira_user(body: dict[str, Any]) -> AtlassianUser:
+    return AtlassianUser(str(body["accountId"]), body.get("emailAddress") or None,
+                         body.get("displayName") or "", bool(body.get("active", True)),
+                         body.get("accountType") or "atlassian")
+
+
+def confluence_user(body: dict[str, Any]) -> AtlassianUser:
+    status = body.get("accountStatus")
+    return AtlassianUser(str(body["accountId"]), body.get("email") or None,
+                         body.get("displayName") or body.get("publicName") or "",
+                         status in (None, "active"), body.get("accountType") or "atlassian")
+
+
+def jira_group(body: dict[str, Any]) -> AtlassianGroup:
+    return AtlassianGroup(str(body["groupId"]), str(body["name"]))
+
+
+def confluence_group(body: dict[str, Any]) -> AtlassianGroup:
+    return AtlassianGroup(str(body["id"]), str(body["name"]))
+
+
+class Jira:
+    """Jira Cloud platform REST v3."""
+
+    name = "jira"
+
+    def groups(self, start: int) -> Call:
+        return Call("list_groups", "GET", "/rest/api/3/group/bulk",
+                    {"startAt": start, "maxResults": JIRA_PAGE})
+
+    def members(self, group_id: str, start: int) -> Call:
+        return Call("group_members", "GET", "/rest/api/3/group/member",
+                    {"groupId": group_id, "includeInactiveUsers": "true", "startAt": start,
+                     "maxResults": JIRA_PAGE})
+
+    def user_groups(self, account_id: str, start: int) -> Call:
+        return Call("user_groups", "GET", "/rest/api/3/user/groups", {"accountId": account_id})
+
+    def group_by_name(self, name: str) -> Call:
+        return Call("create_group", "GET", "/rest/api/3/group/bulk",
+                    {"groupName": name, "maxResults": JIRA_PAGE})
+
+    def create_group(self, name: str) -> Call:
+        return Call("create_group", "POST", "/rest/api/3/group", json={"name": name})
+
+    def add_member(self, group_id: str, account_id: str) -> Call:
+        return Call("add_member", "POST", "/rest/api/3/group/user", {"groupId": group_id},
+                    {"accountId": account_id})
+
+    def remove_member(self, group_id: str, account_id: str) -> Call:
+        return Call("remove_member", "DELETE", "/rest/api/3/group/user",
+                    {"groupId": group_id, "accountId": account_id})
+
+    @staticmethod
+    def page(body: Any, start: int, parse: Any) -> Page:
+        if isinstance(body, list):  # user/groups answers a bare list
+            return Page([parse(x) for x in body], None)
+        values = body.get("values") or []
+        done = body.get("isLast", True) or not values
+        return Page([parse(x) for x in values], None if done else start + len(values))
+
+    parse_group = staticmethod(jira_group)
+    parse_user = staticmethod(jira_user)
+
+    def group_from_lookup(self, body: Any) -> AtlassianGroup | None:
+        values = body.get("values") or [] if isinstance(body, dict) else []
+        return jira_group(values[0]) if values else None
+
+
+class Confluence:
+    """Confluence Cloud REST v1 (v2 has no group endpoints)."""
+
+    name = "confluence"
+
+    def groups(self, start: int) -> Call:
+        return Call("list_groups", "GET", "/wiki/rest/api/group",
+                    {"start": start, "limit": CONFLUENCE_PAGE})
+
+    def members(self, group_id: str, start: int) -> Call:
+        return Call("group_members", "GET",
+                    f"/wiki/rest/api/group/{quote(group_id, safe='')}/membersByGroupId",
+                    {"start": start, "limit": CONFLUENCE_PAGE})
+
+    def user_groups(self, account_id: str, start: int) -> Call:
+        return Call("user_groups", "GET", "/wiki/rest/api/user/memberof",
+                    {"accountId": account_id, "start": start, "limit": CONFLUENCE_PAGE})
+
+    def group_by_name(self, name: str) -> Call:
+        return Call("create_group", "GET", "/wiki/rest/api/group/by-name", {"name": name})
+
+    def create_group(self, name: str) -> Call:
+        return Call("create_group", "POST", "/wiki/rest/api/group", json={"name": name})
+
+    def add_member(self, group_id: str, account_id: str) -> Call:
+        return Call("add_member", "POST", "/wiki/rest/api/group/userByGroupId",
+                    {"groupId": group_id}, {"accountId": account_id})
+
+    def remove_member(self, group_id: str, account_id: str) -> Call:
+        return Call("remove_member", "DELETE", "/wiki/rest/api/group/userByGroupId",
+                    {"groupId": group_id, "accountId": account_id})
+
+    @staticmethod
+    def page(body: Any, start: int, parse: Any) -> Page:
+        results = body.get("results") or []
+        more = bool((body.get("_links") or {}).get("next")) and bool(results)
+        return Page([parse(x) for x in results], start + len(results) if more else None)
+
+    parse_group = staticmethod(confluence_group)
+    parse_user = staticmethod(confluence_user)
+
+    def group_from_lookup(self, body: Any) -> AtlassianGroup | None:
+        return confluence_group(body) if isinstance(body, dict) and body.get("id") else None
+
+
+PRODUCTS: dict[str, Jira | Confluence] = {"jira": Jira(), "confluence": Confluence()}
+
+
+# -- the site's platform user endpoints (both flavours) ------------------------------------
+def find_user(email: str) -> Call:
+    return Call("find_user_by_email", "GET", "/rest/api/3/user/search",
+                {"query": email, "maxResults": 10})
+
+
+def pick_user(body: Any, email: str) -> AtlassianUser | None:
+    """The account with exactly this e-mail; a lone result with a hidden e-mail counts too.
+
+    Atlassian's search matches an exact e-mail even for users who hide it, but it also
+    matches name prefixes, so several results are only trusted on an exact e-mail match.
+    """
+    users = [jira_user(x) for x in body or [] if isinstance(x, dict) and x.get("accountId")]
+    exact = [u for u in users if u.email and u.email.lower() == email.lower()]
+    if exact:
+        return exact[0]
+    hidden = [u for u in users if not u.email]
+    return hidden[0] if len(users) == 1 and hidden else None
+
+
+def invite(email: str, display_name: str, products: list[str]) -> Call:
+    body: dict[str, Any] = {"emailAddress": email, "products": list(products)}
+    if display_name:
+        body["displayName"] = display_name  # ignored for existing accounts, used in the invite
+    return Call("invite_user", "POST", "/rest/api/3/user", json=body)
+
+
+def admin_check(account_id: str) -> Call:
+    return Call("is_site_admin", "POST", "/rest/api/3/permissions/check",
+                json={"accountId": account_id, "globalPermissions": ["ADMINISTER"]})
+
+
+def org_user(org_id: str, account_id: str, action: str) -> Call:
+    """suspend-access / restore-access of the Organization Admin API (base: api.atlassian.com)."""
+    return Call(f"{action.replace('-', '_')}", "POST",
+                f"/admin/v1/orgs/{quote(org_id, safe='')}/directory/users/"
+                f"{quote(account_id, safe='')}/{action}")
