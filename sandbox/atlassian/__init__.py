@@ -1,0 +1,1 @@
+"""A sandbox Atlassian Cloud site (Jira, Confluence, api/auth hosts) served over real HTTP."""

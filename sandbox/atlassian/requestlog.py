@@ -1,0 +1,63 @@
+"""Every request the sandbox served, so tests and benchmarks can count calls and writes."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    credential: str  # none | jwt | basic | oauth | org-key | client
+    status: int  # 0 when the connection was dropped without an answer
+    body: bytes = b""
+
+    @property
+    def is_write(self) -> bool:
+        return self.method in WRITE_METHODS
+
+
+class RequestLog:
+    """A thread-safe, append-only list of served requests with a few counting helpers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[LoggedRequest] = []
+
+    def add(self, item: LoggedRequest) -> None:
+        with self._lock:
+            self._items.append(item)
+
+    def all(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __iter__(self):
+        return iter(self.all())
+
+    def matching(self, method: str | None = None, path_contains: str = "") -> list[LoggedRequest]:
+        return [r for r in self.all()
+                if (method is None or r.method == method) and path_contains in r.path]
+
+    def writes(self) -> list[LoggedRequest]:
+        return [r for r in self.all() if r.is_write]
+
+    def duplicate_writes(self) -> list[tuple[tuple[str, str, str, bytes], int]]:
+        """Successful identical writes served more than once (method, path, query, body)."""
+        seen = Counter((r.method, r.path, r.query, r.body) for r in self.writes()
+                       if 200 <= r.status < 300)
+        return [(key, n) for key, n in seen.items() if n > 1]

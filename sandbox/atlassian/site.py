@@ -1,0 +1,309 @@
+"""The state of one sandbox Atlassian Cloud site: users, groups, memberships, admins, org."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+# Groups that grant product access or admin rights on a fresh Cloud site.
+PRODUCT_GROUPS = {"jira-software": "jira-software-users", "confluence": "confluence-users"}
+ADMIN_GROUPS = ("site-admins", "jira-admins")
+DEFAULT_GROUPS = (*PRODUCT_GROUPS.values(), *ADMIN_GROUPS)
+ACCOUNT_TYPES = ("atlassian", "app", "customer")
+# Member lists of groups at least this big are cached between pages, so reading a huge
+# group page by page stays linear; smaller ones are rebuilt each time so that tests which
+# edit SiteUser fields directly always see their edit.
+MEMBER_CACHE_MIN = 1000
+
+
+class SiteError(Exception):
+    """A request the site refuses; `status` is the HTTP status a real site would answer."""
+
+    status = 400
+
+
+class NotFound(SiteError):
+    status = 404
+
+
+class Invalid(SiteError):
+    status = 400
+
+
+@dataclass
+class SiteUser:
+    account_id: str
+    email: str
+    display_name: str
+    account_type: str = "atlassian"
+    active: bool = True
+    suspended: bool = False
+    api_token: str | None = None
+    # profile visibility "only me": the address is left out of answers, but an exact
+    # e-mail search still finds the account (Atlassian's documented behaviour)
+    email_hidden: bool = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active and not self.suspended
+
+
+@dataclass
+class SiteGroup:
+    group_id: str
+    name: str
+    # dict keeps insertion order, so member pages stay stable between calls
+    members: dict[str, None] = field(default_factory=dict)
+
+
+def _account_id(rng: random.Random) -> str:
+    return f"{rng.getrandbits(96):024x}"
+
+
+class Site:
+    """Users, groups and memberships of one site; every public method takes the lock."""
+
+    def __init__(self, *, name: str = "sandbox", seed: int = 1):
+        self.name = name
+        self.lock = threading.RLock()
+        self.rng = random.Random(seed)
+        self.cloud_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        self.org_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        self.users: dict[str, SiteUser] = {}
+        self.groups: dict[str, SiteGroup] = {}
+        self._by_name: dict[str, str] = {}  # lower-cased name -> groupId
+        self._by_email: dict[str, str] = {}
+        self._sorted: list[SiteGroup] | None = None
+        self._version = 0  # bumped by every membership or activity change
+        self._member_cache: dict[tuple[str, bool], tuple[tuple[int, int], list[str]]] = {}
+        for name_ in DEFAULT_GROUPS:
+            self.add_group(name_)
+
+    # -- users ---------------------------------------------------------------------------
+    def add_user(self, email: str, display_name: str = "", *, account_id: str | None = None,
+                 account_type: str = "atlassian", active: bool = True,
+                 api_token: str | None = None, products: tuple[str, ...] = ()) -> SiteUser:
+        if account_type not in ACCOUNT_TYPES:
+            raise Invalid(f"accountType must be one of {', '.join(ACCOUNT_TYPES)}")
+        with self.lock:
+            if email and email.lower() in self._by_email:
+                raise Invalid(f"A user with email address '{email}' already exists.")
+            user = SiteUser(account_id or _account_id(self.rng), email,
+                            display_name or email.split("@")[0], account_type, active,
+                            api_token=api_token)
+            self.users[user.account_id] = user
+            if email:
+                self._by_email[email.lower()] = user.account_id
+            for product in products:
+                self.add_member(self.group_by_name(PRODUCT_GROUPS[product]).group_id,
+                                user.account_id)
+            return user
+
+    def user(self, account_id: str) -> SiteUser:
+        with self.lock:
+            if account_id not in self.users:
+                raise NotFound(f"User with accountId '{account_id}' does not exist.")
+            return self.users[account_id]
+
+    def user_by_email(self, email: str) -> SiteUser | None:
+        with self.lock:
+            account_id = self._by_email.get(email.lower())
+            return self.users[account_id] if account_id else None
+
+    def user_by_token(self, email: str, token: str) -> SiteUser | None:
+        user = self.user_by_email(email)
+        return user if user and user.api_token and user.api_token == token else None
+
+    def search_users(self, query: str) -> list[SiteUser]:
+        """Exact e-mail match, else a prefix of the display name or of the e-mail."""
+        q = query.strip().lower()
+        with self.lock:
+            exact = self.user_by_email(q)
+            if exact:
+                return [exact]
+            return [u for u in self.users.values() if q and (
+                u.display_name.lower().startswith(q)
+                or (not u.email_hidden and u.email.lower().startswith(q)))]
+
+    def user_page(self, start: int, limit: int) -> list[SiteUser]:
+        with self.lock:
+            return list(itertools.islice(self.users.values(), start, start + limit))
+
+    def set_suspended(self, account_id: str, suspended: bool) -> None:
+        with self.lock:
+            self.user(account_id).suspended = suspended
+            self._version += 1
+
+    def grant_products(self, account_id: str, products: list[str]) -> None:
+        """Add the user to each product's access group (no error if already there)."""
+        with self.lock:
+            for product in products:
+                group = self.group_by_name(PRODUCT_GROUPS[product])
+                group.members.setdefault(self.user(account_id).account_id, None)
+            self._version += 1
+
+    def remove_access(self, account_id: str) -> None:
+        """Org admin 'remove user': out of every group and no longer active on the site."""
+        with self.lock:
+            user = self.user(account_id)
+            for group in self.groups.values():
+                group.members.pop(account_id, None)
+            user.active = False
+            self._version += 1
+
+    def is_admin(self, account_id: str) -> bool:
+        with self.lock:
+            return any(account_id in self.group_by_name(n).members for n in ADMIN_GROUPS)
+
+    def make_admin(self, account_id: str) -> None:
+        with self.lock:
+            for name_ in ADMIN_GROUPS:
+                self.group_by_name(name_).members[self.user(account_id).account_id] = None
+            self._version += 1
+
+    # -- groups --------------------------------------------------------------------------
+    def add_group(self, name: str, group_id: str | None = None) -> SiteGroup:
+        name = (name or "").strip()
+        if not name:
+            raise Invalid("You must specify a group name.")
+        with self.lock:
+            if name.lower() in self._by_name:
+                raise Invalid(f"Group '{name}' already exists.")
+            group = SiteGroup(group_id or str(uuid.UUID(int=self.rng.getrandbits(128),
+                                                        version=4)), name)
+            self.groups[group.group_id] = group
+            self._by_name[name.lower()] = group.group_id
+            self._sorted = None
+            return group
+
+    def group(self, group_id: str) -> SiteGroup:
+        with self.lock:
+            if group_id not in self.groups:
+                raise NotFound(f"Specified group does not exist: {group_id}")
+            return self.groups[group_id]
+
+    def group_by_name(self, name: str) -> SiteGroup:
+        with self.lock:
+            group_id = self._by_name.get((name or "").lower())
+            if group_id is None:
+                raise NotFound(f"Specified group does not exist: {name}")
+            return self.groups[group_id]
+
+    def delete_group(self, group_id: str, swap_group_id: str | None = None) -> None:
+        with self.lock:
+            group = self.group(group_id)
+            if swap_group_id:
+                if swap_group_id == group_id:
+                    raise Invalid("You cannot swap a group with itself.")
+                self.group(swap_group_id)
+            del self.groups[group_id]
+            del self._by_name[group.name.lower()]
+            self._sorted = None
+            self._version += 1
+
+    def find_groups(self, ids: list[str], names: list[str]) -> list[SiteGroup]:
+        """Groups with any of these ids or (case-insensitive) names; unknown ones skipped."""
+        with self.lock:
+            found = [self.groups[i] for i in ids if i in self.groups]
+            found += [self.groups[self._by_name[n.lower()]] for n in names
+                      if n.lower() in self._by_name]
+            return found
+
+    def sorted_groups(self) -> list[SiteGroup]:
+        """Groups by name, cached until the next create/delete so paging stays linear."""
+        with self.lock:
+            if self._sorted is None:
+                self._sorted = sorted(self.groups.values(), key=lambda g: g.name.lower())
+            return self._sorted
+
+    def add_member(self, group_id: str, account_id: str) -> None:
+        with self.lock:
+            group, user = self.group(group_id), self.user(account_id)
+            if user.account_id in group.members:
+                raise Invalid(f"Cannot add user. User is already a member of '{group.name}'")
+            group.members[user.account_id] = None
+            self._version += 1
+
+    def remove_member(self, group_id: str, account_id: str) -> None:
+        with self.lock:
+            group, user = self.group(group_id), self.user(account_id)
+            if user.account_id not in group.members:
+                raise Invalid(f"Cannot remove user. User is not a member of '{group.name}'")
+            del group.members[user.account_id]
+            self._version += 1
+
+    def members(self, group_id: str, include_inactive: bool = True) -> list[SiteUser]:
+        with self.lock:
+            users = [self.users[a] for a in self.group(group_id).members]
+            return users if include_inactive else [u for u in users if u.is_active]
+
+    def member_page(self, group_id: str, include_inactive: bool, start: int,
+                    limit: int) -> tuple[list[SiteUser], int]:
+        """One page of a group's members and the total, without re-listing big groups."""
+        with self.lock:
+            group = self.group(group_id)
+            stamp = (self._version, len(group.members))
+            key = (group_id, include_inactive)
+            cached = self._member_cache.get(key)
+            if cached is None or cached[0] != stamp or len(group.members) < MEMBER_CACHE_MIN:
+                ids = [a for a in group.members
+                       if include_inactive or self.users[a].is_active]
+                cached = (stamp, ids)
+                if len(group.members) >= MEMBER_CACHE_MIN:
+                    self._member_cache[key] = cached
+            ids = cached[1]
+            return [self.users[a] for a in ids[start:start + limit]], len(ids)
+
+    def user_groups(self, account_id: str) -> list[SiteGroup]:
+        with self.lock:
+            self.user(account_id)
+            return [g for g in self.sorted_groups() if account_id in g.members]
+
+    # -- seeding -------------------------------------------------------------------------
+    def load(self, seed: dict[str, Any]) -> None:
+        """Add users and groups from a dict shaped like Atlassian's own JSON."""
+        with self.lock:
+            for u in seed.get("users", []):
+                if not isinstance(u, dict) or not isinstance(u.get("emailAddress"), str):
+                    raise Invalid(f"seed user {u!r} needs an emailAddress")
+                user = self.add_user(u["emailAddress"], u.get("displayName", ""),
+                                     account_id=u.get("accountId"),
+                                     account_type=u.get("accountType", "atlassian"),
+                                     active=u.get("active", True), api_token=u.get("apiToken"))
+                user.email_hidden = bool(u.get("emailHidden"))
+            for g in seed.get("groups", []):
+                if not isinstance(g, dict) or not isinstance(g.get("name"), str):
+                    raise Invalid(f"seed group {g!r} needs a name")
+                try:
+                    group = self.group_by_name(g["name"])
+                except NotFound:
+                    group = self.add_group(g["name"], g.get("groupId"))
+                for account_id in g.get("members", []):
+                    group.members[self.user(account_id).account_id] = None
+            for account_id in seed.get("siteAdmins", []):
+                self.make_admin(account_id)
+            self._version += 1
+
+    def generate(self, users: int, groups: int, memberships: int, *, seed: int = 1) -> None:
+        """N users, G groups and about M memberships spread evenly, reproducible by seed."""
+        rng = random.Random(seed)
+        with self.lock:
+            ids = [self.add_user(f"user{i:06d}@example.com", f"User {i:06d}",
+                                 account_id=_account_id(rng)).account_id
+                   for i in range(users)]
+            per_group = min(memberships // groups, users) if groups and users else 0
+            for j in range(groups):
+                group = self.add_group(f"group-{j:05d}",
+                                       str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+                for account_id in rng.sample(ids, per_group):
+                    group.members[account_id] = None
+            self._version += 1
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            return {"users": len(self.users), "groups": len(self.groups),
+                    "memberships": sum(len(g.members) for g in self.groups.values())}

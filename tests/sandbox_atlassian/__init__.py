@@ -1,0 +1,1 @@
+"""Tests of the sandbox Atlassian Cloud site, over real HTTP on loopback."""

@@ -1,0 +1,158 @@
+"""HTTP Basic API tokens, and the OAuth 2.0 (3LO) server with its api.atlassian.com routes."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from sandbox.atlassian.testing import SiteHandle
+
+from .conftest import DAVE, ENGINEERING
+
+REDIRECT = "https://app.example.com/oauth/callback"
+CLIENT, SECRET = "client-123", "client-secret-456"
+
+
+def test_basic_admin_non_admin_and_wrong_token(cloud):
+    url = cloud.url("/rest/api/3/group/bulk")
+    assert requests.get(url, auth=cloud.admin_auth, timeout=5).status_code == 200
+    dave = ("dave@example.com", "dave-token")
+    assert requests.get(url, auth=dave, timeout=5).status_code == 403
+    assert requests.post(cloud.url("/rest/api/3/group"), json={"name": "x"}, auth=dave,
+                         timeout=5).status_code == 403
+    search = requests.get(cloud.url("/rest/api/3/user/search"), params={"query": "dave"},
+                          auth=dave, timeout=5)
+    assert search.status_code == 200 and search.json()[0]["accountId"] == DAVE
+    assert requests.get(url, auth=("dave@example.com", "wrong"), timeout=5).status_code == 401
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url, headers={"Authorization": "Bearer abc"},
+                        timeout=5).status_code == 401
+    assert "x" not in {g.name for g in cloud.site.groups.values()}
+
+
+def authorize(cloud: SiteHandle, scope: str) -> dict:
+    """Run the code flow end to end and return the token response."""
+    cloud.register_oauth_client(CLIENT, SECRET, [REDIRECT])
+    consent = requests.get(cloud.url("/authorize"), allow_redirects=False, timeout=5, params={
+        "audience": "api.atlassian.com", "client_id": CLIENT, "scope": scope,
+        "redirect_uri": REDIRECT, "state": "xyz", "response_type": "code",
+        "prompt": "consent"})
+    assert consent.status_code == 302
+    location = urlsplit(consent.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    query = parse_qs(location.query)
+    assert query["state"] == ["xyz"]
+    token = requests.post(cloud.url("/oauth/token"), timeout=5, json={
+        "grant_type": "authorization_code", "client_id": CLIENT, "client_secret": SECRET,
+        "code": query["code"][0], "redirect_uri": REDIRECT})
+    assert token.status_code == 200, token.text
+    return token.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def refresh(cloud: SiteHandle, refresh_token: str) -> requests.Response:
+    return requests.post(cloud.url("/oauth/token"), timeout=5, data={
+        "grant_type": "refresh_token", "client_id": CLIENT, "client_secret": SECRET,
+        "refresh_token": refresh_token})
+
+
+def test_code_flow_accessible_resources_and_scoped_calls(cloud):
+    tokens = authorize(cloud, "read:jira-user manage:jira-configuration offline_access")
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 3600
+    assert "refresh_token" in tokens
+    headers = bearer(tokens["access_token"])
+    resources = requests.get(cloud.url("/oauth/token/accessible-resources"), headers=headers,
+                             timeout=5).json()
+    assert resources[0]["id"] == cloud.cloud_id and resources[0]["url"] == cloud.base_url
+    assert set(resources[0]) == {"id", "url", "name", "scopes", "avatarUrl"}
+    groups = requests.get(cloud.jira_api_url("/rest/api/3/group/bulk"), headers=headers,
+                          timeout=5)
+    assert groups.status_code == 200
+    created = requests.post(cloud.jira_api_url("/rest/api/3/group/user"), headers=headers,
+                            params={"groupId": ENGINEERING}, json={"accountId": DAVE}, timeout=5)
+    assert created.status_code == 201 and DAVE in cloud.site.group(ENGINEERING).members
+    wrong_cloud = requests.get(f"{cloud.base_url}/ex/jira/not-my-cloud/rest/api/3/group/bulk",
+                               headers=headers, timeout=5)
+    assert wrong_cloud.status_code == 404
+    wrong_product = requests.get(cloud.jira_api_url("/wiki/rest/api/group"), headers=headers,
+                                 timeout=5)
+    assert wrong_product.status_code == 404
+    on_site = requests.get(cloud.url("/rest/api/3/group/bulk"), headers=headers, timeout=5)
+    assert on_site.status_code == 401
+    logged = cloud.requests.matching("POST", "/ex/jira/")
+    assert logged[0].credential == "oauth"
+
+
+def test_scopes_limit_what_a_token_may_do(cloud):
+    headers = bearer(authorize(cloud, "read:jira-user read:confluence-groups")["access_token"])
+    write = requests.post(cloud.jira_api_url("/rest/api/3/group"), headers=headers,
+                          json={"name": "nope"}, timeout=5)
+    assert write.status_code == 401 and "scope does not match" in write.text
+    wiki = cloud.confluence_api_url("/wiki/rest/api/group")
+    assert requests.get(wiki, headers=headers, timeout=5).status_code == 200
+    wiki_write = requests.post(wiki, headers=headers, json={"name": "nope"}, timeout=5)
+    assert wiki_write.status_code == 401 and "write:confluence-groups" in wiki_write.text
+    assert requests.get(cloud.url("/oauth/token/accessible-resources"),
+                        timeout=5).status_code == 401
+
+
+def test_token_of_a_non_admin_cannot_write(cloud):
+    cloud.oauth.consenting_account_id = DAVE
+    headers = bearer(authorize(cloud, "manage:jira-configuration")["access_token"])
+    write = requests.post(cloud.jira_api_url("/rest/api/3/group"), headers=headers,
+                          json={"name": "nope"}, timeout=5)
+    assert write.status_code == 403
+
+
+def test_refresh_rotates_and_old_token_dies_after_the_reuse_interval(cloud):
+    cloud.oauth.reuse_interval = 10
+    first = authorize(cloud, "read:jira-user offline_access")
+    second = refresh(cloud, first["refresh_token"])
+    assert second.status_code == 200
+    rotated = second.json()["refresh_token"]
+    assert rotated != first["refresh_token"]
+    assert refresh(cloud, first["refresh_token"]).status_code == 200  # within reuse interval
+    cloud.clock.advance(11)
+    late = refresh(cloud, first["refresh_token"])
+    assert late.status_code == 403
+    assert late.json() == {"error": "invalid_grant",
+                           "error_description": "Unknown or invalid refresh token."}
+    assert refresh(cloud, rotated).status_code == 200
+
+
+def test_access_tokens_expire_and_grants_can_be_revoked(cloud):
+    cloud.oauth.expires_in = 60
+    tokens = authorize(cloud, "read:jira-user offline_access")
+    url = cloud.jira_api_url("/rest/api/3/myself")
+    assert requests.get(url, headers=bearer(tokens["access_token"]), timeout=5).ok
+    cloud.clock.advance(61)
+    assert requests.get(url, headers=bearer(tokens["access_token"]),
+                        timeout=5).status_code == 401
+    fresh = refresh(cloud, tokens["refresh_token"]).json()
+    assert requests.get(url, headers=bearer(fresh["access_token"]), timeout=5).ok
+    assert cloud.oauth.revoke(client_id=CLIENT) == 1
+    assert requests.get(url, headers=bearer(fresh["access_token"]),
+                        timeout=5).status_code == 401
+    assert refresh(cloud, fresh["refresh_token"]).status_code == 403
+
+
+def test_token_endpoint_errors(cloud):
+    tokens = authorize(cloud, "read:jira-user")
+    assert "refresh_token" not in tokens  # no offline_access, no refresh token
+    bad_secret = requests.post(cloud.url("/oauth/token"), timeout=5, json={
+        "grant_type": "refresh_token", "client_id": CLIENT, "client_secret": "wrong",
+        "refresh_token": "x"})
+    assert bad_secret.status_code == 401
+    bad_code = requests.post(cloud.url("/oauth/token"), timeout=5, json={
+        "grant_type": "authorization_code", "client_id": CLIENT, "client_secret": SECRET,
+        "code": "used-or-unknown", "redirect_uri": REDIRECT})
+    assert bad_code.status_code == 403 and bad_code.json()["error"] == "invalid_grant"
+    bad_redirect = requests.get(cloud.url("/authorize"), allow_redirects=False, timeout=5,
+                                params={"client_id": CLIENT, "scope": "read:jira-user",
+                                        "redirect_uri": "https://evil.example.com",
+                                        "response_type": "code"})
+    assert bad_redirect.status_code == 400
