@@ -20,9 +20,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     extensions.configure(app.config)
 
-    from app import health
-    from app.connect import init_app as init_connect
+    from app import connect, health, scim
 
     health.init_app(app)
-    init_connect(app)
+    connect.init_app(app)
+    scim.init_app(app)
     return app

@@ -195,5 +195,7 @@ def _save_credential(client_key: str, kind, material: dict[str, Any]) -> None:  
 
 
 def register(main: click.Group) -> None:
-    for command in (connections, sync, runs, credentials):
+    from app.scim.cli import scim_token
+
+    for command in (connections, sync, runs, credentials, scim_token):
         main.add_command(command)

@@ -12,7 +12,9 @@ log = logging.getLogger(__name__)
 
 def connect(url: str, instance_path: str) -> Redis:
     if url:
-        return Redis.from_url(url)
+        # Timeouts: a Redis host that drops packets must fail a push's enqueue, not stall it.
+        return Redis.from_url(url, socket_connect_timeout=5, socket_timeout=30,
+                              health_check_interval=30)
     return embedded(instance_path)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from app.connections import ConnectionInvalid
 from tests.engine.harness import Stack, stack
 from tests.engine.sources_fixtures import (
     CONNECTORS,
@@ -18,11 +17,7 @@ from tests.engine.sources_fixtures import (
 
 # The production create path validates settings with the source's schema before the row (and so
 # its id) exists, while ScimPushSettings requires the connection id the engine fills in later.
-SCIM_PUSH_NEEDS_ID = pytest.mark.xfail(
-    reason="scim push: connections.create rejects settings without connection_id, which only "
-           "the engine can supply (ScimPushSettings.connection_id is required)",
-    raises=ConnectionInvalid, strict=True)
-KINDS = [pytest.param(k, marks=SCIM_PUSH_NEEDS_ID) if k == "scim" else k for k in sorted(CONNECTORS)]
+KINDS = sorted(CONNECTORS)
 
 
 def assert_site_matches(site: Stack, before: set[str], expected: dict[str, set[str]]) -> None:

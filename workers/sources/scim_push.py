@@ -19,8 +19,11 @@ from workers.sync.model import Group, Snapshot, User
 class ScimPushSettings(Schema):
     """Nothing to type: the IdP pushes to the endpoint; the engine supplies the connection id."""
 
-    connection_id = fields.Integer(required=True, metadata={
-        "label": "Connection", "secret": False, "help": "Set by the app, not by the admin."})
+    # Optional so a scim connection is created with no settings at all; the engine always
+    # fills it in. `internal` tells forms not to show it.
+    connection_id = fields.Integer(load_default=None, metadata={
+        "label": "Connection", "secret": False, "internal": True,
+        "help": "Set by the app, not by the admin."})
 
 
 def primary_email(emails: list[tuple[str, bool]], user_name: str) -> str:
@@ -50,6 +53,8 @@ class ScimPushSource(Source):
     def __init__(self, settings: dict[str, Any], *, allow_private: bool = False,
                  session_factory: Callable[[], Any] | None = None):
         super().__init__(settings, allow_private=allow_private)
+        if settings.get("connection_id") is None:
+            raise SourceConfigError("the scim source needs the id of its connection")
         self.connection_id = int(settings["connection_id"])
         self._session = session_factory or db.session
 

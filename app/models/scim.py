@@ -1,0 +1,128 @@
+"""SCIM-pushed directories: endpoints, bearer tokens, users, their e-mails, groups and members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+from app.models.installation import utcnow
+
+
+class ScimEndpoint(Base):
+    """The SCIM base URL of one connection; `endpoint_id` is the opaque id in the URL path."""
+
+    __tablename__ = "scim_endpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), unique=True)
+    endpoint_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScimToken(Base):
+    """One bearer token of an endpoint, kept only as a SHA-256 hash; several may be live at once."""
+
+    __tablename__ = "scim_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the token, so an admin can tell tokens apart when revoking.
+    hint: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ScimUser(Base):
+    """A pushed user. `document` is the resource as stored; the columns mirror what filters need."""
+
+    __tablename__ = "scim_user"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "user_name_key", name="uq_scim_user_user_name"),
+        Index("ix_scim_user_connection_external", "connection_id", "external_id"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scim_id: Mapped[str] = mapped_column(String(36), unique=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    user_name: Mapped[str] = mapped_column(String(255))
+    # userName is unique and compared case-insensitively: its lower-cased copy carries the index.
+    user_name_key: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScimUserEmail(Base):
+    """One e-mail of a pushed user, a row each so `emails[...]` filters run in the database."""
+
+    __tablename__ = "scim_user_email"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_pk: Mapped[int] = mapped_column(ForeignKey("scim_user.pk", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(String(320))
+    value_key: Mapped[str] = mapped_column(String(320), index=True)
+    type: Mapped[str | None] = mapped_column(String(64))
+    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ScimGroup(Base):
+    """A pushed group; members live in ScimMember so one change never rewrites the whole list."""
+
+    __tablename__ = "scim_group"
+    __table_args__ = (
+        Index("ix_scim_group_connection_display", "connection_id", "display_name_key"),
+        Index("ix_scim_group_connection_external", "connection_id", "external_id"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scim_id: Mapped[str] = mapped_column(String(36), unique=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    display_name_key: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ScimMember(Base):
+    """A direct member of a group: a user or (nested) a group, exactly one of the two."""
+
+    __tablename__ = "scim_member"
+    __table_args__ = (
+        UniqueConstraint("group_pk", "user_pk", name="uq_scim_member_user"),
+        UniqueConstraint("group_pk", "child_pk", name="uq_scim_member_child"),
+        CheckConstraint("(user_pk IS NULL) <> (child_pk IS NULL)", name="one_member"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_pk: Mapped[int] = mapped_column(ForeignKey("scim_group.pk", ondelete="CASCADE"))
+    user_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("scim_user.pk", ondelete="CASCADE"), index=True)
+    child_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("scim_group.pk", ondelete="CASCADE"), index=True)

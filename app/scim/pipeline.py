@@ -1,0 +1,54 @@
+"""From a stored SCIM change to a sync: flag the connection in the same transaction, enqueue after commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from redis import Redis
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
+
+from app.models.connection import Connection
+
+log = logging.getLogger(__name__)
+TRIGGER = "push"  # the name the schedule tick also uses for pending pushes
+
+
+def notify_change(session: Session, connection_id: int,
+                  redis: Callable[[], Redis] | None) -> None:
+    """Mark the connection as having pending changes and enqueue its sync once `session` commits.
+
+    The flag is written in the caller's transaction, so it exists exactly when the pushed
+    data does. The enqueue happens after commit (a worker must see the data); it joins the
+    connection's waiting sync, so a burst of pushes yields a handful of runs.
+    """
+    # Skipping rows already flagged keeps a burst from rewriting (and locking) the row each time.
+    session.execute(update(Connection)
+                    .where(Connection.id == connection_id, Connection.pending_changes.is_(False))
+                    .values(pending_changes=True))
+    pending = session.info.setdefault("scim_pending_syncs", set())
+    if not pending:
+        event.listen(session, "after_commit", lambda s: _after_commit(s, redis), once=True)
+    pending.add(connection_id)
+
+
+def _after_commit(session: Session, redis: Callable[[], Redis] | None) -> None:
+    for connection_id in sorted(session.info.pop("scim_pending_syncs", set())):
+        enqueue(connection_id, redis)
+
+
+def enqueue(connection_id: int, redis: Callable[[], Redis] | None) -> bool:
+    """Ask for a sync; False when the queue is unreachable (the schedule tick will catch up)."""
+    if redis is None:
+        return False
+    try:
+        from workers.queue import enqueue_sync
+
+        enqueue_sync(redis(), connection_id, trigger=TRIGGER)
+        return True
+    except Exception:
+        # The push is committed and the connection flagged: losing the queue must not fail it.
+        log.warning("could not enqueue the sync of connection %s; the schedule will pick it up",
+                    connection_id, exc_info=True)
+        return False
