@@ -13,7 +13,6 @@ import uuid
 
 from redis import Redis
 from rq import Queue
-from rq.serializers import JSONSerializer
 
 QUEUE = "usersync"
 """The one queue the worker listens on (Procfile: `rq worker ... usersync`)."""
@@ -29,7 +28,8 @@ JOB_TIMEOUT = 6 * 3600
 
 
 def queue(redis: Redis) -> Queue:
-    return Queue(QUEUE, connection=redis, serializer=JSONSerializer)
+    # RQ's default serializer: `rq cron` enqueues with it and offers no other; jobs take ids.
+    return Queue(QUEUE, connection=redis)
 
 
 def enqueue_sync(redis: Redis, connection_id: int, trigger: str = "manual",

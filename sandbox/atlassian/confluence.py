@@ -118,3 +118,10 @@ def remove_member() -> Response:
     group_id = _required("groupId")
     _site().remove_member(_site().group(group_id).group_id, _required("accountId"))
     return Response(status=204)
+
+
+@bp.get("/user/memberof")
+def user_groups() -> Response:
+    account_id = _required("accountId")
+    return _page(_site().user_groups(account_id), lambda x: confluence_group(x, _base()),
+                 "/rest/api/user/memberof", {"accountId": account_id})

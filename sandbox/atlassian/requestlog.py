@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -17,6 +18,8 @@ class LoggedRequest:
     credential: str  # none | jwt | basic | oauth | org-key | client
     status: int  # 0 when the connection was dropped without an answer
     body: bytes = b""
+    at: float = field(default_factory=time.monotonic)
+    """When it was answered (monotonic seconds), so benchmarks can measure achieved rates."""
 
     @property
     def is_write(self) -> bool:

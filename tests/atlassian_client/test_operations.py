@@ -32,9 +32,7 @@ def test_reads(make_site: SiteFactory, cloud: SiteHandle, product: str) -> None:
     assert {r.credential for r in cloud.requests.all() if r.method == "GET"} == {"jwt"}
 
 
-@pytest.mark.parametrize("product", [
-    "jira", pytest.param("confluence", marks=pytest.mark.xfail(
-        reason="the sandbox does not serve /wiki/rest/api/user/memberof yet", strict=False))])
+@pytest.mark.parametrize("product", ["jira", "confluence"])
 def test_user_groups(make_site: SiteFactory, product: str) -> None:
     groups = make_site(product).user_groups(ALICE)
     assert {g.group_id for g in groups} >= {ENGINEERING, SALES}

@@ -38,7 +38,7 @@ def worker(env, *extra: str) -> subprocess.Popen:
                     REDIS_URL=env.redis_url, USERSYNC_ALLOW_PRIVATE_URLS="true",
                     USERSYNC_ATLASSIAN_API_URL=cfg, USERSYNC_ATLASSIAN_AUTH_URL=cfg,
                     USERSYNC_SYNC_LOCK_TTL="3", USERSYNC_LOG_FORMAT="text")
-    return subprocess.Popen([str(RQ), "worker", "--url", env.redis_url, "--serializer", "json",
+    return subprocess.Popen([str(RQ), "worker", "--url", env.redis_url,
                              *extra, "usersync"], env=proc_env, cwd=Path(__file__).resolve().parents[2],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
