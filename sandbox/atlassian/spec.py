@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import threading
@@ -21,6 +22,25 @@ DESCRIPTOR_SCHEMA = "connect-jira-global-schema.json"
 # The 2019 descriptor schema predates these migrations; Cloud accepts and expects them.
 LATER_MIGRATIONS = ("signed-install", "context-qsh")
 METHODS = ("get", "put", "post", "delete", "patch")
+
+
+PACKAGED = Path(__file__).resolve().parent / "specs"
+"""Gzipped copies of the same published files, for a clone with no shared folder beside it."""
+
+
+def read_spec_file(filename: str, directory: str | None = None) -> Any:
+    """A spec file's JSON: from `directory`, else USERSYNC_SPECS_DIR or the shared folder, else
+    the packaged copy."""
+    folder = Path(directory) if directory else specs_dir()
+    path = folder / filename
+    if path.is_file():
+        with path.open(encoding="utf-8") as fh:
+            return json.load(fh)
+    packaged = PACKAGED / f"{filename}.gz"
+    if directory is None and packaged.is_file():
+        with gzip.open(packaged, "rt", encoding="utf-8") as fh:
+            return json.load(fh)
+    raise FileNotFoundError(f"Atlassian spec not found at {path}; set USERSYNC_SPECS_DIR")
 
 
 def specs_dir() -> Path:
@@ -174,12 +194,7 @@ def _match(template: list[str], segments: list[str]) -> dict[str, str] | None:
 @lru_cache(maxsize=8)
 def load_spec(name: str, directory: str | None = None) -> Spec:
     """Load and index a spec once per process (the Jira file is 2.4 MB)."""
-    folder = Path(directory) if directory else specs_dir()
-    path = folder / SPEC_FILES[name]
-    if not path.is_file():
-        raise FileNotFoundError(f"Atlassian spec not found at {path}; set USERSYNC_SPECS_DIR")
-    with path.open(encoding="utf-8") as fh:
-        return Spec(name, json.load(fh))
+    return Spec(name, read_spec_file(SPEC_FILES[name], directory))
 
 
 def spec_for_path(path: str) -> Spec | None:
@@ -194,9 +209,7 @@ def spec_for_path(path: str) -> Spec | None:
 @lru_cache(maxsize=2)
 def descriptor_validator(directory: str | None = None) -> Draft4Validator:
     """The Connect descriptor schema, with the migrations newer than it allowed."""
-    folder = Path(directory) if directory else specs_dir()
-    with (folder / DESCRIPTOR_SCHEMA).open(encoding="utf-8") as fh:
-        schema = json.load(fh)
+    schema = read_spec_file(DESCRIPTOR_SCHEMA, directory)
     migrations = schema["properties"]["apiMigrations"]["properties"]
     for name in LATER_MIGRATIONS:
         migrations[name] = {"type": "boolean"}

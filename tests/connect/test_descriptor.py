@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import copy
-import json
-import os
-from pathlib import Path
-
 import jsonschema
 import pytest
 
-SPECS = Path(os.environ.get("USERSYNC_SPECS_DIR",
-                            Path(__file__).resolve().parents[2].parent / "shared" / "specs"))
+from sandbox.atlassian.spec import read_spec_file
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict:
-    path = SPECS / "connect-jira-global-schema.json"
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing")
-        pytest.skip(f"{path} not present")
-    schema = copy.deepcopy(json.loads(path.read_text()))
+    schema = read_spec_file("connect-jira-global-schema.json")
     # The 2019 schema predates signed-install and context-qsh: allow exactly those two keys.
     props = schema["properties"]["apiMigrations"]["properties"]
     props["signed-install"] = {"type": "boolean"}
