@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Connection, Installation, InstallationState
+from app.models import Connection, GroupMapping, Installation, InstallationState
 from workers import schedule
 from workers.sources import registry
 from workers.sources.base import secret_fields
@@ -60,23 +60,40 @@ def apply_mapping(conn: Connection, spec: dict[str, Any]) -> None:
     if unknown:
         raise ConnectionInvalid(f"unknown mapping key(s): {', '.join(sorted(unknown))}")
     conn.mapping_mode = spec.get("mode", conn.mapping_mode or "on_the_fly")
-    conn.mapping = {k: v for k, v in spec.items() if k in MAPPING_KEYS} or dict(conn.mapping or {})
+    if any(k in spec for k in MAPPING_KEYS):
+        conn.mapping = {k: v for k, v in spec.items() if k in MAPPING_KEYS and k != "rules"}
+    if "rules" in spec:
+        if not isinstance(spec["rules"], list):
+            raise ConnectionInvalid("mapping.rules must be a list of {idp_group, groups}")
+        conn.group_mappings = [_rule_row(i, rule) for i, rule in enumerate(spec["rules"])]
     conn.filters = spec.get("filters", conn.filters or {})
     conn.default_groups = spec.get("default_groups", conn.default_groups or [])
     conn.deprovision = spec.get("deprovision", conn.deprovision or "remove_from_groups")
     conn.policy = spec.get("policy", conn.policy or {})
     try:
-        from_connection(conn.mapping_mode, conn.mapping, conn.filters, conn.default_groups,
-                        conn.deprovision, conn.policy)
+        from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
+                        conn.default_groups, conn.deprovision, conn.policy)
         conn.schedule = schedule.normalise(spec.get("schedule", conn.schedule or "hour"))
     except (PolicyError, schedule.ScheduleError) as exc:
         raise ConnectionInvalid(str(exc)) from None
+
+
+def _rule_row(position: int, rule: Any) -> GroupMapping:
+    if not isinstance(rule, dict) or not isinstance(rule.get("idp_group"), str):
+        raise ConnectionInvalid(f"mapping.rules[{position}] needs an idp_group name or id")
+    groups = rule.get("groups")
+    if isinstance(groups, str):
+        groups = [groups]
+    if not isinstance(groups, list) or not groups:
+        raise ConnectionInvalid(f"mapping.rules[{position}].groups names no Atlassian group")
+    return GroupMapping(position=position, idp_group=rule["idp_group"], atlassian_groups=groups)
 
 
 def describe(conn: Connection) -> dict[str, Any]:
     """A connection as the admin sees it: never a secret."""
     return {"id": conn.id, "name": conn.name, "kind": conn.kind, "enabled": conn.enabled,
             "site": conn.installation.base_url, "settings": conn.settings,
-            "mapping_mode": conn.mapping_mode, "schedule": conn.schedule,
+            "mapping_mode": conn.mapping_mode, "mapping": conn.mapping_config(),
+            "schedule": conn.schedule,
             "next_run_at": conn.next_run_at.isoformat() if conn.next_run_at else None,
             "last_run_at": conn.last_run_at.isoformat() if conn.last_run_at else None}

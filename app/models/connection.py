@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
 from app.models.installation import Installation, utcnow
+
+if TYPE_CHECKING:
+    from app.models.sync import GroupMapping
 
 
 class Connection(Base):
@@ -46,6 +49,14 @@ class Connection(Base):
                                                  onupdate=utcnow)
 
     installation: Mapped[Installation] = relationship()
+    group_mappings: Mapped[list[GroupMapping]] = relationship(
+        order_by="GroupMapping.position", cascade="all, delete-orphan")
+
+    def mapping_config(self) -> dict[str, Any]:
+        """The mapping settings with the manual rules from their table, as the policy reads them."""
+        return {**(self.mapping or {}),
+                "rules": [{"idp_group": m.idp_group, "groups": list(m.atlassian_groups)}
+                          for m in self.group_mappings]}
 
     def set_secrets(self, values: dict[str, Any], encrypt) -> None:  # type: ignore[no-untyped-def]
         """Store secret settings encrypted with `encrypt` (the key ring's encrypt)."""

@@ -83,3 +83,16 @@ class Change(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     message: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GroupMapping(Base):
+    """A manual-mode rule: the IdP group (by name or IdP id) feeds these Atlassian groups."""
+
+    __tablename__ = "group_mapping"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    idp_group: Mapped[str] = mapped_column(String(255))
+    atlassian_groups: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -114,3 +114,63 @@ def test_missing_write_credential_fails_clearly(env):
     assert run.status == "failed"
     assert "connect" in (run.error or "").lower()
     assert "eng" not in env.group_names()
+
+
+def test_manual_mapping_rules_live_in_their_table(env):
+    from app import extensions
+    from app.models import GroupMapping
+
+    mapping = {"mode": "manual", "rules": [
+        {"idp_group": "eng", "groups": ["jira-developers", "confluence-writers"]},
+        {"idp_group": "g-ops", "groups": ["jira-developers"]}], "policy": LENIENT}
+    cid = env.connection(directory([ALICE, BOB, CAROL], {"eng": ["u-alice"], "ops": ["u-carol"],
+                                                         "unmapped": ["u-bob"]}), mapping)
+    with extensions.db.session() as s:
+        rows = s.query(GroupMapping).filter_by(connection_id=cid).order_by(GroupMapping.position).all()
+        assert [(r.idp_group, r.atlassian_groups) for r in rows] == [
+            ("eng", ["jira-developers", "confluence-writers"]), ("g-ops", ["jira-developers"])]
+    assert env.sync(cid).status == "succeeded"
+    assert env.members("jira-developers") == {"alice@example.com", "carol@example.com"}
+    assert env.members("confluence-writers") == {"alice@example.com"}
+    assert "unmapped" not in env.group_names() and "eng" not in env.group_names()
+
+
+def test_group_renamed_in_the_idp_keeps_its_atlassian_group(env):
+    d = directory([ALICE, BOB], {"eng": ["u-alice"]})
+    cid = env.connection(d, {"policy": LENIENT})
+    env.sync(cid)
+    d["groups"][0]["name"] = "engineering"  # same IdP id, new name
+    d["groups"][0]["members"] = ["u-alice", "u-bob"]
+    env.write_directory(d)
+    run = env.sync(cid)
+    assert run.status == "succeeded"
+    assert "engineering" not in env.group_names(), "Atlassian cannot rename: no duplicate group"
+    assert env.members("eng") == {"alice@example.com", "bob@example.com"}
+    import json
+
+    assert any("engineering" in n["message"] for n in json.loads(run.plan)["notices"])
+
+
+def test_suspend_policy_goes_through_the_org_api(env):
+    from app import extensions
+    from app.models.credential import CredentialKind
+    from workers.atlassian.credentials import save_credential
+
+    save_credential(extensions.db, env.installation_id, CredentialKind.ORG_API_KEY,
+                    {"org_id": env.cloud.org_id, "api_key": env.cloud.org_api_key},
+                    extensions.secrets.encrypt)
+    d = directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"]})
+    cid = env.connection(d, {"policy": LENIENT, "deprovision": "suspend"})
+    env.sync(cid)
+    bob = env.cloud.site.user_by_email("bob@example.com")
+    d["users"][1]["active"] = False
+    env.write_directory(d)
+    assert env.sync(cid).status == "succeeded"
+    assert env.members("eng") == {"alice@example.com"}
+    assert len(env.cloud.requests.matching("POST", "/suspend-access")) == 1
+    assert not env.cloud.site.user(bob.account_id).is_active
+    d["users"][1]["active"] = True
+    env.write_directory(d)
+    assert env.sync(cid).status == "succeeded"
+    assert len(env.cloud.requests.matching("POST", "/restore-access")) == 1
+    assert env.members("eng") == {"alice@example.com", "bob@example.com"}

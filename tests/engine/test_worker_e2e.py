@@ -123,3 +123,45 @@ def test_schedule_tick_enqueues_due_and_pushed_connections(env, test_config):
         assert nxt.replace(tzinfo=UTC) == now + timedelta(hours=1)
     assert schedule.tick(extensions.db, env.redis, now) == 1, "only the pushed one is still due"
     assert len(queue(env.redis)) == 2, "the repeated trigger joined the waiting job"
+
+
+def sync_with_worker(env, cid: int) -> SyncRun:
+    """Trigger a sync and let a burst worker process run it, as production does."""
+    job_id = enqueue_sync(env.redis, cid, "manual")
+    assert worker(env, "--burst").wait(timeout=120) == 0
+    with extensions.db.session() as session:
+        return session.scalars(select(SyncRun).where(SyncRun.job_id == job_id)).one()
+
+
+def test_idp_changes_and_an_approved_hold_through_the_worker(env, test_config):
+    from workers.queue import enqueue_approval
+
+    env.redis_url = test_config["REDIS_URL"]
+    people = [("u1", "ann@example.com", True), ("u2", "ben@example.com", True),
+              ("u3", "cat@example.com", True)]
+    for _, email, _ in people:
+        env.cloud.site.add_user(email)
+    d = directory(people, {"eng": ["u1", "u2"], "ops": ["u3"]})
+    cid = env.connection(d)
+    assert sync_with_worker(env, cid).status == "succeeded"
+    assert sync_with_worker(env, cid).ops_total == 0, "no-op resync"
+    # join, leave, e-mail change, disable, rename: two removals of five memberships → held
+    d = directory([("u1", "ann.new@example.com", True), people[1], ("u3", "cat@example.com", False)],
+                  {"eng": ["u1"], "ops": ["u2"]})
+    d["groups"][1]["name"] = "operations"
+    env.write_directory(d)
+    held = sync_with_worker(env, cid)
+    assert held.status == "held", held.reason
+    enqueue_approval(env.redis, held.id, cid, "it-admin")
+    assert worker(env, "--burst").wait(timeout=120) == 0
+    assert env.run(held.id).status == "succeeded"
+    assert env.members("eng") == {"ann@example.com"}
+    assert env.members("ops") == {"ben@example.com"}
+    assert "operations" not in env.group_names()
+    # re-enable: cat gets exactly what the IdP says
+    d["users"][2]["active"] = True
+    d["groups"][0]["members"].append("u3")
+    env.write_directory(d)
+    assert sync_with_worker(env, cid).status == "succeeded"
+    assert env.members("eng") == {"ann@example.com", "cat@example.com"}
+    assert env.cloud.requests.duplicate_writes() == []

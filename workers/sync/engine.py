@@ -111,8 +111,8 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
         conn = session.get(Connection, run.connection_id)
         if conn.installation.state != InstallationState.ENABLED:
             raise RunFailed("the app is not enabled on this site")
-        policy = from_connection(conn.mapping_mode, conn.mapping, conn.filters, conn.default_groups,
-                                 conn.deprovision, conn.policy)
+        policy = from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
+                                 conn.default_groups, conn.deprovision, conn.policy)
         source = make_source(conn, env)
         links = linkstore.load(session, conn.id)
         previous = previous_user_count(session, conn.id)

@@ -1,0 +1,33 @@
+"""group_mapping: manual-mode rules of a connection
+
+Revision ID: 0007
+Revises: 0005
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "group_mapping",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("connection_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("idp_group", sa.String(255), nullable=False),
+        sa.Column("atlassian_groups", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["connection_id"], ["connection.id"],
+                                name="fk_group_mapping_connection_id_connection", ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id", name="pk_group_mapping"),
+    )
+    op.create_index("ix_group_mapping_connection_id", "group_mapping", ["connection_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_group_mapping_connection_id", table_name="group_mapping")
+    op.drop_table("group_mapping")
