@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
 
-from app import extensions, logs
+from app import extensions, logs, triggers
 from app.connect import descriptor, install_keys, tenancy
 from app.connect.auth import connect_jwt, incoming, rejected
 from app.connect.verify import JWTRejected, verify_install
+from app.models import Connection
 
 log = logging.getLogger(__name__)
 bp = Blueprint("connect", __name__)
@@ -62,8 +64,18 @@ def admin_page():  # type: ignore[no-untyped-def]
 @bp.post("/webhooks/atlassian/<any(user_created, user_updated, user_deleted):event>")
 @connect_jwt()
 def atlassian_webhook(event: str):  # type: ignore[no-untyped-def]
-    # Delivery is best effort on Atlassian's side; the scheduled sync is what converges.
-    log.info("atlassian webhook %s for %s", event, (request.get_json(silent=True) or {}).get("user", {}).get("accountId"))
+    """A new account may be one an IdP user was waiting for (invited, or skipped for lack of an
+    account): sync the site's connections so it is linked now rather than at the next tick.
+    Updates and deletions change nothing we manage, so they are only logged. Delivery is best
+    effort on Atlassian's side; the schedule is what converges."""
+    account = ((request.get_json(silent=True) or {}).get("user") or {}).get("accountId")
+    log.info("atlassian webhook %s for %s", event, account)
+    if event == "user_created":
+        cfg = current_app.config
+        with extensions.db.session() as session:
+            for cid in session.scalars(select(Connection.id).where(
+                    Connection.installation_id == g.installation.id, Connection.enabled.is_(True))):
+                triggers.notify_change(session, cid, lambda: extensions.redis(cfg), "webhook")
     return "", 204
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from flask import Response, current_app, g
 from sqlalchemy.orm import Session
 
+from app import triggers
 from app.extensions import db, redis
 from app.models.scim import ScimGroup, ScimUser
-from app.scim import documents, group_patch, groups, patch, pipeline, projection, query, users
+from app.scim import documents, group_patch, groups, patch, projection, query, users
 from app.scim.errors import ScimError
 from app.scim.http import (
     ListParams,
@@ -29,7 +30,7 @@ from app.scim.routes import base_url, bp
 
 def _changed(session: Session) -> None:
     config = current_app.config
-    pipeline.notify_change(session, g.scim_connection_id, lambda: redis(config))
+    triggers.notify_change(session, g.scim_connection_id, lambda: redis(config))
 
 
 def _projection(rtype: Any) -> projection.Projection:

@@ -120,3 +120,30 @@ def test_webhook_with_valid_token_is_accepted(client, tenants):
 def test_within_leeway_an_expired_token_still_passes(client, tenants):
     token = request_token("client-a", SECRET_A, "GET", "/connect/whoami", exp_in=-30)
     assert call(client, "GET", "/connect/whoami", token).status_code == 200
+
+
+def test_user_created_webhook_queues_a_sync_of_the_sites_connections(client, tenants, app):
+    from redis import Redis
+
+    from app.models import Connection
+    from workers.queue import WAITING_KEY
+
+    with extensions.db.session() as s:
+        a = tenancy.by_client_key(s, "client-a")
+        b = tenancy.by_client_key(s, "client-b")
+        mine = Connection(installation_id=a.id, name="a", kind="directory_file", settings={})
+        theirs = Connection(installation_id=b.id, name="b", kind="directory_file", settings={})
+        s.add_all([mine, theirs])
+        s.flush()
+        mine_id, theirs_id = mine.id, theirs.id
+    redis = Redis.from_url(app.config["REDIS_URL"])
+    redis.delete(WAITING_KEY.format(cid=mine_id), WAITING_KEY.format(cid=theirs_id))
+    url = "/webhooks/atlassian/user_created"
+    r = call(client, "POST", url, request_token("client-a", SECRET_A, "POST", url),
+             json={"webhookEvent": "user_created", "user": {"accountId": "acc-9"}})
+    assert r.status_code == 204
+    assert redis.get(WAITING_KEY.format(cid=mine_id)) is not None
+    assert redis.get(WAITING_KEY.format(cid=theirs_id)) is None, "another tenant's connection"
+    with extensions.db.session() as s:
+        assert s.get(Connection, mine_id).pending_changes is True
+        assert s.get(Connection, theirs_id).pending_changes is False

@@ -1,4 +1,5 @@
-"""From a stored SCIM change to a sync: flag the connection in the same transaction, enqueue after commit."""
+"""From a stored change (a SCIM push, an Atlassian webhook) to a sync: flag the connection in the
+same transaction, enqueue after commit."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from sqlalchemy.orm import Session
 from app.models.connection import Connection
 
 log = logging.getLogger(__name__)
-TRIGGER = "push"  # the name the schedule tick also uses for pending pushes
+PUSH = "push"  # the name the schedule tick also uses for pending pushes
 
 
 def notify_change(session: Session, connection_id: int,
-                  redis: Callable[[], Redis] | None) -> None:
+                  redis: Callable[[], Redis] | None, trigger: str = PUSH) -> None:
     """Mark the connection as having pending changes and enqueue its sync once `session` commits.
 
     The flag is written in the caller's transaction, so it exists exactly when the pushed
@@ -27,25 +28,25 @@ def notify_change(session: Session, connection_id: int,
     session.execute(update(Connection)
                     .where(Connection.id == connection_id, Connection.pending_changes.is_(False))
                     .values(pending_changes=True))
-    pending = session.info.setdefault("scim_pending_syncs", set())
+    pending = session.info.setdefault("pending_syncs", {})
     if not pending:
         event.listen(session, "after_commit", lambda s: _after_commit(s, redis), once=True)
-    pending.add(connection_id)
+    pending.setdefault(connection_id, trigger)
 
 
 def _after_commit(session: Session, redis: Callable[[], Redis] | None) -> None:
-    for connection_id in sorted(session.info.pop("scim_pending_syncs", set())):
-        enqueue(connection_id, redis)
+    for connection_id, trigger in sorted(session.info.pop("pending_syncs", {}).items()):
+        enqueue(connection_id, redis, trigger)
 
 
-def enqueue(connection_id: int, redis: Callable[[], Redis] | None) -> bool:
+def enqueue(connection_id: int, redis: Callable[[], Redis] | None, trigger: str = PUSH) -> bool:
     """Ask for a sync; False when the queue is unreachable (the schedule tick will catch up)."""
     if redis is None:
         return False
     try:
         from workers.queue import enqueue_sync
 
-        enqueue_sync(redis(), connection_id, trigger=TRIGGER)
+        enqueue_sync(redis(), connection_id, trigger=trigger)
         return True
     except Exception:
         # The push is committed and the connection flagged: losing the queue must not fail it.

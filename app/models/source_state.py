@@ -1,0 +1,36 @@
+"""What the last trusted fetch of a connection left behind: the base and cursor of the next incremental one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+from app.models.installation import utcnow
+
+
+class SourceState(Base):
+    """One row per connection whose source reads changes only.
+
+    `snapshot` is the zlib-compressed JSON of the snapshot `cursor` belongs to (see
+    workers/sync/snapshots.py for the layout, versioned by `schema_version`). `settings_hash`
+    fingerprints the connection's kind and non-secret settings: a different IdP or filter
+    must never receive changes on top of another one's base. `full_at` is when the read this
+    state descends from was a full one; past a maximum age the next run reads in full again.
+    """
+
+    __tablename__ = "source_state"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    schema_version: Mapped[int] = mapped_column(Integer)
+    settings_hash: Mapped[str] = mapped_column(String(64))
+    cursor: Mapped[str] = mapped_column(Text)
+    snapshot: Mapped[bytes] = mapped_column(LargeBinary)
+    user_count: Mapped[int] = mapped_column(Integer, default=0)
+    group_count: Mapped[int] = mapped_column(Integer, default=0)
+    full_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                               onupdate=utcnow)
