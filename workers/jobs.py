@@ -45,6 +45,7 @@ def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool =
             # From here on, new triggers need a new waiting job: this one has started.
             runlock.compare_and_delete(redis, WAITING_KEY.format(cid=connection_id), job_id)
         env = context.environment()
+        engine.close_interrupted(env.db, connection_id)
         run_id = engine.start_run(env.db, connection_id, trigger, dry_run, job_id)
         try:
             status = engine.run_sync(env, run_id, _progress(redis, connection_id, run_id))
@@ -61,6 +62,7 @@ def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, 
     redis = context.redis()
     with runlock.held(redis, LOCK_KEY.format(cid=connection_id), LOCK_TTL, wait=JOB_TIMEOUT):
         env = context.environment()
+        engine.close_interrupted(env.db, connection_id)
         status = engine.apply_held(env, run_id, approver, _progress(redis, connection_id, run_id))
     return {"run_id": run_id, "status": status}
 

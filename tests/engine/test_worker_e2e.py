@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -41,6 +42,21 @@ def worker(env, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([str(RQ), "worker", "--url", env.redis_url,
                              *extra, "usersync"], env=proc_env, cwd=Path(__file__).resolve().parents[2],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL `pid` and its children (found through /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    for victim in [pid, *children]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(victim, signal.SIGKILL)
 
 
 def runs(cid: int) -> list[SyncRun]:
@@ -88,7 +104,9 @@ def test_killed_worker_then_rerun_converges_without_duplicate_writes(env, test_c
     try:
         enqueue_sync(env.redis, cid, "manual")
         wait_for(lambda: len(env.cloud.requests.matching("POST", "/group/user")) >= 30, 90)
-        proc.send_signal(signal.SIGKILL)
+        # The worker runs jobs in a forked work horse (its own process group): kill both at
+        # once, as a machine loss or an OOM kill of the container would.
+        kill_tree(proc.pid)
         proc.wait(timeout=10)
     finally:
         if proc.poll() is None:
@@ -98,7 +116,8 @@ def test_killed_worker_then_rerun_converges_without_duplicate_writes(env, test_c
     second = worker(env, "--burst")
     enqueue_sync(env.redis, cid, "manual")
     assert second.wait(timeout=180) == 0
-    final = runs(cid)[-1]
+    interrupted, final = runs(cid)[-2:]
+    assert interrupted.status == "failed" and "interrupted" in interrupted.error
     assert final.status == "succeeded", (final.reason, final.error)
     assert sum(len(env.members(f"team-{g}")) for g in range(3)) == 150
     assert env.cloud.requests.duplicate_writes() == []

@@ -16,7 +16,7 @@ from workers.atlassian.errors import AtlassianError
 from workers.atlassian.target import AtlassianTarget
 from workers.sources import registry
 from workers.sources.base import Source, SourceError
-from workers.sync import guard, linkstore, mapping, planner
+from workers.sync import guard, linkstore, mapping, planner, snapshots
 from workers.sync.current import read_current, site_admins_among
 from workers.sync.executor import Executor
 from workers.sync.plan import Plan
@@ -45,6 +45,19 @@ class Environment:
     decrypt: Callable[[str], str]
     allow_private: bool = False
     concurrency: int = 4
+
+
+def close_interrupted(db: Database, connection_id: int) -> int:
+    """Mark runs left `running` by a worker that died as failed; call only under the run lock
+    (then no live worker can be running them). Returns how many were closed."""
+    with db.session() as session:
+        stale = list(session.scalars(select(SyncRun).where(
+            SyncRun.connection_id == connection_id, SyncRun.status == "running")))
+        for run in stale:
+            run.status, run.finished_at = "failed", datetime.now(UTC)
+            run.error = ("interrupted: the worker stopped before the run finished; "
+                         "the changes it recorded were made, the next run completes the rest")
+        return len(stale)
 
 
 def start_run(db: Database, connection_id: int, trigger: str, dry_run: bool,
@@ -119,7 +132,8 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
         connection_id, installation_id, dry_run = conn.id, conn.installation_id, run.dry_run
         # Clear before fetching: a push that lands during this run sets it again.
         conn.pending_changes = False
-    snapshot = source.fetch()
+    fetched = snapshots.fetch(env.db, run_id, source)
+    snapshot = fetched.snapshot
     desired = mapping.desired(snapshot, policy.mapping)
     target = env.target_for(installation_id)
     current = read_current(target, desired, links, policy.sync, env.concurrency)
@@ -133,6 +147,7 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
     counts = {**plan.stats, "planned": plan.summary(), "idp_groups": len(snapshot.groups)}
     if dry_run:
         finish(env.db, run_id, "preview", verdict.reason, plan=plan, counts=counts)
+        snapshots.keep(env.db, fetched, "preview", verdict.proceed)
         return "preview"
     if not verdict.proceed:
         status = "held" if verdict.decision == guard.HOLD else "aborted"
@@ -140,6 +155,7 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
         return status
     finish_status = apply_plan(env, run_id, connection_id, installation_id, plan, links, progress,
                                target=target, counts=counts, reason=verdict.reason)
+    snapshots.keep(env.db, fetched, finish_status, verdict.proceed)
     return finish_status
 
 
