@@ -60,6 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_OAUTH_REDIRECT_URI", "", "OAuth 2.0 callback URL registered with Atlassian."),
     Setting("USERSYNC_ATLASSIAN_CONCURRENCY", "6", "Concurrent Atlassian writes (and reads) per sync."),
     Setting("USERSYNC_SYNC_LOCK_TTL", "60", "Seconds before a killed worker's per-connection run lock expires."),
+    Setting("USERSYNC_FULL_FETCH_MAX_AGE_HOURS", "24",
+            "Incremental IdP reads are used until the last full read is this old; then a full read heals drift."),
 )
 
 _TRUE = {"1", "true", "yes", "on"}

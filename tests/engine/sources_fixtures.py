@@ -3,6 +3,7 @@ that IdP, create the connection the production way, and publish later changes to
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,9 +58,12 @@ def team(d: Directory, name: str) -> Team:
 
 
 def leave_and_join(d: Directory) -> None:
-    """alice leaves ops; erin joins backend (and so, through nesting, engineering)."""
-    team(d, "ops").member_ids.remove(person(d, "alice").id)
-    team(d, "backend").member_ids.append(person(d, "erin").id)
+    """alice leaves ops; erin joins backend (and so, through nesting, engineering). Both groups
+    are stamped as changed, as an IdP does: incremental reads by timestamp depend on it."""
+    ops, backend = team(d, "ops"), team(d, "backend")
+    ops.member_ids.remove(person(d, "alice").id)
+    backend.member_ids.append(person(d, "erin").id)
+    ops.updated = backend.updated = time.time()
 
 
 def expected_groups(d: Directory, nests: bool) -> dict[str, set[str]]:

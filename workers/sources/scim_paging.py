@@ -213,8 +213,10 @@ def apply_groups(snapshot: Snapshot, groups: list[dict[str, Any]], replace: set[
                 snapshot.add_member(gid, value)
     for resource in groups:
         gid = str(resource.get("id") or "")
-        if gid:
-            snapshot.add_group(Group(id=gid, name=str(resource.get("displayName") or gid)))
+        if gid:  # a re-read child keeps the parents that were not re-read (they list it)
+            kept = snapshot.groups[gid].parent_ids if gid in snapshot.groups else ()
+            snapshot.add_group(Group(id=gid, name=str(resource.get("displayName") or gid),
+                                     parent_ids=kept))
     _relink_parents(snapshot, listed, children)
 
 

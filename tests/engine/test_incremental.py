@@ -1,0 +1,259 @@
+"""Incremental fetches through the whole engine: a stored base and cursor per connection, read
+from the sandbox IdPs over HTTP, with full reads forced by settings changes, age and refused cursors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from app import extensions, migrate
+from app.db import Base, make_engine
+from app.models import Connection, SourceState, SyncRun
+from sandbox.idps import entra, keycloak, scim
+from sandbox.idps.directory import Directory
+from tests.engine.harness import Stack, stack
+from tests.engine.sources_fixtures import (
+    HAS_ACCOUNT,
+    connect,
+    expected_groups,
+    leave_and_join,
+    person,
+    scenario,
+    team,
+)
+from workers.sync import snapshots
+from workers.sync.model import Group, Snapshot, User
+
+EXTRA_TEAMS = 12
+"""Empty teams that make a full read cost what it does in a real directory: a listing per group."""
+
+
+def directory() -> Directory:
+    d = scenario()
+    for n in range(EXTRA_TEAMS):
+        d.add_team(f"project-{n:02d}")
+    return d
+
+
+@contextmanager
+def served(test_config: dict, tmp_path, module: Any, d: Directory,
+           **extra: Any) -> Iterator[tuple[Stack, Any, int]]:
+    with stack(test_config, tmp_path) as site, module.serve(d) as handle:
+        for username in HAS_ACCOUNT:
+            p = person(d, username)
+            site.cloud.site.add_user(p.email, p.display_name)
+        yield site, handle, connect(site, module.KIND, {**handle.settings, **extra})
+
+
+def sync(site: Stack, handle: Any, connection_id: int, status: str = "succeeded",
+         dry_run: bool = False) -> tuple[SyncRun, int]:
+    """One run; the run and how many requests the IdP received for it."""
+    handle.requests = 0
+    run = site.sync(connection_id, dry_run=dry_run)
+    assert run.status == status, (run.status, run.reason, run.error)
+    return run, handle.requests
+
+
+def stored(connection_id: int) -> SourceState | None:
+    with extensions.db.session() as session:
+        return session.get(SourceState, connection_id)
+
+
+def assert_lands(site: Stack, d: Directory, nests: bool) -> None:
+    expected = expected_groups(d, nests)
+    assert {name: site.members(name) for name in expected} == expected
+
+
+def update(model: type, key: int, **values: Any) -> None:
+    with extensions.db.session() as session:
+        row = session.get(model, key)
+        for name, value in values.items():
+            setattr(row, name, value)
+
+
+def keycloak_leave_and_join(handle: Any, d: Directory) -> None:
+    """The directory change, and the admin events Keycloak records for it."""
+    leave_and_join(d)
+    state = handle.extra["state"]
+    state.record("DELETE", "GROUP_MEMBERSHIP",
+                 f"users/{person(d, 'alice').id}/groups/{team(d, 'ops').id}")
+    state.record("CREATE", "GROUP_MEMBERSHIP",
+                 f"users/{person(d, 'erin').id}/groups/{team(d, 'backend').id}")
+
+
+def test_keycloak_incremental_lifecycle(test_config, tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, keycloak, d, use_admin_events=True) as (site, idp, cid):
+        first, full_requests = sync(site, idp, cid)
+        assert first.counts["fetch"] == "full"
+        base = stored(cid)
+        assert base is not None and base.user_count == 5 and base.group_count == 3 + EXTRA_TEAMS
+
+        keycloak_leave_and_join(idp, d)
+        second, requests = sync(site, idp, cid)
+        assert second.counts["fetch"] == "incremental"
+        assert requests <= 3 < full_requests // 4, (requests, full_requests)
+        assert second.counts["applied"] > 0
+        assert_lands(site, d, nests=True)
+        assert stored(cid).cursor != base.cursor  # the new events moved the cursor on
+
+        # a settings change (even a harmless one) must not build on the old base
+        with extensions.db.session() as session:
+            conn = session.get(Connection, cid)
+            conn.settings = {**conn.settings, "page_size": 500}
+        third, requests = sync(site, idp, cid)
+        assert third.counts["fetch"] == "full" and requests >= full_requests - 1
+        assert sync(site, idp, cid)[0].counts["fetch"] == "incremental"
+
+        # a base whose full read is older than the maximum age is read again in full
+        update(SourceState, cid, full_at=datetime.now(UTC) - timedelta(hours=25))
+        aged, _ = sync(site, idp, cid)
+        assert aged.counts["fetch"] == "full"
+        assert datetime.now(UTC) - snapshots._aware(stored(cid).full_at) < timedelta(minutes=1)
+
+
+def test_keycloak_incomplete_incremental_keeps_the_stored_base(test_config, tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, keycloak, d, use_admin_events=True) as (site, idp, cid):
+        sync(site, idp, cid)
+        before = stored(cid)
+        bob = person(d, "bob")
+        bob.family_name = "Renamed"
+        idp.extra["state"].record("UPDATE", "USER", f"users/{bob.id}")
+        # request 1 is the token, 2 the admin events, 3 the changed user: refuse that one
+        idp.faults.fail_page_on(3, status=400)
+        broken, _ = sync(site, idp, cid, status="aborted")
+        assert broken.counts["fetch"] == "incremental"
+        after = stored(cid)
+        assert (after.cursor, after.snapshot, after.saved_at) == (
+            before.cursor, before.snapshot, before.saved_at)
+
+        healed, _ = sync(site, idp, cid)  # from the old cursor: the rename is read again
+        assert healed.counts["fetch"] == "incremental"
+        assert stored(cid).cursor != before.cursor
+        assert site.cloud.site.user_by_email(bob.email) is not None
+
+
+def test_a_held_run_keeps_the_older_base(test_config, tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, keycloak, d, use_admin_events=True) as (site, idp, cid):
+        sync(site, idp, cid)
+        before = stored(cid)
+        update(Connection, cid, policy={"max_removal_percent": 0, "max_users_affected": 0})
+        keycloak_leave_and_join(idp, d)
+        held, _ = sync(site, idp, cid, status="held")
+        assert held.counts["fetch"] == "incremental"
+        assert (stored(cid).cursor, stored(cid).snapshot) == (before.cursor, before.snapshot)
+
+        update(Connection, cid, policy={"max_removal_percent": 100, "max_users_affected": 100000})
+        released, _ = sync(site, idp, cid)  # the older cursor still covers both changes
+        assert released.counts["fetch"] == "incremental"
+        assert_lands(site, d, nests=True)
+
+
+def test_entra_delta_incremental_and_expired_delta_link(test_config, tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, entra, d) as (site, idp, cid):
+        # a preview reads everything too, and its complete snapshot is a sound base
+        first, full_requests = sync(site, idp, cid, status="preview", dry_run=True)
+        assert first.counts["fetch"] == "full" and stored(cid) is not None
+
+        leave_and_join(d)
+        second, requests = sync(site, idp, cid)
+        assert second.counts["fetch"] == "incremental"
+        assert requests <= 3 < full_requests // 4, (requests, full_requests)
+        assert_lands(site, d, nests=True)
+
+        # Graph forgot the delta state (410 resyncRequired): the same run reads in full
+        idp.extra["state"]._saved.clear()
+        team(d, "ops").member_ids.append(person(d, "erin").id)
+        resync, requests = sync(site, idp, cid)
+        assert resync.counts["fetch"] == "full" and requests >= full_requests
+        assert_lands(site, d, nests=True)
+        assert sync(site, idp, cid)[0].counts["fetch"] == "incremental"
+
+
+def test_refused_cursor_falls_back_to_a_full_read_in_the_same_run(test_config, tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, scim, d) as (site, idp, cid):
+        sync(site, idp, cid)
+        update(SourceState, cid, cursor='not "a" timestamp')  # the SCIM reader refuses it
+        leave_and_join(d)
+        run, _ = sync(site, idp, cid)
+        assert run.counts["fetch"] == "full"
+        assert_lands(site, d, nests=True)
+        assert '"' not in stored(cid).cursor
+
+
+def test_a_source_without_a_cursor_stores_nothing(test_config, tmp_path):
+    with stack(test_config, tmp_path) as site:
+        cid = site.connection({"users": [], "groups": []})
+        run = site.sync(cid, dry_run=True)
+        assert (run.status, run.counts["fetch"]) == ("preview", "full")
+        assert stored(cid) is None  # a file has no cursor: nothing worth storing
+
+
+def test_choose_full_or_incremental():
+    now = datetime.now(UTC)
+    state = SourceState(connection_id=1, schema_version=snapshots.SCHEMA_VERSION,
+                        settings_hash="h", cursor="c", full_at=now - timedelta(hours=1))
+    pick = snapshots.choose
+    day = timedelta(hours=24)
+    assert pick(state, supports=True, fingerprint="h", now=now, max_age=day)[0] == "incremental"
+    assert pick(state, supports=False, fingerprint="h", now=now, max_age=day)[0] == "full"
+    assert pick(None, supports=True, fingerprint="h", now=now, max_age=day)[0] == "full"
+    assert pick(state, supports=True, fingerprint="other", now=now, max_age=day)[0] == "full"
+    assert pick(state, supports=True, fingerprint="h", now=now,
+                max_age=timedelta(minutes=30))[0] == "full"
+    state.schema_version = snapshots.SCHEMA_VERSION + 1
+    assert pick(state, supports=True, fingerprint="h", now=now, max_age=day)[0] == "full"
+
+
+def test_settings_hash_and_max_age_setting():
+    assert snapshots.settings_hash("okta", {"a": 1, "b": 2}) == snapshots.settings_hash(
+        "okta", {"b": 2, "a": 1})
+    assert snapshots.settings_hash("okta", {"a": 1}) != snapshots.settings_hash("entra", {"a": 1})
+    assert snapshots.max_age_from_environment({}) == timedelta(hours=24)
+    assert snapshots.max_age_from_environment({snapshots.MAX_AGE_ENV: "6"}) == timedelta(hours=6)
+    assert snapshots.max_age_from_environment({snapshots.MAX_AGE_ENV: "soon"}) == timedelta(hours=24)
+
+
+def test_encode_round_trips_a_snapshot():
+    s = Snapshot(cursor="42")
+    s.add_user(User("u1", "a@example.com", "A", True))
+    s.add_user(User("u2", "b@example.com", "", False))
+    s.add_group(Group("g1", "one"))
+    s.add_group(Group("g2", "two", ("g1",)))
+    s.add_member("g2", "u1")
+    back = snapshots.decode(snapshots.encode(s), "42")
+    assert (back.users, back.groups, back.members, back.cursor, back.complete) == (
+        s.users, s.groups, s.members, "42", True)
+
+
+@pytest.mark.parametrize("blob", [b"not zlib", snapshots.zlib.compress(b'{"users": 3}')])
+def test_unreadable_base_means_a_full_read(blob):
+    state = SourceState(connection_id=1, snapshot=blob, cursor="c")
+    assert snapshots._base(state) is None
+
+
+def test_migration_matches_the_model_and_downgrades(tmp_path):
+    url = f"sqlite:///{tmp_path / 'migrations.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            diff = [d for d in compare_metadata(context, Base.metadata) if "source_state" in repr(d)]
+        assert diff == []
+        command.downgrade(migrate.alembic_config(url), "0006@0005")
+        assert "source_state" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

@@ -1,0 +1,187 @@
+"""The stored base of incremental fetches: choose a full or incremental read, and keep what a trusted run saw."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.db import Database
+from app.models import Connection, SourceState, SyncRun
+from workers.sources.base import Source, SourceConfigError, SourceError
+from workers.sync.model import Group, Snapshot, User
+
+log = logging.getLogger(__name__)
+
+FULL, INCREMENTAL = "full", "incremental"
+SCHEMA_VERSION = 1
+"""Layout of SourceState.snapshot; a stored state of another version is ignored (full read)."""
+MAX_AGE_ENV = "USERSYNC_FULL_FETCH_MAX_AGE_HOURS"
+DEFAULT_MAX_AGE = timedelta(hours=24)
+"""How long incremental reads may build on one full read: a periodic full read heals any drift."""
+KEPT_STATUSES = ("succeeded", "partially_failed", "preview")
+"""Runs whose snapshot may become the next base. Held runs are left out on purpose: the guard
+distrusts what they saw, and the older base with its older cursor still covers every change."""
+CURSOR_REJECTED = (400, 410)
+"""HTTP answers to a change query that mean the cursor itself is refused (Graph: 410 resync)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A fetch and where it came from: what `keep` needs to store it after the run."""
+
+    snapshot: Snapshot
+    mode: str
+    connection_id: int
+    settings_hash: str
+    full_at: datetime
+    incremental_capable: bool
+
+
+def settings_hash(kind: str, settings: dict[str, Any] | None) -> str:
+    """Fingerprint of a connection's kind and non-secret settings (secrets never live there)."""
+    text = json.dumps({"kind": kind, "settings": settings or {}}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def max_age_from_environment(environ: dict[str, str] | None = None) -> timedelta:
+    raw = (os.environ if environ is None else environ).get(MAX_AGE_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_MAX_AGE
+    try:
+        hours = float(raw)
+    except ValueError:
+        log.warning("%s=%r is not a number of hours; using %s", MAX_AGE_ENV, raw, DEFAULT_MAX_AGE)
+        return DEFAULT_MAX_AGE
+    return timedelta(hours=max(hours, 0.0))
+
+
+def choose(state: SourceState | None, *, supports: bool, fingerprint: str, now: datetime,
+           max_age: timedelta) -> tuple[str, str]:
+    """(mode, why): incremental only on a current, matching, young-enough stored base."""
+    if not supports:
+        return FULL, "the source reads only in full"
+    if state is None or not state.cursor:
+        return FULL, "no stored base"
+    if state.schema_version != SCHEMA_VERSION:
+        return FULL, f"stored base has layout {state.schema_version}"
+    if state.settings_hash != fingerprint:
+        return FULL, "the connection's settings changed"
+    if now - _aware(state.full_at) >= max_age:
+        return FULL, f"the last full read is older than {max_age}"
+    return INCREMENTAL, "stored base is current"
+
+
+def fetch(db: Database, run_id: int, source: Source, *, max_age: timedelta | None = None,
+          now: datetime | None = None) -> Fetched:
+    """Read the IdP for run `run_id`, incrementally when allowed; records counts["fetch"]."""
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        conn = session.get(Connection, session.get(SyncRun, run_id).connection_id)
+        fingerprint = settings_hash(conn.kind, conn.settings)
+        state = session.get(SourceState, conn.id)
+        mode, why = choose(state, supports=source.supports_incremental, fingerprint=fingerprint,
+                           now=now, max_age=max_age or max_age_from_environment())
+        base = _base(state) if mode == INCREMENTAL else None
+        full_at, connection_id = (_aware(state.full_at) if base else now), conn.id
+    if base is None:
+        log.info("run %s: full fetch (%s)", run_id, why)
+        snapshot, mode = source.fetch(), FULL
+    else:
+        snapshot, mode = _incremental(source, *base)
+        full_at = now if mode == FULL else full_at
+    with db.session() as session:
+        run = session.get(SyncRun, run_id)
+        run.counts = {**(run.counts or {}), "fetch": mode}
+    return Fetched(snapshot, mode, connection_id, fingerprint, full_at, source.supports_incremental)
+
+
+def _base(state: SourceState) -> tuple[Snapshot, str] | None:
+    try:
+        return decode(state.snapshot, state.cursor), state.cursor
+    except (zlib.error, ValueError, KeyError, TypeError, IndexError) as exc:
+        log.warning("stored base of connection %s is unreadable (%s); reading in full",
+                    state.connection_id, exc)
+        return None
+
+
+def _incremental(source: Source, previous: Snapshot, cursor: str) -> tuple[Snapshot, str]:
+    """The source's change read; a refused cursor, or the source's own fallback, is a full read."""
+    watch = _FullReads(source)
+    try:
+        snapshot = source.fetch_incremental(previous, cursor)
+    except SourceError as exc:
+        if not cursor_rejected(exc):
+            raise
+        log.info("incremental cursor refused (%s); reading in full", exc.message)
+        return watch.original(), FULL
+    return snapshot, FULL if watch.calls else INCREMENTAL
+
+
+def cursor_rejected(exc: SourceError) -> bool:
+    """Whether a failed change read means 'start over', not 'the IdP is down or refuses us'."""
+    return isinstance(exc, SourceConfigError) or getattr(exc, "status", None) in CURSOR_REJECTED
+
+
+class _FullReads:
+    """Counts the full reads a source falls back to by itself inside fetch_incremental (the
+    sources do so for an expired delta link or a gap in the event log)."""
+
+    def __init__(self, source: Source):
+        self.calls = 0
+        self.original = source.fetch
+        source.fetch = self  # type: ignore[method-assign]  # this run's own source instance
+
+    def __call__(self) -> Snapshot:
+        self.calls += 1
+        return self.original()
+
+
+def keep(db: Database, fetched: Fetched, status: str, trusted: bool) -> bool:
+    """After a run: store its snapshot as the next base when the run used it successfully."""
+    snapshot = fetched.snapshot
+    if (not fetched.incremental_capable or status not in KEPT_STATUSES or not trusted
+            or not snapshot.complete or snapshot.errors):
+        return False
+    with db.session() as session:
+        state = session.get(SourceState, fetched.connection_id)
+        if snapshot.cursor is None:  # the source gave no cursor: an old base must not linger
+            if state is not None:
+                session.delete(state)
+            return False
+        if state is None:
+            state = SourceState(connection_id=fetched.connection_id)
+            session.add(state)
+        state.schema_version, state.settings_hash = SCHEMA_VERSION, fetched.settings_hash
+        state.cursor, state.snapshot = snapshot.cursor, encode(snapshot)
+        state.user_count, state.group_count = len(snapshot.users), len(snapshot.groups)
+        state.full_at, state.saved_at = fetched.full_at, datetime.now(UTC)
+    return True
+
+
+def encode(snapshot: Snapshot) -> bytes:
+    """Compact, linear: positional lists instead of objects, then zlib."""
+    doc = {"users": [[u.id, u.email, u.display_name, u.active] for u in snapshot.users.values()],
+           "groups": [[g.id, g.name, list(g.parent_ids)] for g in snapshot.groups.values()],
+           "members": [[gid, list(ids)] for gid, ids in snapshot.members.items()]}
+    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
+
+
+def decode(blob: bytes, cursor: str | None) -> Snapshot:
+    doc = json.loads(zlib.decompress(blob))
+    return Snapshot(
+        users={uid: User(uid, email, name, bool(active))
+               for uid, email, name, active in doc["users"]},
+        groups={gid: Group(gid, name, tuple(parents)) for gid, name, parents in doc["groups"]},
+        members={gid: set(ids) for gid, ids in doc["members"]},
+        cursor=cursor)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands timezone-aware columns back naive; they were stored in UTC
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
