@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--write-limit", type=float, default=100.0, help="writes per second (R)")
     parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--burst-seconds", type=float, default=0.1,
+                        help="bucket size in seconds of the limit (Atlassian allows a burst buffer)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     users, groups = int(10_000 * args.scale), max(1, int(1_000 * args.scale))
@@ -56,7 +58,7 @@ def main() -> None:
               "SECRET_KEYS": [Fernet.generate_key().decode()], "INSTANCE_PATH": str(tmp),
               "ALLOW_PRIVATE_URLS": True, "LOG_LEVEL": "WARNING", "LOG_FORMAT": "text"}
     d = directory(users, groups, memberships)
-    burst = max(1.0, args.write_limit / 10)
+    burst = max(1.0, args.write_limit * args.burst_seconds)
     with stack(config, tmp, validate=False, latency=args.latency,
                rate_limits={"write": (args.write_limit, burst)}) as env:
         for u in d["users"]:

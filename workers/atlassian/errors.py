@@ -23,6 +23,11 @@ class AtlassianError(Exception):
         remote = f": {remote_message}" if remote_message and remote_message not in message else ""
         super().__init__(f"{operation}{detail}: {message}{remote}")
 
+    @property
+    def message(self) -> str:
+        """The whole sentence for the admin (operation, status, our words, the remote's)."""
+        return str(self)
+
 
 class TransientError(AtlassianError):
     """Rate limited, 5xx or a broken connection: retried, and raised once the retry budget is spent."""

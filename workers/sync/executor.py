@@ -1,20 +1,26 @@
 """Applies a plan through the Atlassian client in its written-down order, recording every op.
 
-Links are committed the moment the remote change that needs them succeeds (a created group,
-an invited account), so a worker killed halfway leaves a state the next run converges from
-without creating or inviting twice.
+Ops go out a chunk at a time; each chunk's Change rows and the links its changes created
+(a created group, an invited account) are committed together when the chunk ends. A worker
+killed mid-chunk loses at most that chunk's records: the next run re-reads the site, finds
+the created groups by name and the invited accounts by e-mail, and converges without
+creating or inviting twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
+
+from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Change
 from workers.atlassian.errors import AtlassianError, AuthError, MissingCredentialError
 from workers.atlassian.memberships import MembershipOp
 from workers.sync import linkstore
+from workers.sync.current import concurrent_map
 from workers.sync.plan import (
     ADD_MEMBER,
     CREATE_GROUP,
@@ -30,6 +36,9 @@ from workers.sync.plan import (
 from workers.sync.planner import Links
 
 APPLIED, FAILED, SKIPPED = "applied", "failed", "skipped"
+Row = tuple[Op, str, str | None, tuple[str, str] | None]
+"""(op, outcome, message, resolved (group_id, account_id)) of one recorded op."""
+LinkWrite = Callable[[Session], None]
 CHUNK = 250
 """Membership ops sent and recorded per batch: bounds what a killed worker leaves unrecorded."""
 STOPPING = (AuthError, MissingCredentialError)
@@ -68,64 +77,65 @@ class Executor:
 
     def apply(self, plan: Plan) -> Outcome:
         self.total = len(plan.ops)
-        memberships: list[Op] = []
-        for op in plan.ops:
-            if op.kind in (ADD_MEMBER, REMOVE_MEMBER):
-                memberships.append(op)
-                continue
-            if memberships:
-                self._memberships(memberships)
-                memberships = []
-            self._single(op)
-        if memberships:
-            self._memberships(memberships)
+        # The plan is in apply order, so each kind is one run; ops of one kind are
+        # independent of each other and go out concurrently, a chunk at a time.
+        for kind, run in groupby(plan.ops, key=lambda op: op.kind):
+            ops = list(run)
+            for start in range(0, len(ops), CHUNK):
+                chunk = ops[start:start + CHUNK]
+                if kind in (ADD_MEMBER, REMOVE_MEMBER):
+                    self._membership_chunk(chunk)
+                else:
+                    self._single_chunk(chunk)
         return self.outcome
 
-    # -- single ops (groups, accounts, access) ------------------------------------------
-    def _single(self, op: Op) -> None:
-        if self.outcome.stopped_by:
-            self._record([(op, SKIPPED, self.outcome.stopped_by, None)])
-            return
-        try:
-            message = self._do(op)
-        except STOPPING as exc:
-            self.outcome.stopped_by = exc.message if hasattr(exc, "message") else str(exc)
-            self._record([(op, FAILED, self.outcome.stopped_by, None)])
-        except AtlassianError as exc:
-            self._record([(op, FAILED, str(exc), None)])
-        except LookupError as exc:
-            self._record([(op, SKIPPED, str(exc), None)])
-        else:
-            self._record([(op, APPLIED, message, None)])
+    # -- single ops (groups, links, accounts, access) -----------------------------------
+    def _single_chunk(self, ops: list[Op]) -> None:
+        concurrency = getattr(self.target, "concurrency", 4)
+        results = concurrent_map(self._attempt, ops, concurrency)
+        rows = [row for row, _ in results]
+        self._record(rows, [write for _, write in results if write is not None])
 
-    def _do(self, op: Op) -> str | None:
+    def _attempt(self, op: Op) -> tuple[Row, LinkWrite | None]:
+        if self.outcome.stopped_by:
+            return (op, SKIPPED, self.outcome.stopped_by, None), None
+        try:
+            message, write = self._do(op)
+        except STOPPING as exc:
+            self.outcome.stopped_by = self.outcome.stopped_by or exc.message
+            return (op, FAILED, exc.message, None), None
+        except AtlassianError as exc:
+            return (op, FAILED, str(exc), None), None
+        except LookupError as exc:
+            return (op, SKIPPED, str(exc), None), None
+        return (op, APPLIED, message, None), write
+
+    def _do(self, op: Op) -> tuple[str | None, LinkWrite | None]:
+        """Make one change; returns a message and the link write to commit with its record."""
         cid = self.connection_id
         if op.kind == CREATE_GROUP:
             group = self.target.create_group(op.group_name)
             self.refs[op.group_ref] = group.group_id
-            return group.group_id
+            return group.group_id, None
         if op.kind == LINK_GROUP:
             gid = op.group_id or self._ref(op.group_ref)
-            self._save(lambda s: linkstore.save(s, cid, linkstore.GROUP, op.idp_group_id, gid))
             self.links.groups[op.idp_group_id] = gid
-            return gid
+            return gid, lambda s: linkstore.save(s, cid, linkstore.GROUP, op.idp_group_id, gid)
         if op.kind == LINK_USER:
-            self._save(lambda s: linkstore.save(s, cid, linkstore.USER, op.idp_user_id, op.account_id))
             self.links.users[op.idp_user_id] = op.account_id
-            return op.account_id
+            return op.account_id, lambda s: linkstore.save(s, cid, linkstore.USER, op.idp_user_id,
+                                                          op.account_id)
         if op.kind == INVITE_USER:
             user = self.target.invite_user(op.email, op.display_name or "", list(op.products))
-            self._save(lambda s: linkstore.save(s, cid, linkstore.USER, op.idp_user_id, user.account_id))
             self.links.users[op.idp_user_id] = user.account_id
-            return user.account_id
+            return user.account_id, lambda s: linkstore.save(s, cid, linkstore.USER, op.idp_user_id,
+                                                            user.account_id)
         if op.kind == RESTORE_ACCESS:
             self.target.restore_access(op.account_id)
-            self._save(lambda s: linkstore.set_suspended(s, cid, op.account_id, False))
-            return None
+            return None, lambda s: linkstore.set_suspended(s, cid, op.account_id, False)
         if op.kind == SUSPEND_ACCESS:
             self.target.suspend_access(op.account_id)
-            self._save(lambda s: linkstore.set_suspended(s, cid, op.account_id, True))
-            return None
+            return None, lambda s: linkstore.set_suspended(s, cid, op.account_id, True)
         raise LookupError(f"unknown op kind {op.kind}")
 
     def _ref(self, ref: str | None) -> str:
@@ -133,15 +143,7 @@ class Executor:
             return self.refs[ref]
         raise LookupError("its group was not created in this run")
 
-    def _save(self, write: Callable) -> None:  # type: ignore[type-arg]
-        with self.db.session() as session:
-            write(session)
-
     # -- memberships, concurrently in chunks -------------------------------------------
-    def _memberships(self, ops: list[Op]) -> None:
-        for start in range(0, len(ops), CHUNK):
-            self._membership_chunk(ops[start:start + CHUNK])
-
     def _membership_chunk(self, ops: list[Op]) -> None:
         rows, sendable, sent_ops = [], [], []
         for op in ops:
@@ -170,7 +172,8 @@ class Executor:
         self._record(rows)
 
     # -- recording -----------------------------------------------------------------------
-    def _record(self, rows: list[tuple[Op, str, str | None, tuple[str, str] | None]]) -> None:
+    def _record(self, rows: list[Row], writes: Sequence[LinkWrite] = ()) -> None:
+        """Store the chunk's Change rows and the links its changes created, in one transaction."""
         changes = []
         for op, outcome, message, resolved in rows:
             self.seq += 1
@@ -186,6 +189,8 @@ class Executor:
             if outcome == APPLIED:
                 self.outcome.by_kind[op.kind] = self.outcome.by_kind.get(op.kind, 0) + 1
         with self.db.session() as session:
+            for write in writes:
+                write(session)
             session.add_all(changes)
         self.done += len(rows)
         self.progress(self.done, self.total)
