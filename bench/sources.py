@@ -3,7 +3,7 @@
     .venv/bin/python bench/sources.py [--scale 0.1] [--kinds keycloak,okta] [--latency 0.02]
 
 Full scale: 20,000 users, 2,000 groups, 100,000 direct memberships, a tenth of the groups
-nested, 20 ms added to every answer. Every module in sandbox/idps/ that has `KIND`, `serve`
+nested, 20 ms added to every answer (LDAP: a real slapd on loopback, no added latency). Every module in sandbox/idps/ that has `KIND`, `serve`
 and `min_requests` is measured with the source registered under that KIND and the settings
 its sandbox hands out. Per kind: `seconds` (wall time of fetch()), `requests` (served by the
 sandbox), `min_requests` (the fewest a full fetch can need), and what the snapshot held.
@@ -61,6 +61,50 @@ def measure(module: ModuleType, directory: Directory, latency: float) -> dict[st
                                   and snapshot.membership_count == expected_members)}
 
 
+def measure_ldap(directory: Directory, page_size: int = 1000) -> dict[str, Any]:
+    """A full fetch from a real slapd (LDAP has no HTTP sandbox); counts binds and search pages."""
+    import math
+
+    import ldap3
+
+    from tests.sources import slapd
+
+    uid = {p.id: p.username for p in directory.people.values()}
+    ldif = "".join(slapd.person_ldif(p.username, mail=p.email) for p in directory.people.values())
+    ldif += "".join(slapd.group_ldif(t.name, [slapd.user_dn(uid[m]) for m in t.member_ids]
+                                     + [slapd.group_dn(c.name) for c in directory.children(t.id)])
+                    for t in directory.teams.values())
+    calls = {"bind": 0, "search": 0}
+    originals = {name: getattr(ldap3.Connection, name) for name in calls}
+
+    def counting(name: str):  # type: ignore[no-untyped-def]
+        def call(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            calls[name] += 1
+            return originals[name](self, *args, **kwargs)
+        return call
+
+    cls = registry.get("ldap")
+    with slapd.Slapd(ldif) as server:
+        settings = cls.settings_schema().load({
+            "url": server.url, "bind_dn": slapd.ROOT_DN, "bind_password": slapd.ROOT_PASSWORD,
+            "base_dn": slapd.SUFFIX, "page_size": page_size})
+        for name in calls:
+            setattr(ldap3.Connection, name, counting(name))
+        try:
+            started = time.perf_counter()
+            snapshot = cls(settings, allow_private=True).fetch()
+            seconds = time.perf_counter() - started
+        finally:
+            for name, original in originals.items():
+                setattr(ldap3.Connection, name, original)
+    # One bind, every page of users and of groups, and one search for the disabled users.
+    fewest = 1 + math.ceil(len(directory.people) / page_size) + math.ceil(len(directory.teams) / page_size) + 1
+    return {"seconds": round(seconds, 3), "requests": calls["bind"] + calls["search"],
+            "min_requests": fewest, "binds": calls["bind"], "search_pages": calls["search"],
+            "users": len(snapshot.users), "groups": len(snapshot.groups),
+            "memberships": snapshot.membership_count, "complete": snapshot.complete}
+
+
 def _reset(handle: Any) -> None:
     if hasattr(handle, "reset"):
         handle.reset()
@@ -77,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request drowns the JSON
     modules = sandbox_modules()
-    wanted = [k for k in args.kinds.split(",") if k] or list(modules)
-    unknown = [k for k in wanted if k not in modules]
+    wanted = [k for k in args.kinds.split(",") if k] or [*modules, "ldap"]
+    unknown = [k for k in wanted if k not in modules and k != "ldap"]
     if unknown:
         parser.error(f"no sandbox for {', '.join(unknown)}; known: {', '.join(modules)}")
     directory = Directory.generate(users=max(1, int(20_000 * args.scale)),
@@ -87,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     for kind in wanted:
         try:
-            results[kind] = measure(modules[kind], directory, args.latency)
+            results[kind] = (measure_ldap(directory) if kind == "ldap"
+                             else measure(modules[kind], directory, args.latency))
         except Exception as exc:  # one broken kind must not hide the others' figures
             results[kind] = {"error": f"{type(exc).__name__}: {exc}"}
-        results[kind].update(scale=args.scale, latency=args.latency)
+        results[kind].update(scale=args.scale, latency=0.0 if kind == "ldap" else args.latency)
     print(json.dumps(results, indent=2))
     return 0
 
