@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
+T = TypeVar("T")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -26,18 +29,18 @@ class LoggedRequest:
         return self.method in WRITE_METHODS
 
 
-class RequestLog:
-    """A thread-safe, append-only list of served requests with a few counting helpers."""
+class LockedList(Generic[T]):
+    """A thread-safe, append-only list that tests read while the server appends."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: list[LoggedRequest] = []
+        self._items: list[T] = []
 
-    def add(self, item: LoggedRequest) -> None:
+    def add(self, item: T) -> None:
         with self._lock:
             self._items.append(item)
 
-    def all(self) -> list[LoggedRequest]:
+    def all(self) -> list[T]:
         with self._lock:
             return list(self._items)
 
@@ -48,6 +51,13 @@ class RequestLog:
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.all())
+
+
+class RequestLog(LockedList[LoggedRequest]):
+    """Every served request, with a few counting helpers."""
 
     def __iter__(self):
         return iter(self.all())

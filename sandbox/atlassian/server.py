@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import secrets
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from .keys import InstallKeys
 from .limits import RateLimits
 from .oauth import AuthServer
 from .render import confluence_error, jira_error
-from .requestlog import LoggedRequest, RequestLog
+from .requestlog import LockedList, LoggedRequest, RequestLog
 from .site import Site
 from .spec import Operation, spec_for_path
 from .validation import check_request, check_response
@@ -41,28 +40,8 @@ class Violation:
     problems: tuple[str, ...]
 
 
-class Violations:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: list[Violation] = []
-
-    def add(self, item: Violation) -> None:
-        with self._lock:
-            self._items.append(item)
-
-    def all(self) -> list[Violation]:
-        with self._lock:
-            return list(self._items)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self.all())
-
-    def __iter__(self):
-        return iter(self.all())
+class Violations(LockedList[Violation]):
+    """Spec violations seen so far (the test helper fails the test when any are left)."""
 
 
 class AtlassianSandbox:
