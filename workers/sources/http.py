@@ -379,11 +379,12 @@ def convert(items: Iterable[dict], to_model: Callable[[dict], R], snapshot: Snap
 
 
 def copy_snapshot(previous: Snapshot) -> Snapshot:
-    """A copy of `previous` that incremental reads can change without touching the original."""
+    """A copy of `previous` that incremental reads can change without touching the original;
+    it is marked incremental (a source that falls back to `fetch()` returns a fresh one)."""
     return Snapshot(users=dict(previous.users), groups=dict(previous.groups),
                     members={gid: set(ids) for gid, ids in previous.members.items()},
                     complete=previous.complete, errors=list(previous.errors),
-                    cursor=previous.cursor)
+                    cursor=previous.cursor, incremental=True)
 
 
 def _proxy_configured() -> bool:

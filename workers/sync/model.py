@@ -39,6 +39,8 @@ class Snapshot:
     complete: bool = True
     errors: list[str] = field(default_factory=list)
     cursor: str | None = None
+    incremental: bool = False
+    """True when built from the IdP's changes on top of an earlier snapshot, not a full read."""
 
     def add_user(self, user: User) -> None:
         self.users[user.id] = user

@@ -112,34 +112,21 @@ def _base(state: SourceState) -> tuple[Snapshot, str] | None:
 
 def _incremental(source: Source, previous: Snapshot, cursor: str) -> tuple[Snapshot, str]:
     """The source's change read; a refused cursor, or the source's own fallback, is a full read."""
-    watch = _FullReads(source)
     try:
         snapshot = source.fetch_incremental(previous, cursor)
     except SourceError as exc:
         if not cursor_rejected(exc):
             raise
         log.info("incremental cursor refused (%s); reading in full", exc.message)
-        return watch.original(), FULL
-    return snapshot, FULL if watch.calls else INCREMENTAL
+        return source.fetch(), FULL
+    # Sources fall back to a full read by themselves (an expired delta link, a gap in the
+    # event log); only a snapshot built on the previous one counts as incremental.
+    return snapshot, INCREMENTAL if snapshot.incremental else FULL
 
 
 def cursor_rejected(exc: SourceError) -> bool:
     """Whether a failed change read means 'start over', not 'the IdP is down or refuses us'."""
     return isinstance(exc, SourceConfigError) or getattr(exc, "status", None) in CURSOR_REJECTED
-
-
-class _FullReads:
-    """Counts the full reads a source falls back to by itself inside fetch_incremental (the
-    sources do so for an expired delta link or a gap in the event log)."""
-
-    def __init__(self, source: Source):
-        self.calls = 0
-        self.original = source.fetch
-        source.fetch = self  # type: ignore[method-assign]  # this run's own source instance
-
-    def __call__(self) -> Snapshot:
-        self.calls += 1
-        return self.original()
 
 
 def keep(db: Database, fetched: Fetched, status: str, trusted: bool) -> bool:
