@@ -78,6 +78,29 @@ def connections_list() -> None:
             click.echo(json.dumps(describe(conn)))
 
 
+@connections.command("test")
+@click.argument("connection_id", type=int)
+def connections_test(connection_id: int) -> None:
+    """Check that the IdP answers with these settings; says exactly what is wrong if not."""
+    from app.models import Connection
+    from workers.sources.base import ConnectionCheck, SourceError
+    from workers.sync.engine import make_source
+
+    cfg = _setup()
+    with extensions.db.session() as session:
+        conn = session.get(Connection, connection_id)
+        if conn is None:
+            raise click.ClickException(f"connection {connection_id} does not exist")
+        try:
+            source = make_source(conn, extensions.secrets.decrypt, cfg["ALLOW_PRIVATE_URLS"])
+            check = source.test_connection()
+        except SourceError as exc:
+            check = ConnectionCheck.failed(exc)
+    click.echo(("ok: " if check.ok else f"failed ({check.reason}): ") + check.message)
+    if not check.ok:
+        raise SystemExit(1)
+
+
 @click.command("sync")
 @click.argument("connection_id", type=int)
 @click.option("--dry-run", is_flag=True, help="Plan and guard only; store the preview.")

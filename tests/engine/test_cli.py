@@ -92,3 +92,21 @@ def test_clock_configuration_registers_the_minute_tick():
     scheduler.load_config_from_file(str(Path(__file__).resolve().parents[2] / "workers" / "cron.py"))
     [job] = scheduler.get_jobs()
     assert job.interval == 60 and job.func_name == "workers.jobs.schedule_tick"
+
+
+def test_connection_test_says_what_is_wrong(env, tmp_path, monkeypatch):
+    path = env.write_directory(directory([("u1", "a@example.com", True)], {"g": ["u1"]}))
+    cid = cli("connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
+              "--name", "HR", "--settings", json.dumps({"path": str(path)})).strip()
+    assert cli("connections", "test", cid).startswith("ok: Read 1 users and 1 groups")
+    path.unlink()
+    result = CliRunner().invoke(main, ["connections", "test", cid])
+    assert result.exit_code == 1 and "does not exist" in result.output
+    kc = cli("connections", "add", "--client-key", env.client_key, "--kind", "keycloak", "--name", "KC",
+             "--settings", json.dumps({"base_url": "http://127.0.0.1:9", "realm": "corp",
+                                       "client_id": "c", "client_secret": "s"})).strip()
+    result = CliRunner().invoke(main, ["connections", "test", kc])
+    assert result.exit_code == 1 and "failed (config)" in result.output and "https" in result.output
+    monkeypatch.setenv("USERSYNC_ALLOW_PRIVATE_URLS", "true")  # as the sandbox set-up does
+    result = CliRunner().invoke(main, ["connections", "test", kc])
+    assert result.exit_code == 1 and "failed (unreachable)" in result.output

@@ -86,12 +86,13 @@ def finish(db: Database, run_id: int, status: str, reason: str | None = None,
             conn.last_run_at = run.finished_at
 
 
-def make_source(conn: Connection, env: Environment) -> Source:
+def make_source(conn: Connection, decrypt: Callable[[str], str], allow_private: bool) -> Source:
+    """The connection's source with its settings and decrypted secrets, validated again."""
     settings = dict(conn.settings or {})
-    settings.update(conn.get_secrets(env.decrypt))
+    settings.update(conn.get_secrets(decrypt))
     settings["connection_id"] = conn.id
     cls = registry.get(conn.kind)
-    return cls(cls.settings_schema().load(_schema_fields(cls, settings)), allow_private=env.allow_private)
+    return cls(cls.settings_schema().load(_schema_fields(cls, settings)), allow_private=allow_private)
 
 
 def _schema_fields(cls: type[Source], settings: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +127,7 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
             raise RunFailed("the app is not enabled on this site")
         policy = from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
                                  conn.default_groups, conn.deprovision, conn.policy)
-        source = make_source(conn, env)
+        source = make_source(conn, env.decrypt, env.allow_private)
         links = linkstore.load(session, conn.id)
         previous = previous_user_count(session, conn.id)
         connection_id, installation_id, dry_run = conn.id, conn.installation_id, run.dry_run
