@@ -12,8 +12,9 @@ import requests
 from sqlalchemy import select
 
 from app import extensions
+from app.connect import tenancy
 from app.connections import create as create_connection
-from app.models import Connection, Installation
+from app.models import Connection, Installation, InstallationState
 from app.models.credential import CredentialKind
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,12 @@ def bootstrap(settings: dict[str, Any], app_url: str, sandbox_url: str, admin: t
         if inst is None:
             raise RuntimeError("the sandbox did not install the app")
         iid, client_key = inst.id, inst.client_key
+        # The sandbox keeps its site in memory: installations from its earlier runs are gone
+        # with it, so their connections must stop syncing against a site that forgot them.
+        for old in session.scalars(select(Installation).where(
+                Installation.base_url == inst.base_url, Installation.id != iid,
+                Installation.state != InstallationState.UNINSTALLED)):
+            tenancy.set_state(session, old.client_key, "uninstalled")
     save_credential(extensions.db, iid, CredentialKind.API_TOKEN,
                     {"email": admin[0], "api_token": admin[1]}, extensions.secrets.encrypt)
     with extensions.db.session() as session:
