@@ -61,6 +61,33 @@ def expected_parents(directory: Directory) -> dict[str, tuple[str, ...]]:
     return {t.id: (t.parent_id,) if t.parent_id else () for t in directory.teams.values()}
 
 
+def assert_matches(snapshot, directory: Directory, *, nested: bool = True,
+                   active_only: bool = False) -> None:
+    """The snapshot is the directory: every user (e-mail, display name), every group (name, and
+    nesting where the IdP has it) and every direct membership. `active_only` for IdPs whose
+    user list leaves deactivated people out (Okta)."""
+    assert snapshot.complete, snapshot.errors
+    people = {p.id: p for p in directory.people.values() if p.active or not active_only}
+    assert set(snapshot.users) == set(people)
+    for pid, person in people.items():
+        user = snapshot.users[pid]
+        assert (user.email, user.display_name) == (person.email, person.display_name)
+    assert {g: s.name for g, s in snapshot.groups.items()} == {
+        t.id: t.name for t in directory.teams.values()}
+    parents = expected_parents(directory) if nested else {t.id: () for t in directory.teams.values()}
+    assert {g: s.parent_ids for g, s in snapshot.groups.items()} == parents
+    assert snapshot.members == expected_members(directory)
+
+
+def assert_one_page_missing(snapshot, directory: Directory, page_size: int) -> None:
+    """A page that failed after retries: the snapshot says so once, every other page was read."""
+    assert not snapshot.complete and len(snapshot.errors) == 1
+    assert "kept answering 503" in snapshot.errors[0]
+    missing = (len(directory.people) - len(snapshot.users)
+               + len(directory.teams) - len(snapshot.groups))
+    assert 0 < missing <= page_size
+
+
 def assert_form_metadata(schema) -> None:
     """Every settings field can be rendered by the admin page: label, help, secret flag."""
     for name, field in schema().fields.items():

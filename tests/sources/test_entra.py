@@ -14,8 +14,7 @@ from sandbox.idps.directory import Directory
 from tests.sources.conftest import (
     TINY_BACKOFF,
     assert_form_metadata,
-    expected_members,
-    expected_parents,
+    assert_matches,
 )
 from workers.sources import registry
 from workers.sources.base import secret_fields
@@ -35,16 +34,6 @@ def directory() -> Directory:
     big.member_ids = list(d.people)[:1500]
     return d
 
-
-def assert_matches(snapshot, directory: Directory) -> None:
-    assert snapshot.complete, snapshot.errors
-    assert set(snapshot.users) == set(directory.people)
-    some = next(iter(directory.people.values()))
-    assert snapshot.users[some.id].email == some.email
-    assert {g: snapshot.groups[g].parent_ids for g in snapshot.groups} == expected_parents(directory)
-    assert {g: snapshot.groups[g].name for g in snapshot.groups} == {
-        t.id: t.name for t in directory.teams.values()}
-    assert snapshot.members == expected_members(directory)
 
 
 def test_registered():

@@ -13,8 +13,7 @@ from sandbox.idps.directory import Directory
 from tests.sources.conftest import (
     TINY_BACKOFF,
     assert_form_metadata,
-    expected_members,
-    expected_parents,
+    assert_matches,
 )
 from workers.sources import registry
 from workers.sources.base import secret_fields
@@ -34,15 +33,6 @@ def directory() -> Directory:
     d.team_list()[0].member_ids = list(d.people)[:450]
     return d
 
-
-def assert_matches(snapshot, directory: Directory) -> None:
-    assert snapshot.complete, snapshot.errors
-    assert set(snapshot.users) == set(directory.people)
-    some = next(iter(directory.people.values()))
-    assert (snapshot.users[some.id].email, snapshot.users[some.id].display_name) == (
-        some.email, some.display_name)
-    assert {g: snapshot.groups[g].parent_ids for g in snapshot.groups} == expected_parents(directory)
-    assert snapshot.members == expected_members(directory)
 
 
 def test_registered():

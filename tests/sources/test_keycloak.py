@@ -12,8 +12,7 @@ from sandbox.idps.directory import Directory
 from tests.sources.conftest import (
     TINY_BACKOFF,
     assert_form_metadata,
-    expected_members,
-    expected_parents,
+    assert_matches,
 )
 from workers.sources import registry
 from workers.sources.base import secret_fields
@@ -24,15 +23,6 @@ def make_source(settings: dict, sleeps=None, **extra) -> KeycloakSource:
     loaded = KeycloakSettings().load({**settings, "page_size": 10, **extra})
     return KeycloakSource(loaded, allow_private=True, backoff=TINY_BACKOFF, sleep=sleeps)
 
-
-def assert_matches(snapshot, directory: Directory) -> None:
-    assert snapshot.complete, snapshot.errors
-    assert set(snapshot.users) == set(directory.people)
-    some = next(iter(directory.people.values()))
-    assert snapshot.users[some.id].email == some.email
-    assert snapshot.users[some.id].display_name == some.display_name
-    assert {g: snapshot.groups[g].parent_ids for g in snapshot.groups} == expected_parents(directory)
-    assert snapshot.members == expected_members(directory)
 
 
 def test_registered():

@@ -9,7 +9,8 @@ from marshmallow import ValidationError
 
 from sandbox.idps import oracle as sandbox
 from sandbox.idps.directory import Directory
-from tests.sources.conftest import TINY_BACKOFF, expected_members
+from tests.sources.conftest import TINY_BACKOFF
+from tests.sources.conftest import assert_matches as shared_assert_matches
 from tests.sources.slapd import free_port
 from workers.sources import registry
 from workers.sources.base import secret_fields
@@ -21,15 +22,9 @@ def make_source(settings: dict, sleeps=None, **extra) -> OracleSource:
                         backoff=TINY_BACKOFF, sleep=sleeps)
 
 
+
 def assert_matches(snapshot, directory: Directory) -> None:
-    assert snapshot.complete, snapshot.errors
-    assert set(snapshot.users) == set(directory.people)
-    some = next(iter(directory.people.values()))
-    assert snapshot.users[some.id].email == some.email
-    assert snapshot.users[some.id].display_name == some.display_name
-    assert set(snapshot.groups) == set(directory.teams)
-    assert all(g.parent_ids == () for g in snapshot.groups.values())  # no nesting in Oracle
-    assert snapshot.members == expected_members(directory)
+    shared_assert_matches(snapshot, directory, nested=False)
 
 
 def test_registered():
