@@ -162,7 +162,7 @@ def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
         if time.monotonic() > deadline:
             raise click.ClickException(f"job {job_id} did not finish in time")
         time.sleep(0.5)
-    _print_run(job_id, job.result)
+    _print_run(job_id, job.return_value())
 
 
 def _print_run(job_id: str, result: Any = None) -> None:

@@ -204,7 +204,7 @@ def test_existing_group_of_the_same_name_is_skipped_and_reported_by_default():
                      Links(users=linked().users))
     assert plan.ops == []
     assert {(s.name, s.reason) for s in plan.skipped_groups} == {
-        ("ENGINEERING", "existing_group"), ("Sales", "existing_group")}
+        ("Engineering", "existing_group"), ("Sales", "existing_group")}
     assert plan.adopted == [] and plan.stats["groups_skipped"] == 2
 
 

@@ -11,6 +11,7 @@ from workers.sync.mapping import Desired
 from workers.sync.plan import ADD_MEMBER, REMOVAL_KINDS, Plan
 from workers.sync.planner import Current, Links, emails_to_look_up, groups_to_read
 from workers.sync.policy import SyncPolicy
+from workers.sync.privileged import is_admin_name
 
 ADMIN_PROBE = 5
 """Members checked per group for a global admin permission (see `admin_groups_among`)."""
@@ -57,12 +58,19 @@ def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
 
     Jira's REST API names the global permissions of an account (POST /rest/api/3/permissions/
     check), not of a group, so a group is judged by its members: a group that grants the
-    permission grants it to every active member, so one active member without it clears it. A
-    group whose first ADMIN_PROBE members all have it is taken for an admin group (the safe
-    side: at worst an ordinary group of admins is skipped and reported). An empty group
-    cannot be judged this way; admin names and the adoption choice guard those.
+    permission grants it to every active member, so one active member without it clears it.
+    Members who are in an admin-named group (site-admins, jira-admins-…) are admins anyway and
+    prove nothing; of the others, a group whose first ADMIN_PROBE all have the permission is
+    taken for an admin group (the safe side: at worst a group of admins is skipped and
+    reported). A group with no such member cannot be judged this way; admin names and the
+    adoption choice guard those.
     """
     adding = sorted({op.group_id for op in plan.ops if op.kind == ADD_MEMBER and op.group_id})
+    if not adding:
+        return set()
+    named = [gid for gid, name in current.groups.items() if is_admin_name(name)]
+    explained = {u.account_id for users in concurrent_map(target.group_members, named, concurrency)
+                 for u in users}
     verdicts: dict[str, bool] = {}
 
     def admin(account_id: str) -> bool:
@@ -72,7 +80,8 @@ def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
 
     def holds_admin(gid: str) -> bool:
         # Only active members: a deactivated account holds no permission, whatever its groups.
-        sample = sorted(current.members.get(gid, set()) - current.inactive)[:ADMIN_PROBE]
+        witnesses = current.members.get(gid, set()) - current.inactive - explained
+        sample = sorted(witnesses)[:ADMIN_PROBE]
         return bool(sample) and all(admin(acc) for acc in sample)  # stops at the first non-admin
 
     found = concurrent_map(holds_admin, adding, concurrency)

@@ -134,9 +134,10 @@ def _resolve_groups(desired: Desired, current: Current, links: Links, policy: Sy
         site_name = site_groups[gid] if gid is not None else None
         reason = _skip_reason(target, site_name, adopting, gid in current.admin_groups, policy)
         if reason is not None:
-            shown = site_name or target.name
-            draft.skipped.append(GroupSkip(shown, reason))
-            draft.note("group_skipped", f"Group '{shown}' skipped: {SKIP_REASONS[reason]}")
+            also = f" (site group '{site_name}')" if site_name and site_name != target.name else ""
+            draft.skipped.append(GroupSkip(target.name, reason))
+            draft.note("group_skipped",
+                       f"Group '{target.name}'{also} skipped: {SKIP_REASONS[reason]}")
             continue
         if adopting:
             draft.adopted.append(site_groups[gid])
