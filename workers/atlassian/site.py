@@ -139,8 +139,9 @@ class AtlassianSite:
                                   "products, or add it to a group by hand",
                                   status=exc.status, remote_message=exc.remote_message) from exc
         if not user.active:
-            # Atlassian creates the account suspended when the inviter is not a site admin
-            raise PermissionDenied(call.operation, f"{email} was created suspended because the "
+            # Atlassian creates the account suspended when the inviter is not a site admin;
+            # every further invite would do the same, so this stops the run
+            raise MissingCredentialError(call.operation, f"{email} was created suspended because the "
                                    "write credential is not a site admin: "
                                    f"{WRITE_CREDENTIAL_HINT}", status=201)
         return user
