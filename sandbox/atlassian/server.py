@@ -122,7 +122,7 @@ def _authenticate(cloud: AtlassianSandbox) -> Principal:
         return connect_jwt(token, request.method, relative + (f"?{query}" if query else ""),
                            cloud.installations, cloud.clock)
     if scheme == "Basic":
-        return basic(value, cloud.site)
+        return basic(value, cloud.site, cloud.clock)
     if header:
         raise Denied(401, f"Authorization scheme '{scheme}' is not accepted on the site URL")
     return ANONYMOUS

@@ -57,6 +57,8 @@ class SiteUser:
     # profile visibility "only me": the address is left out of answers, but an exact
     # e-mail search still finds the account (Atlassian's documented behaviour)
     email_hidden: bool = False
+    # API tokens expire (a year at most since 2024; the admin picks a date): epoch seconds
+    api_token_expires_at: float | None = None
 
     @property
     def is_active(self) -> bool:
@@ -128,9 +130,13 @@ class Site:
             account_id = self._by_email.get(email.lower())
             return self.users[account_id] if account_id else None
 
-    def user_by_token(self, email: str, token: str) -> SiteUser | None:
+    def user_by_token(self, email: str, token: str, now: float) -> SiteUser | None:
+        """The account whose unexpired API token this is."""
         user = self.user_by_email(email)
-        return user if user and user.api_token and user.api_token == token else None
+        if not (user and user.api_token and user.api_token == token):
+            return None
+        expires = user.api_token_expires_at
+        return user if expires is None or now < expires else None
 
     def search_users(self, query: str) -> list[SiteUser]:
         """Active accounts only (as the v3 spec says of user/search): an exact e-mail match,
