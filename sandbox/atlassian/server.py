@@ -106,7 +106,7 @@ def _authenticate(cloud: AtlassianSandbox) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     path, env = request.path, request.environ
-    if path.startswith("/admin/v1/"):
+    if path.startswith(("/admin/v1/", "/admin/v2/")):
         if scheme != "Bearer" or not secrets.compare_digest(value.encode(),
                                                             cloud.org_api_key.encode()):
             raise Denied(401, "A valid organization API key (Bearer) is required")
@@ -122,7 +122,7 @@ def _authenticate(cloud: AtlassianSandbox) -> Principal:
         return connect_jwt(token, request.method, relative + (f"?{query}" if query else ""),
                            cloud.installations, cloud.clock)
     if scheme == "Basic":
-        return basic(value, cloud.site)
+        return basic(value, cloud.site, cloud.clock)
     if header:
         raise Denied(401, f"Authorization scheme '{scheme}' is not accepted on the site URL")
     return ANONYMOUS

@@ -17,7 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from workers.atlassian.errors import AuthError, TransientError, error_for_status
+from workers.atlassian.errors import AtlassianError, AuthError, TransientError, error_for_status
 from workers.atlassian.ratelimit import RateGate
 from workers.backoff import BackoffPolicy, parse_retry_after
 from workers.netguard import check_url
@@ -59,11 +59,14 @@ class Transport:
 
     def request(self, operation: str, method: str, url: str, *, auth: AuthBase | None,
                 params: Mapping[str, Any] | None = None, json: Any = None,
-                accept: Callable[[requests.Response], bool] | None = None) -> requests.Response:
+                accept: Callable[[requests.Response], bool] | None = None,
+                final: Callable[[requests.Response], AtlassianError | None] | None = None
+                ) -> requests.Response:
         """One logical call: retried on 429/5xx/network errors, then a response or a typed error.
 
         `accept(response)` may declare an error status a success (idempotent outcomes such as
-        "already a member"); otherwise any status >= 400 raises.
+        "already a member"); otherwise any status >= 400 raises. `final(response)` may name
+        an error answer as permanent (raised at once, never retried) by returning its error.
         """
         check_url(url, allow_private=self.allow_private, resolve=False)
         gate = self.gates["write" if method.upper() in WRITE_METHODS else "read"]
@@ -84,6 +87,9 @@ class Transport:
                 renewed = True  # a token revoked early or rotated by another worker: renew once
                 auth.renew()
                 continue
+            permanent = final(response) if final else None
+            if permanent is not None:
+                raise permanent
             if response.status_code in RETRY_STATUSES:
                 attempt = self._retry_or_raise(operation, attempt, response, gate, "")
                 continue
