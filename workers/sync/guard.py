@@ -75,10 +75,11 @@ def admin_groups_written(plan: Plan, admin_groups: Collection[str] = ()) -> set[
     The planner never plans these; this is the second lock on the same door, for a plan
     built by an older planner or read back from storage.
     """
-    return {op.group_name or op.group_id or "" for op in plan.ops
-            if op.kind in (ADD_MEMBER, CREATE_GROUP)
-            and ((op.group_id is not None and op.group_id in admin_groups)
-                 or is_admin_name(op.group_name or ""))}
+    # Distinct groups first: a first sync's plan has a million ops over a few thousand groups.
+    targets = {(op.group_id, op.group_name) for op in plan.ops
+               if op.kind in (ADD_MEMBER, CREATE_GROUP)}
+    return {name or gid or "" for gid, name in targets
+            if (gid is not None and gid in admin_groups) or is_admin_name(name or "")}
 
 
 def _summary_sentence(plan: Plan) -> str:
