@@ -119,3 +119,19 @@ def test_invite_domains_are_normalised():
                            {"invite_domains": ["@Corp.COM", "corp.com", "sub.example.org"]}).sync
     assert sync.invite_domains == ("corp.com", "sub.example.org")
     assert from_connection("on_the_fly", {}, {}, [], "remove_from_groups", {}).sync.invite_domains is None
+
+
+def test_adoption_is_reported_once_then_the_group_is_linked():
+    from tests.sync.state import apply_to_state
+
+    current = site({"L": ("local", set())}, emails={"ann@corp.com": "a1"})
+    policy = SyncPolicy(adopt_existing_groups=True)
+    snap = snapshot(USERS, {"g1": ("local", ["u1"])})
+    first = make_plan(snap, current, sync_policy=policy)
+    assert first.adopted == ["local"]
+    after, links = apply_to_state(current, Links(), first)
+    again = make_plan(snap, after, links, sync_policy=policy)
+    assert again.ops == [] and again.adopted == []
+    named = make_plan(snapshot(USERS, {"g1": ("eng", ["u1"])}), current,
+                      mapping_policy=MappingPolicy(default_groups=("local",)))
+    assert named.adopted == [] and (ADD_MEMBER, "L", "a1") in triples(named, ADD_MEMBER)

@@ -139,7 +139,9 @@ def _resolve_groups(desired: Desired, current: Current, links: Links, policy: Sy
             draft.note("group_skipped",
                        f"Group '{target.name}'{also} skipped: {SKIP_REASONS[reason]}")
             continue
-        if adopting:
+        if adopting and target.idp_group_ids:
+            # Reported once: the link made here keeps it managed (manual and default targets
+            # are named by the admin and never linked, so they are not "adopted" each run).
             draft.adopted.append(site_groups[gid])
             draft.note("group_adopted", f"Existing group '{site_groups[gid]}' adopted: "
                        "this connection now manages its members")
