@@ -6,13 +6,21 @@ from __future__ import annotations
 import pytest
 
 from sandbox.atlassian.testing import SiteHandle
-from tests.atlassian_client.conftest import ALICE, BOB, CAROL, ENGINEERING, SiteFactory
+from tests.atlassian_client.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    ENGINEERING,
+    SiteFactory,
+    make_transport,
+)
 from workers.atlassian import products
 from workers.atlassian.errors import (
     BadRequestError,
     LicenceExceededError,
     MissingCredentialError,
     NotFoundError,
+    QuotaExhaustedError,
 )
 
 
@@ -91,3 +99,26 @@ def test_suspend_names_the_directory_and_an_unknown_account_is_not_found(
     assert len(cloud.requests.matching("GET", "/directories")) == 1  # discovered once
     with pytest.raises(NotFoundError):
         site.suspend_access("f" * 24)
+
+
+def test_a_quota_429_defers_at_once_instead_of_sleeping_for_an_hour(
+        make_site: SiteFactory, cloud: SiteHandle) -> None:
+    sleeps: list[float] = []
+    cloud.sandbox.quota.set(points_per_hour=2)  # Connect JWT reads are app traffic
+    site = make_site("jira", transport=make_transport(sleep=sleeps.append))
+    site.group_members(ENGINEERING)
+    site.group_members(ENGINEERING)
+    with pytest.raises(QuotaExhaustedError) as err:
+        site.group_members(ENGINEERING)
+    assert 3500 < err.value.retry_after <= 3600 and "budget" in str(err.value)
+    assert site.transport.retries == 0 and not [s for s in sleeps if s > 1]
+
+
+def test_an_hourly_budget_is_not_read_as_a_per_second_bucket(
+        make_site: SiteFactory, cloud: SiteHandle) -> None:
+    cloud.sandbox.quota.set(points_per_hour=10_000)
+    cloud.sandbox.quota.used = 9_900  # under 20 % left: every answer says NearLimit
+    site = make_site("jira")
+    for _ in range(20):
+        site.group_members(ENGINEERING)
+    assert site.transport.gates["read"].interval == 0.0

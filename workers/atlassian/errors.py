@@ -35,6 +35,16 @@ class TransientError(AtlassianError):
     retryable = True
 
 
+class QuotaExhaustedError(TransientError):
+    """The app's hourly points budget is spent (a quota 429, Retry-After up to an hour): the
+    run is deferred to `retry_after` seconds from now instead of holding a worker asleep."""
+
+    def __init__(self, operation: str, message: str, *, retry_after: float,
+                 status: int | None = 429, remote_message: str = "") -> None:
+        super().__init__(operation, message, status=status, remote_message=remote_message)
+        self.retry_after = retry_after
+
+
 class AuthError(AtlassianError):
     """The credential is wrong, expired or revoked (401, or a refused refresh): reconnect it."""
 
