@@ -25,15 +25,7 @@ from workers.sync.plan import (
     member_ops,
 )
 from workers.sync.policy import SyncPolicy, email_domain
-from workers.sync.privileged import (
-    ADMIN,
-    ADMIN_RIGHTS,
-    EXISTING,
-    PRODUCT_ACCESS,
-    SKIP_REASONS,
-    classify,
-    is_admin_name,
-)
+from workers.sync.privileged import SKIP_REASONS, is_admin_name, skip_reason
 
 LEFT, DISABLED, OUT_OF_SCOPE = "left the IdP", "disabled in the IdP", "outside the sync filters"
 """Why a linked IdP user is no longer synced; the first two are departures (deprovisioning)."""
@@ -100,22 +92,6 @@ def _linked_group(key: str, target: DesiredGroup, site_groups: dict[str, str], l
     return gid
 
 
-def _skip_reason(target: DesiredGroup, site_name: str | None, adopting: bool,
-                 admin_rights: bool, policy: SyncPolicy) -> str | None:
-    """Why the plan must leave this desired group alone, or None when it may sync into it."""
-    names = (target.name,) if site_name is None else (target.name, site_name)
-    kinds = {classify(n) for n in names}
-    if ADMIN in kinds:
-        return ADMIN
-    if admin_rights:
-        return ADMIN_RIGHTS
-    if PRODUCT_ACCESS in kinds and not target.explicit:
-        return PRODUCT_ACCESS
-    if adopting and not target.explicit and not policy.adopt_existing_groups:
-        return EXISTING
-    return None
-
-
 def _resolve_groups(desired: Desired, current: Current, links: Links, policy: SyncPolicy,
                     draft: _Draft) -> dict[str, str | None]:
     """Desired group key → existing groupId, or None when the plan creates it (ref = key).
@@ -132,7 +108,9 @@ def _resolve_groups(desired: Desired, current: Current, links: Links, policy: Sy
         if gid is None:
             gid = by_name.get(key)
         site_name = site_groups[gid] if gid is not None else None
-        reason = _skip_reason(target, site_name, adopting, gid in current.admin_groups, policy)
+        reason = skip_reason(target.name, site_name, explicit=target.explicit, adopting=adopting,
+                             admin_rights=gid in current.admin_groups,
+                             adopt_allowed=policy.adopt_existing_groups)
         if reason is not None:
             also = f" (site group '{site_name}')" if site_name and site_name != target.name else ""
             draft.skipped.append(GroupSkip(target.name, reason))

@@ -63,3 +63,22 @@ def classify(name: str) -> str | None:
     if is_product_access_name(name):
         return PRODUCT_ACCESS
     return None
+
+
+def skip_reason(name: str, site_name: str | None, *, explicit: bool, adopting: bool,
+                admin_rights: bool, adopt_allowed: bool) -> str | None:
+    """Why a plan must leave the desired group `name` (on the site: `site_name`) alone, or None.
+
+    `explicit`: the admin named it (default group, manual rule); `adopting`: it is on the site
+    and not linked to this connection; `admin_rights`: its members hold a global admin permission.
+    """
+    kinds = {classify(n) for n in (name, site_name) if n is not None}
+    if ADMIN in kinds:
+        return ADMIN
+    if admin_rights:
+        return ADMIN_RIGHTS
+    if PRODUCT_ACCESS in kinds and not explicit:
+        return PRODUCT_ACCESS
+    if adopting and not explicit and not adopt_allowed:
+        return EXISTING
+    return None
