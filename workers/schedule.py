@@ -62,7 +62,10 @@ def due_connections(db: Database, now: datetime) -> list[tuple[int, str | None, 
             select(Connection.id, Connection.schedule, Connection.pending_changes)
             .join(Installation, Installation.id == Connection.installation_id)
             .where(Connection.enabled.is_(True), Installation.state == InstallationState.ENABLED)
+            # a connection waiting for Atlassian's quota to reset is due exactly then
+            .where(Connection.deferred_until.is_(None) | (Connection.deferred_until <= now))
             .where(or_(Connection.pending_changes.is_(True),
+                       Connection.deferred_until.is_not(None),
                        Connection.schedule.is_not(None) & (
                            Connection.next_run_at.is_(None) | (Connection.next_run_at <= now)))))
         return [(r.id, r.schedule, r.pending_changes) for r in rows]
@@ -81,6 +84,7 @@ def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
             upcoming = None
         with db.session() as session:
             conn = session.get(Connection, cid)
+            conn.deferred_until = None
             if schedule and upcoming:
                 conn.next_run_at = upcoming
         count += 1
