@@ -76,6 +76,32 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 30.0)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ForeignNextPage(SourceError):
+    """The IdP named a next page on another origin; it is not read, and the listing is incomplete."""
+
+    reason = "foreign_next_page"
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the port filled in from the scheme; an unparsable port
+    gives an origin that matches nothing real."""
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower().rstrip("."), port
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
 class HttpClient:
     """A requests session for one IdP connection; see the module docstring."""
 
@@ -165,12 +191,16 @@ class HttpClient:
                 return response
             raise self.error_for(response, url)
 
-    def _same_origin(self, url: str) -> str:
-        """A next link the server handed back; our credentials never follow it to another host."""
-        if urlsplit(self.url(url)).netloc.lower() != urlsplit(self.base_url).netloc.lower():
-            raise SourceError(f"{self.label} pointed the next page at another host "
-                              f"({urlsplit(url).netloc}); refusing to send credentials there.")
-        return url
+    def same_origin(self, url: str) -> str:
+        """A next link the server handed back, made absolute; our credentials never follow it
+        to another origin (scheme, host and port must all match the base URL's)."""
+        absolute = self.url(url)
+        if origin(absolute) != origin(self.base_url):
+            raise ForeignNextPage(
+                f"{self.label} pointed the next page at another host or origin "
+                f"({_origin_text(absolute)}, not {_origin_text(self.base_url)}); refusing to send "
+                f"credentials there, so the listing is incomplete.")
+        return absolute
 
     def decode(self, response: requests.Response) -> Any:
         try:
@@ -280,7 +310,7 @@ class HttpClient:
             nxt = response.links.get("next", {}).get("url")
             if not nxt:
                 return
-            response = self.request("GET", self._same_origin(urljoin(response.url, nxt)))
+            response = self.request("GET", self.same_origin(urljoin(response.url, nxt)))
 
     def pages_token(self, path: str, params: dict[str, Any] | None = None, *, items_field: str,
                     token_field: str = "nextPageToken", token_param: str = "pageToken"
@@ -309,7 +339,7 @@ class HttpClient:
                 if on_last:
                     on_last(body)
                 return
-            body = self._object(self.get_json(self._same_origin(nxt)), path)
+            body = self._object(self.get_json(self.same_origin(nxt)), path)
 
     def _listed(self, page: Any, path: str) -> list:
         if not isinstance(page, list):
@@ -362,7 +392,7 @@ def drain(pages: Iterator[list], snapshot: Snapshot, what: str) -> list:
     try:
         for page in pages:
             out.extend(page)
-    except SourceTransientError as exc:
+    except (SourceTransientError, ForeignNextPage) as exc:
         snapshot.mark_incomplete(f"reading {what}: {exc.message}")
     return out
 
