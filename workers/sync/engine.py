@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.crypto import SecretError
 from app.db import Database
 from app.models import Connection, InstallationState, SyncRun
 from workers.atlassian.errors import AtlassianError
@@ -112,7 +113,7 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None) ->
     a remote or settings failure: those end the run `failed` with the message)."""
     try:
         return _pipeline(env, run_id, progress)
-    except (RunFailed, SourceError, AtlassianError, PolicyError) as exc:
+    except (RunFailed, SourceError, AtlassianError, PolicyError, SecretError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         log.warning("run %s failed: %s", run_id, message)
         finish(env.db, run_id, "failed", error=message)
@@ -188,7 +189,7 @@ def apply_held(env: Environment, run_id: int, approver: str, progress: Progress 
         plan, cid, iid = Plan.from_json(run.plan), conn.id, conn.installation_id
     try:
         return apply_plan(env, run_id, cid, iid, plan, links, progress)
-    except AtlassianError as exc:
+    except (AtlassianError, SecretError) as exc:
         finish(env.db, run_id, "failed", error=exc.message)
         return "failed"
 
