@@ -9,7 +9,9 @@ Use it like this::
     results = client.map_concurrent(read_members, group_ids)
 
 What it does for you:
-- every URL (including next links the server hands back) passes `workers.netguard.check_url`;
+- every URL (including next links the server hands back) passes `workers.netguard.check_url`,
+  and each connection goes to the address the guard resolved and checked (`PinnedAdapter`),
+  so DNS rebinding cannot swap it;
 - (connect, read) timeouts on every call;
 - 429, 500, 502, 503, 504 and Google's 403 quota answers are retried with the server's
   Retry-After (or Okta's X-Rate-Limit-Reset) else the injected `BackoffPolicy`; when Okta says
@@ -38,10 +40,10 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from marshmallow import fields, validate
-from requests.adapters import HTTPAdapter
 
 from workers.backoff import BackoffPolicy, parse_retry_after
 from workers.netguard import UnsafeURLError, check_url
+from workers.pinned_adapter import PinnedAdapter, mount
 from workers.sources.base import (
     ConnectionCheck,
     Source,
@@ -119,9 +121,9 @@ class HttpClient:
         self.label = label
         self.sleep = sleep
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.workers + 2)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        # connections go to the address the guard checked (no second lookup to rebind)
+        mount(self.session, PinnedAdapter(allow_private=allow_private, pool_connections=4,
+                                          pool_maxsize=self.workers + 2))
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
         if not _proxy_configured():
             # requests re-reads the whole environment on every call (~1 ms); without proxy
@@ -212,7 +214,7 @@ class HttpClient:
 
     def _checked(self, url: str) -> str:
         try:
-            return check_url(url, allow_private=self.allow_private)
+            return check_url(url, allow_private=self.allow_private, resolve=False)
         except UnsafeURLError as exc:
             raise SourceConfigError(f"Refusing to call {self.label}: {exc}") from None
 
@@ -226,6 +228,8 @@ class HttpClient:
         try:
             response = self.session.request(method, url, headers=headers, timeout=self.timeout,
                                             auth=basic, allow_redirects=False, **kwargs)
+        except UnsafeURLError as exc:  # the address the name resolves to is not public
+            raise SourceConfigError(f"Refusing to call {self.label}: {exc}") from None
         except requests.RequestException as exc:
             raise SourceUnreachable(describe_connection_error(exc, url, self.label,
                                                               self.timeout)) from None
