@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from bench import fuzz_scim as fs  # noqa: E402
 from bench import fuzz_targets as ft  # noqa: E402
 
 
@@ -65,16 +66,16 @@ def targets(folder: Path) -> dict[str, tuple[st.SearchStrategy, Callable[[Any], 
     keys = ft.Keys.generate()
     key_server = LiveServer(_key_app(keys)).start()
     install_keys = InstallKeys(key_server.url)
-    app = ft.fresh_app(folder)
+    app = fs.fresh_app(folder)
     with app.app_context():
-        endpoint = ft.ScimEndpoint.create(app)
+        endpoint = fs.ScimEndpoint.create(app)
     secrets = {"client-f": ft.SHARED_SECRET}
     return {
-        "scim_filter_parser": (ft.FILTERS, ft.check_scim_filter),
-        "scim_patch_path_parser": (ft.PATHS, ft.check_scim_filter),
-        "scim_filter_http": (ft.FILTERS, lambda t: ft.check_scim_filter_http(t, endpoint)),
-        "scim_patch_http": (st.tuples(ft.PATCH_BODIES, st.booleans()),
-                            lambda c: ft.check_scim_patch_http(c[0], endpoint, c[1])),
+        "scim_filter_parser": (fs.FILTERS, fs.check_scim_filter),
+        "scim_patch_path_parser": (fs.PATHS, fs.check_scim_filter),
+        "scim_filter_http": (fs.FILTERS, lambda t: fs.check_scim_filter_http(t, endpoint)),
+        "scim_patch_http": (st.tuples(fs.PATCH_BODIES, st.booleans()),
+                            lambda c: fs.check_scim_patch_http(c[0], endpoint, c[1])),
         "jwt_install_rs256": (ft.install_cases(keys),
                               lambda c: ft.check_install_jwt(c, install_keys)),
         "jwt_request_hs256": (ft.request_cases(),
