@@ -99,3 +99,15 @@ def test_a_real_process_prints_no_traceback(tmp_path):
                               "USERSYNC_INSTANCE_PATH": str(tmp_path)})
     assert run.returncode == 1
     assert run.stderr.strip() == "Error: USERSYNC_JWT_LEEWAY must be a whole number, not 'soon'"
+
+
+def test_the_web_process_refuses_to_start_in_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "USERSYNC_ENV": "production", "DATABASE_URL": "postgresql://x/y",
+           "REDIS_URL": "redis://r", "USERSYNC_BASE_URL": "https://sync.example",
+           "USERSYNC_SECRET_KEYS": "not-a-fernet-key", "USERSYNC_INSTANCE_PATH": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", "import app.wsgi"], capture_output=True,
+                         text=True, timeout=60, cwd=ROOT, env=env)
+    assert run.returncode == 3
+    assert run.stderr.strip() == ("usersync refuses to start: USERSYNC_SECRET_KEYS: key 1 of 1 is "
+                                  "not a Fernet key (32 url-safe base64 bytes); generate one with "
+                                  "Fernet.generate_key()")
