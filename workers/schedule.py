@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from redis import Redis
 from sqlalchemy import or_, select
 
@@ -33,16 +33,28 @@ class ScheduleError(ValueError):
 
 def normalise(schedule: str | None) -> str | None:
     """The stored form of a schedule, or None for 'manual only'; ScheduleError when invalid."""
+    if schedule is not None and not isinstance(schedule, str):
+        raise ScheduleError(f"a schedule is text (an interval or a cron expression), not "
+                            f"{type(schedule).__name__}")
     value = (schedule or "").strip()
     if value in MANUAL:
         return None
     value = ALIASES.get(value, value)
     if value in INTERVALS:
         return value
-    if len(value.split()) == 5 and croniter.is_valid(value):
+    if len(value.split()) == 5 and croniter.is_valid(value) and _ever_due(value):
         return value
     raise ScheduleError(f"{schedule!r} is neither one of {', '.join(INTERVALS)} "
                         "nor a five-field cron expression")
+
+
+def _ever_due(expression: str) -> bool:
+    # croniter accepts dates that never come (30 February); such a schedule would never run
+    try:
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except (CroniterBadDateError, ValueError):
+        return False
+    return True
 
 
 def next_run(schedule: str | None, after: datetime) -> datetime | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.crypto import SecretError
 from app.db import Database
 from app.models import Connection, SyncRun
 from workers.atlassian.errors import AtlassianError, QuotaExhaustedError
@@ -125,7 +126,7 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None) ->
     except QuotaExhaustedError as exc:  # while reading the site: nothing was written yet
         defer(env.db, run_id, exc.retry_after, exc.message)
         return DEFERRED
-    except (RunFailed, SourceError, AtlassianError, PolicyError) as exc:
+    except (RunFailed, SourceError, AtlassianError, PolicyError, SecretError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         log.warning("run %s failed: %s", run_id, message)
         finish(env.db, run_id, "failed", error=message)
@@ -241,7 +242,7 @@ def apply_held(env: Environment, run_id: int, approver: str, progress: Progress 
         plan, cid, iid = Plan.from_json(run.plan), conn.id, conn.installation_id
     try:
         return apply_plan(env, run_id, cid, iid, plan, links, progress)
-    except AtlassianError as exc:
+    except (AtlassianError, SecretError) as exc:
         finish(env.db, run_id, "failed", error=exc.message)
         return "failed"
 
