@@ -94,8 +94,9 @@ class Installer:
         if event in SIGNED_INSTALL_EVENTS:
             return self.keys.sign({"iss": app.client_key, "aud": [app.base_url], "qsh": qsh})
         now = int(time.time())
-        return jwt.encode({"iss": app.client_key, "iat": now, "exp": now + 180, "qsh": qsh},
-                          app.shared_secret, algorithm="HS256")
+        # jti: the sandbox can send disable and enable within one second; each token differs
+        return jwt.encode({"iss": app.client_key, "iat": now, "exp": now + 180, "qsh": qsh,
+                           "jti": uuid.uuid4().hex}, app.shared_secret, algorithm="HS256")
 
     def install(self, descriptor_url: str) -> Installation:
         """Fetch the descriptor, POST a signed `installed` (must answer 2xx), then `enabled`."""
