@@ -56,9 +56,8 @@ def test_redirects_are_not_followed():
         def bounce(kid: str):  # type: ignore[no-untyped-def]
             return redirect(f"{other.url}/{kid}", code=302)
 
-        with LiveServer(bouncer) as server:
-            with pytest.raises(KeyServerUnavailable, match="redirect"):
-                InstallKeys(server.url).get(INSTALL_KID)
+        with LiveServer(bouncer) as server, pytest.raises(KeyServerUnavailable, match="redirect"):
+            InstallKeys(server.url).get(INSTALL_KID)
     assert elsewhere_calls == []
 
 
@@ -94,6 +93,6 @@ def test_outbound_fetches_have_a_budget():
 
 
 def test_an_answer_larger_than_a_key_is_refused():
-    with key_server({INSTALL_KID: INSTALL_PUBLIC + "x" * 20000}) as server:
-        with pytest.raises(KeyServerUnavailable, match="more than a public key"):
-            InstallKeys(server.url).get(INSTALL_KID)
+    with (key_server({INSTALL_KID: INSTALL_PUBLIC + "x" * 20000}) as server,
+          pytest.raises(KeyServerUnavailable, match="more than a public key")):
+        InstallKeys(server.url).get(INSTALL_KID)

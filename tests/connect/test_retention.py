@@ -17,7 +17,13 @@ from app.models import AtlassianCredential, Connection, Installation, ScimToken
 from app.models.credential import CredentialKind
 from app.scim import tokens
 from tests.conftest import TEST_BASE_URL, TEST_KEYS
-from tests.connect.tokens import INSTALL_KID, INSTALL_PUBLIC, install_payload, install_token, key_server
+from tests.connect.tokens import (
+    INSTALL_KID,
+    INSTALL_PUBLIC,
+    install_payload,
+    install_token,
+    key_server,
+)
 from workers.atlassian.credentials import save_credential
 
 
