@@ -38,6 +38,14 @@ class WatchedBody(io.BytesIO):
         self.was_read = True
         return super().readline(*args)
 
+    def readinto(self, buffer):  # type: ignore[no-untyped-def]
+        self.was_read = True
+        return super().readinto(buffer)
+
+    def read1(self, *args):  # type: ignore[no-untyped-def]
+        self.was_read = True
+        return super().read1(*args)
+
 
 @pytest.fixture()
 def keys():
