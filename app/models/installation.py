@@ -15,6 +15,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _initial_base_url(context) -> str | None:  # type: ignore[no-untyped-def]
+    """A new installation's baseUrl is the one it was created with: confirmed."""
+    return context.get_current_parameters().get("base_url")
+
+
 class InstallationState(enum.StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"
@@ -45,7 +50,7 @@ class Installation(Base):
     install_iat: Mapped[int | None] = mapped_column(Integer)
     # The baseUrl an admin (or the first install) vouched for. A reinstall may move `base_url`
     # (a site rename does); until an admin confirms, write credentials are not sent there.
-    confirmed_base_url: Mapped[str | None] = mapped_column(String(255))
+    confirmed_base_url: Mapped[str | None] = mapped_column(String(255), default=_initial_base_url)
 
     @property
     def active(self) -> bool:
