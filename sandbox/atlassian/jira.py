@@ -7,7 +7,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .render import jira_error, jira_group, jira_page, jira_user
-from .site import PRODUCT_GROUPS, Invalid, NotFound, Site, SiteError, SiteGroup
+from .site import (
+    JIRA_PRODUCTS,
+    Invalid,
+    LicenceExceeded,
+    NotFound,
+    Site,
+    SiteError,
+    SiteGroup,
+)
 
 bp = Blueprint("jira", __name__, url_prefix="/rest/api/3")
 MEMBER_PAGE_MAX = 50  # Jira caps group member pages at 50 whatever maxResults asks
@@ -49,6 +57,11 @@ def _json_body() -> dict[str, Any]:
 
 @bp.errorhandler(SiteError)
 def _site_error(exc: SiteError) -> Response:
+    if isinstance(exc, LicenceExceeded):
+        # membership and invite writes answer in the identity platform's error shape
+        response = jsonify({"key": "licenceExceeded", "context": {"message": str(exc)}})
+        response.status_code = exc.status
+        return response
     return jira_error(exc.status, str(exc))
 
 
@@ -193,21 +206,35 @@ def user_get() -> Response:
 
 @bp.post("/user")
 def user_invite() -> Response:
+    """Invite (legacy "create user"), as the v3 spec and Atlassian's 2024 change describe it.
+
+    `products` is required (an empty list is allowed) and takes only the Jira product keys;
+    an existing account with Jira access is answered 201, one without Jira access is refused
+    with 400 unless the call grants it a product; an invite by an account that is not a site
+    admin creates the account suspended, as Atlassian's user management does.
+    """
     body = _json_body()
     email = body.get("emailAddress")
     if not isinstance(email, str) or "@" not in email:
         raise Invalid("emailAddress is required and must be an e-mail address.",)
     products = body.get("products")
-    # the spec makes products required: Atlassian stopped defaulting it in 2024
-    if not isinstance(products, list) or any(p not in PRODUCT_GROUPS for p in products):
-        raise Invalid(f"products must be a list of {', '.join(PRODUCT_GROUPS)}.")
+    if not isinstance(products, list) or any(p not in JIRA_PRODUCTS for p in products):
+        raise Invalid(f"products must be a list of {', '.join(JIRA_PRODUCTS)}.")
     site = _site()
+    unlicensed = sorted(set(products) - site.licensed_products)
+    if unlicensed:
+        raise Invalid(f"This site has no licence for {', '.join(unlicensed)}.")
     existing = site.user_by_email(email)
     if existing is not None:
-        # inviting an existing account grants the products and returns that account
+        if not products and not site.has_jira_access(existing.account_id):
+            raise Invalid(f"The user with email address '{email}' exists but does not have "
+                          "access to Jira.")
         site.grant_products(existing.account_id, products)
         return jsonify(jira_user(existing, _base())), 201
-    user = site.add_user(email, body.get("displayName") or "", products=tuple(products))
+    user = site.add_user(email, body.get("displayName") or "", products=())
+    site.grant_products(user.account_id, products)
+    if not site.is_site_admin(g.principal.account_id):
+        site.set_suspended(user.account_id, True)
     cloud = current_app.extensions["atlassian-sandbox"]
     if cloud.auto_webhooks:
         cloud.installer.send_webhook_later("user_created", user)

@@ -23,6 +23,10 @@ none: leave the account and its memberships exactly as they are."""
 UNMATCHED_MODES = ("invite", "skip")
 """An IdP user with no linked and no e-mail-matching account is invited, or skipped and reported."""
 
+INVITE_PRODUCTS = ("jira-software", "jira-core", "jira-servicedesk", "jira-product-discovery")
+"""The `products` an invite (POST /rest/api/3/user) may grant: the v3 spec's only valid values.
+Confluence access is not granted by an invite: add its access group as a default group."""
+
 REGEX_PREFIX = "re:"
 """A group pattern starting with this is a regular expression (full match); otherwise a glob."""
 
@@ -198,6 +202,15 @@ def mapping_from_config(mode: str, mapping: Mapping[str, Any], filters: Mapping[
     )
 
 
+def _invite_products(value: Any) -> tuple[str, ...]:
+    products = _strings(value, "policy.products")
+    unknown = [p for p in products if p not in INVITE_PRODUCTS]
+    if unknown:
+        raise PolicyError(f"policy.products: {', '.join(unknown)} cannot be granted by an "
+                          f"invite; use {', '.join(INVITE_PRODUCTS)}")
+    return products
+
+
 def from_connection(mapping_mode: str, mapping: Mapping[str, Any] | None,
                     filters: Mapping[str, Any] | None, default_groups: Any,
                     deprovision: str, policy: Mapping[str, Any] | None) -> ConnectionPolicy:
@@ -209,7 +222,7 @@ def from_connection(mapping_mode: str, mapping: Mapping[str, Any] | None,
     sync = SyncPolicy(
         on_unmatched=_choice(policy.get("on_unmatched", "invite"), UNMATCHED_MODES,
                              "policy.on_unmatched"),
-        invite_products=_strings(policy.get("products"), "policy.products"),
+        invite_products=_invite_products(policy.get("products")),
         deprovision=_choice(deprovision, DEPROVISION_MODES, "deprovision"),
         product_access_groups=_strings(policy.get("product_access_groups"),
                                        "policy.product_access_groups"),
