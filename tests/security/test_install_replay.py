@@ -205,3 +205,41 @@ def test_moved_base_url_gets_no_api_token_until_an_admin_confirms(test_config, k
         assert site.write is not None and site.write.base_url == evil.url
         unknown = CliRunner().invoke(main, ["installations", "confirm-url", "client-zzz"])
         assert unknown.exit_code != 0 and "no installed site" in unknown.output
+
+
+def test_concurrent_replays_of_one_token_change_the_site_once(test_config, keys):
+    import threading
+
+    import requests
+
+    test_config.update(INSTALL_KEYS_URL=keys.url + "/", ATLASSIAN_DOMAINS=ATLASSIAN)
+
+    class Late:
+        app = None
+
+        def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+            return self.app(environ, start_response)
+
+    late = Late()
+    with LiveServer(late) as server:
+        test_config["BASE_URL"] = server.url
+        late.app = create_app(test_config)
+        token = install_token("client-a", server.url)
+        secrets = [f"secret-{i}" for i in range(6)]
+        statuses: dict[str, int] = {}
+        start = threading.Barrier(len(secrets))
+
+        def send(secret: str) -> None:
+            start.wait()
+            statuses[secret] = requests.post(
+                server.url + "/installed", data=json.dumps(install_payload(secret=secret)), timeout=30,
+                headers={"Authorization": f"JWT {token}", "Content-Type": "application/json"}).status_code
+
+        threads = [threading.Thread(target=send, args=(s,)) for s in secrets]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    winners = [s for s, status in statuses.items() if status == 204]
+    assert len(winners) == 1 and sorted(statuses.values()) == [204] + [401] * 5
+    assert secret_of(stored()) == winners[0]
