@@ -244,15 +244,27 @@ def user_invite() -> Response:
 @bp.post("/permissions/check")
 def permissions_check() -> Response:
     body = _json_body()
-    account_id = body.get("accountId") or g.principal.account_id
+    unknown = set(body) - {"accountId", "globalPermissions", "projectPermissions"}
+    if unknown:  # the request schema allows no other property
+        raise Invalid(f"Unrecognized field(s): {', '.join(sorted(unknown))}")
+    wanted = body.get("globalPermissions") or []
+    if not isinstance(wanted, list) or not all(isinstance(p, str | None) for p in wanted):
+        raise Invalid("globalPermissions must be a list of permission keys.")
     site = _site()
+    principal = g.principal
+    account_id = body.get("accountId") or principal.account_id
+    if account_id is None:
+        raise Invalid("accountId is required when the caller is not a user.")
+    # Another user's permissions need Administer Jira, except for a Connect app's own JWT.
+    if (account_id != principal.account_id and principal.kind != "jwt"
+            and not (principal.account_id and site.is_admin(principal.account_id))):
+        return jira_error(403, "You do not have permission to view other users' permissions.")
     try:
-        is_admin = site.is_admin(site.user(account_id).account_id)
+        held = site.global_permissions(account_id)
     except NotFound as exc:
         return jira_error(400, str(exc))
-    wanted = body.get("globalPermissions") or []
-    granted = [p for p in wanted if p in ("ADMINISTER", "USER_PICKER") and (
-        is_admin or p == "USER_PICKER")]
+    # Null values are ignored (the spec); keys that grant nothing are left out of the answer.
+    granted = [p for p in dict.fromkeys(wanted) if p is not None and p in held]
     return jsonify({"globalPermissions": granted, "projectPermissions": []})
 
 

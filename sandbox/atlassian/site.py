@@ -18,6 +18,12 @@ JIRA_PRODUCTS = {"jira-software": "jira-software-users", "jira-core": "jira-core
                  "jira-product-discovery": "jira-product-discovery-users"}
 ADMIN_GROUPS = ("site-admins", "jira-admins")
 DEFAULT_GROUPS = (*PRODUCT_GROUPS.values(), *ADMIN_GROUPS)
+# Global permissions a fresh site grants to groups (Jira: Settings > System > Global
+# permissions); any group can be granted one later (`grant_global`).
+DEFAULT_GLOBAL_GRANTS = {"ADMINISTER": ADMIN_GROUPS, "SYSTEM_ADMIN": ("site-admins",)}
+EVERYONE_PERMISSIONS = frozenset({"USER_PICKER"})  # granted to every active user here
+GLOBAL_PERMISSIONS = ("ADMINISTER", "SYSTEM_ADMIN", "USER_PICKER", "CREATE_SHARED_OBJECTS",
+                      "MANAGE_GROUP_FILTER_SUBSCRIPTIONS", "BULK_CHANGE")
 ACCOUNT_TYPES = ("atlassian", "app", "customer")
 # Member lists of groups at least this big are cached between pages, so reading a huge
 # group page by page stays linear; smaller ones are rebuilt each time so that tests which
@@ -93,11 +99,15 @@ class Site:
         self._sorted: list[SiteGroup] | None = None
         self._version = 0  # bumped by every membership or activity change
         self._member_cache: dict[tuple[str, bool], tuple[tuple[int, int], list[str]]] = {}
+        self.global_grants: dict[str, set[str]] = {p: set() for p in GLOBAL_PERMISSIONS}
         self.directory_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
         self.licensed_products = {"jira-software"}  # Jira products this site has (and Confluence)
         self.seats: dict[str, int] = {}  # access group name -> licensed seats (absent: unlimited)
         for name_ in DEFAULT_GROUPS:
             self.add_group(name_)
+        for permission, names in DEFAULT_GLOBAL_GRANTS.items():
+            for name_ in names:
+                self.grant_global(permission, name_)
 
     # -- users ---------------------------------------------------------------------------
     def add_user(self, email: str, display_name: str = "", *, account_id: str | None = None,
@@ -197,9 +207,24 @@ class Site:
             user.active = False
             self._version += 1
 
+    def grant_global(self, permission: str, group_name: str) -> None:
+        """Grant a global permission to a group, as a Jira admin does in the global settings."""
+        with self.lock:
+            if permission not in self.global_grants:
+                raise Invalid(f"Unrecognized global permission: {permission}")
+            self.global_grants[permission].add(self.group_by_name(group_name).group_id)
+
+    def global_permissions(self, account_id: str) -> set[str]:
+        """The global permissions an account holds through its groups (none while inactive)."""
+        with self.lock:
+            if not self.user(account_id).is_active:
+                return set()
+            return {p for p, gids in self.global_grants.items()
+                    if any(account_id in self.groups[g].members for g in gids)} | EVERYONE_PERMISSIONS
+
     def is_admin(self, account_id: str) -> bool:
         with self.lock:
-            return any(account_id in self.group_by_name(n).members for n in ADMIN_GROUPS)
+            return "ADMINISTER" in self.global_permissions(account_id)
 
     def is_site_admin(self, account_id: str) -> bool:
         """A member of site-admins: only such an account can invite people with access."""
@@ -249,6 +274,8 @@ class Site:
                 self.group(swap_group_id)
             del self.groups[group_id]
             del self._by_name[group.name.lower()]
+            for holders in self.global_grants.values():
+                holders.discard(group_id)
             self._sorted = None
             self._version += 1
 
@@ -334,6 +361,9 @@ class Site:
                     group.members[self.user(account_id).account_id] = None
             for account_id in seed.get("siteAdmins", []):
                 self.make_admin(account_id)
+            for permission, names in (seed.get("globalPermissions") or {}).items():
+                for name_ in names:
+                    self.grant_global(permission, name_)
             self._version += 1
 
     def generate(self, users: int, groups: int, memberships: int, *, seed: int = 1) -> None:

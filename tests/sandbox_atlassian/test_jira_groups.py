@@ -253,3 +253,33 @@ def test_users_search_lists_every_account_in_pages(cloud, admin):
     assert {ALICE, BOB, CAROL, DAVE} <= set(seen)
     dave = ("dave@example.com", "dave-token")  # not an admin, may still browse users
     assert requests.get(cloud.url(f"{R}/users"), auth=dave, timeout=5).status_code == 200
+
+
+def test_global_permissions_come_from_the_groups_they_are_granted_to(cloud, admin):
+    url = cloud.url(f"{R}/permissions/check")
+
+    def granted(account_id: str, session: requests.Session = admin) -> list[str]:
+        answer = session.post(url, json={"accountId": account_id,
+                                         "globalPermissions": ["ADMINISTER", "USER_PICKER"]})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["globalPermissions"]
+
+    assert granted(ALICE) == ["USER_PICKER"]
+    cloud.site.grant_global("ADMINISTER", "sales")  # any group, under any name
+    assert granted(ALICE) == ["ADMINISTER", "USER_PICKER"]
+    cloud.site.grant_global("ADMINISTER", "engineering")
+    assert granted(BOB) == []  # deactivated: no permission at all
+    with requests.Session() as dave:
+        dave.auth = ("dave@example.com", "dave-token")
+        assert granted(DAVE, dave) == ["USER_PICKER"]  # one's own: no admin needed
+        other = dave.post(url, json={"accountId": ALICE, "globalPermissions": ["ADMINISTER"]})
+        assert other.status_code == 403  # another user's need Administer Jira
+    cloud.site.delete_group(SALES)
+    assert "ADMINISTER" in granted(ALICE)  # still through engineering
+
+
+def test_permissions_check_refuses_fields_outside_the_schema(cloud, admin):
+    answer = admin.post(cloud.url(f"{R}/permissions/check"),
+                        json={"accountId": ALICE, "groupId": ENGINEERING})
+    assert answer.status_code == 400
+    cloud.violations.clear()

@@ -18,7 +18,8 @@ def sample_plan() -> Plan:
     current = site({"O": ("Ops", {"a9"})}, emails={"ann@corp.com": "a1"})
     links = Links(users={"u9": "a9"})
     return make_plan(snap, current, links, sync_policy=SyncPolicy(
-        invite_products=("jira-software", "confluence"), deprovision="suspend"))
+        invite_products=("jira-software", "confluence"), deprovision="suspend",
+        adopt_existing_groups=True))
 
 
 def test_json_round_trip_keeps_every_op_and_notice():
