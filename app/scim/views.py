@@ -239,7 +239,7 @@ def patch_group(scim_id: str) -> Response:
     with db.session() as session:
         group = groups.get(session, g.scim_connection_id, scim_id)
         check_if_match(group.version)
-        group_patch.apply(session, group, operations, base_url())
+        group_patch.apply(session, group, operations)
         _changed(session)
         wanted = arg("attributes") or arg("excludedAttributes")
         resource = _group_resource(session, group, _projection(GROUP)) if wanted else None

@@ -3,16 +3,18 @@ userName uniqueness survives Unicode tricks."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from redis import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.extensions import db
 from app.models import Connection, Installation
-from app.models.installation import InstallationState
-from app.models.scim import ScimGroup, ScimUser
+from app.models.installation import InstallationState, utcnow
+from app.models.scim import ScimGroup, ScimMember, ScimUser
+from app.scim import group_patch, groups
 from tests.scim.conftest import add_connection, group_body, issue_token, patch_body, user_body
 from workers.queue import queue
 
@@ -129,3 +131,99 @@ def test_re_enabling_serves_the_endpoint_again(scim: Client) -> None:
     with db.session() as session:
         session.get(Connection, scim.connection_id).enabled = True
     assert scim("GET", "/Users").status_code == 200
+
+
+# ---- Medium: member selectors run in SQL, and their number per PATCH is bounded ----------------
+
+SIZE = 3000
+
+
+def big_group(connection_id: int) -> tuple[str, str]:
+    """A group of SIZE users u0000… (odd ones displayed "Odd") and one nested group."""
+    now = utcnow()
+    with db.session() as session:
+        session.execute(insert(ScimUser), [
+            {"scim_id": f"u{i:04d}", "connection_id": connection_id,
+             "user_name": f"user{i}@example.com", "user_name_key": f"user{i}@example.com",
+             "display_name": "Odd" if i % 2 else "Even", "active": True,
+             "document": {"userName": f"user{i}@example.com"}, "version": 1,
+             "created_at": now, "last_modified": now} for i in range(SIZE)])
+        group = groups.write(session, groups.new(connection_id), {"displayName": "big"})
+        nested = groups.write(session, groups.new(connection_id), {"displayName": "nested"})
+        pks = session.scalars(select(ScimUser.pk).where(ScimUser.connection_id == connection_id))
+        session.execute(insert(ScimMember), [{"group_pk": group.pk, "user_pk": pk} for pk in pks])
+        session.execute(insert(ScimMember), [{"group_pk": group.pk, "child_pk": nested.pk}])
+        return group.scim_id, nested.scim_id
+
+
+def members(group_id: str) -> set[str]:
+    with db.session() as session:
+        group = session.scalar(select(ScimGroup).where(ScimGroup.scim_id == group_id))
+        return {m["value"] for m in groups.members_of(session, [group.pk], "").get(group.pk, [])}
+
+
+def remove(selector: str) -> dict[str, str]:
+    return {"op": "remove", "path": f"members[{selector}]"}
+
+
+# Each selector with the members it picks, written out in Python to check the SQL against.
+SELECTORS = [
+    ('value sw "u00"', lambda i: i < 100),
+    ('display co "od" and value lt "u1000"', lambda i: i % 2 == 1 and i < 1000),
+    ('not (value lt "u2990")', lambda i: i >= 2990),
+    ('value ew "8" and display eq "EVEN"', lambda i: i % 10 == 8),
+    ('value ne "u1500" and (value gt "u2950" or display pr and value eq "u1400")',
+     lambda i: i > 2950 or i == 1400),
+    ('value eq "u2000" or value eq "u2001"', lambda i: i in (2000, 2001)),
+    *[(f'value sw "u1{k}" and not (display eq "odd")', lambda i, k=k: 1000 + 100 * k <= i
+       < 1100 + 100 * k and i % 2 == 0) for k in range(10)],
+    ('display co "x"', lambda i: False),
+    ('value co "u" and value co "9" and value co "99"', lambda i: "99" in f"{i:04d}"),
+    ('display ne "Even" and value le "u0500"', lambda i: i % 2 == 1 and i <= 500),
+    ('value ge "u2900" and value lt "u2905"', lambda i: 2900 <= i < 2905),
+]
+
+
+def test_a_large_selector_patch_on_a_3000_member_group_is_fast_and_right(scim: Client) -> None:
+    group_id, nested_id = big_group(scim.connection_id)
+    operations = [remove(s) for s, _ in SELECTORS] + [remove('type eq "Group"')]
+    scanning = sum(1 for op in operations if "value eq" not in op["path"] or " and " in op["path"])
+    assert scanning == group_patch.MAX_SCANNING_SELECTORS  # as much as one request may ask
+    started = time.perf_counter()
+    answer = scim("PATCH", f"/Groups/{group_id}", patch_body(*operations))
+    elapsed = time.perf_counter() - started
+    assert answer.status_code == 204, answer.get_data(as_text=True)
+    kept = {f"u{i:04d}" for i in range(SIZE) if not any(picks(i) for _, picks in SELECTORS)}
+    assert members(group_id) == kept
+    assert nested_id not in kept
+    assert elapsed < 3, f"the PATCH took {elapsed:.2f} s"
+
+
+def test_too_many_scanning_selectors_are_refused_before_any_change(scim: Client) -> None:
+    group_id, _ = big_group(scim.connection_id)
+    before = members(group_id)
+    operations = [remove(f'value sw "u{i:03d}"')
+                  for i in range(group_patch.MAX_SCANNING_SELECTORS + 1)]
+    started = time.perf_counter()
+    answer = scim("PATCH", f"/Groups/{group_id}", patch_body(*operations))
+    assert time.perf_counter() - started < 1
+    assert "at most" in scim_error(answer, 400, "tooMany")["detail"]
+    assert members(group_id) == before
+
+
+def test_a_thousand_removals_by_id_stay_cheap(scim: Client) -> None:
+    group_id, _ = big_group(scim.connection_id)
+    operations = [remove(f'value eq "u{i:04d}"') for i in range(0, 2000, 2)]
+    started = time.perf_counter()
+    answer = scim("PATCH", f"/Groups/{group_id}", patch_body(*operations))
+    elapsed = time.perf_counter() - started
+    assert answer.status_code == 204
+    assert len(members(group_id)) == SIZE + 1 - 1000
+    assert elapsed < 3, f"the PATCH took {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize("selector", ['$ref eq "x"', 'value eq "a" or name pr', 'value gt 3'])
+def test_selectors_we_cannot_evaluate_are_invalid_path(scim: Client, selector: str) -> None:
+    group = scim("POST", "/Groups", group_body("g")).get_json()
+    answer = scim("PATCH", f"/Groups/{group['id']}", patch_body(remove(selector)))
+    scim_error(answer, 400, "invalidPath")
