@@ -55,8 +55,17 @@ def apply(session: Session, group: ScimGroup, operations: list[Operation]) -> No
         doc = patch.apply(GROUP, group.document or {}, doc_ops)
         documents.check_required(GROUP, doc)
         groups.write(session, group, doc)
+    # Removals by id in a row commute: Okta's one-operation-per-member PATCH is one DELETE.
+    removed: list[str] = []
     for op in member_ops:
+        ids = _removed_ids(op)
+        if ids is not None:
+            removed += ids
+            continue
+        groups.remove_members(session, group, removed)
+        removed = []
         _apply_members(session, group, op)
+    groups.remove_members(session, group, removed)
     if member_ops and not doc_ops:
         groups.touch(session, group)
 
@@ -74,6 +83,18 @@ def _check_work(member_ops: list[Operation]) -> None:
                              f'`value eq "id"` per PATCH; this one has {scanning}', "tooMany")
 
 
+def _removed_ids(op: Operation) -> list[str] | None:
+    """The member ids a removal names outright, or None for any other operation."""
+    path = op.path
+    if op.op != "remove" or path is None or path.sub is not None:
+        return None
+    if path.selector is not None:
+        ids = equal_values(path.selector)
+        return None if ids is None else [str(i) for i in ids]
+    # Entra's older removal: {"op":"Remove","path":"members","value":[{"value":id}]}.
+    return groups.member_ids(op.value) if op.value is not None else None
+
+
 def _apply_members(session: Session, group: ScimGroup, op: Operation) -> None:
     path = op.path
     assert path is not None
@@ -87,19 +108,12 @@ def _apply_members(session: Session, group: ScimGroup, op: Operation) -> None:
         groups.add_members(session, group, groups.member_ids(op.value))
     elif op.op == "replace":
         groups.replace_members(session, group, groups.member_ids(op.value))
-    elif op.value is not None:
-        # Entra's older removal: {"op":"Remove","path":"members","value":[{"value":id}]}.
-        groups.remove_members(session, group, groups.member_ids(op.value))
     else:
         groups.replace_members(session, group, [])
 
 
 def _remove_selected(session: Session, group: ScimGroup, selector: Node) -> None:
-    """Remove the members `members[...]` picks: by id when it only names ids, else in SQL."""
-    ids = equal_values(selector)
-    if ids is not None:
-        groups.remove_members(session, group, [str(i) for i in ids])
-        return
+    """Remove the members a selector other than a list of ids picks, in one SQL statement."""
     try:
         condition = query.compile_filter(selector, query.MEMBER_SCOPE)
     except ScimError as error:

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, func, not_, or
 from sqlalchemy.orm import aliased
 
 from app.models.scim import ScimGroup, ScimMember, ScimUser, ScimUserEmail
-from app.scim import schemas
+from app.scim import names, schemas
 from app.scim.errors import invalid_filter
 from app.scim.filters import And, Compare, Node, Not, Or, Present, ValuePath
 
@@ -23,12 +23,14 @@ TEXT_OPS = {"co", "sw", "ew"}
 class Field:
     """A filterable attribute: its SQL expression, type, and whether comparisons ignore case.
 
-    `folded` expressions are already lower-cased in the database (a `*_key` column)."""
+    `folded` expressions are already lower-cased in the database (a `*_key` column);
+    `user_name` ones hold names.user_name_key, so values are folded the same way."""
 
     expr: Any
     type: str = "string"
     case_exact: bool = False
     folded: bool = False
+    user_name: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ def _value(f: Field, op: str, value: Any, name: str) -> Any:
         return _as_datetime(value)
     if not isinstance(value, str):
         raise invalid_filter(f"{name} is a string: compare it with a quoted value")
+    if f.user_name:
+        # A whole name is trimmed like the stored key; a fragment (co, sw…) keeps its spaces.
+        return names.user_name_key(value) if op in ("eq", "ne") else names.fold(value)
     return value if f.case_exact else value.lower()
 
 
@@ -145,7 +150,7 @@ def _emails(condition: ColumnElement[bool]) -> ColumnElement[bool]:
 
 USER_SCOPE = Scope({
     "id": Field(ScimUser.scim_id, case_exact=True),
-    "username": Field(ScimUser.user_name_key, folded=True),
+    "username": Field(ScimUser.user_name_key, folded=True, user_name=True),
     "externalid": Field(ScimUser.external_id, case_exact=True),
     "displayname": Field(ScimUser.display_name),
     "active": Field(ScimUser.active, "boolean"),

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models.installation import utcnow
 from app.models.scim import ScimUser, ScimUserEmail
-from app.scim import render
+from app.scim import names, render
 from app.scim.errors import invalid_value, not_found, uniqueness
 from app.scim.schemas import ENTERPRISE, USER
 
@@ -46,8 +46,8 @@ def _emails(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _write(session: Session, user: ScimUser, doc: dict[str, Any]) -> None:
     """Copy the document into the row and its filter columns; e-mail rows only when they changed."""
-    key = doc["userName"].lower()
-    if len(key) > MAX_KEY:  # lower-casing can lengthen some scripts
+    key = names.user_name_key(doc["userName"])
+    if len(key) > MAX_KEY:  # case folding can lengthen some scripts
         raise invalid_value(f"userName is longer than {MAX_KEY} characters")
     is_new = user.pk is None
     emails_changed = is_new or (user.document or {}).get("emails") != doc.get("emails")
@@ -66,7 +66,7 @@ def _write(session: Session, user: ScimUser, doc: dict[str, Any]) -> None:
     try:
         session.flush()
     except IntegrityError:
-        # The unique index on (connection, lower-cased userName) is the check: one round trip,
+        # The unique index on (connection, userName key) is the check: one round trip,
         # and no window between a look-up and the insert for a concurrent request to use.
         raise uniqueness(f"userName {key!r} is already taken") from None
     if not is_new:

@@ -3,6 +3,7 @@ userName uniqueness survives Unicode tricks."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -227,3 +228,27 @@ def test_selectors_we_cannot_evaluate_are_invalid_path(scim: Client, selector: s
     group = scim("POST", "/Groups", group_body("g")).get_json()
     answer = scim("PATCH", f"/Groups/{group['id']}", patch_body(remove(selector)))
     scim_error(answer, 400, "invalidPath")
+
+
+# ---- Low: userName uniqueness after Unicode normalisation -------------------------------------
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("Bob", " bob "), ("Bob", "BOB"), ("Bob", "bo\u0062"), ("bob", "\tBob\u00a0"),
+    ("José@example.com", "Jose\u0301@example.com"), ("Straße", "STRASSE"),
+    ("\u212aelvin", "kelvin"),  # the Kelvin sign folds to k
+])
+def test_look_alike_user_names_collide(scim: Client, first: str, second: str) -> None:
+    created = scim("POST", "/Users", user_body(first))
+    assert created.status_code == 201, created.get_data(as_text=True)
+    scim_error(scim("POST", "/Users", user_body(second)), 409, "uniqueness")
+    other = scim("POST", "/Users", user_body("someone.else")).get_json()
+    scim_error(scim("PUT", f"/Users/{other['id']}", user_body(second)), 409, "uniqueness")
+    assert stored(scim.connection_id) == (2, 0)
+    found = scim("GET", "/Users", query_string={"filter": f"userName eq {json.dumps(second)}"}).get_json()
+    assert [u["userName"] for u in found["Resources"]] == [first]
+
+
+def test_a_user_may_change_only_the_spelling_of_its_own_name(scim: Client) -> None:
+    user = scim("POST", "/Users", user_body("Bob")).get_json()
+    renamed = scim("PUT", f"/Users/{user['id']}", user_body(" BOB "))
+    assert renamed.status_code == 200 and renamed.get_json()["userName"] == " BOB "
