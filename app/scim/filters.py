@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.scim.errors import ScimError, invalid_filter, invalid_path
+from app.scim.text import storable
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 MAX_FILTER_LENGTH = 4096
@@ -196,16 +197,6 @@ def literal(token: tuple[str, str]) -> Any:
 def _not_a_number(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
-
-def storable(text: str) -> bool:
-    """Text a database can hold: PostgreSQL refuses NUL, UTF-8 has no unpaired surrogates."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def normalise_attr(text: str) -> str:

@@ -14,6 +14,7 @@ from app.models.scim import ScimUser, ScimUserEmail
 from app.scim import names, render
 from app.scim.errors import invalid_value, not_found, uniqueness
 from app.scim.schemas import ENTERPRISE, USER
+from app.scim.text import storable
 
 MAX_EMAIL = 320
 MAX_EMAIL_TYPE = 64
@@ -22,6 +23,8 @@ MAX_KEY = 255
 
 def get(session: Session, connection_id: int, scim_id: str) -> ScimUser:
     """The user with this SCIM id in this connection, or 404."""
+    if not storable(scim_id):
+        raise not_found("no User with that id")
     user = session.scalar(select(ScimUser).where(ScimUser.scim_id == scim_id,
                                                  ScimUser.connection_id == connection_id))
     if user is None:

@@ -252,3 +252,49 @@ def test_a_user_may_change_only_the_spelling_of_its_own_name(scim: Client) -> No
     user = scim("POST", "/Users", user_body("Bob")).get_json()
     renamed = scim("PUT", f"/Users/{user['id']}", user_body(" BOB "))
     assert renamed.status_code == 200 and renamed.get_json()["userName"] == " BOB "
+
+
+# ---- Low: parser limits; what fuzzing found -----------------------------------------------------
+
+NOTS = "not " * 1000
+
+
+@pytest.mark.parametrize("text", [NOTS + "userName pr", "(" * 1500 + "userName pr" + ")" * 1500,
+                                  " or ".join(['userName eq "a"'] * 101), 'userName eq "\\x"',
+                                  'userName eq "\\u0000"', 'userName eq "\\ud800"',
+                                  'meta.created gt "0001-01-01T00:00:00+14:00"'])
+def test_filters_past_the_limits_are_invalid_filter(scim: Client, text: str) -> None:
+    for where in ("/Users", "/Groups"):
+        scim_error(scim("GET", where, query_string={"filter": text}), 400, "invalidFilter")
+    scim_error(scim("POST", "/.search", {"filter": text}), 400, "invalidFilter")
+
+
+@pytest.mark.parametrize("path", [f"members[{NOTS}value pr]", 'members[value eq "\\q"]',
+                                  'members[value eq "a" ) ]', "[value pr]",
+                                  f'emails[{NOTS}type eq "work"].value'])
+def test_patch_paths_past_the_limits_are_invalid_path(scim: Client, path: str) -> None:
+    user = scim("POST", "/Users", user_body("path@example.com")).get_json()
+    group = scim("POST", "/Groups", group_body("paths", [user["id"]])).get_json()
+    for target in (f"/Users/{user['id']}", f"/Groups/{group['id']}"):
+        answer = scim("PATCH", target, patch_body({"op": "remove", "path": path}))
+        scim_error(answer, 400, "invalidPath")
+    assert members(group["id"]) == {user["id"]}
+
+
+@pytest.mark.parametrize("body", [
+    {"schemas": 7, "Operations": [{"op": "add", "path": "title", "value": "x"}]},
+    {"schemas": None, "Operations": [{"op": "add", "path": "title", "value": "\u0000"}]},
+    {"Operations": [{"op": "add", "path": "title", "value": "\ud800"}]},
+])
+def test_patch_bodies_found_by_fuzzing_are_400(scim: Client, body: dict) -> None:
+    user = scim("POST", "/Users", user_body("fuzzed@example.com")).get_json()
+    answer = scim("PATCH", f"/Users/{user['id']}", body)
+    assert answer.status_code == 400 and answer.get_json()["schemas"] == [ERROR]
+
+
+@pytest.mark.parametrize("name", ["nul\u0000@example.com", "\ud800@example.com"])
+def test_text_no_database_can_hold_is_invalid_value(scim: Client, name: str) -> None:
+    scim_error(scim("POST", "/Users", user_body(name)), 400, "invalidValue")
+    scim_error(scim("POST", "/Groups", group_body(name)), 400, "invalidValue")
+    scim_error(scim("POST", "/Groups", group_body("g", [name])), 400, "invalidValue")
+    assert stored(scim.connection_id) == (0, 0)
