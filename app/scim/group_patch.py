@@ -55,17 +55,19 @@ def apply(session: Session, group: ScimGroup, operations: list[Operation]) -> No
         doc = patch.apply(GROUP, group.document or {}, doc_ops)
         documents.check_required(GROUP, doc)
         groups.write(session, group, doc)
-    # Removals by id in a row commute: Okta's one-operation-per-member PATCH is one DELETE.
-    removed: list[str] = []
+    # Adds in a row commute, and so do removals by id: Okta's one-operation-per-member PATCH
+    # becomes one INSERT or one DELETE, however many operations it has.
+    batch: tuple[str, list[str]] = ("", [])
     for op in member_ops:
-        ids = _removed_ids(op)
-        if ids is not None:
-            removed += ids
+        kind, ids = _batchable(op)
+        if kind and kind == batch[0]:
+            batch[1].extend(ids)
             continue
-        groups.remove_members(session, group, removed)
-        removed = []
-        _apply_members(session, group, op)
-    groups.remove_members(session, group, removed)
+        _apply_batch(session, group, batch)
+        batch = (kind, list(ids))
+        if not kind:
+            _apply_members(session, group, op)
+    _apply_batch(session, group, batch)
     if member_ops and not doc_ops:
         groups.touch(session, group)
 
@@ -83,16 +85,28 @@ def _check_work(member_ops: list[Operation]) -> None:
                              f'`value eq "id"` per PATCH; this one has {scanning}', "tooMany")
 
 
-def _removed_ids(op: Operation) -> list[str] | None:
-    """The member ids a removal names outright, or None for any other operation."""
+def _batchable(op: Operation) -> tuple[str, list[str]]:
+    """("add" or "remove", the member ids) for an operation that only names ids, else ("", [])."""
     path = op.path
-    if op.op != "remove" or path is None or path.sub is not None:
-        return None
+    if path is None or path.sub is not None:
+        return "", []
+    if op.op == "add" and path.selector is None:
+        return "add", groups.member_ids(op.value)
+    if op.op != "remove":
+        return "", []
     if path.selector is not None:
         ids = equal_values(path.selector)
-        return None if ids is None else [str(i) for i in ids]
+        return ("remove", [str(i) for i in ids]) if ids is not None else ("", [])
     # Entra's older removal: {"op":"Remove","path":"members","value":[{"value":id}]}.
-    return groups.member_ids(op.value) if op.value is not None else None
+    return ("remove", groups.member_ids(op.value)) if op.value is not None else ("", [])
+
+
+def _apply_batch(session: Session, group: ScimGroup, batch: tuple[str, list[str]]) -> None:
+    kind, ids = batch
+    if kind == "add":
+        groups.add_members(session, group, list(dict.fromkeys(ids)))
+    elif kind == "remove":
+        groups.remove_members(session, group, ids)
 
 
 def _apply_members(session: Session, group: ScimGroup, op: Operation) -> None:
@@ -104,8 +118,6 @@ def _apply_members(session: Session, group: ScimGroup, op: Operation) -> None:
         if op.op != "remove":
             raise invalid_path("use add or remove on members, not a filtered replace")
         _remove_selected(session, group, path.selector)
-    elif op.op == "add":
-        groups.add_members(session, group, groups.member_ids(op.value))
     elif op.op == "replace":
         groups.replace_members(session, group, groups.member_ids(op.value))
     else:

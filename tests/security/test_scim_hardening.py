@@ -212,15 +212,31 @@ def test_too_many_scanning_selectors_are_refused_before_any_change(scim: Client)
     assert members(group_id) == before
 
 
-def test_a_thousand_removals_by_id_stay_cheap(scim: Client) -> None:
+def test_a_thousand_removals_or_adds_by_id_stay_cheap(scim: Client) -> None:
     group_id, _ = big_group(scim.connection_id)
-    operations = [remove(f'value eq "u{i:04d}"') for i in range(0, 2000, 2)]
-    started = time.perf_counter()
-    answer = scim("PATCH", f"/Groups/{group_id}", patch_body(*operations))
-    elapsed = time.perf_counter() - started
+    removals = [remove(f'value eq "u{i:04d}"') for i in range(0, 2000, 2)]
+    adds = [{"op": "add", "path": "members", "value": [{"value": f"u{i:04d}"}]}
+            for i in range(0, 1000, 2)]
+    for operations, left in ((removals, SIZE + 1 - 1000), (adds, SIZE + 1 - 500)):
+        started = time.perf_counter()
+        answer = scim("PATCH", f"/Groups/{group_id}", patch_body(*operations))
+        elapsed = time.perf_counter() - started
+        assert answer.status_code == 204
+        assert len(members(group_id)) == left
+        assert elapsed < 3, f"the PATCH took {elapsed:.2f} s"
+
+
+def test_batched_member_operations_keep_their_order(scim: Client) -> None:
+    ids = [scim("POST", "/Users", user_body(f"o{i}@example.com")).get_json()["id"]
+           for i in range(3)]
+    group = scim("POST", "/Groups", group_body("order", ids[:2])).get_json()
+    add = [{"op": "add", "path": "members", "value": [{"value": i}]} for i in ids]
+    answer = scim("PATCH", f"/Groups/{group['id']}", patch_body(
+        remove(f'value eq "{ids[0]}"'), add[0],            # removed, then back
+        add[2], remove(f'value eq "{ids[2]}"'),            # added, then gone
+        remove(f'value eq "{ids[1]}"'), remove('type eq "User"'), add[1]))
     assert answer.status_code == 204
-    assert len(members(group_id)) == SIZE + 1 - 1000
-    assert elapsed < 3, f"the PATCH took {elapsed:.2f} s"
+    assert members(group["id"]) == {ids[1]}
 
 
 @pytest.mark.parametrize("selector", ['$ref eq "x"', 'value eq "a" or name pr', 'value gt 3'])
