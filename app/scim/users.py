@@ -51,7 +51,7 @@ def _write(session: Session, user: ScimUser, doc: dict[str, Any]) -> None:
     """Copy the document into the row and its filter columns; e-mail rows only when they changed."""
     key = names.user_name_key(doc["userName"])
     if len(key) > MAX_KEY:  # case folding can lengthen some scripts
-        raise invalid_value(f"userName is longer than {MAX_KEY} characters")
+        raise invalid_value(f"userName is longer than {MAX_KEY} characters once case-folded")
     is_new = user.pk is None
     emails_changed = is_new or (user.document or {}).get("emails") != doc.get("emails")
     emails = _emails(doc)

@@ -104,7 +104,7 @@ def scim(client) -> tuple[Scim, str, str]:
     return endpoint, user["id"], group["id"]
 
 
-@settings(FAST, max_examples=150)
+@settings(FAST, max_examples=120)
 @given(body=_bodies(USER_PATHS))
 def test_patching_a_user_with_anything_is_a_2xx_or_an_rfc_error(scim, body: Any) -> None:
     endpoint, user_id, group_id = scim
@@ -113,7 +113,7 @@ def test_patching_a_user_with_anything_is_a_2xx_or_an_rfc_error(scim, body: Any)
     assert endpoint("GET", f"/Users/{user_id}").status_code == 200
 
 
-@settings(FAST, max_examples=150)
+@settings(FAST, max_examples=120)
 @given(body=_bodies(GROUP_PATHS))
 def test_patching_a_group_with_anything_is_a_2xx_or_an_rfc_error(scim, body: Any) -> None:
     endpoint, user_id, group_id = scim
