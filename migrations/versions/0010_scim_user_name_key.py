@@ -1,7 +1,7 @@
 """scim_user_name_key: userName keys become NFC, case-folded and trimmed
 
 Revision ID: 0010
-Revises: 0015
+Revises: 0009
 
 The unique index on (connection_id, user_name_key) stays; what changes is the key. Existing
 rows are re-keyed. Where two stored users of a connection now share a key, one keeps it (the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0015"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
