@@ -15,6 +15,8 @@ from workers.sources.base import secret_fields
 from workers.sync.policy import PolicyError, from_connection
 
 MAPPING_KEYS = {"prefix", "case", "rules", "flatten_nested"}
+DEFAULT_SCHEDULE = "hour"
+"""The schedule of a connection whose mapping names none."""
 
 
 class ConnectionInvalid(ValueError):
@@ -73,7 +75,8 @@ def apply_mapping(conn: Connection, spec: dict[str, Any]) -> None:
     try:
         from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
                         conn.default_groups, conn.deprovision, conn.policy)
-        conn.schedule = schedule.normalise(spec.get("schedule", conn.schedule or "hour"))
+        # a new connection is hourly unless told otherwise; an existing one keeps its schedule
+        conn.schedule = schedule.normalise(spec.get("schedule", conn.schedule or DEFAULT_SCHEDULE))
     except (PolicyError, schedule.ScheduleError) as exc:
         raise ConnectionInvalid(str(exc)) from None
 

@@ -24,18 +24,24 @@ INTERVALS = {
 """Named intervals (Forge's scheduledTrigger offers fiveMinute, hour, day, week)."""
 ALIASES = {"fiveMinute": "five_minutes", "5m": "five_minutes", "hourly": "hour",
            "daily": "day", "weekly": "week"}
-MANUAL = ("", "manual", "none")
+MANUAL = "manual"
+"""The stored schedule of a connection that syncs only on demand (never by the tick)."""
+_MANUAL_SPELLINGS = ("", MANUAL, "none", "on_demand")
 
 
 class ScheduleError(ValueError):
     """Not a known interval nor a valid five-field cron expression."""
 
 
-def normalise(schedule: str | None) -> str | None:
-    """The stored form of a schedule, or None for 'manual only'; ScheduleError when invalid."""
+def normalise(schedule: str | None) -> str:
+    """The stored form of a schedule (MANUAL for 'on demand only'); ScheduleError when invalid.
+
+    Manual is stored as the word, not as NULL: a NULL would let the column default turn a
+    connection meant to run only on demand into an hourly one.
+    """
     value = (schedule or "").strip()
-    if value in MANUAL:
-        return None
+    if value in _MANUAL_SPELLINGS:
+        return MANUAL
     value = ALIASES.get(value, value)
     if value in INTERVALS:
         return value
@@ -48,7 +54,7 @@ def normalise(schedule: str | None) -> str | None:
 def next_run(schedule: str | None, after: datetime) -> datetime | None:
     """When a connection on `schedule` is next due, strictly after `after` (UTC)."""
     value = normalise(schedule)
-    if value is None:
+    if value == MANUAL:
         return None
     if value in INTERVALS:
         return after + INTERVALS[value]
@@ -63,7 +69,7 @@ def due_connections(db: Database, now: datetime) -> list[tuple[int, str | None, 
             .join(Installation, Installation.id == Connection.installation_id)
             .where(Connection.enabled.is_(True), Installation.state == InstallationState.ENABLED)
             .where(or_(Connection.pending_changes.is_(True),
-                       Connection.schedule.is_not(None) & (
+                       Connection.schedule.is_not(None) & (Connection.schedule != MANUAL) & (
                            Connection.next_run_at.is_(None) | (Connection.next_run_at <= now)))))
         return [(r.id, r.schedule, r.pending_changes) for r in rows]
 
@@ -81,7 +87,7 @@ def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
             upcoming = None
         with db.session() as session:
             conn = session.get(Connection, cid)
-            if schedule and upcoming:
+            if upcoming:
                 conn.next_run_at = upcoming
         count += 1
     return count

@@ -40,6 +40,7 @@ class Connection(Base):
     default_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
     deprovision: Mapped[str] = mapped_column(String(32), default="remove_from_groups")
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # "manual" (stored as the word, never NULL) means on demand only; see workers/schedule.py
     schedule: Mapped[str | None] = mapped_column(String(64), default="hour")
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

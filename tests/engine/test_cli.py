@@ -110,3 +110,23 @@ def test_connection_test_says_what_is_wrong(env, tmp_path, monkeypatch):
     monkeypatch.setenv("USERSYNC_ALLOW_PRIVATE_URLS", "true")  # as the sandbox set-up does
     result = CliRunner().invoke(main, ["connections", "test", kc])
     assert result.exit_code == 1 and "failed (unreachable)" in result.output
+
+
+def test_manual_schedule_is_stored_and_never_ticked(env):
+    from datetime import UTC, datetime
+
+    from app import extensions
+    from workers import schedule
+    from workers.queue import queue
+
+    path = env.write_directory(directory([("u1", "a@example.com", True)], {"g": ["u1"]}))
+    add = ["connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
+           "--settings", json.dumps({"path": str(path)})]
+    manual = cli(*add, "--name", "On demand", "--mapping", '{"schedule": "manual"}').strip()
+    hourly = cli(*add, "--name", "Default").strip()
+    listed = {c["id"]: c for c in map(json.loads, cli("connections", "list").splitlines())}
+    assert listed[int(manual)]["schedule"] == "manual"
+    assert listed[int(hourly)]["schedule"] == "hour"
+    assert schedule.tick(extensions.db, env.redis, datetime.now(UTC)) == 1
+    [job] = queue(env.redis).get_jobs()
+    assert job.args[0] == int(hourly), "only the scheduled connection is enqueued"
