@@ -107,15 +107,14 @@ def connections_test(connection_id: int) -> None:
 @click.option("--wait", is_flag=True, help="Wait for the worker and print the result.")
 def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
     """Enqueue a sync (coalesced with any waiting one)."""
-    from app.models import Connection
-    from workers.queue import enqueue_sync, queue
+    from workers.queue import NotInstalled, enqueue_sync, queue
 
     cfg = _setup()
-    with extensions.db.session() as session:
-        if session.get(Connection, connection_id) is None:
-            raise click.ClickException(f"connection {connection_id} does not exist")
     redis = extensions.redis(cfg)
-    job_id = enqueue_sync(redis, connection_id, "manual", dry_run)
+    try:
+        job_id = enqueue_sync(redis, connection_id, "manual", dry_run)
+    except NotInstalled as exc:
+        raise click.ClickException(str(exc)) from None
     if not wait:
         click.echo(job_id)
         return

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from app.db import Database
 from app.models import Connection, Installation, InstallationState
-from workers.queue import enqueue_sync
+from workers.queue import NotInstalled, enqueue_sync
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,11 @@ def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     count = 0
     for cid, schedule, pending in due_connections(db, now):
-        enqueue_sync(redis, cid, "push" if pending else "schedule")
+        try:
+            enqueue_sync(redis, cid, "push" if pending else "schedule", db=db)
+        except NotInstalled as exc:  # uninstalled since the query above: nothing to sync to
+            log.info("%s", exc)
+            continue
         try:
             upcoming = next_run(schedule, now)
         except ScheduleError:
