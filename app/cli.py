@@ -46,8 +46,10 @@ def _settings() -> dict:
 def _register_subcommands() -> None:
     """Commands that live with their subsystem; each module adds itself to `main`."""
     from app import cli_ops
+    from app.installations_cli import installations
 
     cli_ops.register(main)
+    main.add_command(installations)
 
 
 _register_subcommands()

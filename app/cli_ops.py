@@ -39,6 +39,17 @@ def _json_arg(value: str | None, what: str) -> dict[str, Any]:
     return data
 
 
+class KindOption(click.Option):
+    """--kind, whose help lists every kind the source registry knows (read when help is shown)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from workers.sources import registry
+
+        self.help = "Source kind, one of: " + "; ".join(
+            f"{kind} ({registry.get(kind).label})" for kind in registry.kinds()) + "."
+        return super().get_help_record(ctx)
+
+
 @click.group()
 def connections() -> None:
     """IdP connections of installed sites."""
@@ -46,7 +57,7 @@ def connections() -> None:
 
 @connections.command("add")
 @click.option("--client-key", required=True, help="The site's Connect client key.")
-@click.option("--kind", required=True, help="Source kind, e.g. directory_file, keycloak, okta, scim.")
+@click.option("--kind", required=True, cls=KindOption)
 @click.option("--name", required=True)
 @click.option("--settings", "settings_arg", required=True, help="JSON object or @file.")
 @click.option("--mapping", "mapping_arg", default=None, help="JSON object or @file.")

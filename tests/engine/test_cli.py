@@ -130,3 +130,25 @@ def test_manual_schedule_is_stored_and_never_ticked(env):
     assert schedule.tick(extensions.db, env.redis, datetime.now(UTC)) == 1
     [job] = queue(env.redis).get_jobs()
     assert job.args[0] == int(hourly), "only the scheduled connection is enqueued"
+
+
+def test_add_help_and_readme_name_every_source_kind():
+    from workers.sources import registry
+
+    help_text = " ".join(cli("connections", "add", "--help").split())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    kinds = registry.kinds()
+    assert "scim_pull" in kinds
+    for kind in kinds:
+        assert f"{kind} (" in help_text, f"--help does not list {kind}"
+        assert f"`{kind}`" in readme, f"the README does not document the {kind} kind"
+
+
+def test_installations_list_shows_the_client_key_connections_add_needs(env):
+    table = cli("installations", "list").splitlines()
+    assert table[0].split() == ["CLIENT_KEY", "PRODUCT", "SITE_URL", "STATE", "KIND"]
+    assert table[1].split() == [env.client_key, "jira", env.cloud.base_url, "enabled", "connect"]
+    [row] = [json.loads(line) for line in cli("installations", "list", "--json").splitlines()]
+    assert row == {"client_key": env.client_key, "product": "jira",
+                   "site_url": env.cloud.base_url, "state": "enabled", "kind": "connect"}
+    assert "secret" not in cli("installations", "list", "--json").lower()
