@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -88,6 +89,17 @@ def test_full_fetch_pages_through_every_user(slapd):
     assert str(uuid.UUID(user.id)) == user.id  # entryUUID, not the DN or the e-mail
     assert {g.name for g in snapshot.groups.values()} == {"engineering", "backend", "everyone"}
     assert len(snapshot.members[by_name(snapshot, "everyone").id]) == USERS + 1
+
+
+def test_one_fetch_binds_once(slapd):
+    before = slapd.binds()
+    snapshot = source(slapd).fetch()
+    assert snapshot.complete and len(snapshot.users) == USERS + 1
+    deadline = time.monotonic() + 5  # slapd writes its stats line just after answering
+    while slapd.binds() == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert slapd.binds() - before == 1
 
 
 def test_a_page_larger_than_the_server_allows_is_retried_then_marks_incomplete(slapd):
