@@ -111,8 +111,11 @@ class LdapSource(Source):
         server = ldap3.Server(parts.hostname, port=parts.port or (636 if secure else 389),
                               use_ssl=secure, tls=tls, get_info=ldap3.NONE,
                               connect_timeout=config.timeout)
+        # return_empty_attributes=False: with it, ldap3 fills in an empty `member` and then
+        # fails (KeyError) deleting it again when the server answers `member;range=0-*`
         conn = ldap3.Connection(server, user=config.bind_dn, password=config.bind_password,
                                 read_only=True, auto_range=False, raise_exceptions=False,
+                                return_empty_attributes=False,
                                 receive_timeout=math.ceil(config.timeout))  # ldap3 wants int
         where = f"{parts.hostname}:{server.port}"
         try:
