@@ -16,7 +16,7 @@ from workers.sync.policy import PolicyError, from_connection
 
 MAPPING_KEYS = {"prefix", "case", "rules", "flatten_nested"}
 DEFAULT_SCHEDULE = "hour"
-"""The schedule of a connection whose mapping names none."""
+"""The schedule of a new connection whose mapping names none."""
 
 
 class ConnectionInvalid(ValueError):
@@ -31,7 +31,7 @@ def create(session: Session, *, client_key: str, kind: str, name: str, settings:
         raise ConnectionInvalid(f"no installed site has client key {client_key!r}")
     plain, secret = validate_settings(kind, settings)
     conn = Connection(installation_id=inst.id, name=name.strip() or kind, kind=kind, enabled=True,
-                      settings=plain, pending_changes=False)
+                      settings=plain, pending_changes=False, schedule=DEFAULT_SCHEDULE)
     apply_mapping(conn, mapping or {})
     conn.set_secrets(secret, encrypt)
     session.add(conn)
@@ -75,8 +75,8 @@ def apply_mapping(conn: Connection, spec: dict[str, Any]) -> None:
     try:
         from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
                         conn.default_groups, conn.deprovision, conn.policy)
-        # a new connection is hourly unless told otherwise; an existing one keeps its schedule
-        conn.schedule = schedule.normalise(spec.get("schedule", conn.schedule or DEFAULT_SCHEDULE))
+        if "schedule" in spec:  # absent: the connection keeps its schedule, manual included
+            conn.schedule = schedule.normalise(spec["schedule"])
     except (PolicyError, schedule.ScheduleError) as exc:
         raise ConnectionInvalid(str(exc)) from None
 

@@ -24,24 +24,19 @@ INTERVALS = {
 """Named intervals (Forge's scheduledTrigger offers fiveMinute, hour, day, week)."""
 ALIASES = {"fiveMinute": "five_minutes", "5m": "five_minutes", "hourly": "hour",
            "daily": "day", "weekly": "week"}
-MANUAL = "manual"
-"""The stored schedule of a connection that syncs only on demand (never by the tick)."""
-_MANUAL_SPELLINGS = ("", MANUAL, "none", "on_demand")
+MANUAL = ("", "manual", "none")
+"""Spellings of 'on demand only', stored as NULL: the tick never enqueues such a connection."""
 
 
 class ScheduleError(ValueError):
     """Not a known interval nor a valid five-field cron expression."""
 
 
-def normalise(schedule: str | None) -> str:
-    """The stored form of a schedule (MANUAL for 'on demand only'); ScheduleError when invalid.
-
-    Manual is stored as the word, not as NULL: a NULL would let the column default turn a
-    connection meant to run only on demand into an hourly one.
-    """
+def normalise(schedule: str | None) -> str | None:
+    """The stored form of a schedule, or None for 'manual only'; ScheduleError when invalid."""
     value = (schedule or "").strip()
-    if value in _MANUAL_SPELLINGS:
-        return MANUAL
+    if value in MANUAL:
+        return None
     value = ALIASES.get(value, value)
     if value in INTERVALS:
         return value
@@ -54,7 +49,7 @@ def normalise(schedule: str | None) -> str:
 def next_run(schedule: str | None, after: datetime) -> datetime | None:
     """When a connection on `schedule` is next due, strictly after `after` (UTC)."""
     value = normalise(schedule)
-    if value == MANUAL:
+    if value is None:
         return None
     if value in INTERVALS:
         return after + INTERVALS[value]
@@ -69,7 +64,7 @@ def due_connections(db: Database, now: datetime) -> list[tuple[int, str | None, 
             .join(Installation, Installation.id == Connection.installation_id)
             .where(Connection.enabled.is_(True), Installation.state == InstallationState.ENABLED)
             .where(or_(Connection.pending_changes.is_(True),
-                       Connection.schedule.is_not(None) & (Connection.schedule != MANUAL) & (
+                       Connection.schedule.is_not(None) & (
                            Connection.next_run_at.is_(None) | (Connection.next_run_at <= now)))))
         return [(r.id, r.schedule, r.pending_changes) for r in rows]
 
@@ -91,7 +86,7 @@ def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
             upcoming = None
         with db.session() as session:
             conn = session.get(Connection, cid)
-            if upcoming:
+            if schedule and upcoming:
                 conn.next_run_at = upcoming
         count += 1
     return count

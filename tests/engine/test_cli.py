@@ -125,11 +125,24 @@ def test_manual_schedule_is_stored_and_never_ticked(env):
     manual = cli(*add, "--name", "On demand", "--mapping", '{"schedule": "manual"}').strip()
     hourly = cli(*add, "--name", "Default").strip()
     listed = {c["id"]: c for c in map(json.loads, cli("connections", "list").splitlines())}
-    assert listed[int(manual)]["schedule"] == "manual"
+    assert listed[int(manual)]["schedule"] is None, "null: manual, on demand only"
     assert listed[int(hourly)]["schedule"] == "hour"
     assert schedule.tick(extensions.db, env.redis, datetime.now(UTC)) == 1
     [job] = queue(env.redis).get_jobs()
     assert job.args[0] == int(hourly), "only the scheduled connection is enqueued"
+
+
+def test_a_mapping_change_keeps_a_manual_schedule(env):
+    from app import extensions
+    from app.connections import apply_mapping
+    from app.models import Connection
+
+    cid = env.connection(directory([], {}), {"schedule": "manual"})
+    with extensions.db.session() as session:
+        conn = session.get(Connection, cid)
+        apply_mapping(conn, {"mode": "on_the_fly", "prefix": "idp-"})
+    with extensions.db.session() as session:
+        assert session.get(Connection, cid).schedule is None
 
 
 def test_add_help_and_readme_name_every_source_kind():

@@ -55,30 +55,3 @@ def test_fresh_database_upgrade_downgrade_upgrade(tmp_path):
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     migrate.upgrade(url)
-
-
-def test_null_schedules_become_manual(tmp_path):
-    # NULL used to mean "on demand only"; 0012 stores the word, so nothing reads it as hourly
-    from sqlalchemy import text
-
-    url = f"sqlite:///{tmp_path / 'schedules.db'}"
-    migrate.upgrade(url, "0007")
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO installation (id, client_key, product_type, base_url, "
-                          "shared_secret_encrypted, state, installed_at, updated_at) VALUES "
-                          "(1, 'k', 'jira', 'https://a.atlassian.net', 'x', 'enabled', "
-                          "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
-        for cid, schedule in ((1, None), (2, "day")):
-            conn.execute(text("INSERT INTO connection (id, installation_id, name, kind, enabled, "
-                              "settings, mapping_mode, mapping, filters, default_groups, "
-                              "deprovision, policy, schedule, pending_changes, created_at, "
-                              "updated_at) VALUES (:id, 1, 'c', 'directory_file', 1, '{}', "
-                              "'on_the_fly', '{}', '{}', '[]', 'remove_from_groups', '{}', "
-                              ":schedule, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
-                         {"id": cid, "schedule": schedule})
-    migrate.upgrade(url)
-    with engine.begin() as conn:
-        rows = dict(conn.execute(text("SELECT id, schedule FROM connection")).all())
-    engine.dispose()
-    assert rows == {1: "manual", 2: "day"}
