@@ -9,6 +9,7 @@ import ipaddress
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -32,6 +33,7 @@ FQDN = f"{HOST}.usersync.test"
 ADMIN_PASSWORD = "Adm1n-Secret!"
 SYNC_DN = f"CN=sync,OU=Service,{DOMAIN_DN}"
 SYNC_PASSWORD = "Sync-Passw0rd!"
+DISABLED_SYNC_DN = f"CN=sync-disabled,OU=Service,{DOMAIN_DN}"
 PEOPLE = f"OU=People,OU=Sync,{DOMAIN_DN}"
 GROUPS = f"OU=Groups,OU=Sync,{DOMAIN_DN}"
 # samba's LDAP service listens on these; the DC gets a loopback address where all are free
@@ -82,8 +84,12 @@ def base_ldif() -> str:
     ous = [f"OU=Sync,{DOMAIN_DN}", PEOPLE, GROUPS, f"OU=Service,{DOMAIN_DN}"]
     text = "".join(f"dn: {ou}\nobjectClass: organizationalUnit\n\n" for ou in ous)
     # NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD, a real password: a plain member of Domain Users
-    return text + (f"dn: {SYNC_DN}\nobjectClass: user\nsAMAccountName: svc-sync\n"
-                   f"userAccountControl: 66048\nunicodePwd:: {_password(SYNC_PASSWORD)}\n\n")
+    text += (f"dn: {SYNC_DN}\nobjectClass: user\nsAMAccountName: svc-sync\n"
+             f"userAccountControl: 66048\nunicodePwd:: {_password(SYNC_PASSWORD)}\n\n")
+    # the same, disabled (66048 | ACCOUNTDISABLE): AD refuses its bind with "data 533"
+    return text + (f"dn: {DISABLED_SYNC_DN}\nobjectClass: user\n"
+                   f"sAMAccountName: svc-sync-off\nuserAccountControl: 66050\n"
+                   f"unicodePwd:: {_password(SYNC_PASSWORD)}\n\n")
 
 
 def free_loopback_address() -> str:
@@ -102,7 +108,7 @@ def free_loopback_address() -> str:
     raise RuntimeError("no loopback address has ports 389/636/3268/3269 free")
 
 
-def _smb_conf(directory: Path, address: str) -> str:
+def _smb_conf(directory: Path, address: str, strong_auth: bool) -> str:
     # Only the LDAP service: no SMB, DNS, Kerberos, replication or NetBIOS on this machine.
     return f"""[global]
 	netbios name = {HOST.upper()}
@@ -120,8 +126,8 @@ def _smb_conf(directory: Path, address: str) -> str:
 	pid directory = {directory}/run
 	log file = {directory}/log.%m
 	logging = file
-	# simple binds over ldap:// as well, like most AD DCs still allow; LDAPS is tested too
-	ldap server require strong auth = no
+	# no: simple binds over ldap:// too, as many DCs still allow; yes: LDAP signing enforced
+	ldap server require strong auth = {"yes" if strong_auth else "no"}
 	tls enabled = yes
 	tls keyfile = {directory}/tls/key.pem
 	tls certfile = {directory}/tls/cert.pem
@@ -206,8 +212,8 @@ def write_certificates(tls: Path, address: str) -> Path:
 class SambaDC:
     """One samba process serving a copy of the template on its own loopback address."""
 
-    def __init__(self, seed: str):
-        self.seed = seed
+    def __init__(self, seed: str, *, strong_auth: bool = False):
+        self.seed, self.strong_auth = seed, strong_auth
         self.dir = Path(tempfile.mkdtemp(prefix="samba-dc-"))
         self.address = ""
         self._process: subprocess.Popen[bytes] | None = None
@@ -232,7 +238,7 @@ class SambaDC:
         write_certificates(self.dir / "tls", self.address)
         (self.dir / "run").mkdir(exist_ok=True)
         conf = self.dir / "etc" / "smb.conf"
-        conf.write_text(_smb_conf(self.dir, self.address))
+        conf.write_text(_smb_conf(self.dir, self.address, self.strong_auth))
         log = (self.dir / "samba.out").open("wb")
         # -i: foreground, so this process owns it; -M single: one process to stop
         self._process = subprocess.Popen([SAMBA, "-s", str(conf), "-i", "-M", "single"],
@@ -248,8 +254,9 @@ class SambaDC:
                 out = (self.dir / "samba.out").read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"samba exited: {out}")
             try:
-                conn = ldap3.Connection(ldap3.Server(self.address, connect_timeout=1),
-                                        SYNC_DN, SYNC_PASSWORD, receive_timeout=2)
+                server = ldap3.Server(self.address, port=636, use_ssl=True, connect_timeout=1,
+                                      tls=ldap3.Tls(validate=ssl.CERT_NONE))
+                conn = ldap3.Connection(server, SYNC_DN, SYNC_PASSWORD, receive_timeout=2)
                 if conn.bind():
                     conn.unbind()
                     return
@@ -260,9 +267,10 @@ class SambaDC:
 
     def admin(self) -> ldap3.Connection:
         """A bound Administrator connection, for changes a test makes to the directory."""
-        conn = ldap3.Connection(ldap3.Server(self.address), f"CN=Administrator,CN=Users,{DOMAIN_DN}",
-                                ADMIN_PASSWORD, auto_bind=True)
-        return conn
+        server = ldap3.Server(self.address, port=636, use_ssl=True,
+                              tls=ldap3.Tls(validate=ssl.CERT_NONE))
+        return ldap3.Connection(server, f"CN=Administrator,CN=Users,{DOMAIN_DN}", ADMIN_PASSWORD,
+                                auto_bind=True)
 
     def guid_of(self, dn: str) -> str:
         """objectGUID as Samba's own tools print it (not decoded by the code under test)."""

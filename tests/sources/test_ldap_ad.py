@@ -9,6 +9,7 @@ import pytest
 from tests.sources.samba_ad import (
     DISABLED,
     DISABLED_NO_EXPIRY,
+    DISABLED_SYNC_DN,
     DOMAIN_DN,
     GROUPS,
     PEOPLE,
@@ -196,8 +197,32 @@ def test_start_tls_on_the_plain_port(dc):
 def test_wrong_password_is_an_auth_error(dc):
     check = source(dc, bind_password="wrong").test_connection()
     assert not check.ok and check.reason == "auth" and "bind DN or password" in check.message
+    assert "the password is wrong" in check.message  # AD's "data 52e"
     with pytest.raises(SourceAuthError):
         source(dc, bind_password="wrong").fetch()
+
+
+def test_a_disabled_bind_account_is_named(dc):
+    check = source(dc, bind_dn=DISABLED_SYNC_DN).test_connection()
+    assert not check.ok and check.reason == "auth"
+    assert "the bind account is disabled" in check.message  # AD's "data 533"
+
+
+@pytest.fixture(scope="module")
+def signing_dc():
+    """A DC that enforces LDAP signing: no simple bind over plain ldap://."""
+    require_samba()
+    with SambaDC(seed(), strong_auth=True) as server:
+        yield server
+
+
+def test_a_dc_enforcing_ldap_signing_asks_for_tls(signing_dc):
+    check = source(signing_dc).test_connection()
+    assert not check.ok and check.reason == "auth"
+    assert "ldaps://" in check.message and "StartTLS" in check.message
+    secure = source(signing_dc, url=signing_dc.tls_url, ca_cert=signing_dc.ca_pem)
+    assert secure.test_connection().ok
+    assert source(signing_dc, start_tls=True, ca_cert=signing_dc.ca_pem).test_connection().ok
 
 
 def test_objectguid_survives_a_rename(dc):
