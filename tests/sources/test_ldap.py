@@ -226,6 +226,9 @@ def test_presets_fill_blanks_only():
     assert "1.2.840.113556.1.4.803:=2" in ad.disabled_filter
     assert ad.email_attribute == "userPrincipalName"
     assert ad.user_base_dn == ad.group_base_dn == "dc=corp"
+    assert ad.primary_group_attribute == "primaryGroupID" and ad.member_range_size == 1500
+    ldap = resolve({"url": "ldaps://ldap", "bind_dn": "cn=s", "bind_password": "p", "base_dn": "dc=x"})
+    assert ldap.primary_group_attribute == "" and ldap.member_range_size == 0
 
 
 def test_registered_under_kind_ldap():
@@ -237,6 +240,21 @@ def test_object_guid_is_decoded_little_endian():
     assert decode_id("objectGUID", guid.bytes_le) == str(guid)
     assert decode_id("entryUUID", b"abc") == "abc"
     assert decode_id("someBinaryId", b"\xff\xfe") == "fffe"
+
+
+def test_binary_sids_and_primary_groups():
+    import struct
+
+    from workers.sources.ldap_primary import primary_group_sid, primary_memberships, sid_text
+
+    user = b"\x01\x05" + (5).to_bytes(6, "big") + struct.pack("<5I", 21, 11, 22, 33, 1105)
+    assert sid_text(user) == "S-1-5-21-11-22-33-1105"
+    assert sid_text(b"\x01\x05short") is None
+    assert primary_group_sid("S-1-5-21-11-22-33-1105", "513") == "S-1-5-21-11-22-33-513"
+    assert primary_group_sid("S-1-5-21-11-22-33-1105", "x") is None
+    groups = {"S-1-5-21-11-22-33-513": "g-domain-users"}
+    assert list(primary_memberships([("u1", user, "513"), ("u2", user, "514")], groups)) == [
+        ("g-domain-users", "u1")]
 
 
 def test_member_range_parsing():

@@ -155,6 +155,19 @@ def test_nested_groups_keep_direct_members_and_parents(dc):
     assert len(snapshot.members[platform.id]) == 5
 
 
+def test_primary_group_members_come_from_primary_group_id(dc):
+    # AD lists nobody in Domain Users' `member`: each user names it by primaryGroupID 513
+    snapshot = source(dc, group_base_dn=f"CN=Users,{DOMAIN_DN}",
+                      group_filter="(&(objectClass=group)(cn=Domain Users))").fetch()
+    assert snapshot.complete, snapshot.errors
+    domain_users = by_name(snapshot, "Domain Users")
+    assert snapshot.members[domain_users.id] == set(snapshot.users)
+    assert len(snapshot.users) == USERS
+    ignored = source(dc, group_base_dn=f"CN=Users,{DOMAIN_DN}", primary_group_attribute="none",
+                     group_filter="(&(objectClass=group)(cn=Domain Users))").fetch()
+    assert ignored.members[by_name(ignored, "Domain Users").id] == set()
+
+
 def test_in_chain_user_filter_selects_members_of_nested_groups(dc):
     in_engineering = f"(memberOf:{IN_CHAIN}:={group_dn('Engineering')})"
     snapshot = source(dc, user_filter=f"(&(objectCategory=person)(objectClass=user)"

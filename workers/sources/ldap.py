@@ -27,11 +27,13 @@ from workers.sources.base import (
     SourceUnreachable,
 )
 from workers.sources.ldap_errors import SearchFailed, raise_for_result, result_error, socket_error
+from workers.sources.ldap_primary import primary_memberships, sid_text
 from workers.sources.ldap_settings import LdapConfig, LdapSettingsSchema, resolve
 from workers.sources.registry import register
 from workers.sync.model import Group, Snapshot, User
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
+SID = "objectSid"
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 _RANGE = re.compile(r";range=(\d+)-(\d+|\*)$", re.IGNORECASE)
 
@@ -226,12 +228,16 @@ class LdapSource(Source):
         snapshot = Snapshot()
         user_attrs = [config.id_attribute, config.email_attribute,
                       config.display_name_attribute, "cn"]
+        group_attrs = [config.id_attribute, config.group_name_attribute]
+        if config.primary_group_attribute:
+            user_attrs += [config.primary_group_attribute, SID]
+            group_attrs.append(SID)
         member = config.member_attribute
         if config.member_range_size:
             # AD returns at most MaxValRange (1500) values of `member` per read; asking for a
             # range up front makes every server say where the slice ends
             member = _ranged(member, 0, config.member_range_size)
-        group_attrs = [config.id_attribute, config.group_name_attribute, member]
+        group_attrs.append(member)
         disabled = f"(&{config.user_filter}{config.disabled_filter})"
         jobs = {"users": (config.user_base_dn, config.user_filter, user_attrs),
                 "disabled users": (config.user_base_dn, disabled, [config.id_attribute]),
@@ -240,6 +246,8 @@ class LdapSource(Source):
                  for name, job in jobs.items()}
         user_dns = self._add_users(config, found["users"], found["disabled users"], snapshot)
         self._add_groups(link, found["groups"], user_dns, snapshot)
+        if config.primary_group_attribute:
+            _add_primary_members(config, found["users"], found["groups"], snapshot)
         return snapshot
 
     @staticmethod
@@ -336,6 +344,25 @@ class _Link:
 def _ranged(attribute: str, start: int, size: int) -> str:
     """`member;range=0-1499`: one slice of a multi-valued attribute (`*` end when size is 0)."""
     return f"{attribute};range={start}-{start + size - 1 if size else '*'}"
+
+
+def _add_primary_members(config: LdapConfig, users: list[Entry], groups: list[Entry],
+                         snapshot: Snapshot) -> None:
+    """Members AD leaves out of `member`: users whose primaryGroupID names one of the groups."""
+    sids = {e.dn: sid_text(_raw(e, SID)) for e in groups}
+    by_sid = {sid: _entry_id(config, e) for e in groups if (sid := sids[e.dn])}
+    people = [(_entry_id(config, e), _raw(e, SID),
+               first_text(e, config.primary_group_attribute)) for e in users]
+    for group_id, user_id in primary_memberships(
+            [p for p in people if p[0] in snapshot.users and p[1] and p[2]], by_sid):
+        snapshot.add_member(group_id, user_id)
+
+
+def _raw(entry: Entry, attribute: str) -> bytes:
+    for key, values in entry.attributes.items():
+        if key.lower() == attribute.lower() and values:
+            return values[0]
+    return b""
 
 
 def _entry_id(config: LdapConfig, entry: Entry) -> str:

@@ -21,6 +21,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "display_name_attribute": "displayName",
         "group_name_attribute": "cn",
         "member_attribute": "member",
+        "primary_group_attribute": "primaryGroupID",
         "member_range_size": 1500,
     },
     "openldap": {
@@ -32,6 +33,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "display_name_attribute": "displayName",
         "group_name_attribute": "cn",
         "member_attribute": "member",
+        "primary_group_attribute": "",
         "member_range_size": 0,
     },
 }
@@ -87,6 +89,9 @@ class LdapSettingsSchema(Schema):
     display_name_attribute = _blank("Holds the full name.", "Display name attribute")
     group_name_attribute = _blank("Holds the group name.", "Group name attribute")
     member_attribute = _blank("Lists members of a group as DNs.", "Member attribute")
+    primary_group_attribute = _blank(
+        "AD's primaryGroupID: users whose primary group (e.g. Domain Users) a group is, though "
+        "its member list leaves them out; \"none\" to ignore.", "Primary group attribute")
     member_range_size = fields.Integer(load_default=None, allow_none=True,
                                        validate=validate.Range(0, 100000), metadata=_field(
         "Member range size", "Members read per ranged read of a group (AD's MaxValRange is "
@@ -126,6 +131,7 @@ class LdapConfig:
     display_name_attribute: str
     group_name_attribute: str
     member_attribute: str
+    primary_group_attribute: str
     member_range_size: int
     page_size: int
     timeout: float
@@ -138,6 +144,8 @@ def resolve(settings: dict[str, Any]) -> LdapConfig:
     for name, default in preset.items():
         value = data.get(name)
         data[name] = default if value is None or value == "" else value
+    if data["primary_group_attribute"].lower() == "none":
+        data["primary_group_attribute"] = ""
     base = data.pop("base_dn")
     data["user_base_dn"] = data["user_base_dn"] or base
     data["group_base_dn"] = data["group_base_dn"] or base
