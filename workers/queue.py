@@ -58,9 +58,12 @@ def enqueue_sync(redis: Redis, connection_id: int, trigger: str = "manual",
                  dry_run: bool = False, db: Database | None = None) -> str:
     """Enqueue a sync for the connection or join the one already waiting; returns the job id.
 
-    Dry runs (previews) are never merged into a real sync, nor into each other. A connection
-    whose site is not installed is refused (NotInstalled): its run could only fail, and
-    retry against a site that is gone. `db` defaults to the process's configured database.
+    Dry runs (previews) are never merged into a real sync, nor into each other. Callers
+    enqueue only runnable connections (`Connection.inactive_reason()`); the queue itself
+    refuses a connection whose site is not installed (NotInstalled), since its run could only
+    fail and retry against a site that is gone; the job checks again when it starts, since a
+    connection or its site can be disabled while the job waits. `db` defaults to the
+    process's configured database.
     """
     if db is None:
         from app import extensions
