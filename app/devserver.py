@@ -61,7 +61,8 @@ def new_token() -> str:
 def commands(port: int, redis_url: str, sandbox_port: int | None,
              admin: tuple[str, str]) -> dict[str, str]:
     cmds = {
-        "web": f"{BIN / 'gunicorn'} --bind 127.0.0.1:{port} --workers 2 --access-logfile - app.wsgi:application",
+        "web": f"{BIN / 'gunicorn'} --bind 127.0.0.1:{port} --workers 2 --access-logfile - "
+                f"--logger-class app.access_log.ScrubbingLogger app.wsgi:application",
         "worker": f"{BIN / 'rq'} worker --url {redis_url} usersync",
         "clock": f"{BIN / 'rq'} cron --url {redis_url} {ROOT / 'workers' / 'cron.py'}",
     }

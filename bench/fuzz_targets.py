@@ -23,7 +23,13 @@ from hypothesis import strategies as st
 
 from app.connect.install_keys import InstallKeys
 from app.connect.qsh import qsh
-from app.connect.verify import IncomingRequest, JWTRejected, verify_install, verify_request
+from app.connect.verify import (
+    IncomingRequest,
+    JWTRejected,
+    lifecycle_payload,
+    verify_request,
+    verify_signed_install,
+)
 from workers.sources import json_path
 from workers.sources.base import SourceError
 from workers.sources.custom_rest import CustomRestSource, Paging
@@ -133,13 +139,15 @@ def check_install_jwt(case: tuple[str, bytes], install_keys: InstallKeys) -> str
     token, body = case
     req = IncomingRequest("POST", f"{BASE_URL}/installed", f"JWT {token}")
     try:
-        verify_install(req, body, keys=install_keys, base_url=BASE_URL, leeway=90)
+        _token, claims = verify_signed_install(req, keys=install_keys, base_url=BASE_URL,
+                                               leeway=90)
+        lifecycle_payload(claims, body)
     except JWTRejected as rejected:
         if rejected.status >= 500:
-            raise Crash(f"verify_install answered {rejected.status}: {rejected.message}") from rejected
+            raise Crash(f"signed install answered {rejected.status}: {rejected.message}") from rejected
         return "rejected"
     except Exception as exc:
-        raise Crash(f"verify_install raised {type(exc).__name__}: {exc}") from exc
+        raise Crash(f"signed install raised {type(exc).__name__}: {exc}") from exc
     return "accepted"
 
 
