@@ -1,4 +1,4 @@
-"""`usersync installations`: the sites that installed the app, and their client keys."""
+"""`usersync installations list`: the sites that installed the app, and their client keys."""
 
 from __future__ import annotations
 
@@ -12,11 +12,6 @@ from app import config as app_config
 from app import extensions
 
 COLUMNS = ("client_key", "product", "site_url", "state", "kind")
-
-
-@click.group()
-def installations() -> None:
-    """Sites that installed the app (Jira or Confluence, Connect or Forge)."""
 
 
 def describe(inst: Any) -> dict[str, str]:
@@ -35,7 +30,7 @@ def table(rows: list[dict[str, str]]) -> str:
     return "\n".join(lines)
 
 
-@installations.command("list")
+@click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def installations_list(as_json: bool) -> None:
     """Client key, product, site URL, state and kind of every installation, oldest first."""

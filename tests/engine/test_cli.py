@@ -170,3 +170,5 @@ def test_installations_list_shows_the_client_key_connections_add_needs(env):
     assert row == {"client_key": env.client_key, "product": "jira",
                    "site_url": env.cloud.base_url, "state": "enabled", "kind": "connect"}
     assert "secret" not in cli("installations", "list", "--json").lower()
+    group_help = cli("installations", "--help")
+    assert all(c in group_help for c in ("list", "confirm-url", "purge-uninstalled"))
