@@ -84,6 +84,6 @@ def test_procfile_web_stops_its_embedded_redis_on_sigterm(tmp_path, start):
         while redis_servers(instance) and time.monotonic() < deadline:
             time.sleep(0.1)
         leftover = redis_servers(instance)
-        for pid in leftover:  # never leave an orphan behind, even when failing
-            os.kill(pid, signal.SIGTERM)
+        for pid in leftover:  # never leave an orphan behind, even when failing; SIGKILL, as
+            os.kill(pid, signal.SIGKILL)  # redis ignores SIGTERM once its folder is gone
         assert leftover == set(), "an embedded redis-server outlived the web process"
