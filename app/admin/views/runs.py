@@ -29,6 +29,8 @@ JOB_ID = re.compile(r"^(sync|approve)-(\d{1,10})-[0-9a-f]{8,12}$")
 def _enqueue(ctx: Context, connection_id: int, dry_run: bool) -> dict[str, Any]:
     with extensions.db.session() as session:
         conn = tenancy.connection(session, ctx.caller, connection_id)
+        if not dry_run and not conn.enabled:
+            raise conflict("the connection is disabled: enable it to sync (a preview works either way)")
         cid = conn.id
     job_id = with_queue(lambda r: enqueue_sync(r, cid, "manual", dry_run))
     return {"job_id": job_id, "run_id": None}
@@ -42,7 +44,7 @@ def preview(ctx: Context, connection_id: int) -> dict[str, Any]:
 
 
 @operation("/connections/<int:connection_id>/sync", "POST", summary="Sync now", tag=TAG,
-           answer=common.JobAnswer, status=202, errors=(404, 503))
+           answer=common.JobAnswer, status=202, errors=(404, 409, 503))
 def sync_now(ctx: Context, connection_id: int) -> dict[str, Any]:
     return _enqueue(ctx, connection_id, dry_run=False)
 
