@@ -73,10 +73,24 @@ def test_policy_guard_and_protected_accounts(admin_env):
                                  conn.default_groups, conn.deprovision, conn.policy)
     assert policy.sync.protected_account_ids == frozenset({"acc-boss"})
     assert policy.guard.max_users_affected == 3 and policy.sync.invite_products == ("jira-software",)
+    assert got["invite_domains"] is None and got["adopt_existing_groups"] is False
     r = admin_env.put(f"/api/admin/connections/{cid}/policy", json={
-        "deprovision": "delete_everyone", "guard": {"max_removal_percent": 150}})
+        "deprovision": "delete_everyone", "guard": {"max_removal_percent": 150},
+        "invite_products": ["confluence"], "invite_domains": ["not a domain"]})
     fields = r.get_json()["error"]["fields"]
-    assert {"deprovision", "guard.max_removal_percent"} <= set(fields)
+    assert {"deprovision", "guard.max_removal_percent", "invite_products.0",
+            "invite_domains"} <= set(fields), fields
+    # the worker's own key, written by a first read, survives an edit that leaves it alone
+    with extensions.db.session() as session:
+        conn = session.get(Connection, cid)
+        conn.policy = {**conn.policy, "invite_domains": ["example.com"], "future_key": 1}
+    r = admin_env.put(f"/api/admin/connections/{cid}/policy",
+                      json={**got, "invite_domains": ["example.com", "corp.example"],
+                            "adopt_existing_groups": True})
+    assert r.get_json()["invite_domains"] == ["example.com", "corp.example"]
+    with extensions.db.session() as session:
+        stored = session.get(Connection, cid).policy
+    assert stored["future_key"] == 1 and stored["adopt_existing_groups"] is True
 
 
 def test_scim_tokens_are_shown_once_and_revocable(admin_env):

@@ -165,11 +165,15 @@ def test_a_held_plan_is_approved_or_discarded(runs_env):
     assert {u.email for u in env.cloud.site.members(eng.group_id)} == {"ann@example.com"}
 
 
-def test_a_disabled_connection_previews_but_does_not_sync(admin_env, test_config):
+def test_a_disabled_connection_neither_previews_nor_syncs(admin_env, test_config):
+    """As the worker runs nothing for it, the API refuses at once and says why."""
     Redis.from_url(test_config["REDIS_URL"]).flushdb()
     cid = connection(admin_env, directory(["ann"], {"eng": ["ann"]}))
     admin_env.post(f"/api/admin/connections/{cid}/disable")
-    assert admin_env.post(f"/api/admin/connections/{cid}/sync").status_code == 409
+    for action in ("sync", "preview"):
+        r = admin_env.post(f"/api/admin/connections/{cid}/{action}")
+        assert r.status_code == 409 and "disabled" in r.get_json()["error"]["message"]
+    admin_env.post(f"/api/admin/connections/{cid}/enable")
     assert admin_env.post(f"/api/admin/connections/{cid}/preview").status_code == 202
 
 
