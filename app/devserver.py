@@ -12,6 +12,7 @@ from typing import Any
 
 from honcho.manager import Manager
 
+from app import config as app_config
 from app import crypto, migrate, redis_conn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,13 @@ def child_env(settings: dict[str, Any], redis_url: str, port: int,
         env.setdefault("USERSYNC_ATLASSIAN_AUTH_URL", sandbox)
         env["USERSYNC_ALLOW_PRIVATE_URLS"] = "true"
     return env
+
+
+def record_rule(settings: dict[str, Any], env: dict[str, str]) -> None:
+    """A later `usersync connections test` in another terminal must judge URLs as the worker
+    started here does: the instance folder remembers the rule the children were given."""
+    app_config.record_network_rule(settings["INSTANCE_PATH"],
+                                   app_config.as_bool(env.get("USERSYNC_ALLOW_PRIVATE_URLS", "")))
 
 
 def sandbox_admin(instance_path: str) -> tuple[str, str]:
@@ -82,6 +90,7 @@ def run(settings: dict[str, Any], port: int, sandbox_port: int | None) -> int:
     redis = redis_conn.connect(settings["REDIS_URL"], settings["INSTANCE_PATH"])
     redis_url = settings["REDIS_URL"] or redis_conn.url_of(redis)
     env = child_env(settings, redis_url, port, sandbox_port)
+    record_rule(settings, env)
     admin = sandbox_admin(settings["INSTANCE_PATH"])
     manager = Manager()
     for name, cmd in commands(port, redis_url, sandbox_port, admin).items():
@@ -121,4 +130,5 @@ def _demo(settings: dict[str, Any], app_url: str, sandbox_url: str, admin: tuple
         return
     print(f"Installed into the sandbox site {sandbox_url} (admin {admin[0]} / {admin[1]}).\n"
           f"Demo connection {cid} syncs sandbox/demo/directory.json every five minutes; "
-          f"try: .venv/bin/usersync sync {cid} --dry-run --wait", flush=True)
+          f"try: .venv/bin/usersync sync {cid} --dry-run --wait\n"
+          f"Admin page as the sandbox admin: {app_url}/dev/admin", flush=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from html import escape
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
@@ -89,17 +88,6 @@ def _verify_lifecycle_token(event: str, req, cfg) -> tuple[str, dict]:  # type: 
             base_url=cfg["BASE_URL"], leeway=cfg["JWT_LEEWAY"], allow_context_qsh=False,
             max_lifetime=cfg["JWT_MAX_LIFETIME"])
     return extract_token(req), claims
-
-
-@bp.get("/admin")
-@connect_jwt(context_qsh=True)
-def admin_page():  # type: ignore[no-untyped-def]
-    # The configuration page arrives with the admin page work; until then it says so plainly.
-    # Everything from the installation is the tenant's (or an attacker's) text: escape it.
-    inst = g.installation
-    return (f"<!doctype html><title>User &amp; Group Sync</title>"
-            f"<h1>User &amp; Group Sync</h1><p>Installed on {escape(inst.base_url)}.</p>"
-            f"<p>Connections are configured with the <code>usersync connections</code> command.</p>")
 
 
 @bp.post("/webhooks/atlassian/<any(user_created, user_updated, user_deleted):event>")

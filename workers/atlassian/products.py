@@ -193,6 +193,17 @@ def admin_check(account_id: str) -> Call:
                 json={"accountId": account_id, "globalPermissions": ["ADMINISTER"]})
 
 
+def confluence_admin_check(account_id: str) -> Call:
+    """Confluence's own administrator check: the account's operations on the application."""
+    return Call("is_confluence_admin", "GET", "/wiki/rest/api/user",
+                params={"accountId": account_id, "expand": "operations"})
+
+
+def grants_confluence_admin(body: dict[str, Any]) -> bool:
+    return any(isinstance(op, dict) and op.get("operation") == "administer"
+               and op.get("targetType") == "application" for op in body.get("operations") or [])
+
+
 def org_directories(org_id: str) -> Call:
     """The organization API v2's directories (suspend and restore are per directory)."""
     return Call("org_directories", "GET", f"/admin/v2/orgs/{quote(org_id, safe='')}/directories")
