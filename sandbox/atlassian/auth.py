@@ -42,16 +42,18 @@ ANONYMOUS = Principal("none", "anonymous")
 
 
 def connect_jwt(token: str, method: str, relative_url: str, installations: Installations,
-                clock: Clock) -> Principal:
+                clock: Clock, product_hint: str = "jira") -> Principal:
     """Verify an app→product JWT: known iss, enabled, HS256 signature, exp, then qsh."""
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
         raise Denied(401, f"JWT is malformed: {exc}") from exc
-    app = installations.get(str(unverified.get("iss", "")))
+    # a Confluence path is Confluence's installation; each product holds its own shared secret
+    product = product_hint
+    app = installations.get(str(unverified.get("iss", "")), product)
     if app is None:
-        raise Denied(401, "JWT iss is not the key of an app installed on this site")
+        raise Denied(401, f"JWT iss is not the key of an app installed in this site's {product}")
     if not app.enabled:
         raise Denied(401, f"App '{app.key}' is disabled on this site")
     if header.get("alg") != "HS256":

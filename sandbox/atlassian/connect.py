@@ -39,6 +39,7 @@ class Installation:
     account_id: str
     descriptor: dict
     enabled: bool = True
+    product: str = "jira"  # each product of a site installs the app apart (own clientKey, secret)
     lifecycle: dict[str, str] = field(default_factory=dict)
     webhooks: list[dict] = field(default_factory=list)
 
@@ -48,23 +49,23 @@ class Installation:
 
 
 class Installations:
-    """Installed apps by app key; thread-safe."""
+    """Installed apps by app key and product (Jira and Confluence install apart); thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._by_key: dict[str, Installation] = {}
+        self._by_key: dict[tuple[str, str], Installation] = {}
 
     def put(self, installation: Installation) -> None:
         with self._lock:
-            self._by_key[installation.key] = installation
+            self._by_key[(installation.key, installation.product)] = installation
 
-    def get(self, key: str) -> Installation | None:
+    def get(self, key: str, product: str = "jira") -> Installation | None:
         with self._lock:
-            return self._by_key.get(key)
+            return self._by_key.get((key, product))
 
-    def remove(self, key: str) -> Installation | None:
+    def remove(self, key: str, product: str = "jira") -> Installation | None:
         with self._lock:
-            return self._by_key.pop(key, None)
+            return self._by_key.pop((key, product), None)
 
     def all(self) -> list[Installation]:
         with self._lock:

@@ -70,9 +70,11 @@ class Installer:
             site, installations, keys, site_url)
 
     def _payload(self, app: Installation, event: str) -> dict[str, Any]:
+        # a Confluence installation's baseUrl is the site's /wiki, as Cloud sends it
+        product_url = self.site_url() + ("/wiki" if app.product == "confluence" else "")
         return {"key": app.key, "clientKey": app.client_key, "sharedSecret": app.shared_secret,
-                "baseUrl": self.site_url(), "displayUrl": self.site_url(),
-                "productType": "jira", "description": f"Sandbox site {self.site.name}",
+                "baseUrl": product_url, "displayUrl": product_url,
+                "productType": app.product, "description": f"Sandbox site {self.site.name}",
                 "serviceEntitlementNumber": "SEN-" + app.client_key[:8],
                 "oauthClientId": app.client_key[:16], "eventType": event,
                 "cloudId": self.site.cloud_id}
@@ -98,17 +100,20 @@ class Installer:
         return jwt.encode({"iss": app.client_key, "iat": now, "exp": now + 180, "qsh": qsh,
                            "jti": uuid.uuid4().hex}, app.shared_secret, algorithm="HS256")
 
-    def install(self, descriptor_url: str) -> Installation:
-        """Fetch the descriptor, POST a signed `installed` (must answer 2xx), then `enabled`."""
+    def install(self, descriptor_url: str, product: str = "jira") -> Installation:
+        """Fetch the descriptor, POST a signed `installed` (must answer 2xx), then `enabled`.
+        Each product installs apart, with its own clientKey and shared secret."""
+        if product not in self.site.products:
+            raise InstallError(f"this site has no {product}")
         descriptor = read_descriptor(descriptor_url)
-        previous = self.installations.get(descriptor["key"])
+        previous = self.installations.get(descriptor["key"], product)
         app_user = self._app_user(descriptor, previous)
         app = Installation(
             key=descriptor["key"], client_key=previous.client_key if previous
             else str(uuid.uuid4()), shared_secret=secrets.token_urlsafe(48),
             base_url=descriptor["baseUrl"].rstrip("/"),
             scopes=effective_scopes(descriptor.get("scopes", [])), account_id=app_user,
-            descriptor=descriptor, lifecycle=descriptor.get("lifecycle") or {},
+            descriptor=descriptor, product=product, lifecycle=descriptor.get("lifecycle") or {},
             webhooks=(descriptor.get("modules") or {}).get("webhooks", []))
         response = self._lifecycle(app, "installed")
         if response is not None and not 200 <= response.status_code < 300:
@@ -125,22 +130,22 @@ class Installer:
         user = self.site.add_user("", name, account_type="app")
         return user.account_id
 
-    def set_enabled(self, key: str, enabled: bool) -> Installation:
-        app = self._get(key)
+    def set_enabled(self, key: str, enabled: bool, product: str = "jira") -> Installation:
+        app = self._get(key, product)
         app.enabled = enabled
         self._lifecycle(app, "enabled" if enabled else "disabled")
         return app
 
-    def uninstall(self, key: str) -> Installation:
-        app = self._get(key)
+    def uninstall(self, key: str, product: str = "jira") -> Installation:
+        app = self._get(key, product)
         self._lifecycle(app, "uninstalled")
-        self.installations.remove(key)
+        self.installations.remove(key, product)
         return app
 
-    def _get(self, key: str) -> Installation:
-        app = self.installations.get(key)
+    def _get(self, key: str, product: str = "jira") -> Installation:
+        app = self.installations.get(key, product)
         if app is None:
-            raise InstallError(f"no app with key '{key}' is installed")
+            raise InstallError(f"no app with key '{key}' is installed in {product}")
         return app
 
     def send_webhook(self, event: str, user: SiteUser) -> list[int]:

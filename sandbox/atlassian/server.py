@@ -121,7 +121,8 @@ def _authenticate(cloud: AtlassianSandbox) -> Principal:
         relative = path.removeprefix("/wiki")
         query = request.query_string.decode()
         return connect_jwt(token, request.method, relative + (f"?{query}" if query else ""),
-                           cloud.installations, cloud.clock)
+                           cloud.installations, cloud.clock,
+                           "confluence" if path.startswith("/wiki/") else "jira")
     if scheme == "Basic":
         return basic(value, cloud.site, cloud.clock)
     if header:
@@ -162,6 +163,9 @@ def _before(cloud: AtlassianSandbox) -> Response | None:
         return None
     if request.environ.get("sandbox.cloud_ok") is False:
         return _error(404, "No site with this cloudId offers this product API")
+    if request.path.startswith("/rest/api/") and "jira" not in cloud.site.products:
+        g.injected = True  # a Confluence-only site has no platform REST API at all
+        return Response("Not Found", status=404, mimetype="text/plain")
     try:
         g.principal = _authenticate(cloud)
         limited = _rate_limit(cloud)

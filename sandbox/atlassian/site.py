@@ -107,6 +107,7 @@ class Site:
         self._member_cache: dict[tuple[str, bool], tuple[tuple[int, int], list[str]]] = {}
         self.global_grants: dict[str, set[str]] = {p: set() for p in GLOBAL_PERMISSIONS}
         self.directory_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        self.products = {"jira", "confluence"}  # a Confluence-only site has no /rest/api/3
         self.licensed_products = {"jira-software"}  # Jira products this site has (and Confluence)
         self.seats: dict[str, int] = {}  # access group name -> licensed seats (absent: unlimited)
         for name_ in DEFAULT_GROUPS:

@@ -66,11 +66,11 @@ class SiteHandle:
                               redirect_uris: list[str]) -> None:
         self.oauth.register_client(client_id, client_secret, redirect_uris)
 
-    def install_app(self, descriptor_url: str) -> Installation:
-        return self.installer.install(descriptor_url)
+    def install_app(self, descriptor_url: str, product: str = "jira") -> Installation:
+        return self.installer.install(descriptor_url, product)
 
-    def uninstall_app(self, key: str) -> Installation:
-        return self.installer.uninstall(key)
+    def uninstall_app(self, key: str, product: str = "jira") -> Installation:
+        return self.installer.uninstall(key, product)
 
     def disable_app(self, key: str) -> Installation:
         return self.installer.set_enabled(key, False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app import extensions
 from app.admin.caller import ADMIN_CACHE_SECONDS, AdminCache
@@ -97,10 +97,19 @@ def test_site_unreachable_for_the_admin_check_is_503(admin_env):
 
 def test_confluence_uses_its_own_admin_check(admin_env):
     """A Confluence installation asks Confluence (user?expand=operations), not Jira."""
+    wiki = admin_env.cloud.install_app(admin_env.app_url + "/atlassian-connect.json",
+                                       "confluence")
     with extensions.db.session() as session:
-        session.execute(update(Installation).values(product_type="confluence"))
+        stored = session.scalars(select(Installation).where(
+            Installation.client_key == wiki.client_key)).one()
+        assert stored.product_type == "confluence" and stored.base_url.endswith("/wiki")
     admin_env.cloud.requests.clear()
-    assert admin_env.get("/api/admin/me").status_code == 200
-    assert admin_env.get("/api/admin/me", account_id=admin_env.member_id).status_code == 403
+
+    def me(account_id: str):  # type: ignore[no-untyped-def]
+        token = admin_env.token(account_id, client_key=wiki.client_key, secret=wiki.shared_secret)
+        return admin_env.client.get("/api/admin/me", headers={"Authorization": f"JWT {token}"})
+
+    assert me(admin_env.admin_id).status_code == 200
+    assert me(admin_env.member_id).status_code == 403
     assert admin_env.cloud.requests.matching("GET", "/wiki/rest/api/user")
     assert not admin_env.cloud.requests.matching("POST", "/rest/api/3/permissions/check")

@@ -74,9 +74,17 @@ def cloud() -> Iterator[SiteHandle]:
 
 
 @pytest.fixture()
-def shared_secret(cloud: SiteHandle) -> str:
+def product_secrets(cloud: SiteHandle) -> dict[str, str]:
+    """Our app installed in the site's Jira and in its Confluence: each has its own secret."""
     with LiveServer(descriptor_app()) as app_server:
-        return cloud.install_app(app_server.url + "/atlassian-connect.json").shared_secret
+        url = app_server.url + "/atlassian-connect.json"
+        return {product: cloud.install_app(url, product).shared_secret
+                for product in ("jira", "confluence")}
+
+
+@pytest.fixture()
+def shared_secret(product_secrets: dict[str, str]) -> str:
+    return product_secrets["jira"]
 
 
 def make_transport(**kwargs: Any) -> Transport:
@@ -87,14 +95,15 @@ SiteFactory = Callable[..., AtlassianSite]
 
 
 @pytest.fixture()
-def make_site(cloud: SiteHandle, shared_secret: str) -> SiteFactory:
+def make_site(cloud: SiteHandle, product_secrets: dict[str, str]) -> SiteFactory:
     """Build a client: `make_site(product, write="token"|None, org=True, transport=...)`."""
 
     def build(product: str = "jira", *, write: str | None = "token", org: bool = False,
               transport: Transport | None = None, concurrency: int = 6) -> AtlassianSite:
         base = cloud.base_url + ("/wiki" if product == "confluence" else "")
         root, product_base = site_urls(product, base)
-        read = Access(root, connect_auth(APP_KEY, shared_secret, product_base), "Connect app")
+        read = Access(root, connect_auth(APP_KEY, product_secrets[product], product_base),
+                      "Connect app")
         write_access = Access(root, api_token_auth(cloud.admin_email, cloud.admin_api_token),
                               "site-admin API token", app_traffic=False) \
             if write == "token" else None

@@ -131,11 +131,13 @@ def test_revoked_grant_stops_the_run_and_records_every_op(
 
 
 def test_confluence_installation_writes_through_its_gateway(
-        cloud: SiteHandle, store: Store, installation_id: int) -> None:
+        cloud: SiteHandle, store: Store, installation_id: int,
+        product_secrets: dict[str, str]) -> None:
     with store.db.session() as session:
         row = session.get(Installation, installation_id)
         row.product_type, row.base_url = "confluence", cloud.base_url + "/wiki"
         row.confirmed_base_url = row.base_url
+        row.shared_secret_encrypted = store.encrypt(product_secrets["confluence"])
     material = oauth.finish_authorization(OAUTH_APP, hosts_of(cloud), make_transport(),
                                           consent(cloud, "confluence"), cloud.base_url + "/wiki")
     assert "write:confluence-groups" in material["scopes"]

@@ -28,8 +28,12 @@ def test_reads(make_site: SiteFactory, cloud: SiteHandle, product: str) -> None:
     assert site.find_user_by_email("nobody@example.com") is None
     assert site.is_site_admin(cloud.admin_account_id)
     assert not site.is_site_admin(CAROL)
-    # reads go with the app's own identity
-    assert {r.credential for r in cloud.requests.all() if r.method == "GET"} == {"jwt"}
+    # reads go with the app's own identity, but for the e-mail search a Confluence
+    # installation sends through Jira with the site-admin API token (its JWT is Confluence's)
+    searches = {r.credential for r in cloud.requests.matching("GET", "/rest/api/3/user/search")}
+    assert searches == ({"jwt"} if product == "jira" else {"basic"})
+    assert {r.credential for r in cloud.requests.all() if r.method == "GET"
+            and "/user/search" not in r.path} == {"jwt"}
 
 
 @pytest.mark.parametrize("product", ["jira", "confluence"])

@@ -135,3 +135,20 @@ def test_groups_named_reads_only_the_groups_asked_for(make_site: SiteFactory,
     calls = cloud.requests.matching("GET", "/rest/api/3/group/bulk")
     assert len(calls) == 2  # 62 identifiers, at most 50 a call; the site's 125 groups unread
     assert len(site.groups_named([], [])) == 0
+
+
+def test_a_confluence_installation_on_a_site_without_jira(make_site: SiteFactory,
+                                                          cloud: SiteHandle) -> None:
+    cloud.site.products.discard("jira")
+    site = make_site("confluence")
+    assert site.find_user_by_email("carol@example.com") is None  # no platform API to search
+    found = make_site("confluence", org=True).find_user_by_email("carol@example.com")
+    assert found is not None and found.account_id == CAROL  # the organization API finds her
+    assert site.is_site_admin(cloud.admin_account_id)  # Confluence's own admin check
+    assert not cloud.requests.matching("POST", "/rest/api/3/permissions/check")
+    no_token = make_site("confluence", write=None)
+    with pytest.raises(MissingCredentialError) as err:
+        no_token.invite_user("new@example.com", "New", [])
+    assert "Atlassian Administration" in str(err.value)
+    with pytest.raises(MissingCredentialError):  # the API token has no Jira to invite through
+        site.invite_user("new@example.com", "New", [])

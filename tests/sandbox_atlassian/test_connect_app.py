@@ -134,10 +134,16 @@ def test_app_jwt_reads_but_group_writes_are_inaccessible(cloud, fake_app):
                  json={"accountId": ALICE})
     assert write.status_code == 403 and "INACCESSIBLE" in write.json()["errorMessages"][0]
     wiki = "/wiki/rest/api/group?limit=5"
+    # Confluence is an installation of its own: the Jira installation's secret is refused there
     assert call(cloud, "GET", wiki, app_jwt(secret, "GET", "/rest/api/group?limit=5")
+                ).status_code == 401
+    wiki_secret = cloud.install_app(f"{fake_app.base_url}/atlassian-connect.json",
+                                    "confluence").shared_secret
+    assert wiki_secret != secret
+    assert call(cloud, "GET", wiki, app_jwt(wiki_secret, "GET", "/rest/api/group?limit=5")
                 ).status_code == 200
     # the qsh path is relative to the product base URL, which for Confluence ends in /wiki
-    assert call(cloud, "GET", wiki, app_jwt(secret, "GET", wiki)).status_code == 401
+    assert call(cloud, "GET", wiki, app_jwt(wiki_secret, "GET", wiki)).status_code == 401
     logged = cloud.requests.matching("POST", "/group/user")
     assert logged[-1].credential == "jwt" and logged[-1].status == 403
 
@@ -253,3 +259,19 @@ def test_inviting_a_user_sends_user_created(cloud, fake_app, admin):
     hook = fake_app.calls[-1]
     assert hook["event"] == "webhook"
     assert hook["body"]["user"]["accountId"] == invited.json()["accountId"]
+
+
+def test_each_product_installs_apart_and_a_confluence_only_site_has_no_platform_api(
+        cloud, fake_app):
+    jira = cloud.install_app(f"{fake_app.base_url}/atlassian-connect.json")
+    wiki = cloud.install_app(f"{fake_app.base_url}/atlassian-connect.json", "confluence")
+    assert jira.client_key != wiki.client_key
+    installs = [c for c in fake_app.calls if c["event"] == "installed"]
+    assert [(c["body"]["productType"], c["body"]["baseUrl"]) for c in installs[-2:]] == [
+        ("jira", cloud.base_url), ("confluence", cloud.base_url + "/wiki")]
+    cloud.site.products.discard("jira")
+    path = "/rest/api/3/user/search?query=alice@example.com"
+    assert requests.get(cloud.url(path), auth=cloud.admin_auth, timeout=5).status_code == 404
+    wiki_path = "/wiki/rest/api/group?limit=5"
+    assert call(cloud, "GET", wiki_path, app_jwt(wiki.shared_secret, "GET", "/rest/api/group?limit=5")
+                ).status_code == 200

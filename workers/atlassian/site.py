@@ -126,22 +126,41 @@ class AtlassianSite:
         where the policy says) instead of invited a second time."""
         if "@" not in (email or ""):
             raise ValueError(f"not an e-mail address: {email!r}")
-        found = products.pick_user(self._json(self.read, products.find_user(email)), email)
+        found = None
+        platform = self._platform(reading=True)
+        if platform is not None:
+            try:
+                found = products.pick_user(self._json(platform, products.find_user(email)), email)
+            except NotFoundError:  # a Confluence-only site has no platform REST API
+                found = None
         if found is None and self.org is not None:
             call = products.org_find_user(self.org.org_id, email)
             found = products.org_pick_user(self._org(call), email)
         return found
 
     def is_site_admin(self, account_id: str) -> bool:
+        """Jira's Administer Jira; a Confluence installation asks Confluence (its own JWT
+        cannot call Jira, and a Confluence-only site has no Jira to ask)."""
+        if self.product.name == "confluence":
+            return products.grants_confluence_admin(
+                self._json(self.read, products.confluence_admin_check(account_id)))
         body = self._json(self.read, products.admin_check(account_id))
         return "ADMINISTER" in (body.get("globalPermissions") or [])
+
+    def _platform(self, reading: bool) -> Access | None:
+        """How this installation reaches the site's platform REST API (/rest/api/3: e-mail
+        search, invites). Jira's own installation does with its JWT (reads) and write
+        credential; a Confluence installation's JWT and Confluence-scoped OAuth cannot, so it
+        goes through a site-admin API token, which works wherever the site has Jira."""
+        if self.product.name == "jira":
+            return self.read if reading else self.write
+        if self.write is not None and not self.write.app_traffic:
+            return self.write
+        return None
 
     def is_product_admin(self, account_id: str) -> bool:
         """Whether the account administers this product: Jira's ADMINISTER global permission,
         or Confluence's `administer` operation on the application (its own check)."""
-        if self.product.name == "confluence":
-            return products.grants_confluence_admin(
-                self._json(self.read, products.confluence_admin_check(account_id)))
         return self.is_site_admin(account_id)
 
     def check_write_access(self) -> str:
@@ -185,8 +204,15 @@ class AtlassianSite:
         if "@" not in (email or ""):
             raise ValueError(f"not an e-mail address: {email!r}")
         call = products.invite(email, display_name, products_)
+        if self.product.name == "confluence" and self._platform(reading=False) is None:
+            raise MissingCredentialError(call.operation, CONFLUENCE_INVITE_HINT)
         try:
             user = products.jira_user(json_body(call.operation, self._write(call)))
+        except NotFoundError as exc:
+            if self.product.name != "confluence":
+                raise
+            raise MissingCredentialError(call.operation, CONFLUENCE_INVITE_HINT,
+                                         status=exc.status) from exc  # a site without Jira
         except BadRequestError as exc:
             if "does not have access" not in exc.remote_message:
                 raise
@@ -293,6 +319,10 @@ class AtlassianSite:
         return json_body(call.operation, response) if response.content else None
 
 
+CONFLUENCE_INVITE_HINT = (
+    "a Confluence installation invites people through the site's Jira with a site-admin API "
+    "token; on a site without Jira, invite them in Atlassian Administration (or set the "
+    "connection to skip unmatched users) and they are linked by e-mail on the next run")
 FILTER_VALUES = products.JIRA_PAGE  # identifiers per group/bulk call: one page of answers
 FILTER_CHARS = 3000  # and a URL short enough for every proxy on the way
 
