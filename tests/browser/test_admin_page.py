@@ -1,0 +1,175 @@
+"""The admin page in a real browser: Playwright drives Debian's Chromium against a live app
+server, the sandbox Atlassian site, a sandbox IdP and an `rq worker`.
+
+Run locally (needs `apt-get install chromium` and Node.js 20 for the bundle, which is built
+on first use when its sources changed):
+
+    PYTHONPATH=$PWD .venv/bin/python -m pytest tests/browser -q
+
+Every screen is checked with axe-core (no serious or critical violations) and photographed
+into test-artifacts/; any console error fails the test. Without /usr/bin/chromium the tests
+are skipped locally and fail in CI.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app import extensions
+from app.models import Change, SyncRun
+from sandbox.idps import keycloak
+from tests.engine.harness import directory
+from tests.engine.sources_fixtures import scenario
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose `option` in the Atlaskit select labelled `label`, with the keyboard."""
+    field = page.get_by_label(label, exact=True)
+    field.focus()
+    field.fill(option)
+    page.get_by_role("option", name=option, exact=True).wait_for()
+    field.press("Enter")
+
+
+def runs_of(connection_id: int) -> list[SyncRun]:
+    with extensions.db.session() as session:
+        return list(session.scalars(select(SyncRun).where(SyncRun.connection_id == connection_id)
+                                    .order_by(SyncRun.id)))
+
+
+def changes_of(run_id: int) -> list[Change]:
+    with extensions.db.session() as session:
+        return list(session.scalars(select(Change).where(Change.run_id == run_id).order_by(Change.seq)))
+
+
+def wait_for_finished_run(page) -> None:
+    """The progress bar reaches its end and the run says it succeeded."""
+    page.get_by_text("Succeeded", exact=True).first.wait_for(timeout=60_000)
+    bar = page.get_by_role("progressbar", name="Sync progress")
+    assert bar.get_attribute("aria-valuenow") in ("100", "1")
+    done, total = re.match(r"(\d+) of (\d+) changes made", page.get_by_test_id("progress-label").inner_text()).groups()
+    assert done == total and int(total) > 0
+
+
+def test_wizard_preview_sync_history_and_export(live, admin):
+    page = admin.page
+    d = scenario()
+    for email in ("alice@example.com", "bob@example.com", "carol@example.com", "dave@example.com"):
+        live.cloud.site.add_user(email)
+    with keycloak.serve(d) as idp:
+        page.goto(live.page_url)
+        page.get_by_role("heading", name="Connect your identity provider").wait_for()
+        admin.check("overview-empty")
+
+        page.get_by_role("button", name="Add connection").click()
+        pick(page, "Identity provider", "Keycloak")
+        admin.check("wizard-kind")
+        page.get_by_role("button", name="Continue").click()
+
+        # A bad URL comes back from the API as a field error, shown beside its field.
+        settings = dict(idp.settings, base_url="not a url")
+        for name, value in settings.items():
+            if isinstance(value, str):
+                page.locator(f'[name="settings.{name}"]').fill(value)
+        admin.expect_http_error(400)
+        page.get_by_role("button", name="Save and test").click()
+        url_field = page.locator('[name="settings.base_url"]')
+        error = page.get_by_text("Not a valid URL.")
+        error.wait_for()
+        assert url_field.get_attribute("aria-invalid") == "true"
+        admin.check("wizard-settings-error")
+        url_field.fill(idp.settings["base_url"])
+        page.get_by_role("button", name="Save and test").click()
+
+        page.get_by_text("The IdP answered").wait_for()
+        admin.check("wizard-test")
+        page.get_by_role("button", name="Continue").click()
+
+        page.get_by_label("Mode", exact=True).wait_for()
+        admin.check("wizard-groups")
+        page.get_by_role("button", name="Save and continue").click()
+
+        pick(page, "Run", "Every hour")
+        admin.check("wizard-schedule")
+        page.get_by_role("button", name="Save and continue").click()
+
+        page.get_by_role("heading", name="Preview").wait_for(timeout=60_000)
+        adds = page.get_by_label("Planned changes").get_by_role("listitem").first
+        assert int(adds.locator("strong").inner_text()) > 0
+        page.get_by_role("table").wait_for()
+        admin.check("wizard-preview")
+        page.get_by_role("button", name="Continue").click()
+
+        admin.check("wizard-enable")
+        page.get_by_role("button", name="Enable and sync now").click()
+        wait_for_finished_run(page)
+        admin.check("run")
+
+    (connection_id,) = {r.connection_id for r in runs_of_all()}
+    applied = [r for r in runs_of(connection_id) if not r.dry_run]
+    assert [r.status for r in applied] == ["succeeded"]
+    made = changes_of(applied[0].id)
+    assert live.members("engineering") >= {"alice@example.com", "bob@example.com"}
+
+    page.get_by_role("table", name="Changes made by this run").get_by_role("row").nth(1).wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8"))))
+    assert len(rows) == len(made) and {r["kind"] for r in rows} == {c.kind for c in made}
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export JSON").click()
+    exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    items = exported["items"] if isinstance(exported, dict) else exported
+    assert len(items) == len(made)
+
+    page.goto(f"{page.url.split('#')[0]}#/connection/{connection_id}/history")
+    page.get_by_role("tab", name="History").click()
+    page.get_by_role("button", name=f"Run {applied[0].id}", exact=True).wait_for()
+    page.get_by_role("button", name=re.compile(r"Run \d+ \(preview\)")).first.wait_for()
+    admin.check("history")
+
+    page.get_by_role("button", name="User & Group Sync").click()
+    page.get_by_role("heading", name="Changes per run").wait_for()
+    page.get_by_text("Healthy").wait_for()
+    admin.check("overview")
+
+
+def runs_of_all() -> list[SyncRun]:
+    with extensions.db.session() as session:
+        return list(session.scalars(select(SyncRun)))
+
+
+def test_held_plan_is_approved_in_the_page(live, admin):
+    page = admin.page
+    people = [(f"u{i}", f"user{i}@example.com", True) for i in range(10)]
+    for _, email, _ in people:
+        live.cloud.site.add_user(email)
+    cid = live.connection(directory(people, {"eng": [uid for uid, _, _ in people]}))
+    assert live.sync(cid).status == "succeeded"
+    assert len(live.members("eng")) == 10
+    # Eight of ten members leave: far over the guard's removal threshold, so the plan is held.
+    live.write_directory(directory(people, {"eng": ["u0", "u1"]}))
+
+    page.goto(live.page_url)
+    page.get_by_role("button", name="HR file").click()
+    page.get_by_role("button", name="Sync now").click()
+    page.get_by_text("This plan waits for your approval").wait_for(timeout=60_000)
+    removals = page.get_by_label("Planned changes").get_by_role("listitem").nth(1)
+    assert removals.locator("strong").inner_text() == "8"
+    admin.check("held")
+    assert len(live.members("eng")) == 10
+
+    page.get_by_role("button", name="Approve", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Apply this plan?").wait_for()
+    admin.check("approve-dialog")
+    dialog.get_by_role("button", name="Apply", exact=True).click()
+    wait_for_finished_run(page)
+    admin.check("approved-run")
+    assert live.members("eng") == {"user0@example.com", "user1@example.com"}
