@@ -11,7 +11,7 @@ class ErrorDetail(Schema):
     code = fields.String(required=True, metadata={"description": "validation, unauthorized, "
                                                   "forbidden, not_found, conflict, …"})
     message = fields.String(required=True)
-    fields_ = fields.Dict(data_key="fields", keys=fields.String(),
+    fields_ = fields.Dict(data_key="fields", attribute="fields", keys=fields.String(),
                           values=fields.List(fields.String()),
                           metadata={"description": "dotted field path → messages (validation only)"})
 

@@ -27,7 +27,8 @@ class Kind(Schema):
     supports_incremental = fields.Boolean(required=True)
     pushes = fields.Boolean(required=True, metadata={"description": "the IdP pushes over SCIM "
                                                      "(tokens and base URL instead of settings)"})
-    fields_ = fields.List(fields.Nested(FormField), data_key="fields", required=True)
+    fields_ = fields.List(fields.Nested(FormField), data_key="fields", attribute="fields",
+                          required=True)
 
 
 class KindList(Schema):
