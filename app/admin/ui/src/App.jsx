@@ -51,7 +51,7 @@ export default function App() {
   if (view.screen === 'wizard') screen = <Wizard nav={nav} />;
   else if (view.screen === 'credential') screen = <Credential />;
   else if (view.screen === 'connection') screen = <ConnectionPage key={view.id} id={view.id} tab={view.tab} nav={nav} />;
-  else if (view.screen === 'run') screen = <RunPage key={`${view.runId}-${view.seq || ''}`} runId={view.runId} nav={nav} />;
+  else if (view.screen === 'run') screen = <RunPage key={`${view.runId}-${view.seq || ''}`} runId={view.runId} jobId={view.jobId} nav={nav} />;
   else screen = <Overview nav={nav} />;
 
   if (me.error) {

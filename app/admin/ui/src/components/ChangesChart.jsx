@@ -1,41 +1,49 @@
-// Changes per run over time (applied and failed), drawn by uPlot; a hidden table says the same
-// to screen readers.
+// Changes per run over time (applied and failed, side by side), drawn by uPlot with one slot per
+// run in time order; a hidden table says the same to screen readers.
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
 const APPLIED = '#1f845a';
 const FAILED = '#c9372c';
+const AXIS = '#44546f';
 
-function seriesOf(history) {
-  const runs = history.filter((h) => h.started_at);
-  return [
-    runs.map((h) => Date.parse(h.started_at) / 1000),
-    runs.map((h) => h.applied ?? 0),
-    runs.map((h) => h.failed ?? 0),
-  ];
+const shortTime = (iso) => new Date(iso).toLocaleString(undefined, {
+  month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+
+/** Applied runs only: previews and discarded plans change nothing. */
+function runsOf(history) {
+  return (history || []).filter((h) => h.started_at && h.status !== 'preview' && h.status !== 'discarded');
 }
 
 export default function ChangesChart({ history, title = 'Changes per run' }) {
   const box = useRef(null);
-  const data = seriesOf(history || []);
+  const runs = runsOf(history);
+  const key = JSON.stringify(runs);
 
   useEffect(() => {
-    if (!box.current || data[0].length === 0) return undefined;
+    if (!box.current || runs.length === 0) return undefined;
     const width = Math.max(280, box.current.clientWidth || 600);
-    const bars = uPlot.paths.bars({ size: [0.6, 40], gap: 2 });
+    const bar = (align) => uPlot.paths.bars({ size: [0.35, 28], align, gap: 1 });
+    const data = [runs.map((_, i) => i), runs.map((h) => h.applied ?? 0), runs.map((h) => h.failed ?? 0)];
     const plot = new uPlot({
       width, height: 180, legend: { show: false }, cursor: { show: false },
-      scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max)] } },
-      axes: [{ stroke: '#44546f', grid: { show: false } },
-        { stroke: '#44546f', size: 40, grid: { stroke: '#091e4224' } }],
-      series: [{}, { label: 'Applied', fill: APPLIED, stroke: APPLIED, paths: bars, points: { show: false } },
-        { label: 'Failed', fill: FAILED, stroke: FAILED, paths: bars, points: { show: false } }],
+      scales: { x: { time: false, range: () => [-0.6, runs.length - 0.4] },
+        y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.1))] } },
+      axes: [
+        { stroke: AXIS, grid: { show: false }, ticks: { show: false },
+          splits: () => runs.map((_, i) => i).filter((i) => runs.length <= 8 || i % Math.ceil(runs.length / 8) === 0),
+          values: (u, splits) => splits.map((i) => (runs[i] ? shortTime(runs[i].started_at) : '')) },
+        { stroke: AXIS, size: 44, grid: { stroke: '#091e4224' } },
+      ],
+      series: [{},
+        { label: 'Applied', fill: APPLIED, stroke: APPLIED, paths: bar(-1), points: { show: false } },
+        { label: 'Failed', fill: FAILED, stroke: FAILED, paths: bar(1), points: { show: false } }],
     }, data, box.current);
     return () => plot.destroy();
-  }, [JSON.stringify(data)]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [key]); // eslint-disable-line react-hooks/exhaustive-deps
 
-  if (data[0].length === 0) return <p className="muted">No runs yet: the chart fills in as syncs run.</p>;
+  if (runs.length === 0) return <p className="muted">No syncs yet: the chart fills in as runs apply changes.</p>;
   return (
     <figure style={{ margin: 0 }}>
       <figcaption className="visually-hidden">{title}</figcaption>
@@ -48,7 +56,7 @@ export default function ChangesChart({ history, title = 'Changes per run' }) {
         <caption>{title}</caption>
         <thead><tr><th scope="col">Run started</th><th scope="col">Applied</th><th scope="col">Failed</th></tr></thead>
         <tbody>
-          {(history || []).map((h) => (
+          {runs.map((h) => (
             <tr key={h.run_id}><td>{h.started_at}</td><td>{h.applied}</td><td>{h.failed}</td></tr>
           ))}
         </tbody>

@@ -87,7 +87,7 @@ export default function ChangesList({ runId }) {
         <EmptyState headingLevel={3} header="No changes in this run"
           description="The IdP and Atlassian already matched, or the run stopped before changing anything." />
       ) : (
-        <DynamicTable caption="Changes made by this run" head={HEAD} rows={rowsOf(items || [])}
+        <DynamicTable label="Changes made by this run" head={HEAD} rows={rowsOf(items || [])}
           isLoading={items === null} emptyView={<p>No change matches these filters.</p>} />
       )}
       {cursor && <Button onClick={() => load(true)}>Show more</Button>}

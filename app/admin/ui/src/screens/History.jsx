@@ -45,7 +45,7 @@ export default function History({ connectionId, nav }) {
   ] }));
   return (
     <div className="stack">
-      <DynamicTable caption="Run history" head={HEAD} rows={rows} isLoading={items === null} />
+      <DynamicTable label="Run history" head={HEAD} rows={rows} isLoading={items === null} />
       {cursor && <Button onClick={() => load(true)}>Show more</Button>}
     </div>
   );

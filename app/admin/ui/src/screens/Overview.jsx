@@ -50,7 +50,7 @@ export default function Overview({ nav }) {
       ) : (
         <>
           <h2>Connections</h2>
-          <DynamicTable caption="Connections" head={HEAD} rows={rows} isLoading={!data} />
+          <DynamicTable label="Connections" head={HEAD} rows={rows} isLoading={!data} />
           <h2>Changes per run</h2>
           <ChangesChart history={history} />
         </>

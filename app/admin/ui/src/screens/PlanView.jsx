@@ -98,7 +98,7 @@ export default function PlanView({ runId, onDecided }) {
             <Label htmlFor="plan-kind">Show</Label>
             <Select inputId="plan-kind" options={KIND_OPTIONS} value={kind} onChange={setKind} />
           </div>
-          <DynamicTable caption="Planned changes" head={HEAD} rows={rowsOf(items)}
+          <DynamicTable label="Planned changes" head={HEAD} rows={rowsOf(items)}
             emptyView={<p>No planned change of this kind.</p>} />
           {cursor && <Button onClick={() => load(true)}>Show more</Button>}
         </>

@@ -18,25 +18,34 @@ function progressOf(run) {
   return { done, total, value: total > 0 ? Math.min(1, done / total) : 0 };
 }
 
-export function useRun(runId, stepMs = 500) {
+const JOB_OVER = new Set(['finished', 'failed', 'stopped', 'canceled']);
+
+/** Polls a run while it runs; with `jobId` (an approval just queued) also while it is still
+ *  held, until the worker has taken the job and finished it. */
+export function useRun(runId, stepMs = 500, jobId = null) {
   const [run, setRun] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
     if (!runId) return undefined;
     let live = true;
     let timer = null;
+    let waiting = jobId;
     const tick = async () => {
       try {
         const r = await get(`/runs/${runId}`);
         if (!live) return;
-        setRun(r);
-        if (RUNNING.has(r.status)) timer = setTimeout(tick, stepMs);
+        if (waiting && r.status === 'held') {
+          const job = await get(`/jobs/${waiting}`);
+          if (JOB_OVER.has(job.state)) waiting = null;
+        } else if (waiting && !RUNNING.has(r.status)) waiting = null;
+        setRun({ ...r, awaitingWorker: !!waiting && r.status === 'held' });
+        if (RUNNING.has(r.status) || waiting) timer = setTimeout(tick, stepMs);
       } catch (err) { if (live) setError(err); }
     };
     setRun(null);
     tick();
     return () => { live = false; clearTimeout(timer); };
-  }, [runId, stepMs]);
+  }, [runId, stepMs, jobId]);
   return { run, error };
 }
 
@@ -54,8 +63,8 @@ export function RunProgress({ run }) {
   );
 }
 
-export default function RunPage({ runId, nav }) {
-  const { run, error } = useRun(runId);
+export default function RunPage({ runId, jobId, nav }) {
+  const { run, error } = useRun(runId, 500, jobId);
   const [actionError, setActionError] = useState(null);
 
   async function syncNow() {
@@ -66,11 +75,20 @@ export default function RunPage({ runId, nav }) {
   }
   async function decided(action, answer) {
     if (action === 'approve') {
-      try { nav.go({ screen: 'run', runId: await runOf(answer), connectionId: run.connection_id, seq: Date.now() }); } catch (err) { setActionError(err); }
+      nav.go({ screen: 'run', runId: answer.run_id || run.id, jobId: answer.job_id, connectionId: run.connection_id, seq: Date.now() });
     } else nav.go({ screen: 'connection', id: run.connection_id, tab: 'history' });
   }
 
   if (!run) return error ? <Problem error={error} /> : <p>Loading the run…</p>;
+  if (run.awaitingWorker) {
+    return (
+      <div className="stack">
+        <div className="page-header"><h1>Run {run.id}</h1><RunLozenge status="queued" /></div>
+        <p>Approved: waiting for a worker to apply the plan…</p>
+        <RunProgress run={{ ...run, status: 'queued' }} />
+      </div>
+    );
+  }
   const showsPlan = run.status === 'preview' || run.status === 'held';
   return (
     <div className="stack">

@@ -37,7 +37,7 @@ export default function ScimTokens({ connectionId }) {
       )}
       <Problem error={error || list.error} />
       <div className="row"><Button appearance="primary" onClick={create}>Create token</Button></div>
-      <DynamicTable caption="SCIM tokens" head={HEAD} rows={rows} isLoading={list.loading && !list.data}
+      <DynamicTable label="SCIM tokens" head={HEAD} rows={rows} isLoading={list.loading && !list.data}
         emptyView={<p>No tokens yet: create one and paste it into your IdP.</p>} />
     </div>
   );
