@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app import extensions
-from app.models import Change, SyncRun
+from app.models import Change, Connection, SyncRun
 from sandbox.idps import keycloak
 from tests.engine.harness import directory
 from tests.engine.sources_fixtures import scenario
@@ -91,17 +91,28 @@ def test_wizard_preview_sync_history_and_export(live, admin):
         admin.check("wizard-test")
         page.get_by_role("button", name="Continue").click()
 
-        page.get_by_label("Mode", exact=True).wait_for()
+        # Manual mapping: IdP group "engineering" (from the IdP's picker) feeds a new site group.
+        pick(page, "Mode", "Only the IdP groups I map to site groups")
+        page.get_by_role("button", name="Add rule").click()
+        pick(page, "IdP group of rule 1", "engineering")
+        groups = page.get_by_label("Site groups of rule 1", exact=True)
+        groups.fill("eng-team")
+        page.get_by_role("option", name=re.compile("eng-team")).wait_for()
+        groups.press("Enter")
         admin.check("wizard-groups")
         page.get_by_role("button", name="Save and continue").click()
+        page.get_by_role("heading", name="Schedule").wait_for()
+        assert live_mapping(connection_of_wizard())["rules"] == [
+            {"idp_group": "engineering", "groups": ["eng-team"]}]
 
         pick(page, "Run", "Every hour")
         admin.check("wizard-schedule")
         page.get_by_role("button", name="Save and continue").click()
 
         page.get_by_role("heading", name="Preview").wait_for(timeout=60_000)
-        adds = page.get_by_label("Planned changes").get_by_role("listitem").first
-        assert int(adds.locator("strong").inner_text()) > 0
+        headline = page.get_by_label("Planned changes").get_by_role("listitem")
+        assert int(headline.nth(0).locator("strong").inner_text()) >= 2  # alice, bob (nested) join
+        assert headline.nth(2).locator("strong").inner_text() == "1"  # eng-team is created
         page.get_by_role("table").wait_for()
         admin.check("wizard-preview")
         page.get_by_role("button", name="Continue").click()
@@ -115,7 +126,9 @@ def test_wizard_preview_sync_history_and_export(live, admin):
     applied = [r for r in runs_of(connection_id) if not r.dry_run]
     assert [r.status for r in applied] == ["succeeded"]
     made = changes_of(applied[0].id)
-    assert live.members("engineering") >= {"alice@example.com", "bob@example.com"}
+    # dave is disabled in the IdP; bob comes in through backend, nested in engineering.
+    assert live.members("eng-team") == {"alice@example.com", "bob@example.com"}
+    assert "ops" not in live.group_names()
 
     page.get_by_role("table", name="Changes made by this run").get_by_role("row").nth(1).wait_for()
     with page.expect_download() as download:
@@ -138,6 +151,16 @@ def test_wizard_preview_sync_history_and_export(live, admin):
     page.get_by_role("heading", name="Changes per run").wait_for()
     page.get_by_text("Healthy").wait_for()
     admin.check("overview")
+
+
+def connection_of_wizard() -> int:
+    with extensions.db.session() as session:
+        return session.scalars(select(Connection.id)).one()
+
+
+def live_mapping(connection_id: int) -> dict:
+    with extensions.db.session() as session:
+        return session.get(Connection, connection_id).mapping_config()
 
 
 def runs_of_all() -> list[SyncRun]:

@@ -98,8 +98,7 @@ export default function RunPage({ runId, jobId, nav }) {
       </div>
       <p className="muted">Started {when(run.started_at)} by {run.trigger}{run.finished_at ? `, finished ${when(run.finished_at)}` : ''}
         {run.approved_by ? `, approved by ${run.approved_by}` : ''}.</p>
-      {!run.dry_run && <RunProgress run={run} />}
-      {RUNNING.has(run.status) && run.dry_run && <RunProgress run={run} />}
+      {(RUNNING.has(run.status) || (!run.dry_run && !showsPlan)) && <RunProgress run={run} />}
       {run.error && <SectionMessage appearance="error" title="The run stopped"><p>{run.error}</p></SectionMessage>}
       {run.reason && !showsPlan && <SectionMessage appearance="information"><p>{run.reason}</p></SectionMessage>}
       {!RUNNING.has(run.status) && !showsPlan && <Headlines summary={run.summary} />}

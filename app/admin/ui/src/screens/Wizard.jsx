@@ -2,9 +2,9 @@
 // preview → enable. The connection is saved (disabled) at step 2 and enabled only at the end.
 import Button from '@atlaskit/button/new';
 import { Label } from '@atlaskit/form';
+import ProgressBar from '@atlaskit/progress-bar';
 import SectionMessage from '@atlaskit/section-message';
 import Select from '@atlaskit/select';
-import Spinner from '@atlaskit/spinner';
 import { useEffect, useState } from 'react';
 import { get, itemsOf, post } from '../api.js';
 import Problem from '../components/Problem.jsx';
@@ -37,7 +37,7 @@ function TestStep({ connection, onNext, onBack }) {
   };
   useEffect(run, [connection.id]); // eslint-disable-line react-hooks/exhaustive-deps
   if (error) return <Problem error={error} />;
-  if (!answer) return <div className="row"><Spinner label="Testing the connection" /> <span>Asking the IdP…</span></div>;
+  if (!answer) return <div className="stack" aria-live="polite"><ProgressBar ariaLabel="Testing the connection" isIndeterminate /><p>Asking the IdP…</p></div>;
   return (
     <div className="stack">
       <SectionMessage appearance={answer.ok ? 'success' : 'error'}
