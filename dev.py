@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Two-command entry: `python3 dev.py run` (the product) and `python3 dev.py test` (the tests).
+"""Two-command entry: `python3 dev.py run` (the product) and `python3 dev.py test` (the tests);
+`python3 dev.py build` only builds the admin page (the production build step).
 
 Needs Python 3.11+ and Node.js 20: it creates `.venv`, installs the project into it when
 pyproject.toml changed, builds the admin page (`npm ci`, `npm run build` in app/admin/ui)
@@ -76,9 +77,13 @@ def ensure_admin_page() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test"):
+    if not argv or argv[0] not in ("run", "test", "build"):
         print(__doc__)
         return 2
+    if argv[0] == "build":
+        os.environ.pop("USERSYNC_SKIP_UI_BUILD", None)
+        ensure_admin_page()
+        return 0
     ensure_env()
     ensure_admin_page()
     os.chdir(ROOT)

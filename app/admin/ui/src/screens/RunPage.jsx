@@ -96,7 +96,7 @@ export default function RunPage({ runId, jobId, nav }) {
         <h1>Run {run.id} {run.dry_run ? '(preview)' : ''}</h1>
         <RunLozenge status={run.status} />
       </div>
-      <p className="muted">Started {when(run.started_at)} by {run.trigger}{run.finished_at ? `, finished ${when(run.finished_at)}` : ''}
+      <p className="muted">Started {when(run.started_at)} ({run.trigger}){run.finished_at ? `, finished ${when(run.finished_at)}` : ''}
         {run.approved_by ? `, approved by ${run.approved_by}` : ''}.</p>
       {(RUNNING.has(run.status) || (!run.dry_run && !showsPlan)) && <RunProgress run={run} />}
       {run.error && <SectionMessage appearance="error" title="The run stopped"><p>{run.error}</p></SectionMessage>}

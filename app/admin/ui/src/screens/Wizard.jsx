@@ -145,7 +145,8 @@ export default function Wizard({ nav }) {
     <div>
       <div className="page-header"><h1>Add a connection{kind ? `: ${kind.title}` : ''}</h1></div>
       <Steps at={at} />
-      <h2>{STEPS[at]}</h2>
+      {/* The preview step's plan carries its own heading. */}
+      {at !== 5 && <h2>{STEPS[at]}</h2>}
       {body}
     </div>
   );
