@@ -8,8 +8,12 @@ const APPLIED = '#1f845a';
 const FAILED = '#c9372c';
 const AXIS = '#44546f';
 
-const shortTime = (iso) => new Date(iso).toLocaleString(undefined, {
-  month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+/** Axis labels: the time of day when every run is from one day, else the date. */
+function labeller(runs) {
+  const days = new Set(runs.map((r) => new Date(r.started_at).toDateString()));
+  const format = days.size === 1 ? { hour: '2-digit', minute: '2-digit' } : { month: 'short', day: 'numeric' };
+  return (iso) => new Date(iso).toLocaleString(undefined, format);
+}
 
 /** Applied runs only: previews and discarded plans change nothing. */
 function runsOf(history) {
@@ -25,15 +29,18 @@ export default function ChangesChart({ history, title = 'Changes per run' }) {
     if (!box.current || runs.length === 0) return undefined;
     const width = Math.max(280, box.current.clientWidth || 600);
     const bar = (align) => uPlot.paths.bars({ size: [0.35, 28], align, gap: 1 });
-    const data = [runs.map((_, i) => i), runs.map((h) => h.applied ?? 0), runs.map((h) => h.failed ?? 0)];
+    // A run without failures draws no red bar at all (null is a gap to uPlot), not a zero line.
+    const data = [runs.map((_, i) => i), runs.map((h) => h.applied ?? 0), runs.map((h) => h.failed || null)];
+    const label = labeller(runs);
+    const every = Math.max(1, Math.ceil(runs.length / Math.max(1, Math.floor(width / 110))));
     const plot = new uPlot({
       width, height: 180, legend: { show: false }, cursor: { show: false },
       scales: { x: { time: false, range: () => [-0.6, runs.length - 0.4] },
         y: { range: (u, min, max) => [0, Math.max(4, Math.ceil(max * 1.1))] } },
       axes: [
         { stroke: AXIS, grid: { show: false }, ticks: { show: false },
-          splits: () => runs.map((_, i) => i).filter((i) => runs.length <= 8 || i % Math.ceil(runs.length / 8) === 0),
-          values: (u, splits) => splits.map((i) => (runs[i] ? shortTime(runs[i].started_at) : '')) },
+          splits: () => runs.map((_, i) => i).filter((i) => i % every === 0),
+          values: (u, splits) => splits.map((i) => (runs[i] ? label(runs[i].started_at) : '')) },
         { stroke: AXIS, size: 44, grid: { stroke: '#091e4224' } },
       ],
       series: [{},
