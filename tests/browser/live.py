@@ -74,3 +74,28 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
+
+
+def context_token(s: Stack, account_id: str) -> str:
+    """A Connect context JWT for `account_id`, as Jira hands the page (HS256, shared secret)."""
+    import time
+
+    import jwt
+    from sqlalchemy import select
+
+    from app.models import Installation
+
+    with extensions.db.session() as session:
+        inst = session.scalars(select(Installation).where(Installation.id == s.installation_id)).one()
+        secret = extensions.secrets.decrypt(inst.shared_secret_encrypted)
+    now = int(time.time())
+    return jwt.encode({"iss": s.client_key, "sub": account_id, "qsh": "context-qsh", "iat": now,
+                       "exp": now + 900, "aud": s.client_key}, secret, algorithm="HS256")
+
+
+def connect_all_js(token: str) -> str:
+    """Jira's side of all.js for a page outside Jira: the real script asks the parent frame over
+    postMessage; here AP.context.getToken answers the token Jira would, and counts the calls."""
+    return ("window.__tokenCalls = 0; window.AP = {context: {getToken: function (cb) {"
+            f" window.__tokenCalls += 1; var t = {token!r}; if (cb) cb(t); return Promise.resolve(t);"
+            " }}};")

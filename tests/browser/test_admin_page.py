@@ -24,8 +24,12 @@ from sqlalchemy import select
 from app import extensions
 from app.models import Change, Connection, SyncRun
 from sandbox.idps import keycloak
+from tests.browser.live import connect_all_js, context_token
 from tests.engine.harness import directory
 from tests.engine.sources_fixtures import scenario
+
+CONNECT_ALL_JS = "https://connect-cdn.atl-paas.net/all.js"
+"""Where the page loads Atlassian's Connect JavaScript API from (app/admin/ui/src/host.js)."""
 
 
 def pick(page, label: str, option: str) -> None:
@@ -35,6 +39,17 @@ def pick(page, label: str, option: str) -> None:
     field.fill(option)
     page.get_by_role("option", name=option, exact=True).wait_for()
     field.press("Enter")
+
+
+def tab_to(page, text: str, role: str | None = None, presses: int = 25) -> None:
+    """Press Tab until the focused element shows `text` (or has `role`): reachable by keyboard."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("() => [document.activeElement.textContent.trim(),"
+                                " document.activeElement.getAttribute('role')]")
+        if (role and focused[1] == role) or (not role and focused[0] == text):
+            return
+    raise AssertionError(f"Tab never reached {text or role!r}")
 
 
 def runs_of(connection_id: int) -> list[SyncRun]:
@@ -196,3 +211,38 @@ def test_held_plan_is_approved_in_the_page(live, admin):
     wait_for_finished_run(page)
     admin.check("approved-run")
     assert live.members("eng") == {"user0@example.com", "user1@example.com"}
+
+
+def test_keyboard_alone_reaches_the_wizard_and_a_non_admin_is_told_why(live, admin):
+    page = admin.page
+    page.goto(live.page_url)
+    page.get_by_role("heading", name="Connect your identity provider").wait_for()
+    tab_to(page, "Add connection")
+    page.keyboard.press("Enter")
+    page.get_by_label("Identity provider", exact=True).wait_for()
+    tab_to(page, "", role="combobox")
+    page.keyboard.type("Keycloak")
+    page.get_by_role("option", name="Keycloak", exact=True).wait_for()
+    page.keyboard.press("Enter")
+    tab_to(page, "Continue")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Settings").wait_for()
+
+    someone = live.cloud.site.add_user("someone@example.com")
+    admin.expect_http_error(403)
+    admin.expect_http_error(403)
+    page.goto(f"{live.page_url}&account_id={someone.account_id}")
+    page.get_by_text("Only site administrators can manage the sync").wait_for()
+    admin.check("not-admin")
+
+
+def test_connect_host_loads_all_js_and_calls_with_its_context_token(live, admin):
+    page = admin.page
+    token = context_token(live, live.cloud.admin_account_id)
+    page.route(CONNECT_ALL_JS, lambda route: route.fulfill(
+        body=connect_all_js(token), content_type="application/javascript"))
+    # The iframe URL Jira opens for adminPages: /admin with the context token in the query.
+    page.goto(f"{live.app_url}/admin?jwt={token}&xdm_e={live.cloud.base_url}")
+    page.get_by_role("heading", name="Connect your identity provider").wait_for()
+    assert page.evaluate("() => window.__tokenCalls") >= 2  # /me and /overview each asked
+    admin.check("connect-host")

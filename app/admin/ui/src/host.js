@@ -74,10 +74,12 @@ function devHost(token) {
   return fetchHost('dev', () => Promise.resolve(token));
 }
 
-/** Picks the host from the page URL: ?host=connect|forge|dev (Forge's iframe has no query). */
-export function pickHost(location = window.location) {
+/** Picks the host: the page's <meta name="usersync-host"> (set by the server on /admin),
+ *  else ?host=connect|forge|dev, else Forge (whose Custom UI iframe has neither). */
+export function pickHost(location = window.location, doc = document) {
   const params = new URLSearchParams(location.search);
-  const name = params.get('host') || (window.AP ? 'connect' : 'forge');
+  const meta = doc.querySelector('meta[name="usersync-host"]')?.content;
+  const name = meta || params.get('host') || (window.AP ? 'connect' : 'forge');
   if (name === 'connect') return connectHost();
   if (name === 'dev') return devHost(params.get('jwt'));
   return forgeHost();

@@ -70,7 +70,7 @@ export default function ConnectionPage({ id, tab, nav }) {
       <div className="page-header">
         <h1>{c.name}</h1>
         <div className="row">
-          <Button onClick={() => start('preview')}>Preview</Button>
+          <Button onClick={() => start('preview')} isDisabled={!c.enabled}>Preview</Button>
           <Button appearance="primary" onClick={() => start('sync')} isDisabled={!c.enabled}>Sync now</Button>
           <Button onClick={toggle}>{c.enabled ? 'Disable' : 'Enable'}</Button>
           <Button appearance="subtle" onClick={() => setDeleting(true)}>Delete</Button>
@@ -78,6 +78,7 @@ export default function ConnectionPage({ id, tab, nav }) {
       </div>
       <p className="muted">{kind?.title || c.kind} · {c.enabled ? 'enabled' : 'disabled'} · last run {when(c.last_run_at)}
         {c.last_run && <> <RunLozenge status={c.last_run.status} /></>} · next run {c.enabled ? when(c.next_run_at) : '—'}</p>
+      {!c.enabled && <p className="muted">Disabled: nothing runs, not even a preview, until it is enabled.</p>}
       <Problem error={error} />
       <Tabs id="connection-tabs" selected={selected} onChange={setSelected}>
         <TabList>

@@ -17,7 +17,8 @@ export default function SettingsForm({ kind, connection, submitText, onSaved }) 
     const body = { name: values.name, settings: settingsFrom(kind.fields, values.settings) };
     try {
       const saved = connection ? await patch(`/connections/${connection.id}`, body)
-        : await post('/connections', { kind: kind.kind, ...body });
+        // Not scheduled until the wizard's last step: nothing runs before the admin has seen a preview.
+        : await post('/connections', { kind: kind.kind, ...body, schedule: null });
       onSaved(saved);
       return undefined;
     } catch (err) {

@@ -6,7 +6,8 @@ import ProgressBar from '@atlaskit/progress-bar';
 import SectionMessage from '@atlaskit/section-message';
 import Select from '@atlaskit/select';
 import { useEffect, useState } from 'react';
-import { get, itemsOf, post } from '../api.js';
+import { get, itemsOf, post, put } from '../api.js';
+import { SCHEDULES } from '../components/format.js';
 import Problem from '../components/Problem.jsx';
 import useAsync from '../components/useAsync.js';
 import { runOf } from '../jobs.js';
@@ -53,12 +54,18 @@ function TestStep({ connection, onNext, onBack }) {
   );
 }
 
+async function startPreview(connectionId) {
+  // The worker runs nothing, not even a preview, for a disabled connection. So the connection is
+  // switched on with no schedule (nothing runs by itself) until the last step sets the schedule.
+  await put(`/connections/${connectionId}/schedule`, { schedule: null });
+  await post(`/connections/${connectionId}/enable`);
+  return runOf(await post(`/connections/${connectionId}/preview`));
+}
+
 function PreviewStep({ connection, onNext }) {
   const [runId, setRunId] = useState(null);
   const [error, setError] = useState(null);
-  useEffect(() => {
-    post(`/connections/${connection.id}/preview`).then(runOf).then(setRunId, setError);
-  }, [connection.id]);
+  useEffect(() => { startPreview(connection.id).then(setRunId, setError); }, [connection.id]);
   const { run } = useRun(runId || 0, 400);
   if (error) return <Problem error={error} />;
   if (!runId || !run || run.status === 'running' || run.status === 'queued') {
@@ -74,11 +81,12 @@ function PreviewStep({ connection, onNext }) {
   );
 }
 
-function EnableStep({ connection, nav }) {
+function EnableStep({ connection, schedule, nav }) {
   const [enabled, setEnabled] = useState(false);
   const [error, setError] = useState(null);
   async function enable(andSync) {
     try {
+      await put(`/connections/${connection.id}/schedule`, { schedule });
       await post(`/connections/${connection.id}/enable`);
       setEnabled(true);
       if (andSync) {
@@ -87,9 +95,17 @@ function EnableStep({ connection, nav }) {
       }
     } catch (err) { setError(err); }
   }
+  async function leave() {
+    try {
+      await post(`/connections/${connection.id}/disable`);
+      await put(`/connections/${connection.id}/schedule`, { schedule });
+      nav.go({ screen: 'connection', id: connection.id });
+    } catch (err) { setError(err); }
+  }
   return (
     <div className="stack">
-      <p>Enabled connections run on their schedule and whenever the IdP signals a change.</p>
+      <p>Enabled connections run on their schedule ({SCHEDULES.find((o) => o.value === (schedule || ''))?.label.toLowerCase() || schedule})
+        and whenever the IdP signals a change.</p>
       <Problem error={error} />
       {enabled && <SectionMessage appearance="success"><p>{connection.name} is enabled.</p></SectionMessage>}
       <div className="row">
@@ -97,7 +113,7 @@ function EnableStep({ connection, nav }) {
         <Button onClick={() => (enabled ? nav.go({ screen: 'overview' }) : enable(false).then(() => nav.go({ screen: 'overview' })))}>
           {enabled ? 'Go to overview' : 'Enable'}
         </Button>
-        <Button appearance="subtle" onClick={() => nav.go({ screen: 'connection', id: connection.id })}>Leave disabled</Button>
+        <Button appearance="subtle" onClick={leave}>Leave disabled</Button>
       </div>
     </div>
   );
@@ -108,6 +124,7 @@ export default function Wizard({ nav }) {
   const [at, setAt] = useState(0);
   const [kind, setKind] = useState(null);
   const [connection, setConnection] = useState(null);
+  const [schedule, setSchedule] = useState(null);
   const options = itemsOf(kinds.data).map((k) => ({ label: k.title, value: k.kind, kind: k }));
   const next = () => setAt((n) => n + 1);
 
@@ -135,11 +152,12 @@ export default function Wizard({ nav }) {
   } else if (at === 3) {
     body = <MappingEditor connectionId={connection.id} saveLabel="Save and continue" onSaved={next} />;
   } else if (at === 4) {
-    body = <ScheduleForm connectionId={connection.id} saveLabel="Save and continue" onSaved={next} />;
+    body = <ScheduleForm connectionId={connection.id} saveLabel="Save and continue"
+      onSaved={(a) => { setSchedule(a.schedule); next(); }} />;
   } else if (at === 5) {
     body = <PreviewStep connection={connection} onNext={next} />;
   } else {
-    body = <EnableStep connection={connection} nav={nav} />;
+    body = <EnableStep connection={connection} schedule={schedule} nav={nav} />;
   }
   return (
     <div>
