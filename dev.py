@@ -62,10 +62,14 @@ def ensure_admin_page() -> None:
     wanted = admin_page_hash()
     if UI_STAMP.exists() and UI_STAMP.read_text() == wanted:
         return
-    npm = shutil.which("npm")
-    if not npm:
+    npm, node = shutil.which("npm"), shutil.which("node")
+    if not npm or not node:
         sys.exit("Node.js 20 (with npm) is needed to build the admin page; install it, "
                  "or set USERSYNC_SKIP_UI_BUILD=1 to go without the page.")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
+    major, minor = (int(x) for x in version.lstrip("v").split(".")[:2])
+    if (major, minor) < (20, 19) or major == 21 or (major == 22 and minor < 12):
+        sys.exit(f"The admin page's build (Vite) needs Node.js 20.19+ or 22.12+; this is {version}.")
     lock = hashlib.sha256((UI / "package-lock.json").read_bytes()).hexdigest()
     if not (NODE_STAMP.exists() and NODE_STAMP.read_text() == lock):
         print("installing the admin page's packages (npm ci) ...", flush=True)

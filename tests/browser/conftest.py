@@ -60,6 +60,10 @@ class AdminPage:
     def check(self, screen: str) -> None:
         """axe-core on the current screen (no serious or critical violations), then a screenshot."""
         self.page.wait_for_load_state("networkidle")
+        # A dialog fading in has half-transparent text: axe would measure a contrast no one sees.
+        self.page.wait_for_function(
+            "() => document.getAnimations().every(a => a.playState !== 'running'"
+            " || a.effect.getComputedTiming().endTime === Infinity)")  # spinners never end
         self.page.add_script_tag(path=str(AXE))
         violations = self.page.evaluate(
             "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
