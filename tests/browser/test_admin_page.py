@@ -22,6 +22,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app import extensions
+from app.connections import create as create_connection
 from app.models import Change, Connection, SyncRun
 from sandbox.idps import keycloak
 from tests.browser.live import connect_all_js, context_token
@@ -246,3 +247,43 @@ def test_connect_host_loads_all_js_and_calls_with_its_context_token(live, admin)
     page.get_by_role("heading", name="Connect your identity provider").wait_for()
     assert page.evaluate("() => window.__tokenCalls") >= 2  # /me and /overview each asked
     admin.check("connect-host")
+
+
+def test_connection_tabs_scim_tokens_and_write_access_screens(live, admin):
+    page = admin.page
+    cid = live.connection(directory([("u0", "user0@example.com", True)], {"eng": ["u0"]}))
+    with extensions.db.session() as session:
+        scim = create_connection(session, client_key=live.client_key, kind="scim", name="Okta push",
+                                 settings={}, encrypt=extensions.secrets.encrypt)
+        scim_id = scim.id
+        session.commit()
+
+    page.goto(f"{live.page_url}#/connection/{cid}")
+    page.get_by_role("heading", name="HR file").wait_for()
+    page.get_by_label("Connection name").wait_for()
+    admin.check("connection-settings")
+    page.get_by_role("tab", name="Groups").click()
+    page.get_by_label("Mode", exact=True).wait_for()
+    admin.check("connection-groups")
+    page.get_by_role("tab", name="Schedule & policy").click()
+    page.get_by_label("When a user leaves the IdP").wait_for()
+    admin.check("connection-schedule-policy")
+    # A guard threshold the API refuses comes back beside its field.
+    page.get_by_label("More than this % of members would be removed").fill("250")
+    admin.expect_http_error(400)
+    page.get_by_role("button", name="Save policy").click()
+    page.locator("#guard-percent").locator("xpath=ancestor::div[1]/..").get_by_text(
+        re.compile("less than or equal to 100|between|100")).first.wait_for()
+    admin.check("connection-policy-error")
+
+    page.goto(f"{live.page_url}#/connection/{scim_id}")
+    page.get_by_role("tab", name="SCIM").click()
+    page.get_by_role("button", name="Create token").click()
+    once = page.get_by_text("Copy this token now: it is not shown again")
+    once.wait_for()
+    admin.check("connection-scim-tokens")
+
+    page.get_by_role("button", name="Write access").click()
+    page.get_by_role("heading", name="Write access").wait_for()
+    page.get_by_text("api token", exact=True).wait_for()
+    admin.check("write-access")

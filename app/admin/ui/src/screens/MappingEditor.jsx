@@ -59,7 +59,7 @@ export default function MappingEditor({ connectionId, onSaved, saveLabel = 'Save
           onChange={(o) => set({ mode: o.value })} />
         <FieldMessages fields={fields} path="mode" />
       </div>
-      <div className="row">
+      <div className="row fields">
         <div style={{ flex: '1 1 200px' }}>
           <Label htmlFor="mapping-prefix">Prefix for group names</Label>
           <Textfield id="mapping-prefix" value={mapping.transform?.prefix || ''}
@@ -104,7 +104,7 @@ export default function MappingEditor({ connectionId, onSaved, saveLabel = 'Save
       )}
 
       <h3>Filters</h3>
-      <div className="row">
+      <div className="row fields">
         <div style={{ flex: '1 1 240px' }}>
           <Label htmlFor="filter-include">Only IdP groups matching</Label>
           <Textfield id="filter-include" placeholder="eng-*, re:^ops-.*$"

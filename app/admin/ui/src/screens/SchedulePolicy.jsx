@@ -96,7 +96,7 @@ export function PolicyForm({ connectionId }) {
           onChange={(o) => set({ on_unmatched: o.value })} />
       </div>
       <h3>Guard: hold a plan for approval when</h3>
-      <div className="row">
+      <div className="row fields">
         <div style={{ flex: '1 1 200px' }}>
           <Label htmlFor="guard-percent">More than this % of members would be removed</Label>
           <Textfield id="guard-percent" type="number" value={policy.guard?.max_removal_percent ?? ''}
