@@ -191,6 +191,10 @@ class AtlassianSite:
         if not done:
             raise last or NotFoundError(f"{action}_access", "the organization has no directory")
 
+    def check_org_access(self) -> int:
+        """A harmless read with the organization API key: how many directories it sees."""
+        return len(self._directories(self._org_access()))
+
     def _directories(self, org: OrgAccess) -> list[str]:
         with self._lock:
             if self._directory_ids is None:
