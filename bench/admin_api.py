@@ -167,7 +167,7 @@ def main() -> None:
         seed_s = time.perf_counter() - started
         now = int(time.time())
         token = jwt.encode({"iss": installed.client_key, "sub": cloud.admin_account_id,
-                            "qsh": "context-qsh", "iat": now, "exp": now + 3600},
+                            "qsh": "context-qsh", "iat": now, "exp": now + 900},
                            installed.shared_secret, algorithm="HS256")
         headers = {"Authorization": f"JWT {token}"}
         client = app.test_client()

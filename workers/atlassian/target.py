@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +31,14 @@ class AtlassianTarget(Protocol):
     """
 
     def list_groups(self) -> list[AtlassianGroup]: ...
+
+    def groups_named(self, ids: Iterable[str], names: Iterable[str]) -> list[AtlassianGroup]:
+        """The groups with these ids or names (unknown ones left out)."""
+        ...
+
+    def synced_groups(self, ids: Iterable[str], names: Iterable[str]) -> set[str]:
+        """GroupIds among these synced from an identity provider by Atlassian (never written)."""
+        ...
 
     def group_members(self, group_id: str) -> list[AtlassianUser]: ...
 
