@@ -102,6 +102,9 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_request
     def _reset(_exc: BaseException | None) -> None:
-        if "request_token" in g:
-            request_id.reset(g.request_token)
-            tenant.reset(g.tenant_token)
+        # A streamed response (stream_with_context) tears the request down a second time when
+        # its body ends; the tokens are taken out of g so each is reset exactly once.
+        token, tenant_token = g.pop("request_token", None), g.pop("tenant_token", None)
+        if token is not None:
+            request_id.reset(token)
+            tenant.reset(tenant_token)

@@ -131,6 +131,15 @@ def timed(client, path: str, headers: dict[str, str], count: int, paths=None) ->
     return samples
 
 
+def page_figures() -> dict:
+    """bundle_js_gzip_kb and page_usable_ms from bench/admin_page.py (null without it)."""
+    try:
+        import admin_page  # beside this file: bench/ is on sys.path when run as a script
+    except ImportError:
+        return {"bundle_js_gzip_kb": None, "page_usable_ms": None}
+    return admin_page.figures()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", default=DEFAULT_URL)
@@ -193,8 +202,8 @@ def main() -> None:
         "changes_page_app_cpu_median_ms": round(statistics.median(CPU["paged"]), 2),
         # The machine's 1-minute load average at the end: timings on a shared host stretch with it.
         "load_average_1m": round(os.getloadavg()[0], 2), "cpu_count": os.cpu_count(),
-        # Filled by the admin page's build and browser measurements (app/admin/ui/).
-        "bundle_js_gzip_kb": None, "page_usable_ms": None,
+        # The admin page's build and browser measurements (bench/admin_page.py, app/admin/ui/).
+        **page_figures(),
     }, indent=2))
 
 

@@ -43,7 +43,10 @@ def _index(host: str) -> Response:
         return _page(NOT_BUILT, 503)
     text = index.read_text(encoding="utf-8")
     # The bundle also reads ?host=; the meta tag tells it when it is served as the page itself.
-    meta = f'<meta name="usersync-host" content="{host}">'
+    # Its asset URLs are relative (Forge serves them from its own CDN path), so served from
+    # /admin the page needs a base pointing at where the assets live.
+    meta = (f'<meta name="usersync-host" content="{host}">'
+            f'<base href="{html.escape(request.script_root)}/admin/app/">')
     text = text.replace("<head>", "<head>" + meta, 1) if "<head>" in text else meta + text
     response = _page(text)
     response.headers["Cache-Control"] = "no-store"
