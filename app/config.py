@@ -10,6 +10,7 @@ from typing import Any
 
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com/"
 DEFAULT_APP_KEY = "com.example.usersync"
+DEFAULT_FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
 
 
 class ConfigError(RuntimeError):
@@ -62,6 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_SYNC_LOCK_TTL", "60", "Seconds before a killed worker's per-connection run lock expires."),
     Setting("USERSYNC_FULL_FETCH_MAX_AGE_HOURS", "24",
             "Incremental IdP reads are used until the last full read is this old; then a full read heals drift."),
+    Setting("USERSYNC_FORGE_JWKS_URL", DEFAULT_FORGE_JWKS_URL,
+            "Where the public keys of Forge Invocation Tokens are fetched (Atlassian's JWKS; the sandbox invoker's in development)."),
+    Setting("USERSYNC_FORGE_APP_ID", "",
+            "The Forge app id (`app.id` of `manifest/manifest.yml`, `ari:cloud:ecosystem::app/<uuid>`): the required `aud` of "
+            "Forge Invocation Tokens. Empty: the Forge endpoints refuse every call."),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -98,4 +104,6 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
         "JWT_LEEWAY": int(values["USERSYNC_JWT_LEEWAY"]),
         "LOG_LEVEL": values["USERSYNC_LOG_LEVEL"].upper(),
         "LOG_FORMAT": values["USERSYNC_LOG_FORMAT"],
+        "FORGE_JWKS_URL": values["USERSYNC_FORGE_JWKS_URL"],
+        "FORGE_APP_ID": (values["USERSYNC_FORGE_APP_ID"] or "").strip(),
     }

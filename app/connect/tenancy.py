@@ -37,6 +37,8 @@ def save_install(session: Session, payload: dict[str, Any], encrypt) -> Installa
     inst.display_url = (payload.get("displayUrl") or None)
     inst.description = (payload.get("description") or None)
     inst.shared_secret_encrypted = encrypt(payload["sharedSecret"])
+    # the Forge door adopts a Connect installation by this id (Connect-to-Forge migration)
+    inst.cloud_id = payload.get("cloudId") if isinstance(payload.get("cloudId"), str) else inst.cloud_id
     inst.state = InstallationState.ENABLED
     inst.uninstalled_at = None
     session.flush()
@@ -76,6 +78,6 @@ def by_client_key(session: Session, client_key: str, lock: bool = False) -> Inst
 def enabled_secret(session: Session, client_key: str, decrypt) -> str | None:  # type: ignore[no-untyped-def]
     """The shared secret of an enabled installation, else None."""
     inst = by_client_key(session, client_key)
-    if inst is None or inst.state != InstallationState.ENABLED:
-        return None
+    if inst is None or inst.state != InstallationState.ENABLED or not inst.shared_secret_encrypted:
+        return None  # a Forge-only installation has no Connect secret: no Connect JWT verifies
     return decrypt(inst.shared_secret_encrypted)

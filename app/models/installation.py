@@ -21,8 +21,16 @@ class InstallationState(enum.StrEnum):
     UNINSTALLED = "uninstalled"
 
 
+class InstallationKind(enum.StrEnum):
+    """Which front door installed the app: the Connect descriptor or the Forge manifest."""
+
+    CONNECT = "connect"
+    FORGE = "forge"
+
+
 class Installation(Base):
-    """One tenant. `client_key` is Atlassian's id of the site+app pair (the JWT `iss`)."""
+    """One tenant. `client_key` is Atlassian's id of the site+app pair (the JWT `iss`); a site
+    installed through Forge alone has its Forge installation id there."""
 
     __tablename__ = "installation"
 
@@ -31,7 +39,8 @@ class Installation(Base):
     product_type: Mapped[str] = mapped_column(String(32))
     base_url: Mapped[str] = mapped_column(String(255))
     display_url: Mapped[str | None] = mapped_column(String(255))
-    shared_secret_encrypted: Mapped[str] = mapped_column(Text)
+    # None for a site that came in through Forge only (it never had a Connect shared secret)
+    shared_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     state: Mapped[InstallationState] = mapped_column(
         Enum(InstallationState, name="installation_state", native_enum=False, length=16,
              values_callable=lambda e: [m.value for m in e]),
@@ -41,6 +50,18 @@ class Installation(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # -- Forge (app/forge): set by the Forge lifecycle and every verified invocation --------
+    kind: Mapped[InstallationKind] = mapped_column(
+        Enum(InstallationKind, name="installation_kind", native_enum=False, length=16,
+             values_callable=lambda e: [m.value for m in e]),
+        default=InstallationKind.CONNECT, server_default=InstallationKind.CONNECT.value)
+    forge_installation_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
+    cloud_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    api_base_url: Mapped[str | None] = mapped_column(String(255))
+    forge_environment: Mapped[str | None] = mapped_column(String(32))
+    system_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    system_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    adopted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def active(self) -> bool:
