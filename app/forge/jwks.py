@@ -73,13 +73,9 @@ class ForgeKeys:
             self._keys = keys
 
 
-_cache: dict[str, ForgeKeys] = {}
-_cache_lock = threading.Lock()
-
-
-def for_url(url: str) -> ForgeKeys:
-    """The process-wide key cache of one JWKS URL."""
-    with _cache_lock:
-        if url not in _cache:
-            _cache[url] = ForgeKeys(url)
-        return _cache[url]
+def for_app(extensions: dict, url: str) -> ForgeKeys:
+    """The key cache of one Flask app (one per process in production), made on first use."""
+    keys = extensions.get("forge-keys")
+    if keys is None or keys.url != url:
+        keys = extensions["forge-keys"] = ForgeKeys(url)
+    return keys

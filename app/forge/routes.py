@@ -25,8 +25,8 @@ INSTALL_EVENTS = ("avi:forge:installed:app", "avi:forge:upgraded:app")
 def verify_request() -> fit.Invocation:
     """The verified FIT of the current request; FITRejected when it fails a check."""
     cfg = current_app.config
-    return fit.verify(request.headers.get("Authorization"), jwks.for_url(cfg["FORGE_JWKS_URL"]),
-                      cfg.get("FORGE_APP_ID", ""))
+    keys = jwks.for_app(current_app.extensions, cfg["FORGE_JWKS_URL"])
+    return fit.verify(request.headers.get("Authorization"), keys, cfg.get("FORGE_APP_ID", ""))
 
 
 def unauthorized(exc: fit.FITRejected):  # type: ignore[no-untyped-def]
