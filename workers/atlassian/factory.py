@@ -96,7 +96,8 @@ def forge_read_access(installation: Installation, decrypt: Crypt) -> Access | No
     token = system_token.current(installation, decrypt)
     if token is None:
         return None
-    return Access(installation.api_base_url, BearerAuth(token), "Forge app")
+    # Atlassian refuses group writes to a Forge app's own token: writes need the admin's credential
+    return Access(installation.api_base_url, BearerAuth(token), "Forge app", may_write=False)
 
 
 def _no_read_identity(installation_id: int) -> Access:

@@ -35,6 +35,7 @@ class Access:
     base_url: str
     auth: AuthBase
     label: str  # what the admin connected, for messages: "Connect app", "OAuth", "API token"
+    may_write: bool = True  # False: known to be refused group writes (a Forge app's own token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,10 @@ class AtlassianSite:
                accept: Callable[[requests.Response], bool] | None = None) -> requests.Response:
         if self.write is not None:
             return self._send(self.write, call, accept)
+        if not self.read.may_write:
+            raise MissingCredentialError(
+                call.operation, f"the {self.read.label} may not write groups or users: "
+                f"{WRITE_CREDENTIAL_HINT}")
         try:
             return self._send(self.read, call, accept)
         except PermissionDenied as exc:
