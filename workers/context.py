@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -28,7 +29,8 @@ def redis() -> Redis:
 def environment() -> Environment:
     """The production wiring: the installation's site client built from stored credentials."""
     cfg = settings()
-    client_settings = ClientSettings.from_env()
+    # The web app, the CLI and the sources read the private-URL rule from the config: so does this.
+    client_settings = replace(ClientSettings.from_env(), allow_private=cfg["ALLOW_PRIVATE_URLS"])
 
     def target_for(installation_id: int):  # type: ignore[no-untyped-def]
         return site_for_installation(installation_id, db=extensions.db, settings=client_settings,

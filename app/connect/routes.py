@@ -51,16 +51,6 @@ def lifecycle(event: str):  # type: ignore[no-untyped-def]
     return "", 204
 
 
-@bp.get("/admin")
-@connect_jwt(context_qsh=True)
-def admin_page():  # type: ignore[no-untyped-def]
-    # The configuration page arrives with the admin page work; until then it says so plainly.
-    inst = g.installation
-    return (f"<!doctype html><title>User &amp; Group Sync</title>"
-            f"<h1>User &amp; Group Sync</h1><p>Installed on {inst.base_url}.</p>"
-            f"<p>Connections are configured with the <code>usersync connections</code> command.</p>")
-
-
 @bp.post("/webhooks/atlassian/<any(user_created, user_updated, user_deleted):event>")
 @connect_jwt()
 def atlassian_webhook(event: str):  # type: ignore[no-untyped-def]

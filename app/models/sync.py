@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -45,6 +46,8 @@ class SyncRun(Base):
     """One run of the pipeline for a connection: trigger, outcome, figures and the plan."""
 
     __tablename__ = "sync_run"
+    # Run history is keyset-paged per connection, newest first.
+    __table_args__ = (Index("ix_sync_run_connection_id_id", "connection_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     connection_id: Mapped[int] = mapped_column(
@@ -68,6 +71,9 @@ class Change(Base):
     """One applied (or failed) op of a run, with what the remote said."""
 
     __tablename__ = "change"
+    # A run's changes are keyset-paged by id, optionally for one outcome (failures are few).
+    __table_args__ = (Index("ix_change_run_id_id", "run_id", "id"),
+                      Index("ix_change_run_id_outcome_id", "run_id", "outcome", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), index=True)

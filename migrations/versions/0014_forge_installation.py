@@ -1,14 +1,14 @@
 """installation: Forge installations beside Connect ones (kind, Forge ids, system token)
 
 Revision ID: 0014
-Revises: 0007
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0007"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -125,3 +125,33 @@ def user_groups() -> Response:
     account_id = _required("accountId")
     return _page(_site().user_groups(account_id), lambda x: confluence_group(x, _base()),
                  "/rest/api/user/memberof", {"accountId": account_id})
+
+
+# What `expand=operations` lists for an account on a site it may use; administrators also get
+# `administer` on the `application` target, which is how an app tells a Confluence admin
+# (https://community.developer.atlassian.com/t/how-to-check-if-a-user-can-administer-confluence-in-a-connect-app/29678).
+USER_OPERATIONS = (("use", "application"), ("create_space", "application"))
+ADMIN_OPERATIONS = (("administer", "application"),)
+
+
+@bp.get("/user")
+def user() -> Response:
+    """getUser: one account by accountId; `expand=operations` adds what the account may do."""
+    site = _site()
+    account = site.user(_required("accountId"))
+    body = confluence_user(account)
+    expand = {part for value in request.args.getlist("expand") for part in value.split(",")}
+    operations = USER_OPERATIONS + (ADMIN_OPERATIONS if site.is_admin(account.account_id) else ())
+    if "operations" in expand:
+        body["operations"] = [{"operation": op, "targetType": target} for op, target in operations]
+    else:
+        body["_expandable"] = {"operations": ""}
+    return jsonify(body)
+
+
+@bp.get("/user/current")
+def current_user() -> Response:
+    """getCurrentUser: the account the request authenticates as."""
+    from flask import g
+
+    return jsonify(confluence_user(_site().user(g.principal.account_id)))

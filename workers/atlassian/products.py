@@ -184,6 +184,17 @@ def admin_check(account_id: str) -> Call:
                 json={"accountId": account_id, "globalPermissions": ["ADMINISTER"]})
 
 
+def confluence_admin_check(account_id: str) -> Call:
+    """Confluence's own administrator check: the account's operations on the application."""
+    return Call("is_confluence_admin", "GET", "/wiki/rest/api/user",
+                params={"accountId": account_id, "expand": "operations"})
+
+
+def grants_confluence_admin(body: dict[str, Any]) -> bool:
+    return any(isinstance(op, dict) and op.get("operation") == "administer"
+               and op.get("targetType") == "application" for op in body.get("operations") or [])
+
+
 def org_user(org_id: str, account_id: str, action: str) -> Call:
     """suspend-access / restore-access of the Organization Admin API (base: api.atlassian.com)."""
     return Call(f"{action.replace('-', '_')}", "POST",

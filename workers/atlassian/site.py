@@ -84,6 +84,24 @@ class AtlassianSite:
         body = self._json(self.read, products.admin_check(account_id))
         return "ADMINISTER" in (body.get("globalPermissions") or [])
 
+    def is_product_admin(self, account_id: str) -> bool:
+        """Whether the account administers this product: Jira's ADMINISTER global permission,
+        or Confluence's `administer` operation on the application (its own check)."""
+        if self.product.name == "confluence":
+            return products.grants_confluence_admin(
+                self._json(self.read, products.confluence_admin_check(account_id)))
+        return self.is_site_admin(account_id)
+
+    def check_write_access(self) -> str:
+        """A harmless read with the write credential; the account it acts as (display name)."""
+        if self.write is None:
+            raise MissingCredentialError("check_write_credential",
+                                         f"no write credential is connected: {WRITE_CREDENTIAL_HINT}")
+        path = "/wiki/rest/api/user/current" if self.product.name == "confluence" \
+            else "/rest/api/3/myself"
+        body = self._json(self.write, products.Call("check_write_credential", "GET", path))
+        return str(body.get("displayName") or body.get("accountId") or "")
+
     # -- writes -----------------------------------------------------------------------
     def create_group(self, name: str) -> AtlassianGroup:
         name = (name or "").strip()

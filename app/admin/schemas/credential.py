@@ -1,0 +1,105 @@
+"""The Atlassian write credential: which is active, how to hand one over, and the check."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+API_TOKEN_CAUTION = (
+    "Legacy choice. Atlassian: \"Apps that collect API tokens or instruct customers to create "
+    "individual 3LO apps don't comply with our Security requirements for cloud apps and "
+    "Acceptable use policy.\" Prefer connecting a site-admin account with OAuth 2.0; API tokens "
+    "also expire and act with every permission of their account.")
+"""Shown beside the API-token choice (https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/)."""
+
+SECRET = validate.Length(min=8, max=4096)
+
+
+class CredentialItem(Schema):
+    kind = fields.String(required=True, metadata={"description": "oauth, api_token, org_api_key"})
+    status = fields.String(required=True, metadata={"description": "active or revoked"})
+    last_error = fields.String(allow_none=True)
+    updated_at = fields.DateTime(allow_none=True)
+    email = fields.String(allow_none=True)
+    org_id = fields.String(allow_none=True)
+
+
+class CredentialSummary(Schema):
+    active = fields.String(allow_none=True, required=True,
+                           metadata={"description": "the write credential syncs use: oauth, "
+                                     "api_token or null"})
+    org_api_key = fields.String(required=True, metadata={"description": "set or not set"})
+    items = fields.List(fields.Nested(CredentialItem), required=True)
+    oauth_available = fields.Boolean(required=True)
+    api_token_caution = fields.String(required=True)
+
+
+class OAuthStart(Schema):
+    authorize_url = fields.String(required=True)
+
+
+class OrgKey(Schema):
+    org_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    api_key = fields.String(required=True, validate=SECRET, load_only=True)
+
+
+class ApiToken(Schema):
+    email = fields.Email(required=True)
+    api_token = fields.String(required=True, validate=SECRET, load_only=True)
+
+
+class CredentialCheck(Schema):
+    ok = fields.Boolean(required=True)
+    kind = fields.String(allow_none=True)
+    message = fields.String(required=True)
+
+
+class Me(Schema):
+    account_id = fields.String(required=True)
+    product = fields.String(required=True)
+    site_url = fields.String(required=True)
+    client_key = fields.String(required=True)
+    installation_state = fields.String(required=True)
+    via = fields.String(required=True)
+    credential = fields.Nested(CredentialSummary, required=True)
+    scim_base_url = fields.String(required=True)
+
+
+class ScimToken(Schema):
+    id = fields.Integer(required=True)
+    hint = fields.String(required=True)
+    created_at = fields.DateTime(allow_none=True)
+    last_used_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class ScimTokenList(Schema):
+    base_url = fields.String(required=True)
+    items = fields.List(fields.Nested(ScimToken), required=True)
+
+
+class NewScimToken(Schema):
+    id = fields.Integer(required=True)
+    hint = fields.String(required=True)
+    created_at = fields.DateTime(allow_none=True)
+    token = fields.String(required=True, metadata={"description": "shown this once, never again"})
+    base_url = fields.String(required=True)
+
+
+class SiteGroup(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class SiteGroupList(Schema):
+    items = fields.List(fields.Nested(SiteGroup), required=True)
+
+
+class IdpGroup(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    members = fields.Integer(required=True)
+
+
+class IdpGroupList(Schema):
+    items = fields.List(fields.Nested(IdpGroup), required=True)
+    complete = fields.Boolean(required=True)

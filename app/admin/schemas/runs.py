@@ -1,0 +1,134 @@
+"""Runs, their live progress, stored plans, recorded changes and the overview."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.admin.schemas.common import PageQuery
+
+CHANGE_KINDS = ("create_group", "link_group", "link_user", "invite_user", "restore_access",
+                "add_member", "remove_member", "suspend_access")
+OUTCOMES = ("applied", "failed", "skipped")
+
+
+class RunSummary(Schema):
+    id = fields.Integer(required=True)
+    connection_id = fields.Integer(required=True)
+    trigger = fields.String(required=True)
+    dry_run = fields.Boolean(required=True)
+    status = fields.String(required=True, metadata={
+        "description": "running, succeeded, partially_failed, failed, held, aborted, preview, discarded"})
+    reason = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+    held = fields.Boolean(required=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    ops_total = fields.Integer(required=True)
+    ops_done = fields.Integer(required=True)
+    approved_by = fields.String(allow_none=True)
+
+
+class Progress(Schema):
+    done = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class Run(RunSummary):
+    counts = fields.Dict(keys=fields.String(), required=True)
+    summary = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    progress = fields.Nested(Progress, allow_none=True)
+
+
+class RunPage(Schema):
+    items = fields.List(fields.Nested(RunSummary), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class Notice(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class PlannedChange(Schema):
+    index = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    group_id = fields.String(allow_none=True)
+    group_name = fields.String(allow_none=True)
+    account_id = fields.String(allow_none=True)
+    idp_user_id = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    display_name = fields.String(allow_none=True)
+    products = fields.List(fields.String())
+    reason = fields.String(allow_none=True)
+
+
+class PlanQuery(PageQuery):
+    kind = fields.String(validate=validate.OneOf(CHANGE_KINDS))
+
+
+class PlanAnswer(Schema):
+    run_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    held = fields.Boolean(required=True)
+    reason = fields.String(allow_none=True)
+    summary = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    notices = fields.List(fields.Nested(Notice), required=True)
+    items = fields.List(fields.Nested(PlannedChange), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class ChangeQuery(PageQuery):
+    kind = fields.String(validate=validate.OneOf(CHANGE_KINDS))
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES))
+
+
+class ExportQuery(Schema):
+    kind = fields.String(validate=validate.OneOf(CHANGE_KINDS))
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES))
+
+
+class Change(Schema):
+    id = fields.Integer(required=True)
+    seq = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    group_id = fields.String(allow_none=True)
+    group_name = fields.String(allow_none=True)
+    account_id = fields.String(allow_none=True)
+    idp_user_id = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    before = fields.String(allow_none=True)
+    after = fields.String(allow_none=True)
+    outcome = fields.String(required=True)
+    message = fields.String(allow_none=True)
+    at = fields.DateTime(allow_none=True)
+
+
+class ChangePage(Schema):
+    items = fields.List(fields.Nested(Change), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class HistoryPoint(Schema):
+    run_id = fields.Integer(required=True)
+    started_at = fields.DateTime(allow_none=True)
+    status = fields.String(required=True)
+    applied = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+
+
+class Counts(Schema):
+    applied = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+
+
+class ConnectionHealth(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    enabled = fields.Boolean(required=True)
+    health = fields.String(required=True, metadata={
+        "description": "ok, failing, held, never_run, disabled, running"})
+    last_run = fields.Nested(RunSummary, allow_none=True)
+    next_run_at = fields.DateTime(allow_none=True)
+    counts = fields.Nested(Counts, required=True)
+    history = fields.List(fields.Nested(HistoryPoint), required=True)
