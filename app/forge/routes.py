@@ -79,17 +79,33 @@ def lifecycle():  # type: ignore[no-untyped-def]
 def scheduled_trigger():  # type: ignore[no-untyped-def]
     """The fiveMinute scheduled trigger: enqueue this installation's due connections."""
     cfg = current_app.config
-    with extensions.db.session() as session:
-        inst = installations.record(session, g.invocation,
-                                    token=request.headers.get(SYSTEM_TOKEN_HEADER),
-                                    encrypt=extensions.secrets.encrypt)
-        due = schedule.claim_due(session, inst)
+    redis = _redis(cfg)
+    if not schedule.first_delivery(redis, g.invocation.installation_id):
+        log.info("duplicate scheduled-trigger delivery answered without work")
+        return "", 204
+    try:
+        with extensions.db.session() as session:
+            inst = installations.record(session, g.invocation,
+                                        token=request.headers.get(SYSTEM_TOKEN_HEADER),
+                                        encrypt=extensions.secrets.encrypt)
+            due = schedule.claim_due(session, inst)
+    except Exception:
+        schedule.delivery_failed(redis, g.invocation.installation_id)
+        raise
     # after the commit, so a worker sees the moved schedule; a lost queue is caught up by the tick
     for connection_id, trigger in due:
         triggers.enqueue(connection_id, lambda: extensions.redis(cfg), trigger)
     if due:
         log.info("scheduled trigger enqueued %d connection(s)", len(due))
     return "", 204
+
+
+def _redis(cfg):  # type: ignore[no-untyped-def]
+    try:
+        return extensions.redis(cfg)
+    except Exception:  # the embedded server could not start: go on without the duplicate check
+        log.warning("no Redis for the scheduled trigger's duplicate check", exc_info=True)
+        return None
 
 
 @bp.post("/uninstall")

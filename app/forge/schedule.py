@@ -1,7 +1,8 @@
 """The scheduled trigger's work: claim this installation's due connections and enqueue them.
 
 Forge warns that a trigger may be delivered twice. Each due connection is claimed with a
-compare-and-set on its `next_run_at`, so a duplicate delivery finds nothing left to claim.
+compare-and-set on its `next_run_at`, so a duplicate delivery finds nothing left to claim; a
+short Redis key per installation answers a duplicate before it reaches the database.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -62,3 +65,36 @@ def claim_due(session: Session, installation: Installation,
 def _aware(value: datetime) -> datetime:
     # SQLite hands back naive datetimes for timezone-aware columns
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+DELIVERY_KEY = "usersync:forge:trigger:{installation}"
+"""Held while one scheduled-trigger delivery of an installation runs, and briefly after."""
+DELIVERY_TTL = 30
+"""Seconds a delivery keeps the key: a duplicate within them is answered at once, without
+touching the database (the claim above would find nothing anyway)."""
+
+
+def first_delivery(redis: Redis | None, installation_id: str) -> bool:
+    """True when no other delivery of this installation's trigger is under way or just done.
+
+    Without Redis every delivery goes on: the compare-and-set claim is what keeps duplicates
+    from starting anything; this only spares the database the duplicate's work.
+    """
+    if redis is None:
+        return True
+    try:
+        return bool(redis.set(DELIVERY_KEY.format(installation=installation_id), "1",
+                              nx=True, ex=DELIVERY_TTL))
+    except RedisError:
+        log.warning("Redis unreachable: the trigger delivery goes on without the duplicate check")
+        return True
+
+
+def delivery_failed(redis: Redis | None, installation_id: str) -> None:
+    """Let Forge's retry of a failed delivery do the work."""
+    if redis is None:
+        return
+    try:
+        redis.delete(DELIVERY_KEY.format(installation=installation_id))
+    except RedisError:
+        log.warning("Redis unreachable: a retried delivery may be skipped for %s s", DELIVERY_TTL)

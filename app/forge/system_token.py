@@ -14,6 +14,9 @@ from app.models import Installation
 HEADER = "x-forge-oauth-system"
 MARGIN = timedelta(minutes=2)
 """A token this close to its exp is not handed to a sync (the sync would outlive it)."""
+KEEP_WHILE = timedelta(hours=1)
+"""A held token with more life than this is kept: a fresh one every five minutes would make
+each scheduled trigger a write."""
 
 
 def expiry(token: str) -> datetime | None:
@@ -41,7 +44,8 @@ def remember(installation: Installation, token: str | None, encrypt: Callable[[s
     if expires is None or expires <= now:
         return False
     held = _aware(installation.system_token_expires_at)
-    if held is not None and held >= expires and installation.system_token_encrypted:
+    if installation.system_token_encrypted and held is not None and (
+            held >= expires or held - now > KEEP_WHILE):
         return False
     installation.system_token_encrypted = encrypt(token)
     installation.system_token_expires_at = expires

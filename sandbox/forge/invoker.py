@@ -243,13 +243,13 @@ class ForgeInvoker:
                        "preUninstall": "core:preUninstall"}[kind]
         status = 0
         for attempt in range(RETRIES + 1):
-            claims = self._fit(inst, module_type, module_key)
+            headers = {**self._headers(inst, endpoint, self._fit(inst, module_type, module_key)),
+                       "Content-Type": "application/json"}
             started = time.perf_counter()
             try:
                 status = requests.post(self.remote_url + endpoint.route, data=json.dumps(body),
-                                       headers={**self._headers(inst, endpoint, claims),
-                                                "Content-Type": "application/json"},
-                                       timeout=TRIGGER_TIMEOUT, allow_redirects=False).status_code
+                                       headers=headers, timeout=TRIGGER_TIMEOUT,
+                                       allow_redirects=False).status_code
             except requests.RequestException:
                 status = 0
             self._log(kind, endpoint.route, inst, status, time.perf_counter() - started)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app import extensions
 from app.connections import create as create_connection
+from app.forge.schedule import DELIVERY_KEY
 from app.models import Installation
 from workers.queue import QUEUE, WAITING_KEY
 
@@ -42,8 +43,9 @@ def fresh_queue(config: dict) -> Queue:
     redis = extensions.redis(config)
     queue = Queue(QUEUE, connection=redis)
     queue.empty()
-    for key in redis.scan_iter(WAITING_KEY.format(cid="*")):
-        redis.delete(key)
+    for pattern in (WAITING_KEY.format(cid="*"), DELIVERY_KEY.format(installation="*")):
+        for key in redis.scan_iter(pattern):
+            redis.delete(key)
     return queue
 
 

@@ -7,8 +7,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from app import extensions
+from app.forge.schedule import DELIVERY_KEY
 from app.models import Connection
-from tests.forge.helpers import connection, fresh_queue, queued_syncs
+from tests.forge.helpers import connection, fresh_queue, installation, queued_syncs
 from workers.queue import WAITING_KEY
 
 
@@ -57,12 +58,34 @@ def test_a_duplicated_delivery_starts_nothing_twice(forge_stack, tmp_path, test_
     assert queued_syncs(queue) == sorted((cid, "schedule") for cid in cids)
 
 
-def test_the_trigger_keeps_the_system_token_for_reads(forge_stack, tmp_path):
+def test_a_duplicate_in_the_same_moment_is_answered_without_work(forge_stack, tmp_path,
+                                                                 test_config):
     inst = forge_stack.install()
-    from tests.forge.helpers import installation
-
-    before = installation(forge_installation_id=inst.installation_id).system_token_expires_at
-    time.sleep(1.1)  # the next token expires later
+    cid = connection(inst.installation_id, str(tmp_path / "a.json"))
+    queue = fresh_queue(test_config)
+    redis = extensions.redis(test_config)
+    redis.set(DELIVERY_KEY.format(installation=inst.installation_id), "1", ex=30)
     assert forge_stack.forge.invoker.scheduled(inst) == [204]
-    after = installation(forge_installation_id=inst.installation_id).system_token_expires_at
-    assert after > before
+    assert queued_syncs(queue) == [] and _next_run(cid) is None  # the database was not touched
+    redis.delete(DELIVERY_KEY.format(installation=inst.installation_id))  # five minutes later
+    assert forge_stack.forge.invoker.scheduled(inst) == [204]
+    assert queued_syncs(queue) == [(cid, "schedule")]
+
+
+def test_the_trigger_renews_a_system_token_near_its_end(forge_stack, tmp_path, test_config):
+    inst = forge_stack.install()
+    row = installation(forge_installation_id=inst.installation_id)
+    held = row.system_token_encrypted
+    fresh_queue(test_config)
+    assert forge_stack.forge.invoker.scheduled(inst) == [204]
+    assert installation(id=row.id).system_token_encrypted == held  # hours left: kept
+    with extensions.db.session() as session:
+        live = session.get(type(row), row.id)
+        live.system_token_expires_at = datetime.now(UTC) + timedelta(minutes=30)
+    fresh_queue(test_config)
+    assert forge_stack.forge.invoker.scheduled(inst) == [204]
+    renewed = installation(id=row.id)
+    assert renewed.system_token_encrypted != held
+    expires = renewed.system_token_expires_at
+    expires = expires.replace(tzinfo=UTC) if expires.tzinfo is None else expires
+    assert expires > datetime.now(UTC) + timedelta(hours=3)
