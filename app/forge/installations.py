@@ -42,7 +42,11 @@ def _adoptable(session: Session, invocation: Invocation, lock: bool) -> Installa
         stmt = select(Installation).where(condition, Installation.product_type == invocation.product)
         if lock:
             stmt = stmt.with_for_update()
-        for inst in session.scalars(stmt.order_by(Installation.id)):
+        # a live installation first, the newest first: an uninstalled one is revived only
+        # when the site has nothing else
+        rows = sorted(session.scalars(stmt),
+                      key=lambda i: (i.state == InstallationState.UNINSTALLED, -i.id))
+        for inst in rows:
             if inst.forge_installation_id is None or inst.state == InstallationState.UNINSTALLED:
                 return inst
     return None
