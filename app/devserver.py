@@ -58,6 +58,13 @@ def child_env(settings: dict[str, Any], redis_url: str, port: int,
     return env
 
 
+def record_rule(settings: dict[str, Any], env: dict[str, str]) -> None:
+    """A later `usersync connections test` in another terminal must judge URLs as the worker
+    started here does: the instance folder remembers the rule the children were given."""
+    app_config.record_network_rule(settings["INSTANCE_PATH"],
+                                   app_config.as_bool(env.get("USERSYNC_ALLOW_PRIVATE_URLS", "")))
+
+
 def sandbox_admin(instance_path: str) -> tuple[str, str]:
     """The sandbox site's admin and API token, kept in the instance folder across restarts."""
     path = Path(instance_path) / "sandbox-admin-token"
@@ -90,9 +97,7 @@ def run(settings: dict[str, Any], port: int, sandbox_port: int | None) -> int:
     redis = redis_conn.connect(settings["REDIS_URL"], settings["INSTANCE_PATH"])
     redis_url = settings["REDIS_URL"] or redis_conn.url_of(redis)
     env = child_env(settings, redis_url, port, sandbox_port)
-    # A later `usersync connections test` in another terminal must judge URLs as the worker does.
-    app_config.record_network_rule(settings["INSTANCE_PATH"],
-                                   app_config.as_bool(env.get("USERSYNC_ALLOW_PRIVATE_URLS", "")))
+    record_rule(settings, env)
     admin = sandbox_admin(settings["INSTANCE_PATH"])
     manager = Manager()
     for name, cmd in commands(port, redis_url, sandbox_port, admin).items():

@@ -76,8 +76,9 @@ def operation(rule: str, method: str, *, summary: str, tag: str,
               body: type[Schema] | None = None, query: type[Schema] | None = None,
               answer: type[Schema] | None = None, status: int = 200, public: bool = False,
               produces: tuple[str, ...] = ("application/json",),
-              errors: tuple[int, ...] = ()) -> Callable:
-    """Register `view(ctx, **path_values)` at `rule`; a dict it returns is dumped by `answer`."""
+              errors: tuple[int, ...] = (), dump: bool = True) -> Callable:
+    """Register `view(ctx, **path_values)` at `rule`; a dict it returns is dumped by `answer`
+    (with `dump=False` the view returns JSON-ready data and `answer` only documents it)."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -93,7 +94,7 @@ def operation(rule: str, method: str, *, summary: str, tag: str,
                 return result
             if result is None:
                 return Response(status=204)
-            payload = answer().dump(result) if answer is not None else result
+            payload = answer().dump(result) if answer is not None and dump else result
             response = jsonify(payload)
             response.status_code = status
             response.headers["Cache-Control"] = "no-store"

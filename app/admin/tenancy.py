@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app.admin.caller import Caller
 from app.admin.errors import not_found
@@ -26,7 +26,9 @@ def run(session: Session, caller: Caller, run_id: int) -> SyncRun:
     if not 0 < run_id <= MAX_ID:
         raise not_found("run")
     found = session.execute(
-        select(SyncRun).join(Connection, Connection.id == SyncRun.connection_id)
+        # The stored plan (megabytes for a first sync) loads only when a view reads it.
+        select(SyncRun).options(defer(SyncRun.plan))
+        .join(Connection, Connection.id == SyncRun.connection_id)
         .where(SyncRun.id == run_id, Connection.installation_id == caller.installation.id)
     ).scalar_one_or_none()
     if found is None:

@@ -34,10 +34,13 @@ def test_valid_token_reaches_the_view_with_tenant_and_user(client, tenants):
                       "baseUrl": "https://site-a.atlassian.net", "accountId": "acc-42"}
 
 
-def test_token_in_query_parameter_for_page_loads(client, tenants):
+def test_token_in_query_parameter_for_page_loads(client, tenants, tmp_path):
+    (tmp_path / "index.html").write_text("<html><head></head><body>admin page</body></html>")
+    client.application.config["ADMIN_UI_DIST"] = str(tmp_path)
     token = request_token("client-a", SECRET_A, "GET", "/admin", qsh_value="context-qsh")
     r = client.get(f"/admin?jwt={token}&xdm_e=https%3A%2F%2Fsite-a.atlassian.net")
-    assert r.status_code == 200 and b"site-a.atlassian.net" in r.data
+    assert r.status_code == 200 and b"admin page" in r.data
+    assert client.get("/admin").status_code == 401
 
 
 def test_each_tenant_sees_only_itself(client, tenants):

@@ -14,7 +14,7 @@ from workers.sync.policy import (
     UNMATCHED_MODES,
 )
 
-GROUP = [validate.Length(min=1, max=255), validate.Regexp(r"(?s).*\S", error="Must not be blank.")]
+GROUP = [validate.Length(min=1, max=255), validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")]
 
 
 def _patterns_ok(values: list[str]) -> None:

@@ -11,7 +11,10 @@ API_TOKEN_CAUTION = (
     "also expire and act with every permission of their account.")
 """Shown beside the API-token choice (https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/)."""
 
-SECRET = validate.Length(min=8, max=4096)
+# Atlassian's tokens and keys are printable ASCII; anything else could not even be sent in a header.
+SECRET = [validate.Length(min=8, max=4096),
+          validate.Regexp(r"^[\x21-\x7e]+$", error="Paste the token exactly as Atlassian shows it.")]
+ASCII = validate.Regexp(r"^[\x20-\x7e]+$", error="Only plain ASCII characters are accepted here.")
 
 
 class CredentialItem(Schema):
@@ -38,12 +41,12 @@ class OAuthStart(Schema):
 
 
 class OrgKey(Schema):
-    org_id = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    org_id = fields.String(required=True, validate=[validate.Length(min=1, max=128), ASCII])
     api_key = fields.String(required=True, validate=SECRET, load_only=True)
 
 
 class ApiToken(Schema):
-    email = fields.Email(required=True)
+    email = fields.Email(required=True, validate=[validate.Length(max=320), ASCII])
     api_token = fields.String(required=True, validate=SECRET, load_only=True)
 
 

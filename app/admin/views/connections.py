@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import defer
 
 from app import extensions
 from app.admin import connection_settings, forms, present, tenancy
@@ -23,7 +24,8 @@ TAG = "connections"
 
 
 def _last_run(session, conn_id: int) -> SyncRun | None:  # type: ignore[no-untyped-def]
-    return session.scalars(select(SyncRun).where(SyncRun.connection_id == conn_id)
+    return session.scalars(select(SyncRun).options(defer(SyncRun.plan))
+                           .where(SyncRun.connection_id == conn_id)
                            .order_by(SyncRun.id.desc()).limit(1)).first()
 
 

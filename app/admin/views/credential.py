@@ -129,6 +129,9 @@ def check(caller: Caller) -> dict[str, Any]:
         who = site_for(caller.installation.id).check_write_access()
     except AtlassianError as exc:
         return {"ok": False, "kind": active, "message": exc.message}
+    except (UnicodeError, ValueError) as exc:  # stored before input was checked this strictly
+        return {"ok": False, "kind": active,
+                "message": f"the stored credential cannot be sent ({type(exc).__name__}); store it again"}
     return {"ok": True, "kind": active, "message": f"Works: Atlassian answered as {who}."}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from app import extensions
 from app.admin import paging, present, tenancy
@@ -163,7 +164,7 @@ def run_history(ctx: Context, connection_id: int) -> dict[str, Any]:
     limit = ctx.query["limit"]
     with extensions.db.session() as session:
         conn = tenancy.connection(session, ctx.caller, connection_id)
-        stmt = select(SyncRun).where(SyncRun.connection_id == conn.id)
+        stmt = select(SyncRun).options(defer(SyncRun.plan)).where(SyncRun.connection_id == conn.id)
         if before is not None:
             stmt = stmt.where(SyncRun.id < before)
         rows = list(session.scalars(stmt.order_by(SyncRun.id.desc()).limit(limit + 1)))

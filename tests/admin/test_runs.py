@@ -1,0 +1,172 @@
+"""Preview, sync now, held plans, history, changes and their export, through the admin API and
+a real `rq worker` working the queue the API filled."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from redis import Redis
+
+from app import extensions
+from tests.conftest import TEST_KEYS
+
+RQ = Path(sys.executable).parent / "rq"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def directory(users: list[str], groups: dict[str, list[str]]) -> str:
+    return json.dumps({
+        "users": [{"id": u, "email": f"{u}@example.com", "display_name": u, "active": True}
+                  for u in users],
+        "groups": [{"id": f"g-{n}", "name": n, "members": m, "parents": []}
+                   for n, m in groups.items()]})
+
+
+@pytest.fixture()
+def runs_env(admin_env, test_config):
+    Redis.from_url(test_config["REDIS_URL"]).flushdb()
+    admin_env.redis_url = test_config["REDIS_URL"]
+    cloud = admin_env.cloud
+    for name in ("ann", "bob", "cat"):
+        cloud.site.add_user(f"{name}@example.com", name)
+    r = admin_env.put("/api/admin/credential/api-token",
+                      json={"email": cloud.admin_email, "api_token": cloud.admin_api_token})
+    assert r.status_code == 200 and r.get_json()["active"] == "api_token"
+    return admin_env
+
+
+def work(env) -> None:  # type: ignore[no-untyped-def]
+    """Run a real worker until the queue is empty."""
+    base = env.cloud.base_url
+    proc_env = dict(os.environ, DATABASE_URL=extensions.db.url, USERSYNC_SECRET_KEYS=",".join(TEST_KEYS),
+                    REDIS_URL=env.redis_url, USERSYNC_ALLOW_PRIVATE_URLS="true",
+                    USERSYNC_ATLASSIAN_API_URL=base, USERSYNC_ATLASSIAN_AUTH_URL=base,
+                    USERSYNC_LOG_FORMAT="text")
+    done = subprocess.run([str(RQ), "worker", "--burst", "--url", env.redis_url, "usersync"],
+                          env=proc_env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def connection(env, content: str) -> int:  # type: ignore[no-untyped-def]
+    r = env.post("/api/admin/connections", json={
+        "kind": "directory_file", "name": "HR file", "enabled": True,
+        "settings": {"content": content, "format": "json"}})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def run_of(env, job_id: str) -> dict:  # type: ignore[no-untyped-def]
+    job = env.get(f"/api/admin/jobs/{job_id}").get_json()
+    assert job["run_id"], job
+    return env.get(f"/api/admin/runs/{job['run_id']}").get_json()
+
+
+def test_preview_then_sync_then_history_changes_and_export(runs_env):
+    env = runs_env
+    cid = connection(env, directory(["ann", "bob"], {"eng": ["ann", "bob"], "ops": ["bob"]}))
+    r = env.post(f"/api/admin/connections/{cid}/preview")
+    assert r.status_code == 202 and r.get_json()["run_id"] is None
+    job_id = r.get_json()["job_id"]
+    assert env.get(f"/api/admin/jobs/{job_id}").get_json()["state"] == "queued"
+    work(env)
+    assert env.get(f"/api/admin/jobs/{job_id}").get_json()["state"] == "finished"
+    preview = run_of(env, job_id)
+    assert preview["status"] == "preview" and preview["dry_run"] is True
+    assert preview["summary"]["create_group"] == 2 and preview["summary"]["add_member"] == 3
+    plan = env.get(f"/api/admin/runs/{preview['id']}/plan").get_json()
+    assert plan["summary"] == preview["summary"] and len(plan["items"]) == plan["summary"]["create_group"] \
+        + plan["summary"]["link_group"] + plan["summary"]["link_user"] + plan["summary"]["add_member"]
+    adds = env.get(f"/api/admin/runs/{preview['id']}/plan?kind=add_member&limit=2").get_json()
+    assert [i["kind"] for i in adds["items"]] == ["add_member", "add_member"] and adds["next_cursor"]
+    rest = env.get(f"/api/admin/runs/{preview['id']}/plan?kind=add_member&cursor={adds['next_cursor']}").get_json()
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    # a preview writes nothing (the admin check is a POST that reads)
+    assert [w for w in env.cloud.requests.writes() if "permissions/check" not in w.path] == []
+
+    job_id = env.post(f"/api/admin/connections/{cid}/sync").get_json()["job_id"]
+    work(env)
+    run = run_of(env, job_id)
+    assert run["status"] == "succeeded" and run["ops_done"] == run["ops_total"] > 0
+    assert run["progress"] is None
+    assert env.cloud.site.group_by_name("eng")
+
+    history = env.get(f"/api/admin/connections/{cid}/runs?limit=1").get_json()
+    assert [h["id"] for h in history["items"]] == [run["id"]] and history["next_cursor"]
+    older = env.get(f"/api/admin/connections/{cid}/runs?cursor={history['next_cursor']}").get_json()
+    assert [h["id"] for h in older["items"]] == [preview["id"]] and older["next_cursor"] is None
+
+    changes = env.get(f"/api/admin/runs/{run['id']}/changes?limit=2").get_json()
+    assert len(changes["items"]) == 2 and changes["next_cursor"]
+    seen = [c["id"] for c in changes["items"]]
+    cursor = changes["next_cursor"]
+    while cursor:
+        page = env.get(f"/api/admin/runs/{run['id']}/changes?limit=2&cursor={cursor}").get_json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+    assert seen == sorted(seen) and len(seen) == len(set(seen)) == run["ops_total"]
+    members = env.get(f"/api/admin/runs/{run['id']}/changes?kind=add_member&outcome=applied").get_json()
+    assert len(members["items"]) == 3 and {c["kind"] for c in members["items"]} == {"add_member"}
+    assert env.get(f"/api/admin/runs/{run['id']}/changes?outcome=failed").get_json()["items"] == []
+    bad = env.get(f"/api/admin/runs/{run['id']}/changes?kind=explode&limit=0&cursor=zz")
+    assert bad.status_code == 400 and {"query.kind", "query.limit"} <= set(bad.get_json()["error"]["fields"])
+
+    exported = env.get(f"/api/admin/runs/{run['id']}/changes.csv")
+    assert exported.status_code == 200 and exported.mimetype == "text/csv"
+    assert "attachment" in exported.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert [int(r["id"]) for r in rows] == seen
+    as_json = env.get(f"/api/admin/runs/{run['id']}/changes.json?kind=add_member").get_json()
+    assert [c["kind"] for c in as_json] == ["add_member"] * 3
+
+    overview = env.get("/api/admin/overview").get_json()
+    (item,) = overview["connections"]
+    assert item["health"] == "ok" and item["last_run"]["id"] == run["id"]
+    assert [h["run_id"] for h in item["history"]] == [preview["id"], run["id"]]
+    assert item["counts"]["applied"] == run["ops_total"]
+
+
+def test_a_held_plan_is_approved_or_discarded(runs_env):
+    env = runs_env
+    cid = connection(env, directory(["ann", "bob", "cat"], {"eng": ["ann", "bob", "cat"]}))
+    env.post(f"/api/admin/connections/{cid}/sync")
+    work(env)
+    r = env.put(f"/api/admin/connections/{cid}/policy",
+                json={"guard": {"max_removal_percent": 0, "max_users_affected": 0}})
+    assert r.status_code == 200, r.get_json()
+    env.patch(f"/api/admin/connections/{cid}",
+              json={"settings": {"content": directory(["ann"], {"eng": ["ann"]})}})
+    job_id = env.post(f"/api/admin/connections/{cid}/sync").get_json()["job_id"]
+    work(env)
+    held = run_of(env, job_id)
+    assert held["status"] == "held" and held["held"] is True and held["reason"]
+    plan = env.get(f"/api/admin/runs/{held['id']}/plan?kind=remove_member").get_json()
+    assert plan["held"] is True and len(plan["items"]) == 2
+    assert env.post(f"/api/admin/runs/{held['id']}/discard").get_json()["status"] == "discarded"
+    assert env.post(f"/api/admin/runs/{held['id']}/approve").status_code == 409
+
+    job_id = env.post(f"/api/admin/connections/{cid}/sync").get_json()["job_id"]
+    work(env)
+    held = run_of(env, job_id)
+    assert held["status"] == "held"
+    assert env.get("/api/admin/overview").get_json()["connections"][0]["health"] == "held"
+    r = env.post(f"/api/admin/runs/{held['id']}/approve")
+    assert r.status_code == 202 and r.get_json()["run_id"] == held["id"]
+    work(env)
+    approved = env.get(f"/api/admin/runs/{held['id']}").get_json()
+    assert approved["status"] == "succeeded" and approved["approved_by"] == env.admin_id
+    eng = env.cloud.site.group_by_name("eng")
+    assert {u.email for u in env.cloud.site.members(eng.group_id)} == {"ann@example.com"}
+
+
+def test_queue_down_is_a_clear_503(admin_env):
+    cid = connection(admin_env, directory(["ann"], {"eng": ["ann"]}))
+    admin_env.app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    r = admin_env.post(f"/api/admin/connections/{cid}/sync")
+    assert r.status_code == 503 and "queue" in r.get_json()["error"]["message"]
