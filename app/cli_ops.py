@@ -101,6 +101,38 @@ def connections_test(connection_id: int) -> None:
         raise SystemExit(1)
 
 
+def _set_enabled(connection_id: int, enabled: bool) -> None:
+    from app.models import Connection
+
+    _setup()
+    with extensions.db.session() as session:
+        conn = session.get(Connection, connection_id)
+        if conn is None:
+            raise click.ClickException(f"connection {connection_id} does not exist")
+        conn.enabled = enabled
+        still = conn.inactive_reason()
+    if not enabled:
+        click.echo(f"connection {connection_id} disabled: no trigger runs it until it is enabled")
+    elif still:
+        click.echo(f"connection {connection_id} enabled, but nothing runs yet: {still}")
+    else:
+        click.echo(f"connection {connection_id} enabled")
+
+
+@connections.command("disable")
+@click.argument("connection_id", type=int)
+def connections_disable(connection_id: int) -> None:
+    """Stop every sync of a connection (schedule, pushes, webhooks, Sync now) until enabled."""
+    _set_enabled(connection_id, False)
+
+
+@connections.command("enable")
+@click.argument("connection_id", type=int)
+def connections_enable(connection_id: int) -> None:
+    """Let a disabled connection sync again."""
+    _set_enabled(connection_id, True)
+
+
 @click.command("sync")
 @click.argument("connection_id", type=int)
 @click.option("--dry-run", is_flag=True, help="Plan and guard only; store the preview.")
@@ -112,8 +144,13 @@ def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
 
     cfg = _setup()
     with extensions.db.session() as session:
-        if session.get(Connection, connection_id) is None:
+        conn = session.get(Connection, connection_id)
+        if conn is None:
             raise click.ClickException(f"connection {connection_id} does not exist")
+        inactive = conn.inactive_reason()
+    if inactive:
+        hint = f" (usersync connections enable {connection_id})" if "disabled" in inactive else ""
+        raise click.ClickException(f"not synced: {inactive}{hint}")
     redis = extensions.redis(cfg)
     job_id = enqueue_sync(redis, connection_id, "manual", dry_run)
     if not wait:
@@ -125,19 +162,25 @@ def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
         if time.monotonic() > deadline:
             raise click.ClickException(f"job {job_id} did not finish in time")
         time.sleep(0.5)
-    _print_run(job_id)
+    _print_run(job_id, job.return_value())
 
 
-def _print_run(job_id: str) -> None:
+def _print_run(job_id: str, result: Any = None) -> None:
     from app.models import SyncRun
 
     with extensions.db.session() as session:
         run = session.scalars(select(SyncRun).where(SyncRun.job_id == job_id)).first()
         if run is None:
+            if isinstance(result, dict) and result.get("status") == "skipped":
+                raise click.ClickException(f"not synced: {result.get('reason')}")
             raise click.ClickException(f"job {job_id} ended without a run record (see the worker log)")
         plan = json.loads(run.plan) if run.plan else {}
+        groups = plan.get("groups", {})
         click.echo(json.dumps({"run_id": run.id, "status": run.status, "reason": run.reason,
                                "error": run.error, "summary": plan.get("summary", {}),
+                               "groups_adopted": groups.get("adopted", []),
+                               "groups_skipped": groups.get("skipped", []),
+                               "invite_domains": plan.get("invite_domains"),
                                "counts": run.counts}, indent=2))
         if run.status == "failed":
             raise SystemExit(1)
@@ -152,7 +195,7 @@ def runs() -> None:
 @click.argument("run_id", type=int)
 @click.option("--by", default="operator", help="Who approves (recorded).")
 def runs_approve(run_id: int, by: str) -> None:
-    from app.models import SyncRun
+    from app.models import Connection, SyncRun
     from workers.queue import enqueue_approval
 
     cfg = _setup()
@@ -161,6 +204,10 @@ def runs_approve(run_id: int, by: str) -> None:
         if run is None or run.status != "held":
             raise click.ClickException(f"run {run_id} is not waiting for approval")
         cid = run.connection_id
+        conn = session.get(Connection, cid)
+        inactive = conn.inactive_reason() if conn is not None else "its connection is gone"
+        if inactive:
+            raise click.ClickException(f"run {run_id} stays held: {inactive}")
     click.echo(enqueue_approval(extensions.redis(cfg), run_id, cid, by))
 
 

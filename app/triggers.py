@@ -22,8 +22,14 @@ def notify_change(session: Session, connection_id: int,
 
     The flag is written in the caller's transaction, so it exists exactly when the pushed
     data does. The enqueue happens after commit (a worker must see the data); it joins the
-    connection's waiting sync, so a burst of pushes yields a handful of runs.
+    connection's waiting sync, so a burst of pushes yields a handful of runs. A disabled
+    connection, or one whose site is not enabled, is neither flagged nor synced.
     """
+    conn = session.get(Connection, connection_id)
+    inactive = conn.inactive_reason() if conn is not None else f"connection {connection_id} is gone"
+    if inactive:
+        log.info("change for connection %s not synced: %s", connection_id, inactive)
+        return
     # Skipping rows already flagged keeps a burst from rewriting (and locking) the row each time.
     session.execute(update(Connection)
                     .where(Connection.id == connection_id, Connection.pending_changes.is_(False))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -182,6 +183,8 @@ def main() -> None:
         "changes_page_median_ms": round(statistics.median(changes), 2),
         "changes_page_failed_only_p95_ms": p95(failed),
         "run_history_p95_ms": p95(history), "goal_p95_ms": 100,
+        # The machine's 1-minute load average at the end: timings on a shared host stretch with it.
+        "load_average_1m": round(os.getloadavg()[0], 2), "cpu_count": os.cpu_count(),
         # Filled by the admin page's build and browser measurements (app/admin/ui/).
         "bundle_js_gzip_kb": None, "page_usable_ms": None,
     }, indent=2))

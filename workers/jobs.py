@@ -45,6 +45,13 @@ def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool =
             # From here on, new triggers need a new waiting job: this one has started.
             runlock.compare_and_delete(redis, WAITING_KEY.format(cid=connection_id), job_id)
         env = context.environment()
+        # Re-checked here, under the lock: the connection or its site may have been disabled
+        # since this job was enqueued. Nothing is recorded: no run took place.
+        inactive = engine.inactive_reason(env.db, connection_id)
+        if inactive:
+            log.info("sync of connection %s not run (%s trigger): %s", connection_id, trigger,
+                     inactive)
+            return {"run_id": None, "status": "skipped", "reason": inactive}
         engine.close_interrupted(env.db, connection_id)
         run_id = engine.start_run(env.db, connection_id, trigger, dry_run, job_id)
         try:
@@ -62,6 +69,10 @@ def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, 
     redis = context.redis()
     with runlock.held(redis, LOCK_KEY.format(cid=connection_id), LOCK_TTL, wait=JOB_TIMEOUT):
         env = context.environment()
+        inactive = engine.inactive_reason(env.db, connection_id)
+        if inactive:
+            log.info("held run %s not applied: %s", run_id, inactive)
+            return {"run_id": run_id, "status": "held", "reason": inactive}
         engine.close_interrupted(env.db, connection_id)
         status = engine.apply_held(env, run_id, approver, _progress(redis, connection_id, run_id))
     return {"run_id": run_id, "status": status}

@@ -36,7 +36,9 @@ def enqueue_sync(redis: Redis, connection_id: int, trigger: str = "manual",
                  dry_run: bool = False) -> str:
     """Enqueue a sync for the connection or join the one already waiting; returns the job id.
 
-    Dry runs (previews) are never merged into a real sync, nor into each other.
+    Dry runs (previews) are never merged into a real sync, nor into each other. Callers
+    enqueue only runnable connections (`Connection.inactive_reason()`); the job checks again
+    when it starts, since a connection or its site can be disabled while the job waits.
     """
     job_id = f"sync-{connection_id}-{uuid.uuid4().hex[:12]}"
     if not dry_run:

@@ -91,9 +91,8 @@ def resolve() -> Caller:
     if header.startswith("JWT "):
         return _connect_caller(header)
     if header.startswith("Bearer ") and bearer_resolvers:
-        token = header[len("Bearer "):].strip()
-        for resolver in bearer_resolvers:
-            return resolver(token)
+        # One Bearer front door at a time (Forge); it raises ApiError(401) for a bad token.
+        return bearer_resolvers[0](header[len("Bearer "):].strip())
     raise ApiError(401, "missing credentials: expected 'Authorization: JWT <context token>'")
 
 

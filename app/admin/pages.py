@@ -19,6 +19,7 @@ from app.models.credential import CredentialKind
 
 bp = Blueprint("admin_pages", __name__)
 DIST = Path(__file__).resolve().parent / "ui" / "dist"
+HOSTS = ("connect", "forge", "dev")
 DEV_TOKEN_LIFETIME = 3600  # a development page stays usable for an hour; Connect's last 15 min
 SANDBOX_ADMIN_EMAIL = "admin@example.com"
 NOT_BUILT = ("<!doctype html><meta charset=utf-8><title>Admin page not built</title>"
@@ -72,7 +73,8 @@ def bundle(path: str = "index.html"):  # type: ignore[no-untyped-def]
         if path.startswith("assets/"):
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return response
-    return _index(request.args.get("host", "dev"))
+    host = request.args.get("host", "dev")
+    return _index(host if host in HOSTS else "dev")  # never echo arbitrary text into the page
 
 
 @bp.get("/admin/oauth/callback")

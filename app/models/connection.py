@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
-from app.models.installation import Installation, utcnow
+from app.models.installation import Installation, InstallationState, utcnow
 
 if TYPE_CHECKING:
     from app.models.sync import GroupMapping
@@ -53,6 +53,16 @@ class Connection(Base):
     installation: Mapped[Installation] = relationship()
     group_mappings: Mapped[list[GroupMapping]] = relationship(
         order_by="GroupMapping.position", cascade="all, delete-orphan")
+
+    def inactive_reason(self) -> str | None:
+        """Why nothing may run for this connection now (disabled, site not enabled), or None."""
+        if not self.enabled:
+            return f"connection {self.id} is disabled"
+        state = self.installation.state if self.installation is not None else None
+        if state != InstallationState.ENABLED:
+            shown = state.value if state is not None else "missing"
+            return f"the app is not enabled on this connection's site (it is {shown})"
+        return None
 
     def mapping_config(self) -> dict[str, Any]:
         """The mapping settings with the manual rules from their table, as the policy reads them."""

@@ -69,12 +69,12 @@ def connect_jwt(token: str, method: str, relative_url: str, installations: Insta
     return Principal("jwt", f"jwt:{app.key}", app.account_id, app.scopes, app.key)
 
 
-def basic(header_value: str, site: Site) -> Principal:
+def basic(header_value: str, site: Site, clock: Clock) -> Principal:
     try:
         email, _, token = base64.b64decode(header_value).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise Denied(401, "Basic credentials are malformed") from exc
-    user = site.user_by_token(email, token)
+    user = site.user_by_token(email, token, clock.now())
     if user is None or not user.is_active:
         raise Denied(401, "Basic authentication failed: unknown e-mail or API token")
     return Principal("basic", f"basic:{user.account_id}", user.account_id)

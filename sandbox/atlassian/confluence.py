@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .render import confluence_error, confluence_group, confluence_page, confluence_user
-from .site import Invalid, Site, SiteError
+from .site import Invalid, LicenceExceeded, Site, SiteError
 
 bp = Blueprint("confluence", __name__, url_prefix="/wiki/rest/api")
 PAGE_MAX = 200  # Confluence's documented default and cap for group endpoints
@@ -49,6 +49,9 @@ def _account_body() -> str:
 
 @bp.errorhandler(SiteError)
 def _site_error(exc: SiteError) -> Response:
+    if isinstance(exc, LicenceExceeded):
+        # Confluence says nothing useful when the licence is full: a bare 500
+        return Response("Internal Server Error", status=500, mimetype="text/plain")
     return confluence_error(exc.status, str(exc))
 
 

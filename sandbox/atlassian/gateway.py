@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, jsonify, redirect, request
 
 from .oauth import OAuthError
-from .site import NotFound
+from .site import NotFound, SiteUser
 
 bp = Blueprint("gateway", __name__)
 
@@ -91,4 +91,95 @@ def remove(org_id: str, account_id: str) -> Response:
     if error:
         return error
     _cloud().site.remove_access(user.account_id)
+    return Response(status=204)
+
+
+# -- organization API v2: directories, exact user search, suspend/restore per directory ----
+ORG_SEARCH_LIMIT = 100  # the v2 search pages at most this many users
+
+
+def _org_v2(org_id: str, directory_id: str | None = None) -> Response | None:
+    site = _cloud().site
+    if org_id != site.org_id:
+        return _org_error(404, "Not Found", f"Organization {org_id} not found")
+    if directory_id is not None and directory_id not in ("-", site.directory_id):
+        return _org_error(404, "Not Found", f"Directory {directory_id} not found")
+    return None
+
+
+def _directory_user(user: SiteUser) -> dict:
+    return {"accountId": user.account_id, "accountType": user.account_type,
+            "accountStatus": "active" if user.active else "inactive",
+            "membershipStatus": "suspended" if user.suspended else "active",
+            "name": user.display_name, "email": user.email, "emailVerified": True,
+            "claimStatus": "managed"}
+
+
+@bp.get("/admin/v2/orgs/<org_id>/directories")
+def directories(org_id: str) -> Response:
+    error = _org_v2(org_id)
+    if error:
+        return error
+    return jsonify({"data": [{"directoryId": _cloud().site.directory_id, "name": "Users"}],
+                    "links": {"self": None, "prev": None, "next": None}})
+
+
+@bp.post("/admin/v2/orgs/<org_id>/directories/<directory_id>/users/search")
+def search_directory_users(org_id: str, directory_id: str) -> Response:
+    error = _org_v2(org_id, directory_id)
+    if error:
+        return error
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _org_error(400, "Bad Request", "The request body must be a JSON object.")
+    if body.get("emails") and body.get("searchTerm"):
+        return _org_error(400, "Bad Request", "searchTerm and emails are mutually exclusive.")
+    emails, account_ids = body.get("emails") or [], body.get("accountIds") or []
+    if not all(isinstance(x, str) for x in [*emails, *account_ids]):
+        return _org_error(400, "Bad Request", "emails and accountIds must be lists of strings.")
+    limit = body.get("limit", ORG_SEARCH_LIMIT)
+    if not isinstance(limit, int) or not 1 <= limit <= ORG_SEARCH_LIMIT:
+        return _org_error(400, "Bad Request", f"limit must be 1 to {ORG_SEARCH_LIMIT}.")
+    try:
+        start = int(body.get("cursor") or 0)
+    except ValueError:
+        return _org_error(400, "Bad Request", "The cursor is not valid.")
+    found = [_directory_user(u) for u in _cloud().site.org_search(emails, account_ids)]
+    for key, field in (("accountStatus", "accountStatus"),
+                       ("membershipStatus", "membershipStatus")):
+        if body.get(key):
+            found = [u for u in found if u[field] in body[key]]
+    page = found[start:start + limit]
+    more = start + limit < len(found)
+    return jsonify({"data": page, "links": {"self": str(start), "prev": None,
+                                            "next": str(start + limit) if more else None}})
+
+
+def _directory_member(org_id: str, directory_id: str, account_id: str):
+    error = _org_v2(org_id, directory_id)
+    if error is None and directory_id == "-":
+        error = _org_error(400, "Bad Request", "Name the directory to change a user in.")
+    if error:
+        return None, error
+    try:
+        return _cloud().site.user(account_id), None
+    except NotFound:
+        return None, _org_error(404, "Not Found", f"User {account_id} not found")
+
+
+@bp.post("/admin/v2/orgs/<org_id>/directories/<directory_id>/users/<account_id>/suspend")
+def suspend_v2(org_id: str, directory_id: str, account_id: str) -> Response:
+    user, error = _directory_member(org_id, directory_id, account_id)
+    if error:
+        return error
+    _cloud().site.set_suspended(user.account_id, True)
+    return Response(status=204)
+
+
+@bp.post("/admin/v2/orgs/<org_id>/directories/<directory_id>/users/<account_id>/restore")
+def restore_v2(org_id: str, directory_id: str, account_id: str) -> Response:
+    user, error = _directory_member(org_id, directory_id, account_id)
+    if error:
+        return error
+    _cloud().site.set_suspended(user.account_id, False)
     return Response(status=204)

@@ -7,7 +7,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .render import jira_error, jira_group, jira_page, jira_user
-from .site import PRODUCT_GROUPS, Invalid, NotFound, Site, SiteError, SiteGroup
+from .site import (
+    JIRA_PRODUCTS,
+    Invalid,
+    LicenceExceeded,
+    NotFound,
+    Site,
+    SiteError,
+    SiteGroup,
+)
 
 bp = Blueprint("jira", __name__, url_prefix="/rest/api/3")
 MEMBER_PAGE_MAX = 50  # Jira caps group member pages at 50 whatever maxResults asks
@@ -49,6 +57,11 @@ def _json_body() -> dict[str, Any]:
 
 @bp.errorhandler(SiteError)
 def _site_error(exc: SiteError) -> Response:
+    if isinstance(exc, LicenceExceeded):
+        # membership and invite writes answer in the identity platform's error shape
+        response = jsonify({"key": "licenceExceeded", "context": {"message": str(exc)}})
+        response.status_code = exc.status
+        return response
     return jira_error(exc.status, str(exc))
 
 
@@ -193,21 +206,35 @@ def user_get() -> Response:
 
 @bp.post("/user")
 def user_invite() -> Response:
+    """Invite (legacy "create user"), as the v3 spec and Atlassian's 2024 change describe it.
+
+    `products` is required (an empty list is allowed) and takes only the Jira product keys;
+    an existing account with Jira access is answered 201, one without Jira access is refused
+    with 400 unless the call grants it a product; an invite by an account that is not a site
+    admin creates the account suspended, as Atlassian's user management does.
+    """
     body = _json_body()
     email = body.get("emailAddress")
     if not isinstance(email, str) or "@" not in email:
         raise Invalid("emailAddress is required and must be an e-mail address.",)
     products = body.get("products")
-    # the spec makes products required: Atlassian stopped defaulting it in 2024
-    if not isinstance(products, list) or any(p not in PRODUCT_GROUPS for p in products):
-        raise Invalid(f"products must be a list of {', '.join(PRODUCT_GROUPS)}.")
+    if not isinstance(products, list) or any(p not in JIRA_PRODUCTS for p in products):
+        raise Invalid(f"products must be a list of {', '.join(JIRA_PRODUCTS)}.")
     site = _site()
+    unlicensed = sorted(set(products) - site.licensed_products)
+    if unlicensed:
+        raise Invalid(f"This site has no licence for {', '.join(unlicensed)}.")
     existing = site.user_by_email(email)
     if existing is not None:
-        # inviting an existing account grants the products and returns that account
+        if not products and not site.has_jira_access(existing.account_id):
+            raise Invalid(f"The user with email address '{email}' exists but does not have "
+                          "access to Jira.")
         site.grant_products(existing.account_id, products)
         return jsonify(jira_user(existing, _base())), 201
-    user = site.add_user(email, body.get("displayName") or "", products=tuple(products))
+    user = site.add_user(email, body.get("displayName") or "", products=())
+    site.grant_products(user.account_id, products)
+    if not site.is_site_admin(g.principal.account_id):
+        site.set_suspended(user.account_id, True)
     cloud = current_app.extensions["atlassian-sandbox"]
     if cloud.auto_webhooks:
         cloud.installer.send_webhook_later("user_created", user)
@@ -217,15 +244,27 @@ def user_invite() -> Response:
 @bp.post("/permissions/check")
 def permissions_check() -> Response:
     body = _json_body()
-    account_id = body.get("accountId") or g.principal.account_id
+    unknown = set(body) - {"accountId", "globalPermissions", "projectPermissions"}
+    if unknown:  # the request schema allows no other property
+        raise Invalid(f"Unrecognized field(s): {', '.join(sorted(unknown))}")
+    wanted = body.get("globalPermissions") or []
+    if not isinstance(wanted, list) or not all(isinstance(p, str | None) for p in wanted):
+        raise Invalid("globalPermissions must be a list of permission keys.")
     site = _site()
+    principal = g.principal
+    account_id = body.get("accountId") or principal.account_id
+    if account_id is None:
+        raise Invalid("accountId is required when the caller is not a user.")
+    # Another user's permissions need Administer Jira, except for a Connect app's own JWT.
+    if (account_id != principal.account_id and principal.kind != "jwt"
+            and not (principal.account_id and site.is_admin(principal.account_id))):
+        return jira_error(403, "You do not have permission to view other users' permissions.")
     try:
-        is_admin = site.is_admin(site.user(account_id).account_id)
+        held = site.global_permissions(account_id)
     except NotFound as exc:
         return jira_error(400, str(exc))
-    wanted = body.get("globalPermissions") or []
-    granted = [p for p in wanted if p in ("ADMINISTER", "USER_PICKER") and (
-        is_admin or p == "USER_PICKER")]
+    # Null values are ignored (the spec); keys that grant nothing are left out of the answer.
+    granted = [p for p in dict.fromkeys(wanted) if p is not None and p in held]
     return jsonify({"globalPermissions": granted, "projectPermissions": []})
 
 

@@ -1,10 +1,13 @@
-"""Token-bucket rate limits per credential and endpoint class, with Atlassian's 429 headers."""
+"""Atlassian's 2026 limits: per-second burst buckets per credential and class, and an hourly
+points quota for app traffic (Connect JWT, OAuth, Forge; API tokens are exempt), with the 429
+headers of each."""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,6 +36,49 @@ class Decision:
     headers: dict[str, str]
 
 
+BURST_REASON = "jira-burst-based"
+QUOTA_REASON = "jira-quota-based"
+APP_TRAFFIC = ("jwt", "oauth", "forge")  # principal kinds that draw on the app's points
+
+
+class PointsQuota:
+    """An hourly points budget shared by all app traffic to this site (Tier 2, per tenant):
+    each call costs one point; the window starts at the first call and resets an hour later."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self.points_per_hour: int | None = None
+        self.used = 0
+        self.window_start = 0.0
+
+    def set(self, points_per_hour: int | None) -> None:
+        with self._lock:
+            self.points_per_hour, self.used, self.window_start = points_per_hour, 0, 0.0
+
+    def check(self, principal_kind: str) -> Decision | None:
+        with self._lock:
+            if self.points_per_hour is None or principal_kind not in APP_TRAFFIC:
+                return None
+            now = self._clock()
+            if now - self.window_start >= 3600:
+                self.window_start, self.used = now, 0
+            allowed = self.used < self.points_per_hour
+            if allowed:
+                self.used += 1
+            reset_at = self.window_start + 3600
+            headers = {"X-RateLimit-Limit": str(self.points_per_hour),
+                       "X-RateLimit-Remaining": str(self.points_per_hour - self.used),
+                       "X-RateLimit-Reset": datetime.fromtimestamp(reset_at, UTC).isoformat(
+                           timespec="seconds").replace("+00:00", "Z")}
+            if self.points_per_hour - self.used < NEAR_LIMIT_FRACTION * self.points_per_hour:
+                headers["X-RateLimit-NearLimit"] = "true"
+            if not allowed:
+                headers["Retry-After"] = str(max(1, math.ceil(reset_at - now)))
+                headers["RateLimit-Reason"] = QUOTA_REASON
+            return Decision(allowed, headers)
+
+
 class RateLimits:
     """Off until `set` is called; then each (credential, read|write) pair has its own bucket."""
 
@@ -40,14 +86,14 @@ class RateLimits:
         self._lock = threading.Lock()
         self._config: dict[str, tuple[float, float]] = {}
         self._buckets: dict[tuple[str, str], Bucket] = {}
-        self.reason = "jira-cost-based"
+        self.reason = BURST_REASON
 
     def set(self, *, read: tuple[float, float] | None = None,
             write: tuple[float, float] | None = None,
-            reason: str = "jira-cost-based") -> None:
+            reason: str = BURST_REASON) -> None:
         """Rate (per second) and burst for each class; None leaves that class unlimited."""
-        if reason not in ("jira-cost-based", "jira-quota-based"):
-            raise ValueError("reason must be jira-cost-based or jira-quota-based")
+        if reason not in (BURST_REASON, "jira-cost-based"):
+            raise ValueError(f"reason must be {BURST_REASON} or jira-cost-based")
         with self._lock:
             self._config = {k: v for k, v in (("read", read), ("write", write)) if v}
             self._buckets.clear()

@@ -10,6 +10,13 @@ from urllib.parse import urlencode
 from .clock import Clock
 
 CODE_LIFETIME = 600.0
+# Atlassian's rotating refresh tokens (developer.atlassian.com, "OAuth 2.0 (3LO) apps",
+# refresh token rotation): a rotated-out token may be reused for 10 minutes; reusing it after
+# that invalidates the whole grant; a refresh token dies after 90 days unused, and every token
+# of a grant after 365 days.
+REUSE_INTERVAL = 600.0
+IDLE_LIFETIME = 90 * 86400.0
+ABSOLUTE_LIFETIME = 365 * 86400.0
 # Atlassian's documented answer for an unknown, expired, revoked or rotated-out refresh token
 INVALID_REFRESH = ("invalid_grant", "Unknown or invalid refresh token.")
 
@@ -37,12 +44,14 @@ class Grant:
     client_id: str
     account_id: str
     scopes: frozenset[str]
+    created_at: float = 0.0
     revoked: bool = False
 
 
 @dataclass
 class RefreshToken:
     grant: Grant
+    issued_at: float = 0.0
     rotated_at: float | None = None
 
 
@@ -59,7 +68,9 @@ class AuthServer:
     clock: Clock
     consenting_account_id: str | None = None
     expires_in: int = 3600
-    reuse_interval: float = 10.0
+    reuse_interval: float = REUSE_INTERVAL
+    idle_lifetime: float = IDLE_LIFETIME
+    absolute_lifetime: float = ABSOLUTE_LIFETIME
     clients: dict[str, Client] = field(default_factory=dict)
     grants: dict[str, Grant] = field(default_factory=dict)
     _codes: dict[str, tuple[Grant, str, float]] = field(default_factory=dict)
@@ -92,7 +103,7 @@ class AuthServer:
         code = secrets.token_urlsafe(24)
         with self._lock:
             grant = Grant(secrets.token_hex(8), client.client_id, self.consenting_account_id,
-                          scopes)
+                          scopes, created_at=self.clock.now())
             self.grants[grant.grant_id] = grant
             self._codes[code] = (grant, redirect_uri, self.clock.now() + CODE_LIFETIME)
         query = {"code": code}
@@ -129,8 +140,13 @@ class AuthServer:
             entry = self._refresh.get(token)
             if entry is None or entry.grant.revoked or entry.grant.client_id != client.client_id:
                 raise OAuthError(403, *INVALID_REFRESH)
-            # a rotated token stays usable briefly, so two racing workers do not lose the grant
+            if now - entry.issued_at > self.idle_lifetime or \
+                    now - entry.grant.created_at > self.absolute_lifetime:
+                raise OAuthError(403, *INVALID_REFRESH)
+            # a rotated token stays usable briefly, so two racing workers do not lose the grant;
+            # a reuse after that looks like a stolen token: the whole grant is invalidated
             if entry.rotated_at is not None and now - entry.rotated_at > self.reuse_interval:
+                entry.grant.revoked = True
                 raise OAuthError(403, *INVALID_REFRESH)
             if entry.rotated_at is None:
                 entry.rotated_at = now
@@ -144,7 +160,7 @@ class AuthServer:
                                    "scope": " ".join(sorted(grant.scopes))}
         if "offline_access" in grant.scopes:
             refresh = secrets.token_urlsafe(32)
-            self._refresh[refresh] = RefreshToken(grant)
+            self._refresh[refresh] = RefreshToken(grant, issued_at=self.clock.now())
             body["refresh_token"] = refresh
         return body
 

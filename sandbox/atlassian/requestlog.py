@@ -11,6 +11,8 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_POSTS = frozenset({"/rest/api/3/permissions/check", "/rest/api/3/permissions/project"})
+"""Look-ups that POST their question (the spec gives them READ scope): not writes."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,10 @@ class LoggedRequest:
 
     @property
     def is_write(self) -> bool:
+        if self.method == "POST":
+            # the site path, also when it came through the gateway (/ex/jira/{cloudId}/rest/…)
+            _, rest, tail = self.path.partition("/rest/")
+            return not (rest and rest + tail in READ_POSTS)
         return self.method in WRITE_METHODS
 
 

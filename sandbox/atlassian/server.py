@@ -18,7 +18,7 @@ from .connect import Installations
 from .faults import FaultPlan
 from .installer import Installer
 from .keys import InstallKeys
-from .limits import RateLimits
+from .limits import PointsQuota, RateLimits
 from .oauth import AuthServer
 from .render import confluence_error, jira_error
 from .requestlog import LockedList, LoggedRequest, RequestLog
@@ -65,6 +65,7 @@ class AtlassianSandbox:
         self.install_keys = InstallKeys()
         self.faults = FaultPlan(fault_seed)
         self.limits = RateLimits()
+        self.quota = PointsQuota(self.clock.now)
         self.requests = RequestLog()
         self.violations = Violations()
         self.validate = validate
@@ -107,7 +108,7 @@ def _authenticate(cloud: AtlassianSandbox) -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     path, env = request.path, request.environ
-    if path.startswith("/admin/v1/"):
+    if path.startswith(("/admin/v1/", "/admin/v2/")):
         if scheme != "Bearer" or not secrets.compare_digest(value.encode(),
                                                             cloud.org_api_key.encode()):
             raise Denied(401, "A valid organization API key (Bearer) is required")
@@ -124,7 +125,7 @@ def _authenticate(cloud: AtlassianSandbox) -> Principal:
         return connect_jwt(token, request.method, relative + (f"?{query}" if query else ""),
                            cloud.installations, cloud.clock)
     if scheme == "Basic":
-        return basic(value, cloud.site)
+        return basic(value, cloud.site, cloud.clock)
     if header:
         raise Denied(401, f"Authorization scheme '{scheme}' is not accepted on the site URL")
     return ANONYMOUS
@@ -176,14 +177,15 @@ def _before(cloud: AtlassianSandbox) -> Response | None:
 
 def _rate_limit(cloud: AtlassianSandbox) -> Response | None:
     klass = "read" if request.method in ("GET", "HEAD") else "write"
-    decision = cloud.limits.check(g.principal.credential, klass)
-    if decision is None:
-        return None
-    g.rate_headers = decision.headers
-    if decision.allowed:
-        return None
-    g.injected = True
-    return _error(429, "Rate limit exceeded.")
+    for decision in (cloud.quota.check(g.principal.kind),
+                     cloud.limits.check(g.principal.credential, klass)):
+        if decision is None:
+            continue
+        g.rate_headers = decision.headers
+        if not decision.allowed:
+            g.injected = True
+            return _error(429, "Rate limit exceeded.")
+    return None
 
 
 def _authorize_operation(cloud: AtlassianSandbox) -> None:

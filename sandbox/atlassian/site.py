@@ -11,8 +11,19 @@ from typing import Any
 
 # Groups that grant product access or admin rights on a fresh Cloud site.
 PRODUCT_GROUPS = {"jira-software": "jira-software-users", "confluence": "confluence-users"}
+# The `products` values POST /rest/api/3/user accepts (NewUserDetails in the v3 spec), and the
+# access group each one grants; a site licenses only some of them.
+JIRA_PRODUCTS = {"jira-software": "jira-software-users", "jira-core": "jira-core-users",
+                 "jira-servicedesk": "jira-servicemanagement-users",
+                 "jira-product-discovery": "jira-product-discovery-users"}
 ADMIN_GROUPS = ("site-admins", "jira-admins")
 DEFAULT_GROUPS = (*PRODUCT_GROUPS.values(), *ADMIN_GROUPS)
+# Global permissions a fresh site grants to groups (Jira: Settings > System > Global
+# permissions); any group can be granted one later (`grant_global`).
+DEFAULT_GLOBAL_GRANTS = {"ADMINISTER": ADMIN_GROUPS, "SYSTEM_ADMIN": ("site-admins",)}
+EVERYONE_PERMISSIONS = frozenset({"USER_PICKER"})  # granted to every active user here
+GLOBAL_PERMISSIONS = ("ADMINISTER", "SYSTEM_ADMIN", "USER_PICKER", "CREATE_SHARED_OBJECTS",
+                      "MANAGE_GROUP_FILTER_SUBSCRIPTIONS", "BULK_CHANGE")
 ACCOUNT_TYPES = ("atlassian", "app", "customer")
 # Member lists of groups at least this big are cached between pages, so reading a huge
 # group page by page stays linear; smaller ones are rebuilt each time so that tests which
@@ -34,6 +45,12 @@ class Invalid(SiteError):
     status = 400
 
 
+class LicenceExceeded(SiteError):
+    """The product's licence has no free seat (Jira answers the identity platform's shape)."""
+
+    status = 400
+
+
 @dataclass
 class SiteUser:
     account_id: str
@@ -46,6 +63,8 @@ class SiteUser:
     # profile visibility "only me": the address is left out of answers, but an exact
     # e-mail search still finds the account (Atlassian's documented behaviour)
     email_hidden: bool = False
+    # API tokens expire (a year at most since 2024; the admin picks a date): epoch seconds
+    api_token_expires_at: float | None = None
 
     @property
     def is_active(self) -> bool:
@@ -80,8 +99,15 @@ class Site:
         self._sorted: list[SiteGroup] | None = None
         self._version = 0  # bumped by every membership or activity change
         self._member_cache: dict[tuple[str, bool], tuple[tuple[int, int], list[str]]] = {}
+        self.global_grants: dict[str, set[str]] = {p: set() for p in GLOBAL_PERMISSIONS}
+        self.directory_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        self.licensed_products = {"jira-software"}  # Jira products this site has (and Confluence)
+        self.seats: dict[str, int] = {}  # access group name -> licensed seats (absent: unlimited)
         for name_ in DEFAULT_GROUPS:
             self.add_group(name_)
+        for permission, names in DEFAULT_GLOBAL_GRANTS.items():
+            for name_ in names:
+                self.grant_global(permission, name_)
 
     # -- users ---------------------------------------------------------------------------
     def add_user(self, email: str, display_name: str = "", *, account_id: str | None = None,
@@ -114,20 +140,38 @@ class Site:
             account_id = self._by_email.get(email.lower())
             return self.users[account_id] if account_id else None
 
-    def user_by_token(self, email: str, token: str) -> SiteUser | None:
+    def user_by_token(self, email: str, token: str, now: float) -> SiteUser | None:
+        """The account whose unexpired API token this is."""
         user = self.user_by_email(email)
-        return user if user and user.api_token and user.api_token == token else None
+        if not (user and user.api_token and user.api_token == token):
+            return None
+        expires = user.api_token_expires_at
+        return user if expires is None or now < expires else None
 
     def search_users(self, query: str) -> list[SiteUser]:
-        """Exact e-mail match, else a prefix of the display name or of the e-mail."""
+        """Active accounts only (as the v3 spec says of user/search): an exact e-mail match,
+        else a prefix of the display name or of a visible e-mail."""
         q = query.strip().lower()
         with self.lock:
             exact = self.user_by_email(q)
             if exact:
-                return [exact]
-            return [u for u in self.users.values() if q and (
+                return [exact] if exact.is_active else []
+            return [u for u in self.users.values() if q and u.is_active and (
                 u.display_name.lower().startswith(q)
                 or (not u.email_hidden and u.email.lower().startswith(q)))]
+
+    def org_search(self, emails: list[str], account_ids: list[str]) -> list[SiteUser]:
+        """The org API's exact-match user search: every account, active or not, hidden or not."""
+        with self.lock:
+            wanted_emails = {e.lower() for e in emails}
+            return [u for u in self.users.values()
+                    if (not wanted_emails or u.email.lower() in wanted_emails)
+                    and (not account_ids or u.account_id in account_ids)]
+
+    def has_jira_access(self, account_id: str) -> bool:
+        with self.lock:
+            return any(account_id in self.groups[self._by_name[name]].members
+                       for name in JIRA_PRODUCTS.values() if name in self._by_name)
 
     def user_page(self, start: int, limit: int) -> list[SiteUser]:
         with self.lock:
@@ -142,9 +186,17 @@ class Site:
         """Add the user to each product's access group (no error if already there)."""
         with self.lock:
             for product in products:
-                group = self.group_by_name(PRODUCT_GROUPS[product])
+                group = self.group_by_name({**PRODUCT_GROUPS, **JIRA_PRODUCTS}[product])
+                if account_id not in group.members:
+                    self._take_seat(group)
                 group.members.setdefault(self.user(account_id).account_id, None)
             self._version += 1
+
+    def _take_seat(self, group: SiteGroup) -> None:
+        seats = self.seats.get(group.name)
+        if seats is not None and len(group.members) >= seats:
+            raise LicenceExceeded(f"Adding this user to '{group.name}' would exceed the "
+                                  f"number of licensed users ({seats}).")
 
     def remove_access(self, account_id: str) -> None:
         """Org admin 'remove user': out of every group and no longer active on the site."""
@@ -155,9 +207,29 @@ class Site:
             user.active = False
             self._version += 1
 
+    def grant_global(self, permission: str, group_name: str) -> None:
+        """Grant a global permission to a group, as a Jira admin does in the global settings."""
+        with self.lock:
+            if permission not in self.global_grants:
+                raise Invalid(f"Unrecognized global permission: {permission}")
+            self.global_grants[permission].add(self.group_by_name(group_name).group_id)
+
+    def global_permissions(self, account_id: str) -> set[str]:
+        """The global permissions an account holds through its groups (none while inactive)."""
+        with self.lock:
+            if not self.user(account_id).is_active:
+                return set()
+            return {p for p, gids in self.global_grants.items()
+                    if any(account_id in self.groups[g].members for g in gids)} | EVERYONE_PERMISSIONS
+
     def is_admin(self, account_id: str) -> bool:
         with self.lock:
-            return any(account_id in self.group_by_name(n).members for n in ADMIN_GROUPS)
+            return "ADMINISTER" in self.global_permissions(account_id)
+
+    def is_site_admin(self, account_id: str) -> bool:
+        """A member of site-admins: only such an account can invite people with access."""
+        with self.lock:
+            return account_id in self.group_by_name("site-admins").members
 
     def make_admin(self, account_id: str) -> None:
         with self.lock:
@@ -202,6 +274,8 @@ class Site:
                 self.group(swap_group_id)
             del self.groups[group_id]
             del self._by_name[group.name.lower()]
+            for holders in self.global_grants.values():
+                holders.discard(group_id)
             self._sorted = None
             self._version += 1
 
@@ -225,6 +299,7 @@ class Site:
             group, user = self.group(group_id), self.user(account_id)
             if user.account_id in group.members:
                 raise Invalid(f"Cannot add user. User is already a member of '{group.name}'")
+            self._take_seat(group)
             group.members[user.account_id] = None
             self._version += 1
 
@@ -286,6 +361,9 @@ class Site:
                     group.members[self.user(account_id).account_id] = None
             for account_id in seed.get("siteAdmins", []):
                 self.make_admin(account_id)
+            for permission, names in (seed.get("globalPermissions") or {}).items():
+                for name_ in names:
+                    self.grant_global(permission, name_)
             self._version += 1
 
     def generate(self, users: int, groups: int, memberships: int, *, seed: int = 1) -> None:

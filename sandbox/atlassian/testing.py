@@ -121,7 +121,7 @@ def running_site(*, seed: dict[str, Any] | str | Path | None = None, users: int 
                  rate_limits: dict[str, Any] | None = None,
                  admin_email: str = "admin@example.com", admin_api_token: str | None = None,
                  org_api_key: str | None = None, expires_in: int = 3600,
-                 reuse_interval: float = 10.0,
+                 reuse_interval: float = 600.0,
                  auto_webhooks: bool = False) -> Iterator[SiteHandle]:
     """Serve a sandbox site on a free loopback port for the duration of the block."""
     site = build_site(seed, users=users, groups=groups, memberships=memberships,

@@ -73,10 +73,24 @@ def test_policy_guard_and_protected_accounts(admin_env):
                                  conn.default_groups, conn.deprovision, conn.policy)
     assert policy.sync.protected_account_ids == frozenset({"acc-boss"})
     assert policy.guard.max_users_affected == 3 and policy.sync.invite_products == ("jira-software",)
+    assert got["invite_domains"] is None and got["adopt_existing_groups"] is False
     r = admin_env.put(f"/api/admin/connections/{cid}/policy", json={
-        "deprovision": "delete_everyone", "guard": {"max_removal_percent": 150}})
+        "deprovision": "delete_everyone", "guard": {"max_removal_percent": 150},
+        "invite_products": ["confluence"], "invite_domains": ["not a domain"]})
     fields = r.get_json()["error"]["fields"]
-    assert {"deprovision", "guard.max_removal_percent"} <= set(fields)
+    assert {"deprovision", "guard.max_removal_percent", "invite_products.0",
+            "invite_domains"} <= set(fields), fields
+    # the worker's own key, written by a first read, survives an edit that leaves it alone
+    with extensions.db.session() as session:
+        conn = session.get(Connection, cid)
+        conn.policy = {**conn.policy, "invite_domains": ["example.com"], "future_key": 1}
+    r = admin_env.put(f"/api/admin/connections/{cid}/policy",
+                      json={**got, "invite_domains": ["example.com", "corp.example"],
+                            "adopt_existing_groups": True})
+    assert r.get_json()["invite_domains"] == ["example.com", "corp.example"]
+    with extensions.db.session() as session:
+        stored = session.get(Connection, cid).policy
+    assert stored["future_key"] == 1 and stored["adopt_existing_groups"] is True
 
 
 def test_scim_tokens_are_shown_once_and_revocable(admin_env):
@@ -103,3 +117,27 @@ def test_scim_tokens_are_shown_once_and_revocable(admin_env):
     assert admin_env.delete(f"/api/admin/connections/{cid}/scim-tokens/999").status_code == 404
     other = _conn(admin_env)
     assert admin_env.post(f"/api/admin/connections/{other}/scim-tokens").status_code == 409
+
+
+def test_pickers_offer_the_idps_and_the_sites_groups(admin_env):
+    import json
+
+    content = json.dumps({
+        "users": [{"id": "u1", "email": "a@example.com", "display_name": "A", "active": True},
+                  {"id": "u2", "email": "b@example.com", "display_name": "B", "active": True}],
+        "groups": [{"id": "g1", "name": "Engineering", "members": ["u1", "u2"], "parents": []},
+                   {"id": "g2", "name": "Sales", "members": ["u2"], "parents": []}]})
+    cid = _conn(admin_env, settings={"content": content, "format": "json"})
+    idp = admin_env.get(f"/api/admin/connections/{cid}/idp-groups").get_json()
+    assert idp == {"items": [{"id": "g1", "name": "Engineering", "members": 2},
+                             {"id": "g2", "name": "Sales", "members": 1}], "complete": True}
+    only = admin_env.get(f"/api/admin/connections/{cid}/idp-groups?query=eng").get_json()
+    assert [g["name"] for g in only["items"]] == ["Engineering"]
+    admin_env.cloud.site.add_group("eng-platform")
+    site = admin_env.get("/api/admin/site-groups?query=ENG").get_json()["items"]
+    assert [g["name"] for g in site] == ["eng-platform"] and site[0]["id"]
+    every = {g["name"] for g in admin_env.get("/api/admin/site-groups").get_json()["items"]}
+    assert {"eng-platform", "site-admins", "jira-admins"} <= every
+    broken = _conn(admin_env, settings={"content": "{\"users\": 3}", "format": "json"})
+    r = admin_env.get(f"/api/admin/connections/{broken}/idp-groups")
+    assert r.status_code == 502 and r.get_json()["error"]["code"] == "bad_gateway"

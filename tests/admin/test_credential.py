@@ -78,3 +78,19 @@ def test_oauth_start_without_an_oauth_app_says_so(admin_env):
     cfg["ATLASSIAN_CLIENT"] = replace(cfg["ATLASSIAN_CLIENT"], oauth_app=None)
     r = admin_env.post("/api/admin/credential/oauth/start")
     assert r.status_code == 409 and "USERSYNC_OAUTH_CLIENT_ID" in r.get_json()["error"]["message"]
+
+
+def test_confluence_write_check_reads_the_current_user(admin_env):
+    from sqlalchemy import update
+
+    from app import extensions
+    from app.models import Installation
+
+    cloud = admin_env.cloud
+    admin_env.put("/api/admin/credential/api-token",
+                  json={"email": cloud.admin_email, "api_token": cloud.admin_api_token})
+    with extensions.db.session() as session:
+        session.execute(update(Installation).values(product_type="confluence"))
+    check = admin_env.post("/api/admin/credential/check").get_json()
+    assert check["ok"] is True, check
+    assert cloud.requests.matching("GET", "/wiki/rest/api/user/current")

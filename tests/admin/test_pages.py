@@ -41,6 +41,8 @@ def test_bundle_files_and_the_index_for_unknown_paths(admin_env):
     assert r.status_code == 200 and "immutable" in r.headers["Cache-Control"]
     r = admin_env.client.get("/admin/app/connections/3/mapping?host=dev")
     assert r.status_code == 200 and "<div id=root>" in r.get_data(as_text=True)
+    r = admin_env.client.get('/admin/app/?host="><script>alert(1)</script>')
+    assert "<script>alert" not in r.get_data(as_text=True) and 'content="dev"' in r.get_data(as_text=True)
     r = admin_env.client.get("/admin/app/../../../../etc/passwd")
     assert "root:" not in r.get_data(as_text=True)
 

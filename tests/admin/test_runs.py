@@ -165,8 +165,37 @@ def test_a_held_plan_is_approved_or_discarded(runs_env):
     assert {u.email for u in env.cloud.site.members(eng.group_id)} == {"ann@example.com"}
 
 
+def test_a_disabled_connection_neither_previews_nor_syncs(admin_env, test_config):
+    """As the worker runs nothing for it, the API refuses at once and says why."""
+    Redis.from_url(test_config["REDIS_URL"]).flushdb()
+    cid = connection(admin_env, directory(["ann"], {"eng": ["ann"]}))
+    admin_env.post(f"/api/admin/connections/{cid}/disable")
+    for action in ("sync", "preview"):
+        r = admin_env.post(f"/api/admin/connections/{cid}/{action}")
+        assert r.status_code == 409 and "disabled" in r.get_json()["error"]["message"]
+    admin_env.post(f"/api/admin/connections/{cid}/enable")
+    assert admin_env.post(f"/api/admin/connections/{cid}/preview").status_code == 202
+
+
 def test_queue_down_is_a_clear_503(admin_env):
     cid = connection(admin_env, directory(["ann"], {"eng": ["ann"]}))
     admin_env.app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     r = admin_env.post(f"/api/admin/connections/{cid}/sync")
     assert r.status_code == 503 and "queue" in r.get_json()["error"]["message"]
+
+
+def test_a_running_sync_shows_live_progress_from_the_worker(admin_env, test_config):
+    """The worker publishes {run_id, done, total} in Redis while it applies; the run answers it."""
+    from workers.queue import PROGRESS_KEY
+    from workers.sync import engine
+
+    redis = Redis.from_url(test_config["REDIS_URL"])
+    cid = connection(admin_env, directory(["ann"], {"eng": ["ann"]}))
+    run_id = engine.start_run(extensions.db, cid, "manual", False)
+    body = admin_env.get(f"/api/admin/runs/{run_id}").get_json()
+    assert body["status"] == "running" and body["progress"] == {"done": 0, "total": 0}
+    redis.hset(PROGRESS_KEY.format(cid=cid), mapping={"run_id": run_id, "done": 40, "total": 120})
+    body = admin_env.get(f"/api/admin/runs/{run_id}").get_json()
+    assert body["progress"] == {"done": 40, "total": 120}
+    assert body["ops_done"] == 40 and body["ops_total"] == 120
+    assert admin_env.get("/api/admin/overview").get_json()["connections"][0]["health"] == "running"

@@ -163,3 +163,46 @@ def test_api_token_and_org_key_from_the_database(cloud: SiteHandle, store: Store
     assert cloud.site.user(CAROL).suspended and CAROL in cloud.site.group(ENGINEERING).members
     assert {(r.credential, r.path.split("/")[1]) for r in cloud.requests.writes()} == {
         ("basic", "rest"), ("org-key", "admin")}
+
+
+def test_an_idle_grant_expires_after_90_days_and_asks_to_reconnect(
+        cloud: SiteHandle, store: Store, installation_id: int,
+        oauth_connected: dict[str, Any]) -> None:
+    cloud.clock.advance(91 * 86400)  # the access token and the idle refresh token are dead
+    site = build(cloud, store, installation_id)
+    with pytest.raises(AuthError) as err:
+        site.add_member(ENGINEERING, CAROL)
+    assert "reconnect" in str(err.value)
+    stored = load_credential(store.db, installation_id, CredentialKind.OAUTH, store.decrypt)
+    assert stored is not None and stored.status == CredentialStatus.REVOKED
+
+
+def test_an_expired_api_token_is_marked_for_reconnection(
+        cloud: SiteHandle, store: Store, installation_id: int) -> None:
+    save_credential(store.db, installation_id, CredentialKind.API_TOKEN,
+                    {"email": cloud.admin_email, "api_token": cloud.admin_api_token},
+                    store.encrypt)
+    site = build(cloud, store, installation_id)
+    site.add_member(ENGINEERING, CAROL)
+    cloud.site.user(cloud.admin_account_id).api_token_expires_at = cloud.clock.now() - 1
+    with pytest.raises(AuthError) as err:
+        site.remove_member(ENGINEERING, CAROL)
+    assert "create a new one" in str(err.value)
+    stored = load_credential(store.db, installation_id, CredentialKind.API_TOKEN, store.decrypt)
+    assert stored is not None and stored.status == CredentialStatus.REVOKED
+    assert "expired" in (stored.last_error or "")
+    assert build(cloud, store, installation_id).write is None  # nobody sends it again
+
+
+def test_a_replaced_api_token_is_picked_up_by_a_running_sync(
+        cloud: SiteHandle, store: Store, installation_id: int) -> None:
+    save_credential(store.db, installation_id, CredentialKind.API_TOKEN,
+                    {"email": cloud.admin_email, "api_token": cloud.admin_api_token},
+                    store.encrypt)
+    site = build(cloud, store, installation_id)
+    admin = cloud.site.user(cloud.admin_account_id)
+    admin.api_token = "the-new-token"  # the admin rotated it and pasted the new one
+    save_credential(store.db, installation_id, CredentialKind.API_TOKEN,
+                    {"email": cloud.admin_email, "api_token": "the-new-token"}, store.encrypt)
+    site.add_member(ENGINEERING, CAROL)
+    assert CAROL in cloud.site.group(ENGINEERING).members

@@ -52,6 +52,8 @@ def test_operator_flow(env, tmp_path):
     try:
         preview = json.loads(cli("sync", cid, "--dry-run", "--wait"))
         assert preview["status"] == "preview" and preview["summary"]["add_member"] == 12
+        assert preview["invite_domains"] == ["example.com"]  # filled from the IdP, shown
+        assert preview["groups_adopted"] == [] and preview["groups_skipped"] == []
         assert env.cloud.requests.writes() == []
         applied = json.loads(cli("sync", cid, "--wait"))
         assert applied["status"] == "succeeded" and len(env.members("crew")) == 12

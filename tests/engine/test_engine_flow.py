@@ -167,10 +167,14 @@ def test_suspend_policy_goes_through_the_org_api(env):
     env.write_directory(d)
     assert env.sync(cid).status == "succeeded"
     assert env.members("eng") == {"alice@example.com"}
-    assert len(env.cloud.requests.matching("POST", "/suspend-access")) == 1
+    in_directory = f"/admin/v2/orgs/{env.cloud.org_id}/directories/{env.cloud.site.directory_id}"
+    assert len(env.cloud.requests.matching(
+        "POST", f"{in_directory}/users/{bob.account_id}/suspend")) == 1
+    assert not env.cloud.requests.matching(None, "/admin/v1/")  # v1 suspend-access is retiring
     assert not env.cloud.site.user(bob.account_id).is_active
     d["users"][1]["active"] = True
     env.write_directory(d)
     assert env.sync(cid).status == "succeeded"
-    assert len(env.cloud.requests.matching("POST", "/restore-access")) == 1
+    assert len(env.cloud.requests.matching(
+        "POST", f"{in_directory}/users/{bob.account_id}/restore")) == 1
     assert env.members("eng") == {"alice@example.com", "bob@example.com"}

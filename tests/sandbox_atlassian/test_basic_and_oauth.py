@@ -108,20 +108,39 @@ def test_token_of_a_non_admin_cannot_write(cloud):
     assert write.status_code == 403
 
 
-def test_refresh_rotates_and_old_token_dies_after_the_reuse_interval(cloud):
-    cloud.oauth.reuse_interval = 10
+def test_refresh_rotates_and_a_late_reuse_invalidates_the_grant(cloud):
+    assert cloud.sandbox.oauth.reuse_interval == 600  # Atlassian's 10-minute leeway
     first = authorize(cloud, "read:jira-user offline_access")
     second = refresh(cloud, first["refresh_token"])
     assert second.status_code == 200
     rotated = second.json()["refresh_token"]
     assert rotated != first["refresh_token"]
-    assert refresh(cloud, first["refresh_token"]).status_code == 200  # within reuse interval
-    cloud.clock.advance(11)
+    assert refresh(cloud, first["refresh_token"]).status_code == 200  # within the leeway
+    cloud.clock.advance(601)
     late = refresh(cloud, first["refresh_token"])
     assert late.status_code == 403
     assert late.json() == {"error": "invalid_grant",
                            "error_description": "Unknown or invalid refresh token."}
-    assert refresh(cloud, rotated).status_code == 200
+    # a reuse after the leeway looks like theft: every token of the grant is dead now
+    assert refresh(cloud, rotated).status_code == 403
+    url = cloud.jira_api_url("/rest/api/3/myself")
+    assert requests.get(url, headers=bearer(second.json()["access_token"]),
+                        timeout=5).status_code == 401
+
+
+def test_refresh_tokens_expire_after_90_idle_days_and_grants_after_365(cloud):
+    day = 86400
+    idle = authorize(cloud, "read:jira-user offline_access")
+    cloud.clock.advance(91 * day)
+    assert refresh(cloud, idle["refresh_token"]).status_code == 403
+    kept = authorize(cloud, "read:jira-user offline_access")["refresh_token"]
+    for _ in range(4):  # used every 80 days, it lives until the grant's 365th day
+        cloud.clock.advance(80 * day)
+        answer = refresh(cloud, kept)
+        assert answer.status_code == 200
+        kept = answer.json()["refresh_token"]
+    cloud.clock.advance(50 * day)  # day 370 of the grant, 50 days idle
+    assert refresh(cloud, kept).status_code == 403
 
 
 def test_access_tokens_expire_and_grants_can_be_revoked(cloud):

@@ -83,3 +83,12 @@ def test_writes_share_state_with_jira(cloud, admin):
 def test_delete_by_id(cloud, admin):
     assert admin.delete(cloud.url(f"{W}/group/by-id"), params={"id": EMPTY}).status_code == 204
     assert EMPTY not in cloud.site.groups
+
+
+def test_licence_exhaustion_is_a_bare_500(cloud, admin):
+    users = cloud.site.group_by_name("confluence-users")
+    cloud.site.seats["confluence-users"] = len(users.members)
+    full = admin.post(cloud.url(f"{W}/group/userByGroupId"), params={"groupId": users.group_id},
+                      json={"accountId": ALICE})
+    assert full.status_code == 500 and full.text == "Internal Server Error"
+    assert ALICE not in users.members

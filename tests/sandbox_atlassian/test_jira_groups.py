@@ -123,8 +123,11 @@ def test_user_search_exact_email_and_display_name_prefix(cloud, admin):
     url = cloud.url(f"{R}/user/search")
     exact = admin.get(url, params={"query": "ALICE@example.com"}).json()
     assert [u["accountId"] for u in exact] == [ALICE]
-    prefix = admin.get(url, params={"query": "bob b"}).json()
-    assert [u["accountId"] for u in prefix] == [BOB]
+    prefix = admin.get(url, params={"query": "alice a"}).json()
+    assert [u["accountId"] for u in prefix] == [ALICE]
+    # user/search answers active accounts only: Bob is inactive, by e-mail or by name
+    assert admin.get(url, params={"query": "bob b"}).json() == []
+    assert admin.get(url, params={"query": "bob@example.com"}).json() == []
     assert admin.get(url, params={"query": "nobody@example.com"}).json() == []
     hidden = admin.get(url, params={"query": "dave@example.com"}).json()
     assert [u["accountId"] for u in hidden] == [DAVE] and "emailAddress" not in hidden[0]
@@ -144,17 +147,66 @@ def test_user_groups_and_bulk(cloud, admin):
 
 def test_invite_user_grants_products(cloud, admin):
     created = admin.post(cloud.url(f"{R}/user"),
-                         json={"emailAddress": "erin@example.com", "products": ["confluence"]})
-    assert created.status_code == 201
+                         json={"emailAddress": "erin@example.com", "products": ["jira-software"]})
+    assert created.status_code == 201 and created.json()["active"] is True
     account_id = created.json()["accountId"]
-    assert account_id in cloud.site.group_by_name("confluence-users").members
-    assert account_id not in cloud.site.group_by_name("jira-software-users").members
+    assert account_id in cloud.site.group_by_name("jira-software-users").members
+    assert account_id not in cloud.site.group_by_name("confluence-users").members
+    without = admin.post(cloud.url(f"{R}/user"), json={"emailAddress": "gus@example.com",
+                                                       "products": []})
+    assert without.status_code == 201 and not cloud.site.has_jira_access(
+        without.json()["accountId"])
     bad = admin.post(cloud.url(f"{R}/user"), json={"emailAddress": "not-an-email",
                                                    "products": []})
     assert bad.status_code == 400
     no_products = admin.post(cloud.url(f"{R}/user"), json={"emailAddress": "f@example.com"})
     assert no_products.status_code == 400
     expect_request_violation(cloud, "'products' is a required property")
+
+
+def test_invite_takes_only_jira_product_keys_the_site_licenses(cloud, admin):
+    url = cloud.url(f"{R}/user")
+    confluence = admin.post(url, json={"emailAddress": "h@example.com", "products": ["confluence"]})
+    assert confluence.status_code == 400 and "jira-core" in confluence.text
+    unlicensed = admin.post(url, json={"emailAddress": "h@example.com",
+                                       "products": ["jira-servicedesk"]})
+    assert unlicensed.status_code == 400 and "no licence" in unlicensed.text
+    assert cloud.site.user_by_email("h@example.com") is None
+
+
+def test_invite_of_an_existing_account(cloud, admin):
+    url = cloud.url(f"{R}/user")
+    cloud.site.grant_products(ALICE, ["jira-software"])
+    with_access = admin.post(url, json={"emailAddress": "alice@example.com", "products": []})
+    assert with_access.status_code == 201 and with_access.json()["accountId"] == ALICE
+    # Carol has no Jira access: asking for no product is refused, asking for one grants it
+    refused = admin.post(url, json={"emailAddress": "carol@example.com", "products": []})
+    assert refused.status_code == 400 and "does not have access to Jira" in refused.text
+    granted = admin.post(url, json={"emailAddress": "carol@example.com",
+                                    "products": ["jira-software"]})
+    assert granted.status_code == 201 and cloud.site.has_jira_access(CAROL)
+
+
+def test_invite_by_a_jira_admin_who_is_not_site_admin_creates_a_suspended_account(cloud):
+    jira_admin = cloud.site.user(DAVE)
+    cloud.site.add_member(cloud.site.group_by_name("jira-admins").group_id, DAVE)
+    session = requests.Session()
+    session.auth = (jira_admin.email, jira_admin.api_token)
+    created = session.post(cloud.url(f"{R}/user"), json={"emailAddress": "ivy@example.com",
+                                                        "products": ["jira-software"]},
+                           timeout=5)
+    assert created.status_code == 201 and created.json()["active"] is False
+
+
+def test_licence_exhaustion_on_a_membership_add(cloud, admin):
+    users = cloud.site.group_by_name("jira-software-users")
+    cloud.site.seats["jira-software-users"] = len(users.members)
+    full = admin.post(cloud.url(f"{R}/group/user"), params={"groupId": users.group_id},
+                      json={"accountId": ALICE})
+    assert full.status_code == 400
+    assert full.json()["key"] == "licenceExceeded" and "licensed" in full.json()["context"][
+        "message"]
+    assert ALICE not in users.members
 
 
 def test_permissions_check_and_myself(cloud, admin):
@@ -201,3 +253,33 @@ def test_users_search_lists_every_account_in_pages(cloud, admin):
     assert {ALICE, BOB, CAROL, DAVE} <= set(seen)
     dave = ("dave@example.com", "dave-token")  # not an admin, may still browse users
     assert requests.get(cloud.url(f"{R}/users"), auth=dave, timeout=5).status_code == 200
+
+
+def test_global_permissions_come_from_the_groups_they_are_granted_to(cloud, admin):
+    url = cloud.url(f"{R}/permissions/check")
+
+    def granted(account_id: str, session: requests.Session = admin) -> list[str]:
+        answer = session.post(url, json={"accountId": account_id,
+                                         "globalPermissions": ["ADMINISTER", "USER_PICKER"]})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["globalPermissions"]
+
+    assert granted(ALICE) == ["USER_PICKER"]
+    cloud.site.grant_global("ADMINISTER", "sales")  # any group, under any name
+    assert granted(ALICE) == ["ADMINISTER", "USER_PICKER"]
+    cloud.site.grant_global("ADMINISTER", "engineering")
+    assert granted(BOB) == []  # deactivated: no permission at all
+    with requests.Session() as dave:
+        dave.auth = ("dave@example.com", "dave-token")
+        assert granted(DAVE, dave) == ["USER_PICKER"]  # one's own: no admin needed
+        other = dave.post(url, json={"accountId": ALICE, "globalPermissions": ["ADMINISTER"]})
+        assert other.status_code == 403  # another user's need Administer Jira
+    cloud.site.delete_group(SALES)
+    assert "ADMINISTER" in granted(ALICE)  # still through engineering
+
+
+def test_permissions_check_refuses_fields_outside_the_schema(cloud, admin):
+    answer = admin.post(cloud.url(f"{R}/permissions/check"),
+                        json={"accountId": ALICE, "groupId": ENGINEERING})
+    assert answer.status_code == 400
+    cloud.violations.clear()

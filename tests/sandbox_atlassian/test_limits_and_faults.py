@@ -16,7 +16,7 @@ BULK = "/rest/api/3/group/bulk"
 
 
 def test_token_bucket_answers_429_with_headers_and_refills(cloud, admin):
-    cloud.limits.set(read=(5.0, 5), write=(1.0, 1), reason="jira-quota-based")
+    cloud.limits.set(read=(5.0, 5), write=(1.0, 1))
     statuses, near = [], []
     for _ in range(7):
         response = admin.get(cloud.url(BULK))
@@ -27,7 +27,7 @@ def test_token_bucket_answers_429_with_headers_and_refills(cloud, admin):
     last = admin.get(cloud.url(BULK))
     assert last.status_code == 429
     assert int(last.headers["Retry-After"]) >= 1
-    assert last.headers["RateLimit-Reason"] == "jira-quota-based"
+    assert last.headers["RateLimit-Reason"] == "jira-burst-based"
     assert last.headers["X-RateLimit-Limit"] == "5"
     assert last.headers["X-RateLimit-Remaining"] == "0"
     datetime.fromisoformat(last.headers["X-RateLimit-Reset"].replace("Z", "+00:00"))
@@ -114,3 +114,23 @@ def test_request_log_counts_writes_and_spots_duplicates(cloud, admin):
     assert len(cloud.requests.writes()) == 4
     (key, count), = cloud.requests.duplicate_writes()
     assert key[0] == "POST" and count == 2
+
+
+
+def test_hourly_points_quota_counts_app_traffic_and_spares_api_tokens(cloud, admin):
+    from tests.sandbox_atlassian.test_basic_and_oauth import authorize, bearer
+
+    cloud.sandbox.quota.set(points_per_hour=3)
+    cloud.oauth.expires_in = 7200  # outlives the quota window
+    headers = bearer(authorize(cloud, "read:jira-user")["access_token"])
+    url = cloud.jira_api_url("/rest/api/3/myself")
+    answers = [requests.get(url, headers=headers, timeout=5) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    quota = answers[-1].headers
+    assert quota["RateLimit-Reason"] == "jira-quota-based"
+    assert 3500 < int(quota["Retry-After"]) <= 3600  # the budget resets on the hour
+    assert quota["X-RateLimit-Limit"] == "3" and quota["X-RateLimit-Remaining"] == "0"
+    # API-token traffic draws no points
+    assert all(admin.get(cloud.url("/rest/api/3/myself")).ok for _ in range(5))
+    cloud.clock.advance(3601)
+    assert requests.get(url, headers=headers, timeout=5).ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import requests
 
-from .conftest import ALICE, ENGINEERING
+from .conftest import ALICE, BOB, DAVE, ENGINEERING
 
 
 def org_url(cloud, account_id: str, action: str = "") -> str:
@@ -49,3 +49,50 @@ def test_org_key_is_required_and_only_works_on_the_admin_api(cloud):
     assert unknown_user.status_code == 404
     other_org = cloud.url(f"/admin/v1/orgs/other/directory/users/{ALICE}/suspend-access")
     assert requests.post(other_org, headers=key, timeout=5).status_code == 404
+
+
+def org_v2(cloud, tail: str) -> str:
+    return cloud.url(f"/admin/v2/orgs/{cloud.org_id}{tail}")
+
+
+def test_v2_directories_and_exact_user_search_finds_inactive_and_hidden(cloud):
+    key = {"Authorization": f"Bearer {cloud.org_api_key}"}
+    dirs = requests.get(org_v2(cloud, "/directories"), headers=key, timeout=5).json()
+    (directory,) = dirs["data"]
+    url = org_v2(cloud, f"/directories/{directory['directoryId']}/users/search")
+    # Bob is inactive (user/search would not find him), Dave hides his e-mail
+    found = requests.post(url, headers=key, json={"emails": ["BOB@example.com",
+                                                            "dave@example.com"]}, timeout=5)
+    assert found.status_code == 200
+    by_id = {u["accountId"]: u for u in found.json()["data"]}
+    assert set(by_id) == {BOB, DAVE} and by_id[BOB]["accountStatus"] == "inactive"
+    assert by_id[DAVE]["email"] == "dave@example.com"
+    # exact only: a prefix of an address matches nothing
+    none = requests.post(url, headers=key, json={"emails": ["dave@example.co"]}, timeout=5)
+    assert none.json()["data"] == []
+    both = requests.post(url, headers=key, json={"emails": ["a@b.c"], "searchTerm": "a"},
+                         timeout=5)
+    assert both.status_code == 400
+    assert requests.post(org_v2(cloud, "/directories/nope/users/search"), headers=key,
+                         json={}, timeout=5).status_code == 404
+    assert requests.post(url, json={}, timeout=5).status_code == 401
+
+
+def test_v2_suspend_and_restore_in_a_directory(cloud):
+    key = {"Authorization": f"Bearer {cloud.org_api_key}"}
+    directory = cloud.site.directory_id
+    suspend = requests.post(org_v2(cloud, f"/directories/{directory}/users/{ALICE}/suspend"),
+                            headers=key, timeout=5)
+    assert suspend.status_code == 204 and not cloud.site.user(ALICE).is_active
+    search = requests.post(org_v2(cloud, "/directories/-/users/search"), headers=key,
+                           json={"accountIds": [ALICE]}, timeout=5).json()
+    assert search["data"][0]["membershipStatus"] == "suspended"
+    restore = requests.post(org_v2(cloud, f"/directories/{directory}/users/{ALICE}/restore"),
+                            headers=key, timeout=5)
+    assert restore.status_code == 204 and cloud.site.user(ALICE).is_active
+    anywhere = requests.post(org_v2(cloud, f"/directories/-/users/{ALICE}/suspend"),
+                             headers=key, timeout=5)
+    assert anywhere.status_code == 400
+    unknown = requests.post(org_v2(cloud, f"/directories/{directory}/users/{'f' * 24}/suspend"),
+                            headers=key, timeout=5)
+    assert unknown.status_code == 404

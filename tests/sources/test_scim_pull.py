@@ -81,7 +81,9 @@ def test_page_failing_after_retries_marks_incomplete(small_directory, sleeps):
     with sandbox.serve(small_directory) as idp:
         idp.fail_page_on(3, times=10)  # a users or groups page, as the concurrent reads go
         snapshot = make_source(idp.settings, sleeps).fetch()
-        assert_one_page_missing(snapshot, small_directory, 10)
+        # Under load request 3 can be the groups' first page, which loses that whole listing
+        # (all 12 groups): still one error, and never more than one page or one listing.
+        assert_one_page_missing(snapshot, small_directory, max(10, len(small_directory.teams)))
 
 
 def test_incremental_reads_changes_and_notices_deletions(small_directory):

@@ -174,3 +174,14 @@ def test_dangling_member_ids_are_not_synced():
 ])
 def test_name_matcher(patterns, name, hit):
     assert name_matcher(patterns)(name) is hit
+
+
+def test_invite_products_take_only_what_an_invite_can_grant():
+    from workers.sync.policy import PolicyError, from_connection
+
+    ok = from_connection("on_the_fly", {}, {}, [], "remove_from_groups",
+                         {"products": ["jira-software", "jira-servicedesk"]})
+    assert ok.sync.invite_products == ("jira-software", "jira-servicedesk")
+    with pytest.raises(PolicyError, match="confluence cannot be granted"):
+        from_connection("on_the_fly", {}, {}, [], "remove_from_groups",
+                        {"products": ["confluence"]})

@@ -18,7 +18,8 @@ def sample_plan() -> Plan:
     current = site({"O": ("Ops", {"a9"})}, emails={"ann@corp.com": "a1"})
     links = Links(users={"u9": "a9"})
     return make_plan(snap, current, links, sync_policy=SyncPolicy(
-        invite_products=("jira-software", "confluence"), deprovision="suspend"))
+        invite_products=("jira-software", "confluence"), deprovision="suspend",
+        adopt_existing_groups=True))
 
 
 def test_json_round_trip_keeps_every_op_and_notice():
@@ -84,10 +85,10 @@ def test_bad_stored_plans_are_refused_clearly(data, message):
 def test_settings_parse_with_defaults():
     policy = from_connection("on_the_fly", {"prefix": "idp-", "case": "lower"},
                              {"include": ["re:eng.*"], "email_domains": ["@Corp.com"]},
-                             ["everyone"], "suspend", {"max_removal_percent": 5, "products": ["jira"]})
+                             ["everyone"], "suspend", {"max_removal_percent": 5, "products": ["jira-software"]})
     assert policy.mapping.transform.apply("Dev") == "idp-dev"
     assert policy.mapping.users.email_domains == ("corp.com",)
-    assert policy.sync.deprovision == "suspend" and policy.sync.invite_products == ("jira",)
+    assert policy.sync.deprovision == "suspend" and policy.sync.invite_products == ("jira-software",)
     assert policy.guard.max_removal_percent == 5 and policy.guard.max_users_affected == 50
 
 

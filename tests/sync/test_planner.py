@@ -189,12 +189,23 @@ def test_first_sync_creates_groups_and_adds_reference_them():
     assert ranks == sorted(ranks)
 
 
-def test_existing_group_of_the_same_name_is_linked_not_created():
+def test_existing_group_of_the_same_name_is_adopted_when_the_connection_allows_it():
     plan = make_plan(snapshot(USERS, GROUPS), site({"X": ("ENGINEERING", set()), "S": ("Sales", set())}),
-                     Links(users=linked().users))
+                     Links(users=linked().users), sync_policy=SyncPolicy(adopt_existing_groups=True))
     assert {op.kind for op in plan.ops} == {LINK_GROUP, ADD_MEMBER}
     assert {(op.idp_group_id, op.group_id) for op in plan.ops if op.kind == LINK_GROUP} == {
         ("g1", "X"), ("g2", "S")}
+    assert sorted(plan.adopted) == ["ENGINEERING", "Sales"]
+    assert plan.skipped_groups == []
+
+
+def test_existing_group_of_the_same_name_is_skipped_and_reported_by_default():
+    plan = make_plan(snapshot(USERS, GROUPS), site({"X": ("ENGINEERING", set()), "S": ("Sales", set())}),
+                     Links(users=linked().users))
+    assert plan.ops == []
+    assert {(s.name, s.reason) for s in plan.skipped_groups} == {
+        ("Engineering", "existing_group"), ("Sales", "existing_group")}
+    assert plan.adopted == [] and plan.stats["groups_skipped"] == 2
 
 
 def test_link_to_a_group_deleted_on_the_site_falls_back_to_creating_it():
@@ -206,12 +217,13 @@ def test_link_to_a_group_deleted_on_the_site_falls_back_to_creating_it():
 
 
 def test_manual_mapping_changes_named_groups_only():
-    policy = MappingPolicy(mode="manual", rules=(("Engineering", ("site-admins",)),))
-    plan = make_plan(snapshot(USERS, GROUPS), synced_site(), linked(), policy)
+    policy = MappingPolicy(mode="manual", rules=(("Engineering", ("leads",)),))
+    current = synced_site(L=("leads", {"a1", "a2"}))
+    plan = make_plan(snapshot(USERS, GROUPS), current, linked(), policy)
     assert plan.ops == []
     groups = {"g1": ("Engineering", ["u1"]), "g2": ("Sales", [])}
-    plan = make_plan(snapshot(USERS, groups), synced_site(), linked(), policy)
-    assert triples(plan) == {(REMOVE_MEMBER, "ADM", "a2")}
+    plan = make_plan(snapshot(USERS, groups), current, linked(), policy)
+    assert triples(plan) == {(REMOVE_MEMBER, "L", "a2")}
 
 
 def test_groups_to_read_and_emails_to_look_up():

@@ -9,7 +9,7 @@ from tests.sync.state import apply_to_state
 from workers.sync import mapping, planner
 from workers.sync.mapping import group_key
 from workers.sync.model import Group, Snapshot, User
-from workers.sync.plan import Plan
+from workers.sync.plan import ADD_MEMBER, INVITE_USER, REMOVE_MEMBER, Plan
 from workers.sync.planner import Current, Links
 from workers.sync.policy import (
     DEPROVISION_MODES,
@@ -19,13 +19,15 @@ from workers.sync.policy import (
     SyncPolicy,
     UserFilter,
 )
+from workers.sync.privileged import is_admin_name
 
 UIDS = [f"u{i}" for i in range(6)]
 GIDS = [f"g{i}" for i in range(4)]
 ACCOUNTS = [f"a{i}" for i in range(8)]
 EMAILS = ["x0@d.com", "x1@d.com", "x2@e.org", "X3@d.com", "x4@e.org", "bad"]
-NAMES = ["A", "a", "B", "C", "T1"]
-SITE_NAMES = ["A", "B", "T1", "D", "other", "jsw"]
+NAMES = ["A", "a", "B", "C", "T1", "jira-administrators", "Confluence-Users"]
+SITE_NAMES = ["A", "B", "T1", "D", "other", "jsw", "jira-administrators", "confluence-users",
+              "site-admins"]
 RULES = (("A", ("T1",)), ("B", ("T1", "T2")), ("g3", ("D",)))
 
 
@@ -57,7 +59,9 @@ def policies(draw) -> tuple[MappingPolicy, SyncPolicy]:
     sync_policy = SyncPolicy(
         on_unmatched=draw(st.sampled_from(["invite", "skip"])),
         deprovision=draw(st.sampled_from(DEPROVISION_MODES)),
-        product_access_groups=("jsw",),
+        product_access_groups=("jsw", "site-admins"),
+        adopt_existing_groups=draw(st.booleans()),
+        invite_domains=draw(st.sampled_from([None, (), ("d.com",)])),
         protected_account_ids=frozenset(draw(st.lists(st.sampled_from(ACCOUNTS), max_size=2))))
     return mapping_policy, sync_policy
 
@@ -71,6 +75,8 @@ def sites(draw) -> tuple[Current, Links]:
         accounts_by_email={e.lower(): draw(st.sampled_from(ACCOUNTS)) for e in
                            draw(st.lists(st.sampled_from(EMAILS), unique=True))},
         site_admins=set(draw(st.lists(st.sampled_from(ACCOUNTS), max_size=1))))
+    current.admin_groups = set(draw(st.lists(st.sampled_from(list(current.groups) or ["S0"]),
+                                             max_size=1)))
     linked_uids = draw(st.lists(st.sampled_from(UIDS), unique=True))
     accounts = draw(st.permutations(ACCOUNTS))
     links = Links(users=dict(zip(linked_uids, accounts, strict=False)),
@@ -113,7 +119,19 @@ def test_plan_reaches_desired_state_touching_nothing_else_and_is_idempotent(snap
     assert newly_suspended <= set(links.users.values()) - current.site_admins - \
         sync_policy.protected_account_ids
 
+    admin = {gid for gid, name in current.groups.items()
+             if is_admin_name(name) or gid in current.admin_groups}
+    written = {op.group_id for op in first.ops if op.kind in (ADD_MEMBER, REMOVE_MEMBER)}
+    assert not written & admin, "an admin group was written"
+    assert not any(is_admin_name(op.group_name or "") for op in first.ops), "admin name planned"
+    for op in first.ops:
+        if op.kind == INVITE_USER and sync_policy.invite_domains is not None:
+            assert op.email.rpartition("@")[2].lower() in sync_policy.invite_domains
+
+    skipped = {group_key(s.name) for s in first.skipped_groups}
     for key, uids in want.members.items():
+        if key in skipped:
+            continue
         gid = target_gid(key, want, after, after_links)
         placed = {after_links.users[u] for u in uids if u in after_links.users}
         assert placed <= after.members[gid], f"{key} is missing members"

@@ -35,6 +35,16 @@ class TransientError(AtlassianError):
     retryable = True
 
 
+class QuotaExhaustedError(TransientError):
+    """The app's hourly points budget is spent (a quota 429, Retry-After up to an hour): the
+    run is deferred to `retry_after` seconds from now instead of holding a worker asleep."""
+
+    def __init__(self, operation: str, message: str, *, retry_after: float,
+                 status: int | None = 429, remote_message: str = "") -> None:
+        super().__init__(operation, message, status=status, remote_message=remote_message)
+        self.retry_after = retry_after
+
+
 class AuthError(AtlassianError):
     """The credential is wrong, expired or revoked (401, or a refused refresh): reconnect it."""
 
@@ -59,6 +69,16 @@ class BadRequestError(AtlassianError):
     """The site rejected the request as invalid (400 and other 4xx): record it and go on."""
 
 
+class LicenceExceededError(BadRequestError):
+    """The product's licence has no free seat: permanent until the admin buys or frees seats."""
+
+
+LICENCE_HINT = ("the product's licence has no free seat: free or buy seats in Atlassian "
+                "Administration, then sync again")
+CONFLUENCE_BARE_500 = ("Confluence answered a bare 500, which is how it refuses a member when "
+                       "the licence has no free seat")
+
+
 WRITE_CREDENTIAL_HINT = ("connect a site-admin account (OAuth) or an API token in the admin page")
 ORG_KEY_HINT = "add an organization API key in the admin page"
 
@@ -74,6 +94,9 @@ def remote_message(body: Any) -> str:
         parts.extend(f"{k}: {v}" for k, v in errors.items())
     elif isinstance(errors, list):
         parts.extend(_org_error(e) if isinstance(e, dict) else str(e) for e in errors)
+    context = body.get("context")
+    if isinstance(context, dict) and isinstance(context.get("message"), str):
+        parts.append(context["message"])  # the identity platform's {"key", "context"} shape
     for key in ("message", "error_description", "detail", "error"):
         value = body.get(key)
         if isinstance(value, str) and value and not parts:
@@ -93,6 +116,9 @@ def error_for_status(operation: str, status: int, body: Any) -> AtlassianError:
     """The typed error for a failed answer (status >= 400)."""
     message = remote_message(body)
     cls: type[AtlassianError]
+    if isinstance(body, dict) and body.get("key") == "licenceExceeded":
+        return LicenceExceededError(operation, LICENCE_HINT, status=status,
+                                    remote_message=message)
     if status == 401:
         cls, text = AuthError, "the credential was refused"
     elif status == 403:

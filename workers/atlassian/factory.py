@@ -10,13 +10,13 @@ from app.db import Database
 from app.models.credential import CredentialKind, CredentialStatus
 from app.models.installation import Installation, InstallationKind
 from workers.atlassian import oauth
+from workers.atlassian.api_token import StoredApiTokenAuth
 from workers.atlassian.auth import (
     DEFAULT_API_BASE,
     DEFAULT_AUTH_BASE,
     AtlassianHosts,
     BearerAuth,
     OAuthBearerAuth,
-    api_token_auth,
     connect_auth,
 )
 from workers.atlassian.credentials import Crypt, OAuthTokens, load_credential
@@ -119,8 +119,8 @@ def _write_access(installation_id: int, product: str, root: str, db: Database,
         return Access(gateway, OAuthBearerAuth(tokens), "site-admin OAuth account")
     token = load_credential(db, installation_id, CredentialKind.API_TOKEN, decrypt)
     if token and token.status == CredentialStatus.ACTIVE:
-        return Access(root, api_token_auth(token.material["email"], token.material["api_token"]),
-                      "site-admin API token")
+        return Access(root, StoredApiTokenAuth(db, installation_id, token.material,
+                                               token.version, decrypt), "site-admin API token")
     return None
 
 

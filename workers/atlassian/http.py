@@ -17,7 +17,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
-from workers.atlassian.errors import AuthError, TransientError, error_for_status
+from workers.atlassian.errors import (
+    AtlassianError,
+    AuthError,
+    QuotaExhaustedError,
+    TransientError,
+    error_for_status,
+)
 from workers.atlassian.ratelimit import RateGate
 from workers.backoff import BackoffPolicy, parse_retry_after
 from workers.netguard import check_url
@@ -26,6 +32,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A 429 that asks for a longer wait than this, or names a quota, is the hourly points budget
+# (Atlassian's 2026 limits), not a burst: waiting it out in the worker would idle it for up to
+# an hour, so the run is deferred instead.
+QUOTA_MIN_WAIT = 60.0
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -59,11 +69,14 @@ class Transport:
 
     def request(self, operation: str, method: str, url: str, *, auth: AuthBase | None,
                 params: Mapping[str, Any] | None = None, json: Any = None,
-                accept: Callable[[requests.Response], bool] | None = None) -> requests.Response:
+                accept: Callable[[requests.Response], bool] | None = None,
+                final: Callable[[requests.Response], AtlassianError | None] | None = None
+                ) -> requests.Response:
         """One logical call: retried on 429/5xx/network errors, then a response or a typed error.
 
         `accept(response)` may declare an error status a success (idempotent outcomes such as
-        "already a member"); otherwise any status >= 400 raises.
+        "already a member"); otherwise any status >= 400 raises. `final(response)` may name
+        an error answer as permanent (raised at once, never retried) by returning its error.
         """
         check_url(url, allow_private=self.allow_private, resolve=False)
         gate = self.gates["write" if method.upper() in WRITE_METHODS else "read"]
@@ -84,6 +97,11 @@ class Transport:
                 renewed = True  # a token revoked early or rotated by another worker: renew once
                 auth.renew()
                 continue
+            permanent = final(response) if final else None
+            if permanent is not None:
+                raise permanent
+            if response.status_code == 429:
+                _raise_if_quota(operation, response)
             if response.status_code in RETRY_STATUSES:
                 attempt = self._retry_or_raise(operation, attempt, response, gate, "")
                 continue
@@ -116,6 +134,17 @@ class Transport:
                  response.status_code if response is not None else reason)
         self._sleep(delay)
         return attempt
+
+
+def _raise_if_quota(operation: str, response: requests.Response) -> None:
+    reason = response.headers.get("RateLimit-Reason", "")
+    wait = parse_retry_after(response.headers.get("Retry-After"))
+    if "quota" not in reason and (wait is None or wait <= QUOTA_MIN_WAIT):
+        return
+    wait = wait if wait is not None else 3600.0
+    raise QuotaExhaustedError(operation, f"the app's hourly Atlassian API budget is spent "
+                              f"({reason or 'quota'}); the run continues in {wait / 60:.0f} min",
+                              retry_after=wait)
 
 
 def _pooled_session(pool_size: int) -> requests.Session:

@@ -159,17 +159,16 @@ def find_user(email: str) -> Call:
 
 
 def pick_user(body: Any, email: str) -> AtlassianUser | None:
-    """The account with exactly this e-mail; a lone result with a hidden e-mail counts too.
+    """The account whose e-mail is exactly this one, or None.
 
-    Atlassian's search matches an exact e-mail even for users who hide it, but it also
-    matches name prefixes, so several results are only trusted on an exact e-mail match.
+    Atlassian's search also matches prefixes of names and addresses, and leaves out the
+    address of people who hide it: a lone result without an address may be someone else
+    (bob@example.com.au for bob@example.com), so it is never taken. Such a person is found
+    exactly by the organization API's search, or by the invite, which answers with the
+    existing account of that address.
     """
     users = [jira_user(x) for x in body or [] if isinstance(x, dict) and x.get("accountId")]
-    exact = [u for u in users if u.email and u.email.lower() == email.lower()]
-    if exact:
-        return exact[0]
-    hidden = [u for u in users if not u.email]
-    return hidden[0] if len(users) == 1 and hidden else None
+    return next((u for u in users if u.email and u.email.lower() == email.lower()), None)
 
 
 def invite(email: str, display_name: str, products: list[str]) -> Call:
@@ -195,8 +194,34 @@ def grants_confluence_admin(body: dict[str, Any]) -> bool:
                and op.get("targetType") == "application" for op in body.get("operations") or [])
 
 
-def org_user(org_id: str, account_id: str, action: str) -> Call:
-    """suspend-access / restore-access of the Organization Admin API (base: api.atlassian.com)."""
-    return Call(f"{action.replace('-', '_')}", "POST",
-                f"/admin/v1/orgs/{quote(org_id, safe='')}/directory/users/"
-                f"{quote(account_id, safe='')}/{action}")
+def org_directories(org_id: str) -> Call:
+    """The organization API v2's directories (suspend and restore are per directory)."""
+    return Call("org_directories", "GET", f"/admin/v2/orgs/{quote(org_id, safe='')}/directories")
+
+
+def org_find_user(org_id: str, email: str) -> Call:
+    """The organization API v2's exact e-mail search over every directory (`-`): it finds
+    suspended and inactive accounts and those whose owners hide their address."""
+    return Call("org_find_user", "POST",
+                f"/admin/v2/orgs/{quote(org_id, safe='')}/directories/-/users/search",
+                json={"emails": [email], "limit": 10})
+
+
+def org_pick_user(body: Any, email: str) -> AtlassianUser | None:
+    data = body.get("data") if isinstance(body, dict) else None
+    for item in data or []:
+        if isinstance(item, dict) and item.get("accountId") and \
+                str(item.get("email") or "").lower() == email.lower():
+            active = item.get("accountStatus", "active") == "active" and \
+                item.get("membershipStatus", "active") == "active"
+            return AtlassianUser(str(item["accountId"]), str(item["email"]),
+                                 str(item.get("name") or ""), active,
+                                 str(item.get("accountType") or "atlassian"))
+    return None
+
+
+def org_user(org_id: str, directory_id: str, account_id: str, action: str) -> Call:
+    """suspend / restore of one account in one directory (organization API v2)."""
+    return Call(f"{action}_access", "POST",
+                f"/admin/v2/orgs/{quote(org_id, safe='')}/directories/"
+                f"{quote(directory_id, safe='')}/users/{quote(account_id, safe='')}/{action}")

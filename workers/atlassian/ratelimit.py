@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 # Atlassian flags X-RateLimit-NearLimit below 20 % left. We aim to keep about half the
 # bucket in hand: answers arrive late, so a view of the bucket always lags a little.
@@ -13,6 +14,7 @@ TARGET_FRACTION = 0.5
 NEAR_LIMIT_FRACTION = 0.2
 FIRST_INTERVAL = 0.01  # seconds between starts when we slow down before knowing the rate
 MAX_INTERVAL = 5.0
+BUCKET_HORIZON = 120.0  # a burst bucket refills within seconds; a reset further off is a quota
 RECHECK = 0.05  # a waiting thread looks at the pace again this often
 SLOWER = 1.25
 WINDOW_SECONDS, WINDOW_ANSWERS = 0.3, 5  # how much we watch before estimating the refill rate
@@ -41,6 +43,19 @@ def read_budget(headers: Mapping[str, str]) -> Budget:
     return Budget(_int(headers.get("X-RateLimit-Limit")),
                   _int(headers.get("X-RateLimit-Remaining")),
                   (headers.get("X-RateLimit-NearLimit") or "").strip().lower() == "true")
+
+
+def _resets_later_than(reset: str | None, seconds: float) -> bool:
+    """Whether an X-RateLimit-Reset (ISO 8601) lies more than `seconds` ahead."""
+    if not reset:
+        return False
+    try:
+        at = datetime.fromisoformat(reset.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return (at - datetime.now(UTC)).total_seconds() > seconds
 
 
 def _int(value: str | None) -> int | None:
@@ -104,7 +119,12 @@ class RateGate:
                 self._interval = min(MAX_INTERVAL, max(self._interval * SLOWER, FIRST_INTERVAL))
 
     def observe(self, headers: Mapping[str, str], served: bool = True) -> None:
-        """Adjust the pace from one answer's rate-limit headers (`served`: not a 429)."""
+        """Adjust the pace from one answer's rate-limit headers (`served`: not a 429).
+
+        Headers that describe an hourly points budget (a reset minutes away) are not a
+        per-second bucket: pacing by them would crawl, so they are left out."""
+        if _resets_later_than(headers.get("X-RateLimit-Reset"), BUCKET_HORIZON):
+            return
         budget = read_budget(headers)
         fraction = budget.fraction
         if fraction is None:

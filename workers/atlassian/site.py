@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,10 +13,14 @@ from requests.auth import AuthBase
 
 from workers.atlassian import products
 from workers.atlassian.errors import (
+    CONFLUENCE_BARE_500,
     ORG_KEY_HINT,
     WRITE_CREDENTIAL_HINT,
+    BadRequestError,
     ConflictError,
+    LicenceExceededError,
     MissingCredentialError,
+    NotFoundError,
     PermissionDenied,
 )
 from workers.atlassian.http import Transport, json_body
@@ -62,6 +67,8 @@ class AtlassianSite:
         self.product = products.PRODUCTS[product]
         self.transport, self.read, self.write, self.org = transport, read, write, org
         self.concurrency = max(1, concurrency)
+        self._lock = threading.Lock()
+        self._directory_ids: list[str] | None = None
 
     # -- reads ------------------------------------------------------------------------
     def list_groups(self) -> list[AtlassianGroup]:
@@ -76,9 +83,17 @@ class AtlassianSite:
                                self.product.parse_group)
 
     def find_user_by_email(self, email: str) -> AtlassianUser | None:
+        """The account with exactly this e-mail. The product search sees active accounts
+        with a visible address only; with an organization API key the org search also finds
+        suspended, inactive and hidden-address accounts, which are then linked (and restored
+        where the policy says) instead of invited a second time."""
         if "@" not in (email or ""):
             raise ValueError(f"not an e-mail address: {email!r}")
-        return products.pick_user(self._json(self.read, products.find_user(email)), email)
+        found = products.pick_user(self._json(self.read, products.find_user(email)), email)
+        if found is None and self.org is not None:
+            call = products.org_find_user(self.org.org_id, email)
+            found = products.org_pick_user(self._org(call), email)
+        return found
 
     def is_site_admin(self, account_id: str) -> bool:
         body = self._json(self.read, products.admin_check(account_id))
@@ -122,7 +137,8 @@ class AtlassianSite:
 
     def add_member(self, group_id: str, account_id: str) -> None:
         self._write(self.product.add_member(group_id, account_id),
-                    accept=lambda r: r.status_code == 400 and bool(ALREADY_MEMBER.search(r.text)))
+                    accept=lambda r: r.status_code == 400 and bool(ALREADY_MEMBER.search(r.text)),
+                    final=_bare_500 if self.product.name == "confluence" else None)
 
     def remove_member(self, group_id: str, account_id: str) -> None:
         self._write(self.product.remove_member(group_id, account_id),
@@ -132,7 +148,22 @@ class AtlassianSite:
         if "@" not in (email or ""):
             raise ValueError(f"not an e-mail address: {email!r}")
         call = products.invite(email, display_name, products_)
-        return products.jira_user(json_body(call.operation, self._write(call)))
+        try:
+            user = products.jira_user(json_body(call.operation, self._write(call)))
+        except BadRequestError as exc:
+            if "does not have access" not in exc.remote_message:
+                raise
+            raise BadRequestError(call.operation, "the account exists without Jira access: "
+                                  "name a Jira product to grant in the connection's invite "
+                                  "products, or add it to a group by hand",
+                                  status=exc.status, remote_message=exc.remote_message) from exc
+        if not user.active:
+            # Atlassian creates the account suspended when the inviter is not a site admin;
+            # every further invite would do the same, so this stops the run
+            raise MissingCredentialError(call.operation, f"{email} was created suspended because the "
+                                   "write credential is not a site admin: "
+                                   f"{WRITE_CREDENTIAL_HINT}", status=201)
+        return user
 
     def apply_memberships(self, ops: list[MembershipOp]) -> list[MembershipResult]:
         """Adds and removes, run concurrently (bounded), one result per op in the same order."""
@@ -140,10 +171,34 @@ class AtlassianSite:
 
     # -- organization -----------------------------------------------------------------
     def suspend_access(self, account_id: str) -> None:
-        self._org(products.org_user(self._org_access().org_id, account_id, "suspend-access"))
+        self._in_each_directory(account_id, "suspend")
 
     def restore_access(self, account_id: str) -> None:
-        self._org(products.org_user(self._org_access().org_id, account_id, "restore-access"))
+        self._in_each_directory(account_id, "restore")
+
+    def _in_each_directory(self, account_id: str, action: str) -> None:
+        """Suspend and restore are per directory in the org API v2; an org usually has one.
+        A directory that does not hold the account answers 404, which is not a failure
+        unless no directory holds it."""
+        org = self._org_access()
+        done = False
+        last: NotFoundError | None = None
+        for directory_id in self._directories(org):
+            try:
+                self._org(products.org_user(org.org_id, directory_id, account_id, action))
+                done = True
+            except NotFoundError as exc:
+                last = exc
+        if not done:
+            raise last or NotFoundError(f"{action}_access", "the organization has no directory")
+
+    def _directories(self, org: OrgAccess) -> list[str]:
+        with self._lock:
+            if self._directory_ids is None:
+                body = self._org(products.org_directories(org.org_id))
+                self._directory_ids = [str(d["directoryId"]) for d in body.get("data") or []
+                                       if isinstance(d, dict) and d.get("directoryId")]
+            return self._directory_ids
 
     # -- plumbing ---------------------------------------------------------------------
     def _all_pages(self, call_for: Callable[[int], products.Call],
@@ -161,21 +216,23 @@ class AtlassianSite:
         return json_body(call.operation, self._send(access, call))
 
     def _send(self, access: Access, call: products.Call,
-              accept: Callable[[requests.Response], bool] | None = None) -> requests.Response:
+              accept: Callable[[requests.Response], bool] | None = None,
+              final: Callable[[requests.Response], Any] | None = None) -> requests.Response:
         return self.transport.request(call.operation, call.method, access.base_url + call.path,
                                       auth=access.auth, params=call.params, json=call.json,
-                                      accept=accept)
+                                      accept=accept, final=final)
 
     def _write(self, call: products.Call,
-               accept: Callable[[requests.Response], bool] | None = None) -> requests.Response:
+               accept: Callable[[requests.Response], bool] | None = None,
+               final: Callable[[requests.Response], Any] | None = None) -> requests.Response:
         if self.write is not None:
-            return self._send(self.write, call, accept)
+            return self._send(self.write, call, accept, final)
         if not self.read.may_write:
             raise MissingCredentialError(
                 call.operation, f"the {self.read.label} may not write groups or users: "
                 f"{WRITE_CREDENTIAL_HINT}")
         try:
-            return self._send(self.read, call, accept)
+            return self._send(self.read, call, accept, final)
         except PermissionDenied as exc:
             raise MissingCredentialError(
                 call.operation, f"the {self.read.label} may not write groups or users: "
@@ -188,10 +245,21 @@ class AtlassianSite:
                                                       f"the organization API key: {ORG_KEY_HINT}")
         return self.org
 
-    def _org(self, call: products.Call) -> None:
+    def _org(self, call: products.Call) -> Any:
+        """An organization API call; its JSON answer, or None for an empty one."""
         org = self._org_access()
-        self.transport.request(call.operation, call.method, org.api_base.rstrip("/") + call.path,
-                               auth=org.auth)
+        response = self.transport.request(call.operation, call.method,
+                                          org.api_base.rstrip("/") + call.path,
+                                          auth=org.auth, json=call.json)
+        return json_body(call.operation, response) if response.content else None
+
+
+def _bare_500(response: requests.Response) -> LicenceExceededError | None:
+    """Confluence's answer to a member add beyond the licence: a 500 with no JSON error."""
+    if response.status_code != 500 or "json" in response.headers.get("Content-Type", ""):
+        return None
+    return LicenceExceededError("add_member", CONFLUENCE_BARE_500, status=500,
+                                remote_message=response.text[:200])
 
 
 __all__ = ["Access", "AtlassianSite", "MembershipOp", "MembershipResult", "OrgAccess"]

@@ -8,9 +8,13 @@ from typing import TypeVar
 
 from workers.atlassian.target import AtlassianTarget
 from workers.sync.mapping import Desired
-from workers.sync.plan import REMOVAL_KINDS, Plan
+from workers.sync.plan import ADD_MEMBER, REMOVAL_KINDS, Plan
 from workers.sync.planner import Current, Links, emails_to_look_up, groups_to_read
 from workers.sync.policy import SyncPolicy
+from workers.sync.privileged import is_admin_name
+
+ADMIN_PROBE = 5
+"""Members checked per group for a global admin permission (see `admin_groups_among`)."""
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,10 +37,12 @@ def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy
     wanted = sorted(groups_to_read(desired, site_groups, links, policy))
     member_lists = concurrent_map(target.group_members, wanted, concurrency)
     members = {gid: {u.account_id for u in users} for gid, users in zip(wanted, member_lists, strict=True)}
+    inactive = {u.account_id for users in member_lists for u in users if not u.active}
     emails = emails_to_look_up(desired, links)
     found = concurrent_map(target.find_user_by_email, emails, concurrency)
     accounts = {email: user.account_id for email, user in zip(emails, found, strict=True) if user}
-    return Current(groups=site_groups, members=members, accounts_by_email=accounts)
+    return Current(groups=site_groups, members=members, accounts_by_email=accounts,
+                   inactive=inactive)
 
 
 def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = 4) -> set[str]:
@@ -44,3 +50,39 @@ def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = 4)
     losing = sorted({op.account_id for op in plan.ops if op.kind in REMOVAL_KINDS and op.account_id})
     verdicts = concurrent_map(target.is_site_admin, losing, concurrency)
     return {acc for acc, admin in zip(losing, verdicts, strict=True) if admin}
+
+
+def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
+                       concurrency: int = 4) -> set[str]:
+    """Existing groups this plan adds members to whose members hold Administer Jira.
+
+    Jira's REST API names the global permissions of an account (POST /rest/api/3/permissions/
+    check), not of a group, so a group is judged by its members: a group that grants the
+    permission grants it to every active member, so one active member without it clears it.
+    Members who are in an admin-named group (site-admins, jira-admins-…) are admins anyway and
+    prove nothing; of the others, a group whose first ADMIN_PROBE all have the permission is
+    taken for an admin group (the safe side: at worst a group of admins is skipped and
+    reported). A group with no such member cannot be judged this way; admin names and the
+    adoption choice guard those.
+    """
+    adding = sorted({op.group_id for op in plan.ops if op.kind == ADD_MEMBER and op.group_id})
+    if not adding:
+        return set()
+    named = [gid for gid, name in current.groups.items() if is_admin_name(name)]
+    explained = {u.account_id for users in concurrent_map(target.group_members, named, concurrency)
+                 for u in users}
+    verdicts: dict[str, bool] = {}
+
+    def admin(account_id: str) -> bool:
+        if account_id not in verdicts:
+            verdicts[account_id] = target.is_site_admin(account_id)
+        return verdicts[account_id]
+
+    def holds_admin(gid: str) -> bool:
+        # Only active members: a deactivated account holds no permission, whatever its groups.
+        witnesses = current.members.get(gid, set()) - current.inactive - explained
+        sample = sorted(witnesses)[:ADMIN_PROBE]
+        return bool(sample) and all(admin(acc) for acc in sample)  # stops at the first non-admin
+
+    found = concurrent_map(holds_admin, adding, concurrency)
+    return {gid for gid, is_admin in zip(adding, found, strict=True) if is_admin}

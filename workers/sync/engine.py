@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import Connection, InstallationState, SyncRun
+from app.models import Connection, SyncRun
 from workers.atlassian.errors import AtlassianError
 from workers.atlassian.target import AtlassianTarget
 from workers.sources import registry
 from workers.sources.base import Source, SourceError
 from workers.sync import guard, linkstore, mapping, planner, snapshots
-from workers.sync.current import read_current, site_admins_among
+from workers.sync.current import admin_groups_among, read_current, site_admins_among
 from workers.sync.executor import Executor
+from workers.sync.model import Snapshot
 from workers.sync.plan import Plan
-from workers.sync.policy import PolicyError, from_connection
+from workers.sync.policy import PolicyError, SyncPolicy, email_domain, from_connection, is_domain
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,15 @@ class Environment:
     decrypt: Callable[[str], str]
     allow_private: bool = False
     concurrency: int = 4
+
+
+def inactive_reason(db: Database, connection_id: int) -> str | None:
+    """Why connection `connection_id` may not run now (gone, disabled, site not enabled), or None."""
+    with db.session() as session:
+        conn = session.get(Connection, connection_id)
+        if conn is None:
+            return f"connection {connection_id} does not exist"
+        return conn.inactive_reason()
 
 
 def close_interrupted(db: Database, connection_id: int) -> int:
@@ -123,8 +133,9 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
     with env.db.session() as session:
         run = session.get(SyncRun, run_id)
         conn = session.get(Connection, run.connection_id)
-        if conn.installation.state != InstallationState.ENABLED:
-            raise RunFailed("the app is not enabled on this site")
+        inactive = conn.inactive_reason()
+        if inactive:
+            raise RunFailed(f"nothing was run: {inactive}")
         policy = from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
                                  conn.default_groups, conn.deprovision, conn.policy)
         source = make_source(conn, env.decrypt, env.allow_private)
@@ -135,16 +146,19 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
         conn.pending_changes = False
     fetched = snapshots.fetch(env.db, run_id, source)
     snapshot = fetched.snapshot
+    sync_policy = _with_invite_domains(env.db, connection_id, policy.sync, snapshot)
     desired = mapping.desired(snapshot, policy.mapping)
     target = env.target_for(installation_id)
-    current = read_current(target, desired, links, policy.sync, env.concurrency)
-    plan = planner.plan(desired, current, links, policy.sync)
+    current = read_current(target, desired, links, sync_policy, env.concurrency)
+    plan = planner.plan(desired, current, links, sync_policy)
     admins = site_admins_among(target, plan, env.concurrency)
-    if admins:
-        current.site_admins = admins
-        plan = planner.plan(desired, current, links, policy.sync)
+    admin_groups = admin_groups_among(target, plan, current, env.concurrency)
+    if admins or admin_groups:
+        current.site_admins, current.admin_groups = admins, admin_groups
+        plan = planner.plan(desired, current, links, sync_policy)
     verdict = guard.check(plan, complete=snapshot.complete, previous_user_count=previous,
-                          policy=policy.guard, errors=snapshot.errors)
+                          policy=policy.guard, errors=snapshot.errors,
+                          admin_groups=current.admin_groups)
     counts = {**plan.stats, "planned": plan.summary(), "idp_groups": len(snapshot.groups)}
     if dry_run:
         finish(env.db, run_id, "preview", verdict.reason, plan=plan, counts=counts)
@@ -158,6 +172,25 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
                                target=target, counts=counts, reason=verdict.reason)
     snapshots.keep(env.db, fetched, finish_status, verdict.proceed)
     return finish_status
+
+
+def _with_invite_domains(db: Database, connection_id: int, sync: SyncPolicy,
+                         snapshot: Snapshot) -> SyncPolicy:
+    """The policy with its invite allow-list; a connection without one gets the domains of
+    the IdP's active users, stored once the IdP was read completely (the admin sees and
+    edits it as `policy.invite_domains`)."""
+    if sync.invite_domains is not None:
+        return sync
+    domains = sorted({d for u in snapshot.users.values() if u.active
+                      for d in (email_domain(u.email),) if d and is_domain(d)})
+    if snapshot.complete and not snapshot.incremental:
+        with db.session() as session:
+            conn = session.get(Connection, connection_id)
+            if "invite_domains" not in (conn.policy or {}):
+                conn.policy = {**(conn.policy or {}), "invite_domains": domains}
+                log.info("connection %s: invite allow-list filled from the IdP: %s",
+                         connection_id, ", ".join(domains) or "(none)")
+    return replace(sync, invite_domains=tuple(domains))
 
 
 def apply_plan(env: Environment, run_id: int, connection_id: int, installation_id: int, plan: Plan,
@@ -182,8 +215,11 @@ def apply_held(env: Environment, run_id: int, approver: str, progress: Progress 
         run = session.get(SyncRun, run_id)
         if run is None or run.status != "held":
             raise RunFailed(f"run {run_id} is not waiting for approval")
-        run.approved_by, run.status = approver, "running"
         conn = session.get(Connection, run.connection_id)
+        inactive = conn.inactive_reason()
+        if inactive:
+            raise RunFailed(f"run {run_id} stays held: {inactive}")
+        run.approved_by, run.status = approver, "running"
         links = linkstore.load(session, conn.id)
         plan, cid, iid = Plan.from_json(run.plan), conn.id, conn.installation_id
     try:

@@ -17,7 +17,12 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Change
-from workers.atlassian.errors import AtlassianError, AuthError, MissingCredentialError
+from workers.atlassian.errors import (
+    AtlassianError,
+    AuthError,
+    MissingCredentialError,
+    QuotaExhaustedError,
+)
 from workers.atlassian.memberships import MembershipOp
 from workers.sync import linkstore
 from workers.sync.current import concurrent_map
@@ -41,7 +46,8 @@ Row = tuple[Op, str, str | None, tuple[str, str] | None]
 LinkWrite = Callable[[Session], None]
 CHUNK = 250
 """Membership ops sent and recorded per batch: bounds what a killed worker leaves unrecorded."""
-STOPPING = (AuthError, MissingCredentialError)
+# a spent hourly quota stops the run too: every further call would be refused until the reset
+STOPPING = (AuthError, MissingCredentialError, QuotaExhaustedError)
 
 
 @dataclass(slots=True)

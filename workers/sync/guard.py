@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from workers.sync.plan import Plan
+from workers.sync.plan import ADD_MEMBER, CREATE_GROUP, Plan
 from workers.sync.policy import GuardPolicy
+from workers.sync.privileged import is_admin_name
 
 PROCEED = "proceed"
 """Apply the plan now."""
@@ -31,17 +33,24 @@ class Verdict:
 
 
 def check(plan: Plan, *, complete: bool, previous_user_count: int | None,
-          policy: GuardPolicy, errors: list[str] | None = None) -> Verdict:
+          policy: GuardPolicy, errors: list[str] | None = None,
+          admin_groups: Collection[str] = ()) -> Verdict:
     """Judge `plan`, built from a fetch that was `complete` or not.
 
     `previous_user_count` is the `desired_users` figure of the last applied run (None on a
-    first run). Checks run in order: incomplete fetch, sudden empty directory, removal limits.
+    first run); `admin_groups` the groupIds known to carry admin rights. Checks run in order:
+    incomplete fetch, admin groups, sudden empty directory, removal limits.
     """
     removals, affected = plan.removals, plan.users_affected
     if not complete:
         detail = f": {errors[0]}" if errors else ""
         return Verdict(ABORT, f"The IdP could not be read completely{detail}. Nothing was "
                        "changed; the next run retries.", removals, affected)
+    privileged = admin_groups_written(plan, admin_groups)
+    if privileged:
+        return Verdict(HOLD, f"The plan adds members to admin group(s) "
+                       f"{', '.join(sorted(privileged))}, which this app never does on its own. "
+                       "Approve only if that is intended.", removals, affected)
     users = plan.stats.get("desired_users", 0)
     if users == 0 and (previous_user_count or 0) >= policy.empty_hold_min_previous:
         return Verdict(HOLD, f"The IdP returned no users to sync where the last run synced "
@@ -58,6 +67,19 @@ def check(plan: Plan, *, complete: bool, previous_user_count: int | None,
                        f"than the limit of {policy.max_users_affected}. Approve to apply.",
                        removals, affected)
     return Verdict(PROCEED, _summary_sentence(plan), removals, affected)
+
+
+def admin_groups_written(plan: Plan, admin_groups: Collection[str] = ()) -> set[str]:
+    """Names of the admin groups (by name or known rights) this plan creates or adds members to.
+
+    The planner never plans these; this is the second lock on the same door, for a plan
+    built by an older planner or read back from storage.
+    """
+    # Distinct groups first: a first sync's plan has a million ops over a few thousand groups.
+    targets = {(op.group_id, op.group_name) for op in plan.ops
+               if op.kind in (ADD_MEMBER, CREATE_GROUP)}
+    return {name or gid or "" for gid, name in targets
+            if (gid is not None and gid in admin_groups) or is_admin_name(name or "")}
 
 
 def _summary_sentence(plan: Plan) -> str:

@@ -21,11 +21,16 @@ def group_key(name: str) -> str:
 
 @dataclass(slots=True)
 class DesiredGroup:
-    """An Atlassian group the mapping wants, and the IdP groups (on-the-fly) that may link it."""
+    """An Atlassian group the mapping wants, and the IdP groups (on-the-fly) that may link it.
+
+    `explicit`: the admin named this group (a default group or a manual mapping rule), as
+    opposed to an IdP group's name arriving on the fly.
+    """
 
     name: str
     idp_group_ids: tuple[str, ...] = ()
     default: bool = False
+    explicit: bool = False
 
 
 @dataclass(slots=True)
@@ -187,7 +192,8 @@ def desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     for group, names in sources:
         users_here = closures[group.id] & scope
         for name in names:
-            _merge(result, name, users_here, group.id if linkable else None)
+            _merge(result, name, users_here, group.id if linkable else None,
+                   explicit=not linkable)
     if policy.users.members_only:
         synced: set[str] = set().union(*result.members.values()) if result.members else set()
     else:
@@ -195,12 +201,12 @@ def desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     # In the snapshot's order, so invites come out in the same order run after run.
     result.users = {uid: u for uid, u in snapshot.users.items() if uid in synced}
     for name in policy.default_groups:
-        _merge(result, name, synced, None, default=True)
+        _merge(result, name, synced, None, default=True, explicit=True)
     return result
 
 
 def _merge(result: Desired, name: str, users: set[str] | frozenset[str],
-           idp_group_id: str | None, default: bool = False) -> None:
+           idp_group_id: str | None, default: bool = False, explicit: bool = False) -> None:
     if not name.strip():
         result.notices.append(Notice("empty_name",
                                      "An IdP group maps to an empty Atlassian group name; skipped"))
@@ -219,3 +225,4 @@ def _merge(result: Desired, name: str, users: set[str] | frozenset[str],
                 "groups_merged", f"Several IdP groups map to Atlassian group '{target.name}'"))
         target.idp_group_ids += (idp_group_id,)
     target.default = target.default or default
+    target.explicit = target.explicit or explicit

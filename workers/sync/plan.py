@@ -92,6 +92,13 @@ class Notice(NamedTuple):
     message: str
 
 
+class GroupSkip(NamedTuple):
+    """A desired group the plan does not touch, and why (a code of `workers.sync.privileged`)."""
+
+    name: str
+    reason: str
+
+
 _OP_FIELDS = Op._fields
 _new_tuple = tuple.__new__
 _WIDTH = len(_OP_FIELDS)
@@ -109,6 +116,12 @@ class Plan:
     ops: list[Op] = field(default_factory=list)
     notices: list[Notice] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    adopted: list[str] = field(default_factory=list)
+    """Names of site groups that existed before and that this plan starts to sync into."""
+    skipped_groups: list[GroupSkip] = field(default_factory=list)
+    """Desired groups left alone: admin groups, product-access and pre-existing groups."""
+    invite_domains: list[str] | None = None
+    """The e-mail domains this plan may invite (None: no allow-list applied)."""
 
     def summary(self) -> dict[str, int]:
         """How many ops of each kind, every kind listed, in apply order."""
@@ -133,6 +146,9 @@ class Plan:
         million ops, and rows are half the size and twice as fast as one object per op."""
         return {"version": 1, "summary": self.summary(), "stats": dict(self.stats),
                 "notices": [n._asdict() for n in self.notices],
+                "groups": {"adopted": list(self.adopted),
+                           "skipped": [s._asdict() for s in self.skipped_groups]},
+                "invite_domains": self.invite_domains,
                 "fields": list(_OP_FIELDS), "ops": list(self.ops)}
 
     def to_json(self) -> str:
@@ -150,9 +166,11 @@ class Plan:
             raise PlanFormatError(f"plan 'fields' must be {list(_OP_FIELDS)}")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in stats.values()):
             raise PlanFormatError("plan stats must be whole numbers")
+        adopted, skipped, domains = _groups_from_dict(data.get("groups", {}), data)
         return cls(ops=[_op_from_row(i, row) for i, row in enumerate(ops)],
                    notices=[_notice_from_dict(i, n) for i, n in enumerate(notices)],
-                   stats=dict(stats))
+                   stats=dict(stats), adopted=adopted, skipped_groups=skipped,
+                   invite_domains=domains)
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
@@ -206,3 +224,23 @@ def _notice_from_dict(index: int, data: Any) -> Notice:
             isinstance(data.get(k), str) for k in Notice._fields):
         raise PlanFormatError(f"notice {index} needs string fields code and message")
     return Notice(data["code"], data["message"])
+
+
+def _groups_from_dict(groups: Any, data: dict[str, Any]) -> tuple[list[str], list[GroupSkip],
+                                                                  list[str] | None]:
+    # Plans stored before these keys existed read back with none adopted or skipped.
+    if not isinstance(groups, dict):
+        raise PlanFormatError("plan 'groups' must be an object")
+    adopted, skipped = groups.get("adopted", []), groups.get("skipped", [])
+    if not isinstance(adopted, list) or not all(isinstance(n, str) for n in adopted):
+        raise PlanFormatError("plan groups.adopted must be a list of names")
+    if not isinstance(skipped, list) or not all(
+            isinstance(s, dict) and all(isinstance(s.get(k), str) for k in GroupSkip._fields)
+            for s in skipped):
+        raise PlanFormatError("plan groups.skipped must be a list of {name, reason}")
+    domains = data.get("invite_domains")
+    if domains is not None and (not isinstance(domains, list)
+                                or not all(isinstance(d, str) for d in domains)):
+        raise PlanFormatError("plan invite_domains must be a list of domains")
+    return (list(adopted), [GroupSkip(s["name"], s["reason"]) for s in skipped],
+            None if domains is None else list(domains))

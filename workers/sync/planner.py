@@ -17,13 +17,15 @@ from workers.sync.plan import (
     REMOVE_MEMBER,
     RESTORE_ACCESS,
     SUSPEND_ACCESS,
+    GroupSkip,
     Notice,
     Op,
     Plan,
     bulk_allocation,
     member_ops,
 )
-from workers.sync.policy import SyncPolicy
+from workers.sync.policy import SyncPolicy, email_domain
+from workers.sync.privileged import SKIP_REASONS, is_admin_name, skip_reason
 
 LEFT, DISABLED, OUT_OF_SCOPE = "left the IdP", "disabled in the IdP", "outside the sync filters"
 """Why a linked IdP user is no longer synced; the first two are departures (deprovisioning)."""
@@ -36,12 +38,16 @@ class Current:
     `groups`: every group on the site (groupId → name). `members`: accountIds of the groups
     `groups_to_read()` named. `accounts_by_email`: lower-cased e-mail → accountId for the
     addresses `emails_to_look_up()` named. `site_admins`: accounts that never lose anything.
+    `admin_groups`: groupIds found to carry a global admin permission, never written.
+    `inactive`: accounts among the members read that are deactivated on the site.
     """
 
     groups: dict[str, str] = field(default_factory=dict)
     members: dict[str, set[str]] = field(default_factory=dict)
     accounts_by_email: dict[str, str] = field(default_factory=dict)
     site_admins: set[str] = field(default_factory=set)
+    admin_groups: set[str] = field(default_factory=set)
+    inactive: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -62,6 +68,8 @@ class _Draft:
 
     ops: dict[str, list[Op]] = field(default_factory=lambda: {k: [] for k in APPLY_ORDER})
     notices: list[Notice] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    skipped: list[GroupSkip] = field(default_factory=list)
 
     def add(self, op: Op) -> None:
         self.ops[op.kind].append(op)
@@ -84,15 +92,37 @@ def _linked_group(key: str, target: DesiredGroup, site_groups: dict[str, str], l
     return gid
 
 
-def _resolve_groups(desired: Desired, site_groups: dict[str, str], links: Links,
+def _resolve_groups(desired: Desired, current: Current, links: Links, policy: SyncPolicy,
                     draft: _Draft) -> dict[str, str | None]:
-    """Desired group key → existing groupId, or None when the plan creates it (ref = key)."""
+    """Desired group key → existing groupId, or None when the plan creates it (ref = key).
+
+    Groups the plan may not touch (admin groups, product-access groups an IdP name matched,
+    pre-existing groups not allowed for adoption) are left out and reported in the plan.
+    """
+    site_groups = current.groups
     by_name = {group_key(name): gid for gid, name in site_groups.items()}
     resolved: dict[str, str | None] = {}
     for key, target in desired.groups.items():
         gid = _linked_group(key, target, site_groups, links, draft)
+        adopting = gid is None and key in by_name
         if gid is None:
             gid = by_name.get(key)
+        site_name = site_groups[gid] if gid is not None else None
+        reason = skip_reason(target.name, site_name, explicit=target.explicit, adopting=adopting,
+                             admin_rights=gid in current.admin_groups,
+                             adopt_allowed=policy.adopt_existing_groups)
+        if reason is not None:
+            also = f" (site group '{site_name}')" if site_name and site_name != target.name else ""
+            draft.skipped.append(GroupSkip(target.name, reason))
+            draft.note("group_skipped",
+                       f"Group '{target.name}'{also} skipped: {SKIP_REASONS[reason]}")
+            continue
+        if adopting and target.idp_group_ids:
+            # Reported once: the link made here keeps it managed (manual and default targets
+            # are named by the admin and never linked, so they are not "adopted" each run).
+            draft.adopted.append(site_groups[gid])
+            draft.note("group_adopted", f"Existing group '{site_groups[gid]}' adopted: "
+                       "this connection now manages its members")
         if gid is None:
             draft.add(Op(CREATE_GROUP, group_name=target.name, group_ref=key,
                          reason="mapped IdP group has no Atlassian group yet"))
@@ -104,8 +134,17 @@ def _resolve_groups(desired: Desired, site_groups: dict[str, str], links: Links,
     return resolved
 
 
+def _stranded(desired: Desired, resolved: dict[str, str | None], draft: _Draft) -> set[str]:
+    """IdP users whose every mapped group was skipped: never invited for a group they cannot join."""
+    if not draft.skipped:
+        return set()
+    kept = set(resolved)
+    skipped = set().union(*(m for k, m in desired.members.items() if k not in kept))
+    return skipped - set().union(*(desired.members[k] for k in kept))
+
+
 def _resolve_users(desired: Desired, current: Current, links: Links, policy: SyncPolicy,
-                   draft: _Draft) -> tuple[dict[str, str], set[str]]:
+                   draft: _Draft, stranded: set[str]) -> tuple[dict[str, str], set[str]]:
     """IdP user id → accountId for every synced user we can place, and the ids being invited."""
     holder = {acc: uid for uid, acc in links.users.items()}
     account_of: dict[str, str] = {}
@@ -125,6 +164,9 @@ def _resolve_users(desired: Desired, current: Current, links: Links, policy: Syn
         acc = _match_by_email(desired, current, holder, uid, email, draft)
         if acc is not None:
             account_of[uid], holder[acc] = acc, uid
+        elif uid in stranded:
+            draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited: "
+                       "every group it maps to was skipped")
         elif email not in current.accounts_by_email and _invite(user, email, policy, draft):
             invited.add(uid)
     return account_of, invited
@@ -152,6 +194,10 @@ def _invite(user: User, email: str, policy: SyncPolicy, draft: _Draft) -> bool:
     if policy.on_unmatched != "invite":
         draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited "
                    "(connection setting)")
+        return False
+    if policy.invite_domains is not None and email_domain(email) not in policy.invite_domains:
+        draft.note("invite_domain_skipped", f"No Atlassian account for {user.email}; not "
+                   "invited: its domain is not on the connection's invite allow-list")
         return False
     draft.add(Op(INVITE_USER, idp_user_id=user.id, email=user.email,
                  display_name=user.display_name or email.partition("@")[0],
@@ -229,7 +275,8 @@ def _deprovision(departed: dict[str, str], resolved: dict[str, str | None], curr
                 draft.note("product_group_missing",
                            f"Product-access group '{name}' is not on the site")
                 continue
-            if gid in managed or gid in seen:
+            if gid in managed or gid in seen or gid in current.admin_groups \
+                    or is_admin_name(current.groups[gid]):
                 continue
             seen.add(gid)
             for acc in current.members.get(gid, set()) & departed.keys():
@@ -257,8 +304,8 @@ class _Accounts:
 
 
 def _accounts(desired: Desired, current: Current, links: Links, policy: SyncPolicy,
-              draft: _Draft) -> _Accounts:
-    account_of, invited = _resolve_users(desired, current, links, policy, draft)
+              draft: _Draft, stranded: set[str]) -> _Accounts:
+    account_of, invited = _resolve_users(desired, current, links, policy, draft, stranded)
     unsynced = _unsynced(desired, links, account_of)
     accounts = _Accounts(of=account_of, invited=invited, unsynced=unsynced,
                          protected=current.site_admins | policy.protected_account_ids)
@@ -287,8 +334,9 @@ def plan(desired: Desired, current: Current, links: Links, policy: SyncPolicy) -
 
 def _plan(desired: Desired, current: Current, links: Links, policy: SyncPolicy) -> Plan:
     draft = _Draft(notices=list(desired.notices))
-    resolved = _resolve_groups(desired, current.groups, links, draft)
-    accounts = _accounts(desired, current, links, policy, draft)
+    resolved = _resolve_groups(desired, current, links, policy, draft)
+    accounts = _accounts(desired, current, links, policy, draft,
+                         _stranded(desired, resolved, draft))
     managed = _diff_members(desired, resolved, current, accounts, draft)
     departed = {acc: status for acc, status in accounts.unsynced.items()
                 if status != OUT_OF_SCOPE and acc not in accounts.protected}
@@ -302,13 +350,18 @@ def _plan(desired: Desired, current: Current, links: Links, policy: SyncPolicy) 
                 stats={"idp_users": len(desired.idp_users), "desired_users": len(desired.users),
                        "managed_groups": len(resolved),
                        "managed_memberships": managed,
-                       "desired_memberships": sum(len(m) for m in desired.members.values())})
+                       "desired_memberships": sum(len(m) for m in desired.members.values()),
+                       "groups_adopted": len(draft.adopted),
+                       "groups_skipped": len(draft.skipped)},
+                adopted=draft.adopted, skipped_groups=draft.skipped,
+                invite_domains=None if policy.invite_domains is None
+                else list(policy.invite_domains))
 
 
 def groups_to_read(desired: Desired, site_groups: dict[str, str], links: Links,
                    policy: SyncPolicy) -> set[str]:
     """GroupIds whose members the engine must read before planning (managed + product access)."""
-    resolved = _resolve_groups(desired, site_groups, links, _Draft())
+    resolved = _resolve_groups(desired, Current(groups=site_groups), links, policy, _Draft())
     wanted = {gid for gid in resolved.values() if gid is not None}
     if policy.deprovision == "remove_product_access":
         names = {group_key(n) for n in policy.product_access_groups}

@@ -23,6 +23,10 @@ none: leave the account and its memberships exactly as they are."""
 UNMATCHED_MODES = ("invite", "skip")
 """An IdP user with no linked and no e-mail-matching account is invited, or skipped and reported."""
 
+INVITE_PRODUCTS = ("jira-software", "jira-core", "jira-servicedesk", "jira-product-discovery")
+"""The `products` an invite (POST /rest/api/3/user) may grant: the v3 spec's only valid values.
+Confluence access is not granted by an invite: add its access group as a default group."""
+
 REGEX_PREFIX = "re:"
 """A group pattern starting with this is a regular expression (full match); otherwise a glob."""
 
@@ -90,6 +94,13 @@ class SyncPolicy:
     deprovision: str = "remove_from_groups"
     product_access_groups: tuple[str, ...] = ()
     protected_account_ids: frozenset[str] = field(default_factory=frozenset)
+    adopt_existing_groups: bool = False
+    """Sync into a site group that existed before this connection when an on-the-fly IdP
+    group has its name (groups named explicitly, as default groups or in manual rules, are
+    always synced into, except admin groups)."""
+    invite_domains: tuple[str, ...] | None = None
+    """E-mail domains that may be invited (lower case); None: not set yet (the engine fills
+    it from the IdP's users on the first fetch), () invites nobody."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +172,34 @@ def _number(value: Any, setting: str, *, minimum: float) -> float:
     return value
 
 
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+
+
+def _domains(value: Any, setting: str) -> tuple[str, ...] | None:
+    """A list of e-mail domains, lower-cased, without a leading '@'; None stays None (unset)."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise PolicyError(f"{setting} must be a list of e-mail domains")
+    domains = tuple(dict.fromkeys(
+        d.strip().lower().lstrip("@") for d in _strings(value, setting)))
+    for domain in domains:
+        if not is_domain(domain):
+            raise PolicyError(f"{setting}: {domain!r} is not an e-mail domain")
+    return domains
+
+
+def is_domain(value: str) -> bool:
+    """Whether `value` (lower case) has the shape of an e-mail domain."""
+    return bool(_DOMAIN.fullmatch(value))
+
+
+def email_domain(email: str | None) -> str | None:
+    """The lower-cased domain of an e-mail address, None when it has none."""
+    local, at, domain = (email or "").strip().rpartition("@")
+    return domain.lower() if local and at and domain else None
+
+
 def _rules(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if value is None:
         return ()
@@ -198,6 +237,15 @@ def mapping_from_config(mode: str, mapping: Mapping[str, Any], filters: Mapping[
     )
 
 
+def _invite_products(value: Any) -> tuple[str, ...]:
+    products = _strings(value, "policy.products")
+    unknown = [p for p in products if p not in INVITE_PRODUCTS]
+    if unknown:
+        raise PolicyError(f"policy.products: {', '.join(unknown)} cannot be granted by an "
+                          f"invite; use {', '.join(INVITE_PRODUCTS)}")
+    return products
+
+
 def from_connection(mapping_mode: str, mapping: Mapping[str, Any] | None,
                     filters: Mapping[str, Any] | None, default_groups: Any,
                     deprovision: str, policy: Mapping[str, Any] | None) -> ConnectionPolicy:
@@ -209,12 +257,15 @@ def from_connection(mapping_mode: str, mapping: Mapping[str, Any] | None,
     sync = SyncPolicy(
         on_unmatched=_choice(policy.get("on_unmatched", "invite"), UNMATCHED_MODES,
                              "policy.on_unmatched"),
-        invite_products=_strings(policy.get("products"), "policy.products"),
+        invite_products=_invite_products(policy.get("products")),
         deprovision=_choice(deprovision, DEPROVISION_MODES, "deprovision"),
         product_access_groups=_strings(policy.get("product_access_groups"),
                                        "policy.product_access_groups"),
         protected_account_ids=frozenset(_strings(policy.get("protected_account_ids"),
                                                  "policy.protected_account_ids")),
+        adopt_existing_groups=_flag(policy.get("adopt_existing_groups", False),
+                                    "policy.adopt_existing_groups"),
+        invite_domains=_domains(policy.get("invite_domains"), "policy.invite_domains"),
     )
     guard = GuardPolicy(
         max_removal_percent=_number(policy.get("max_removal_percent", 10.0),

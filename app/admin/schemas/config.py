@@ -8,10 +8,12 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from workers.sync.policy import (
     DEPROVISION_MODES,
+    INVITE_PRODUCTS,
     MAPPING_MODES,
     NAME_CASES,
     REGEX_PREFIX,
     UNMATCHED_MODES,
+    is_domain,
 )
 
 GROUP = [validate.Length(min=1, max=255), validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")]
@@ -81,10 +83,25 @@ class Guard(Schema):
 
 
 class Policy(Schema):
+    @validates("invite_domains")
+    def _domains(self, value: list[str] | None, **_: object) -> None:
+        bad = [d for d in value or [] if not is_domain(d.strip().lower().lstrip("@"))]
+        if bad:
+            raise ValidationError(f"not an e-mail domain: {', '.join(bad[:5])}")
+
     deprovision = fields.String(load_default="remove_from_groups",
                                 validate=validate.OneOf(DEPROVISION_MODES))
     on_unmatched = fields.String(load_default="invite", validate=validate.OneOf(UNMATCHED_MODES))
-    invite_products = _names(load_default=list)
+    invite_products = fields.List(fields.String(validate=validate.OneOf(INVITE_PRODUCTS)),
+                                  load_default=list, validate=validate.Length(max=10))
+    invite_domains = fields.List(fields.String(validate=validate.Length(min=1, max=255)),
+                                 load_default=None, allow_none=True,
+                                 validate=validate.Length(max=1000), metadata={
+                                     "description": "e-mail domains that may be invited; null: "
+                                     "filled from the IdP's users at the first complete read; "
+                                     "[]: invite nobody"})
+    adopt_existing_groups = fields.Boolean(load_default=False, metadata={
+        "description": "let on-the-fly IdP groups take over same-named groups already on the site"})
     product_access_groups = _names(load_default=list)
     guard = fields.Nested(Guard, load_default=lambda: Guard().load({}))
     protected_account_ids = fields.List(fields.String(validate=validate.Length(min=1, max=128)),

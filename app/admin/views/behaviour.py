@@ -19,6 +19,12 @@ TAG = "behaviour"
 _SETTING = re.compile(r"^([A-Za-z_][\w.\[\]]*)")
 
 
+# The worker's setting names → the admin API's field paths, where they differ.
+POLICY_FIELDS = {"policy.products": "invite_products", "policy.max_removal_percent":
+                 "guard.max_removal_percent", "policy.max_users_affected": "guard.max_users_affected",
+                 "policy.empty_hold_min_previous": "guard.empty_hold_min_previous"}
+
+
 def _checked(conn: Connection) -> None:
     """Everything the worker will read must also pass the worker's own policy reader."""
     try:
@@ -26,8 +32,9 @@ def _checked(conn: Connection) -> None:
                         conn.default_groups, conn.deprovision, conn.policy)
     except PolicyError as exc:
         found = _SETTING.match(str(exc))
-        raise validation({found.group(1).replace("[", ".").replace("]", "")
-                          if found else "_body": [str(exc)]}) from None
+        path = found.group(1).replace("[", ".").replace("]", "") if found else "_body"
+        path = POLICY_FIELDS.get(path, path.removeprefix("policy.").removeprefix("mapping."))
+        raise validation({path: [str(exc)]}) from None
 
 
 def mapping_of(conn: Connection) -> dict[str, Any]:
@@ -97,6 +104,8 @@ def policy_of(conn: Connection) -> dict[str, Any]:
     return {"deprovision": conn.deprovision or "remove_from_groups",
             "on_unmatched": stored.get("on_unmatched", "invite"),
             "invite_products": list(stored.get("products", [])),
+            "invite_domains": stored.get("invite_domains"),
+            "adopt_existing_groups": bool(stored.get("adopt_existing_groups", False)),
             "product_access_groups": list(stored.get("product_access_groups", [])),
             "guard": {"max_removal_percent": stored.get("max_removal_percent", 10.0),
                       "max_users_affected": stored.get("max_users_affected", 50),
@@ -119,8 +128,16 @@ def put_policy(ctx: Context, connection_id: int) -> dict[str, Any]:
     with extensions.db.session() as session:
         conn = tenancy.connection(session, ctx.caller, connection_id)
         conn.deprovision = body["deprovision"]
-        conn.policy = {"on_unmatched": body["on_unmatched"], "products": body["invite_products"],
-                       "product_access_groups": body["product_access_groups"],
-                       **body["guard"], "protected_account_ids": body["protected_account_ids"]}
+        # Keys this form does not know (set by the CLI or a newer worker) are kept.
+        policy = {**(conn.policy or {}), "on_unmatched": body["on_unmatched"],
+                  "products": body["invite_products"],
+                  "product_access_groups": body["product_access_groups"],
+                  "adopt_existing_groups": body["adopt_existing_groups"],
+                  **body["guard"], "protected_account_ids": body["protected_account_ids"]}
+        if body["invite_domains"] is None:
+            policy.pop("invite_domains", None)  # the next complete read fills it from the IdP
+        else:
+            policy["invite_domains"] = body["invite_domains"]
+        conn.policy = policy
         _checked(conn)
         return policy_of(conn)

@@ -29,6 +29,10 @@ JOB_ID = re.compile(r"^(sync|approve)-(\d{1,10})-[0-9a-f]{8,12}$")
 def _enqueue(ctx: Context, connection_id: int, dry_run: bool) -> dict[str, Any]:
     with extensions.db.session() as session:
         conn = tenancy.connection(session, ctx.caller, connection_id)
+        # The worker runs nothing for a disabled connection, not even a preview: say so now.
+        inactive = conn.inactive_reason()
+        if inactive:
+            raise conflict(f"{inactive}: enable it first")
         cid = conn.id
     job_id = with_queue(lambda r: enqueue_sync(r, cid, "manual", dry_run))
     return {"job_id": job_id, "run_id": None}
@@ -36,13 +40,13 @@ def _enqueue(ctx: Context, connection_id: int, dry_run: bool) -> dict[str, Any]:
 
 @operation("/connections/<int:connection_id>/preview", "POST",
            summary="Enqueue a dry run; its plan is the preview", tag=TAG,
-           answer=common.JobAnswer, status=202, errors=(404, 503))
+           answer=common.JobAnswer, status=202, errors=(404, 409, 503))
 def preview(ctx: Context, connection_id: int) -> dict[str, Any]:
     return _enqueue(ctx, connection_id, dry_run=True)
 
 
 @operation("/connections/<int:connection_id>/sync", "POST", summary="Sync now", tag=TAG,
-           answer=common.JobAnswer, status=202, errors=(404, 503))
+           answer=common.JobAnswer, status=202, errors=(404, 409, 503))
 def sync_now(ctx: Context, connection_id: int) -> dict[str, Any]:
     return _enqueue(ctx, connection_id, dry_run=False)
 
@@ -136,6 +140,9 @@ def approve_run(ctx: Context, run_id: int) -> dict[str, Any]:
         run = tenancy.run(session, ctx.caller, run_id)
         if run.status != "held":
             raise conflict(f"run {run_id} is not waiting for approval (status {run.status})")
+        inactive = session.get(Connection, run.connection_id).inactive_reason()
+        if inactive:
+            raise conflict(f"{inactive}: enable it to apply the held plan")
         cid = run.connection_id
     by = ctx.caller.account_id
     job_id = with_queue(lambda r: enqueue_approval(r, run_id, cid, by))

@@ -1,0 +1,1 @@
+"""Cross-cutting regression tests of security findings."""
