@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 from app import config as app_config
-from app import extensions, logs
+from app import crypto, extensions, logs
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -18,10 +18,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings.update(test_config)
     app.config.update(settings)
     logs.init_app(app)
+    crypto.init_app(app)
     extensions.configure(app.config)
 
-    from app import admin, connect, forge, health, scim
+    from app import admin, connect, forge, health, limits, scim
 
+    limits.init_app(app)
     health.init_app(app)
     connect.init_app(app)
     forge.init_app(app)

@@ -10,9 +10,49 @@ import click
 from app import config as app_config
 
 
-@click.group()
+class ClearErrors(click.Group):
+    """Turns the failures an operator can cause (settings, keys, database) into one line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one readable line
+            raise click.ClickException(operator_message(exc)) from exc
+
+
+def operator_message(exc: BaseException) -> str:
+    """One line that says what went wrong and what to check; never a traceback."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    from app import crypto
+
+    if isinstance(exc, app_config.ConfigError | crypto.KeyRingError):
+        return str(exc)
+    if isinstance(exc, crypto.SecretError):
+        return exc.message
+    if isinstance(exc, OperationalError | InterfaceError):
+        return f"cannot reach the database (DATABASE_URL): {_first_line(exc.orig or exc)}"
+    if isinstance(exc, DBAPIError):
+        return f"the database refused the command: {_first_line(exc.orig or exc)}"
+    if isinstance(exc, RedisConnectionError):
+        return f"cannot reach Redis (REDIS_URL): {_first_line(exc)}"
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename or _first_line(exc)}"
+    return f"unexpected {type(exc).__name__}: {_first_line(exc)}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@click.group(cls=ClearErrors)
 def main() -> None:
     """User & Group Sync for Atlassian Cloud."""
+    _settings()  # every command needs valid settings: say what is wrong before anything starts
 
 
 @main.command()
@@ -45,9 +85,10 @@ def _settings() -> dict:
 
 def _register_subcommands() -> None:
     """Commands that live with their subsystem; each module adds itself to `main`."""
-    from app import cli_ops
+    from app import cli_ops, cli_secrets
 
     cli_ops.register(main)
+    main.add_command(cli_secrets.secrets)
 
 
 _register_subcommands()

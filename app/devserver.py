@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import sys
 import threading
 from pathlib import Path
@@ -69,22 +70,31 @@ def sandbox_admin(instance_path: str) -> tuple[str, str]:
     """The sandbox site's admin and API token, kept in the instance folder across restarts."""
     path = Path(instance_path) / "sandbox-admin-token"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
+        path.write_text(new_token())
         path.chmod(0o600)
     return "admin@example.com", path.read_text().strip()
+
+
+def new_token() -> str:
+    """A url-safe random token that never starts with `-` (which reads as an option flag)."""
+    while True:
+        token = secrets.token_urlsafe(24)
+        if not token.startswith("-"):
+            return token
 
 
 def commands(port: int, redis_url: str, sandbox_port: int | None,
              admin: tuple[str, str]) -> dict[str, str]:
     cmds = {
-        "web": f"{BIN / 'gunicorn'} --bind 127.0.0.1:{port} --workers 2 --access-logfile - app.wsgi:application",
+        "web": f"{BIN / 'gunicorn'} --bind 127.0.0.1:{port} --workers 2 --access-logfile - "
+                f"--logger-class app.access_log.ScrubbingLogger app.wsgi:application",
         "worker": f"{BIN / 'rq'} worker --url {redis_url} usersync",
         "clock": f"{BIN / 'rq'} cron --url {redis_url} {ROOT / 'workers' / 'cron.py'}",
     }
     if sandbox_port:
         cmds["sandbox"] = (f"{sys.executable} -m sandbox.atlassian --port {sandbox_port} "
                            f"--seed {ROOT / 'sandbox' / 'demo' / 'site.json'} "
-                           f"--admin-email {admin[0]} --admin-token {admin[1]}")
+                           f"--admin-email={shlex.quote(admin[0])} --admin-token={shlex.quote(admin[1])}")
         cmds["forge"] = (f"{sys.executable} -m sandbox.forge --port {forge_port(sandbox_port)} "
                          f"--remote http://localhost:{port} --schedule")
     return cmds

@@ -36,6 +36,10 @@ _redis: dict[str, Redis] = {}
 def configure(config: dict[str, Any]) -> None:
     """Bind the database and key ring from a config dict (see app.config.load)."""
     db.configure(config["DATABASE_URL"])
+    if not config["SECRET_KEYS"] and config.get("USERSYNC_ENV") == "production":
+        # never fall back to a generated key in production: secrets would be unreadable elsewhere
+        raise crypto.KeyRingError("USERSYNC_SECRET_KEYS holds no usable key: production needs "
+                                  "at least one Fernet key")
     keys = config["SECRET_KEYS"] or crypto.embedded_keys(config["INSTANCE_PATH"])
     secrets.ring = crypto.KeyRing(keys)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -15,6 +16,30 @@ from flask import Flask, g, request
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 tenant: ContextVar[str | None] = ContextVar("tenant", default=None)
 job_id: ContextVar[str | None] = ContextVar("job_id", default=None)
+
+# A Connect page load carries its tenant JWT in the query (`?jwt=…`), and so does the Referer of
+# whatever that page requests next: a log line must never hold a usable token.
+_JWT_PARAM = re.compile(r"((?:^|[?&;\s\"'])jwt=)[^&\s\"';]*", re.IGNORECASE)
+_JWT_PARAM_ENCODED = re.compile(r"((?:%3F|%26)jwt%3D)(?:(?!%26)[^&\s\"'])*", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+def scrub(text: str) -> str:
+    """`text` with every `jwt=` query value (plain or percent-encoded) replaced by [redacted]."""
+    if "jwt" not in text.lower():
+        return text
+    return _JWT_PARAM_ENCODED.sub(r"\1" + REDACTED, _JWT_PARAM.sub(r"\1" + REDACTED, text))
+
+
+class ScrubFilter(logging.Filter):
+    """Scrubs tokens from the formatted message of every record (werkzeug's request lines too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = scrub(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
 
 
 class ContextFilter(logging.Filter):
@@ -53,6 +78,7 @@ def setup(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler._usersync = True  # type: ignore[attr-defined]
     handler.addFilter(ContextFilter())
+    handler.addFilter(ScrubFilter())
     handler.setFormatter(JSONFormatter() if fmt == "json" else logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(tenant)s %(job_id)s] %(message)s"))
     root.addHandler(handler)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from redis import Redis
 from sqlalchemy import or_, select
 
@@ -33,16 +33,28 @@ class ScheduleError(ValueError):
 
 def normalise(schedule: str | None) -> str | None:
     """The stored form of a schedule, or None for 'manual only'; ScheduleError when invalid."""
+    if schedule is not None and not isinstance(schedule, str):
+        raise ScheduleError(f"a schedule is text (an interval or a cron expression), not "
+                            f"{type(schedule).__name__}")
     value = (schedule or "").strip()
     if value in MANUAL:
         return None
     value = ALIASES.get(value, value)
     if value in INTERVALS:
         return value
-    if len(value.split()) == 5 and croniter.is_valid(value):
+    if len(value.split()) == 5 and croniter.is_valid(value) and _ever_due(value):
         return value
     raise ScheduleError(f"{schedule!r} is neither one of {', '.join(INTERVALS)} "
                         "nor a five-field cron expression")
+
+
+def _ever_due(expression: str) -> bool:
+    # croniter accepts dates that never come (30 February); such a schedule would never run
+    try:
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except (CroniterBadDateError, ValueError):
+        return False
+    return True
 
 
 def next_run(schedule: str | None, after: datetime) -> datetime | None:
@@ -62,7 +74,10 @@ def due_connections(db: Database, now: datetime) -> list[tuple[int, str | None, 
             select(Connection.id, Connection.schedule, Connection.pending_changes)
             .join(Installation, Installation.id == Connection.installation_id)
             .where(Connection.enabled.is_(True), Installation.state == InstallationState.ENABLED)
+            # a connection waiting for Atlassian's quota to reset is due exactly then
+            .where(Connection.deferred_until.is_(None) | (Connection.deferred_until <= now))
             .where(or_(Connection.pending_changes.is_(True),
+                       Connection.deferred_until.is_not(None),
                        Connection.schedule.is_not(None) & (
                            Connection.next_run_at.is_(None) | (Connection.next_run_at <= now)))))
         return [(r.id, r.schedule, r.pending_changes) for r in rows]
@@ -81,6 +96,7 @@ def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
             upcoming = None
         with db.session() as session:
             conn = session.get(Connection, cid)
+            conn.deferred_until = None
             if schedule and upcoming:
                 conn.next_run_at = upcoming
         count += 1

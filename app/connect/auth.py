@@ -47,10 +47,11 @@ def connect_jwt(context_qsh: bool = False) -> Callable:
                         secret_for=lambda iss: tenancy.enabled_secret(session, iss, extensions.secrets.decrypt),
                         base_url=current_app.config["BASE_URL"],
                         leeway=current_app.config["JWT_LEEWAY"],
-                        allow_context_qsh=context_qsh)
+                        allow_context_qsh=context_qsh,
+                        max_lifetime=current_app.config["JWT_MAX_LIFETIME"])
                     g.installation = tenancy.by_client_key(session, claims["iss"])
             except JWTRejected as exc:
-                current_app.logger.info("jwt rejected on %s: %s", request.path, exc.message)
+                current_app.logger.info("jwt rejected on %s: %s", request.path, exc.detail)
                 return rejected(exc)
             g.account_id = claims.get("sub")
             logs.tenant.set(claims["iss"])

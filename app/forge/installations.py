@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.connect import tenancy
 from app.forge import system_token
 from app.forge.fit import Invocation
 from app.models import Installation, InstallationKind, InstallationState
@@ -82,8 +83,9 @@ def record(session: Session, invocation: Invocation, *, token: str | None,
     inst.cloud_id = invocation.cloud_id or inst.cloud_id
     inst.forge_environment = invocation.environment or inst.forge_environment
     if invocation.site_url and inst.shared_secret_encrypted is None:
-        # the site URL arrives on UI calls only; Connect's baseUrl stays as Connect sent it
-        inst.base_url = invocation.site_url.rstrip("/")
+        # the site URL arrives on UI calls only; Connect's baseUrl stays as Connect sent it.
+        # Forge signed it, so it is confirmed: write credentials may be sent there.
+        inst.base_url = inst.confirmed_base_url = invocation.site_url.rstrip("/")
     if revive and inst.state != InstallationState.ENABLED:
         inst.state, inst.uninstalled_at = InstallationState.ENABLED, None
     system_token.remember(inst, token, encrypt, now)
@@ -95,7 +97,7 @@ def uninstall(session: Session, invocation: Invocation,
               now: datetime | None = None) -> Installation | None:
     """preUninstall: mark the installation uninstalled (its schedules stop) and drop its token.
 
-    Connections, links and history stay, as they do for a Connect uninstall.
+    Connections, links and history stay for the retention period, as for a Connect uninstall.
     """
     inst = find(session, invocation, lock=True)
     if inst is None or inst.forge_installation_id != invocation.installation_id:
@@ -106,4 +108,6 @@ def uninstall(session: Session, invocation: Invocation,
         inst.state = InstallationState.UNINSTALLED
         inst.uninstalled_at = now or datetime.now(UTC)
     system_token.forget(inst)
+    # as for a Connect uninstall: the admin's write credentials and SCIM tokens go at once
+    tenancy.forget_credentials(session, inst.id)
     return inst

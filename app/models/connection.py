@@ -43,6 +43,8 @@ class Connection(Base):
     schedule: Mapped[str | None] = mapped_column(String(64), default="hour")
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Atlassian's hourly points quota ran out: the tick resumes the sync once it resets
+    deferred_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pending_changes: Mapped[bool] = mapped_column(Boolean, default=False)
     # Deleted by the admin with its history kept: hidden and never synced, runs still readable.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -15,6 +15,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _initial_base_url(context) -> str | None:  # type: ignore[no-untyped-def]
+    """A new installation's baseUrl is the one it was created with: confirmed."""
+    return context.get_current_parameters().get("base_url")
+
+
 class InstallationState(enum.StrEnum):
     ENABLED = "enabled"
     DISABLED = "disabled"
@@ -50,6 +55,11 @@ class Installation(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  onupdate=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # `iat` of the signed install this row holds: an older install or uninstall token is stale.
+    install_iat: Mapped[int | None] = mapped_column(Integer)
+    # The baseUrl an admin (or the first install) vouched for. A reinstall may move `base_url`
+    # (a site rename does); until an admin confirms, write credentials are not sent there.
+    confirmed_base_url: Mapped[str | None] = mapped_column(String(255), default=_initial_base_url)
     # -- Forge (app/forge): set by the Forge lifecycle and every verified invocation --------
     kind: Mapped[InstallationKind] = mapped_column(
         Enum(InstallationKind, name="installation_kind", native_enum=False, length=16,
@@ -66,3 +76,7 @@ class Installation(Base):
     @property
     def active(self) -> bool:
         return self.state == InstallationState.ENABLED
+
+    @property
+    def base_url_confirmed(self) -> bool:
+        return self.confirmed_base_url is not None and self.confirmed_base_url == self.base_url

@@ -1,14 +1,14 @@
 """admin API: keyset-paging indexes on runs and changes; connections deleted with history kept
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

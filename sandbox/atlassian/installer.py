@@ -22,6 +22,8 @@ from .spec import descriptor_problems
 
 TIMEOUT = 10.0
 LIFECYCLE_EVENTS = ("installed", "enabled", "disabled", "uninstalled")
+# "Connect active API migrations": signed-install covers install and uninstall only.
+SIGNED_INSTALL_EVENTS = ("installed", "uninstalled")
 
 
 class InstallError(Exception):
@@ -80,11 +82,21 @@ class Installer:
         if not path:
             return None
         url = _absolute(path, app.base_url)
-        token = self.keys.sign({"iss": app.client_key, "aud": [app.base_url],
-                                "qsh": hash_url("POST", _relative(url, app.base_url))})
+        token = self._lifecycle_token(app, event, url)
         return requests.post(url, data=json.dumps(self._payload(app, event)), timeout=TIMEOUT,
                              headers={"Authorization": f"JWT {token}",
                                       "Content-Type": "application/json"})
+
+    def _lifecycle_token(self, app: Installation, event: str, url: str) -> str:
+        """As Cloud signs it: `installed`/`uninstalled` RS256 with the install key (the
+        signed-install migration), `enabled`/`disabled` HS256 with the shared secret."""
+        qsh = hash_url("POST", _relative(url, app.base_url))
+        if event in SIGNED_INSTALL_EVENTS:
+            return self.keys.sign({"iss": app.client_key, "aud": [app.base_url], "qsh": qsh})
+        now = int(time.time())
+        # jti: the sandbox can send disable and enable within one second; each token differs
+        return jwt.encode({"iss": app.client_key, "iat": now, "exp": now + 180, "qsh": qsh,
+                           "jti": uuid.uuid4().hex}, app.shared_secret, algorithm="HS256")
 
     def install(self, descriptor_url: str) -> Installation:
         """Fetch the descriptor, POST a signed `installed` (must answer 2xx), then `enabled`."""

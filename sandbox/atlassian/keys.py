@@ -38,5 +38,7 @@ class InstallKeys:
 
     def sign(self, claims: dict[str, Any], lifetime: int = 180) -> str:
         now = int(time.time())
-        return jwt.encode({"iat": now, "exp": now + lifetime, **claims}, self._key(),
+        # a unique jti: two installs within one second must not carry the same token
+        return jwt.encode({"iat": now, "exp": now + lifetime, "jti": uuid.uuid4().hex, **claims},
+                          self._key(),
                           algorithm="RS256", headers={"kid": self.kid})

@@ -122,3 +122,16 @@ def test_an_hourly_budget_is_not_read_as_a_per_second_bucket(
     for _ in range(20):
         site.group_members(ENGINEERING)
     assert site.transport.gates["read"].interval == 0.0
+
+
+def test_groups_named_reads_only_the_groups_asked_for(make_site: SiteFactory,
+                                                      cloud: SiteHandle) -> None:
+    for i in range(120):
+        cloud.site.add_group(f"bystander-{i:03d}")
+    names = [f"bystander-{i:03d}" for i in range(0, 120, 2)] + ["nope"]
+    site = make_site("jira")
+    found = site.groups_named([ENGINEERING], names)
+    assert {g.name for g in found} == {"engineering", *names} - {"nope"}
+    calls = cloud.requests.matching("GET", "/rest/api/3/group/bulk")
+    assert len(calls) == 2  # 62 identifiers, at most 50 a call; the site's 125 groups unread
+    assert len(site.groups_named([], [])) == 0

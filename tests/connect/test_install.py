@@ -17,6 +17,7 @@ from tests.connect.tokens import (
     install_payload,
     install_token,
     key_server,
+    request_token,
 )
 
 
@@ -134,8 +135,14 @@ def test_key_is_fetched_once_per_kid(client, keys):
 
 
 def lifecycle(client, event: str):
-    return post(client, event, dict(install_payload(), eventType=event),
-                install_token("client-a", TEST_BASE_URL, path=f"/{event}"))
+    """Each event signed as Atlassian signs it: enabled/disabled HS256 with the stored secret."""
+    inst = stored()
+    secret = extensions.secrets.decrypt(inst.shared_secret_encrypted) if inst else "x" * 40
+    if event in ("enabled", "disabled"):
+        token = request_token("client-a", secret, "POST", f"/{event}", sub=None)
+    else:
+        token = install_token("client-a", TEST_BASE_URL, path=f"/{event}")
+    return post(client, event, dict(install_payload(secret=secret), eventType=event), token)
 
 
 @pytest.mark.parametrize("events, final", [

@@ -66,9 +66,9 @@ def unsigned_none(claims: dict) -> str:
     (lambda: jwt.encode({"iss": "client-a", "qsh": "x", "exp": 9999999999, "iat": 1},
                         INSTALL_PRIVATE, algorithm="RS256"), "unsupported JWT algorithm"),
     (lambda: request_token("client-a", "wrong" * 8, "POST", "/webhooks/atlassian/user_created"),
-     "signature"),
+     "could not be verified"),
     (lambda: request_token("client-zzz", SECRET_A, "POST", "/webhooks/atlassian/user_created"),
-     "unknown issuer"),
+     "could not be verified"),
     (lambda: request_token("client-a", SECRET_A, "POST", "/webhooks/atlassian/user_created",
                            exp_in=-600), "expired"),
     (lambda: request_token("client-a", SECRET_A, "POST", "/webhooks/atlassian/user_updated"),
@@ -110,7 +110,7 @@ def test_disabled_installation_is_refused(client, tenants):
     with extensions.db.session() as s:
         tenancy.set_state(s, "client-a", "disabled")
     r = call(client, "GET", "/connect/whoami", request_token("client-a", SECRET_A, "GET", "/connect/whoami"))
-    assert r.status_code == 401 and "unknown issuer" in r.json["error"]
+    assert r.status_code == 401 and "could not be verified" in r.json["error"]
 
 
 def test_webhook_with_valid_token_is_accepted(client, tenants):

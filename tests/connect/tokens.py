@@ -32,10 +32,10 @@ def install_payload(client_key: str = "client-a", secret: str | None = None,
 
 def install_token(client_key: str, aud: str, *, path: str = "/installed", method: str = "POST",
                   key: str = INSTALL_PRIVATE, kid: str = INSTALL_KID, alg: str = "RS256",
-                  exp_in: int = 180, qsh_value: str | None = None) -> str:
-    now = int(time.time())
+                  exp_in: int = 180, qsh_value: str | None = None, iat: int | None = None) -> str:
+    now = int(time.time()) if iat is None else iat
     claims = {"iss": client_key, "aud": [aud], "iat": now, "exp": now + exp_in,
-              "qsh": qsh_value or qsh(method, path)}
+              "qsh": qsh_value or qsh(method, path), "jti": uuid.uuid4().hex}
     return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
 
 

@@ -92,8 +92,11 @@ def test_clock_configuration_registers_the_minute_tick():
 
     scheduler = CronScheduler(connection=Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:9")))
     scheduler.load_config_from_file(str(Path(__file__).resolve().parents[2] / "workers" / "cron.py"))
-    [job] = scheduler.get_jobs()
-    assert job.interval == 60 and job.func_name == "workers.jobs.schedule_tick"
+    jobs = {job.func_name: job for job in scheduler.get_jobs()}
+    assert jobs["workers.jobs.schedule_tick"].interval == 60
+    # and once a day, the data of sites uninstalled past the retention period goes
+    assert jobs["app.connect.retention.purge_job"].interval == 86400
+    assert len(jobs) == 2
 
 
 def test_connection_test_says_what_is_wrong(env, tmp_path, monkeypatch):

@@ -61,7 +61,13 @@ class FakeApp:
         def lifecycle(event: str):
             token = request.headers["Authorization"].removeprefix("JWT ")
             body = request.get_json()
-            claims = self.verify_install(token, body)
+            if event in ("enabled", "disabled"):
+                # signed with the shared secret, not the install key
+                claims = jwt.decode(token, self.secret, algorithms=["HS256"])
+                assert claims["iss"] == body["clientKey"]
+                assert claims["qsh"] == hash_url("POST", f"/{event}")
+            else:
+                claims = self.verify_install(token, body)
             self.secret = body["sharedSecret"]
             self.calls.append({"event": event, "body": body, "claims": claims})
             return "", self.installed_status if event == "installed" else 204

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models.credential import AtlassianCredential, CredentialKind, CredentialStatus
+from app.models.installation import Installation
 from workers.atlassian.errors import AuthError
 
 Crypt = Callable[[str], str]
@@ -47,6 +48,24 @@ def load_credential(db: Database, installation_id: int, kind: CredentialKind,
     with db.session() as session:
         row = session.execute(_query(installation_id, kind)).scalar_one_or_none()
         return _stored(row, decrypt) if row else None
+
+
+def load_site_credential(db: Database, installation_id: int, kind: CredentialKind,
+                         decrypt: Crypt) -> StoredCredential | None:
+    """`load_credential` for a credential sent to the installation's own baseUrl (the API
+    token): refused while that baseUrl is one no admin has confirmed, because a reinstall
+    (or a replayed one) may have pointed it at a host that is not the customer's site."""
+    stored = load_credential(db, installation_id, kind, decrypt)
+    if stored is None or stored.status != CredentialStatus.ACTIVE:
+        return stored
+    with db.session() as session:
+        inst = session.get(Installation, installation_id)
+        if inst is not None and not inst.base_url_confirmed:
+            raise AuthError(kind.value, (
+                f"the site's baseUrl changed from {inst.confirmed_base_url} to {inst.base_url}; "
+                f"the stored credential is not sent there until an admin confirms the new URL "
+                f"with `usersync installations confirm-url {inst.client_key}`"))
+    return stored
 
 
 def delete_credential(db: Database, installation_id: int, kind: CredentialKind) -> bool:

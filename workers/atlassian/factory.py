@@ -19,7 +19,7 @@ from workers.atlassian.auth import (
     OAuthBearerAuth,
     connect_auth,
 )
-from workers.atlassian.credentials import Crypt, OAuthTokens, load_credential
+from workers.atlassian.credentials import Crypt, OAuthTokens, load_credential, load_site_credential
 from workers.atlassian.errors import MissingCredentialError
 from workers.atlassian.http import Transport
 from workers.atlassian.site import DEFAULT_CONCURRENCY, Access, AtlassianSite, OrgAccess
@@ -117,7 +117,7 @@ def _write_access(installation_id: int, product: str, root: str, db: Database,
                                  app, hosts, rt, allow_private=transport.allow_private))
         gateway = hosts.product_gateway(product, grant.material["cloud_id"])
         return Access(gateway, OAuthBearerAuth(tokens), "site-admin OAuth account")
-    token = load_credential(db, installation_id, CredentialKind.API_TOKEN, decrypt)
+    token = load_site_credential(db, installation_id, CredentialKind.API_TOKEN, decrypt)
     if token and token.status == CredentialStatus.ACTIVE:
         return Access(root, StoredApiTokenAuth(db, installation_id, token.material,
                                                token.version, decrypt), "site-admin API token")

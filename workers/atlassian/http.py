@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from workers.atlassian.errors import (
@@ -26,7 +25,8 @@ from workers.atlassian.errors import (
 )
 from workers.atlassian.ratelimit import RateGate
 from workers.backoff import BackoffPolicy, parse_retry_after
-from workers.netguard import check_url
+from workers.netguard import UnsafeURLError, check_url
+from workers.pinned_adapter import PinnedAdapter, mount
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,13 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # an hour, so the run is deferred instead.
 QUOTA_MIN_WAIT = 60.0
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class RefusedAddress(AuthError):
+    """The site's host resolves to an address that is not public: nothing was sent there.
+
+    An AuthError so the executor stops the run, as for a credential that cannot be used.
+    """
 
 
 class RenewableAuth(AuthBase):
@@ -61,7 +68,7 @@ class Transport:
         self._sleep = sleep
         self.timeout = timeout
         self.allow_private = allow_private
-        self.session = session or _pooled_session(pool_size)
+        self.session = session or _pooled_session(pool_size, allow_private)
         self.gates = {"read": RateGate(sleep=sleep), "write": RateGate(sleep=sleep)}
         self._lock = threading.Lock()
         self.retries = 0
@@ -86,6 +93,8 @@ class Transport:
             gate.acquire()
             try:
                 response = self._send(method, url, auth, params, json)
+            except UnsafeURLError as exc:  # the site's name resolves to a non-public address
+                raise RefusedAddress(operation, f"refusing to call {url}: {exc}") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
                 attempt = self._retry_or_raise(operation, attempt, None, gate,
                                                f"no answer ({type(exc).__name__})")
@@ -147,11 +156,11 @@ def _raise_if_quota(operation: str, response: requests.Response) -> None:
                               retry_after=wait)
 
 
-def _pooled_session(pool_size: int) -> requests.Session:
+def _pooled_session(pool_size: int, allow_private: bool) -> requests.Session:
+    # the site's host is resolved and checked per request, and the checked address is dialled
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    mount(session, PinnedAdapter(allow_private=allow_private, pool_connections=pool_size,
+                                 pool_maxsize=pool_size))
     return session
 
 
@@ -172,4 +181,4 @@ def json_body(operation: str, response: requests.Response) -> Any:
                              remote_message=response.text[:200]) from exc
 
 
-__all__ = ["AuthError", "RenewableAuth", "Transport", "json_body"]
+__all__ = ["AuthError", "RefusedAddress", "RenewableAuth", "Transport", "json_body"]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests.auth import AuthBase
@@ -73,6 +74,19 @@ class AtlassianSite:
     # -- reads ------------------------------------------------------------------------
     def list_groups(self) -> list[AtlassianGroup]:
         return self._all_pages(self.product.groups, self.product.parse_group)
+
+    def groups_named(self, ids: Iterable[str], names: Iterable[str]) -> list[AtlassianGroup]:
+        """The site's groups with these ids or names. Jira filters group/bulk by both, a few
+        dozen a call; Confluence v1 has no such filter, so it lists every group."""
+        if not isinstance(self.product, products.Jira):
+            return self.list_groups()
+        found: dict[str, AtlassianGroup] = {}
+        for chunk_ids, chunk_names in _filter_chunks(sorted(set(ids)), sorted(set(names))):
+            for group in self._all_pages(
+                    lambda start, i=chunk_ids, n=chunk_names: self.product.groups_filtered(
+                        i, n, start), self.product.parse_group):
+                found[group.group_id] = group
+        return list(found.values())
 
     def group_members(self, group_id: str) -> list[AtlassianUser]:
         return self._all_pages(lambda start: self.product.members(group_id, start),
@@ -252,6 +266,26 @@ class AtlassianSite:
                                           org.api_base.rstrip("/") + call.path,
                                           auth=org.auth, json=call.json)
         return json_body(call.operation, response) if response.content else None
+
+
+FILTER_VALUES = products.JIRA_PAGE  # identifiers per group/bulk call: one page of answers
+FILTER_CHARS = 3000  # and a URL short enough for every proxy on the way
+
+
+def _filter_chunks(ids: list[str], names: list[str]) -> Iterator[tuple[list[str], list[str]]]:
+    """Split the identifiers into calls of at most FILTER_VALUES values and FILTER_CHARS."""
+    chunk: tuple[list[str], list[str]] = ([], [])
+    size = 0
+    for index, value in [(0, i) for i in ids] + [(1, n) for n in names]:
+        cost = len(quote(value, safe="")) + 12
+        full = len(chunk[0]) + len(chunk[1]) >= FILTER_VALUES or size + cost > FILTER_CHARS
+        if full and (chunk[0] or chunk[1]):
+            yield chunk
+            chunk, size = ([], []), 0
+        chunk[index].append(value)
+        size += cost
+    if chunk[0] or chunk[1]:
+        yield chunk
 
 
 def _bare_500(response: requests.Response) -> LicenceExceededError | None:

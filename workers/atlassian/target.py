@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,6 +31,10 @@ class AtlassianTarget(Protocol):
     """
 
     def list_groups(self) -> list[AtlassianGroup]: ...
+
+    def groups_named(self, ids: Iterable[str], names: Iterable[str]) -> list[AtlassianGroup]:
+        """The groups with these ids or names (unknown ones left out)."""
+        ...
 
     def group_members(self, group_id: str) -> list[AtlassianUser]: ...
 

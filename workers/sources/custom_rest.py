@@ -157,8 +157,14 @@ class Paging:
                 nxt = json_path.get(body, self.c["next_url_path"])
                 if not nxt:
                     return
-                # relative next links resolve against the page that gave them
-                url, params = urljoin(self.client.url(url), str(nxt)), {}
+                # relative next links resolve against the page that gave them; an absolute
+                # one must stay on the base URL's origin, or our credentials would follow it
+                if not isinstance(nxt, str):
+                    raise SourceError(f"The answer of {path} has a {type(nxt).__name__} at "
+                                      f"{self.c['next_url_path']!r} where the next page's URL "
+                                      f"belongs: check the next URL path.")
+                url = self.client.same_origin(urljoin(self.client.url(url), nxt))
+                params = {}
             else:
                 return
 

@@ -2,25 +2,87 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app import config as app_config
 from workers.sources.base import ConnectionCheck, Source, SourceConfigError, SourceError
+from workers.sources.directory_records import (  # noqa: F401  (re-exported)
+    DirectoryFileInvalid,
+    parse_csv,
+    parse_json,
+)
 from workers.sources.registry import register
-from workers.sync.model import Group, Snapshot, User
+from workers.sync.model import Snapshot
 
 FORMATS = ("auto", "json", "csv")
+
+
+def allowed_path(value: str, policy: app_config.DirectoryFilePolicy) -> Path:
+    """The real path of `value` when the policy lets the workers read it, else SourceConfigError.
+
+    Symlinks are resolved first, so a link inside the folder that points out of it is refused.
+    """
+    path = Path(value)
+    if not path.is_absolute():
+        raise SourceConfigError(f"the directory file path {value!r} must be absolute")
+    if policy.folder is None:
+        if policy.production:
+            raise SourceConfigError("server-side directory files are off: set "
+                                    "USERSYNC_DIRECTORY_FILES_DIR to the folder they live in, "
+                                    "or upload the file instead")
+        return Path(os.path.realpath(path))
+    folder = Path(os.path.realpath(policy.folder))
+    real = Path(os.path.realpath(path))
+    if real != folder and folder not in real.parents:
+        raise SourceConfigError(f"the directory file {value} is outside {policy.folder} "
+                                f"(USERSYNC_DIRECTORY_FILES_DIR)")
+    return real
+
+
+def read_file(value: str, policy: app_config.DirectoryFilePolicy) -> str:
+    """The text of a regular file under the policy's folder, at most `policy.max_bytes` long."""
+    path = allowed_path(value, policy)
+    try:
+        before = os.stat(path)
+        if not stat.S_ISREG(before.st_mode):
+            raise SourceConfigError(f"the directory file {value} is not a regular file")
+        # O_NONBLOCK: a FIFO swapped in after the stat must not hang the worker on open
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise SourceConfigError(f"the directory file {value} does not exist") from None
+    except OSError as exc:
+        raise SourceConfigError(f"the directory file {value} cannot be read: "
+                                f"{exc.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        now = os.fstat(fh.fileno())
+        if not stat.S_ISREG(now.st_mode) or (now.st_dev, now.st_ino) != (before.st_dev,
+                                                                          before.st_ino):
+            raise SourceConfigError(f"the directory file {value} changed while it was opened")
+        data = fh.read(policy.max_bytes + 1)
+    return decode(data, value, policy.max_bytes)
+
+
+def decode(data: bytes, what: str, max_bytes: int) -> str:
+    if len(data) > max_bytes:
+        raise SourceConfigError(f"the directory file {what} is larger than {max_bytes:,} bytes "
+                                f"(USERSYNC_DIRECTORY_FILE_MAX_MB)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceConfigError(f"the directory file {what} is not UTF-8 text "
+                                f"(byte {exc.start})") from None
 
 
 class DirectoryFileSettings(Schema):
     path = fields.String(load_default=None, metadata={
         "label": "File path on the server", "secret": False,
-        "help": "Absolute path of a JSON or CSV directory file the workers can read."})
+        "help": "Absolute path of a JSON or CSV directory file under the server's directory "
+                "files folder (USERSYNC_DIRECTORY_FILES_DIR)."})
     content = fields.String(load_default=None, metadata={
         "label": "Uploaded file", "secret": False,
         "help": "The file's text, when uploaded instead of read from a path."})
@@ -34,6 +96,14 @@ class DirectoryFileSettings(Schema):
     def _one_source(self, data: dict[str, Any], **_: Any) -> None:
         if bool(data.get("path")) == bool(data.get("content")):
             raise ValidationError("give exactly one of path or content")
+        policy = app_config.directory_file_policy()
+        if data.get("path"):
+            try:
+                allowed_path(data["path"], policy)
+            except SourceConfigError as exc:
+                raise ValidationError(exc.message, "path") from None
+        elif len(data["content"].encode()) > policy.max_bytes:
+            raise ValidationError(f"larger than {policy.max_bytes:,} bytes", "content")
 
 
 @register
@@ -62,60 +132,12 @@ class DirectoryFileSource(Source):
         return parse(text, self.settings.get("group_separator") or ";")
 
     def _text(self) -> tuple[str, str]:
+        policy = app_config.directory_file_policy()
         if self.settings.get("content"):
-            return self.settings["content"], ""
-        path = Path(self.settings.get("path") or "")
-        try:
-            return path.read_text(encoding="utf-8-sig"), path.name
-        except FileNotFoundError:
-            raise SourceConfigError(f"the directory file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SourceConfigError(f"the directory file {path} cannot be read: {exc}") from None
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() not in ("false", "0", "no", "n", "disabled", "inactive")
-
-
-def parse_json(text: str, _separator: str = ";") -> Snapshot:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise SourceConfigError(f"the directory file is not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("users", []), list):
-        raise SourceConfigError("the directory file needs an object with a 'users' list")
-    snap = Snapshot()
-    for i, row in enumerate(data.get("users", [])):
-        if not isinstance(row, dict) or not row.get("id") or not row.get("email"):
-            raise SourceConfigError(f"users[{i}] needs an id and an email")
-        snap.add_user(User(str(row["id"]), str(row["email"]), str(row.get("display_name", "")),
-                           _bool(row.get("active", True))))
-    for i, row in enumerate(data.get("groups", [])):
-        if not isinstance(row, dict) or not row.get("id") or not row.get("name"):
-            raise SourceConfigError(f"groups[{i}] needs an id and a name")
-        gid = str(row["id"])
-        snap.add_group(Group(gid, str(row["name"]), tuple(str(p) for p in row.get("parents", []))))
-        for member in row.get("members", []):
-            snap.add_member(gid, str(member))
-    return snap
-
-
-def parse_csv(text: str, separator: str = ";") -> Snapshot:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = {"id", "email"} - set(reader.fieldnames or [])
-    if missing:
-        raise SourceConfigError(f"the CSV file lacks the column(s) {', '.join(sorted(missing))}")
-    snap = Snapshot()
-    for line, row in enumerate(reader, start=2):
-        if not row.get("id") or not row.get("email"):
-            raise SourceConfigError(f"CSV line {line} needs an id and an email")
-        snap.add_user(User(row["id"].strip(), row["email"].strip(),
-                           (row.get("display_name") or "").strip(), _bool(row.get("active", "true"))))
-        for name in (row.get("groups") or "").split(separator):
-            if name.strip():
-                if name.strip() not in snap.groups:
-                    snap.add_group(Group(name.strip(), name.strip()))
-                snap.add_member(name.strip(), row["id"].strip())
-    return snap
+            content = self.settings["content"]
+            if len(content.encode()) > policy.max_bytes:
+                raise SourceConfigError(f"the uploaded directory file is larger than "
+                                        f"{policy.max_bytes:,} bytes")
+            return content, ""
+        path = self.settings.get("path") or ""
+        return read_file(path, policy), Path(path).name

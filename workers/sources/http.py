@@ -9,7 +9,9 @@ Use it like this::
     results = client.map_concurrent(read_members, group_ids)
 
 What it does for you:
-- every URL (including next links the server hands back) passes `workers.netguard.check_url`;
+- every URL (including next links the server hands back) passes `workers.netguard.check_url`,
+  and each connection goes to the address the guard resolved and checked (`PinnedAdapter`),
+  so DNS rebinding cannot swap it;
 - (connect, read) timeouts on every call;
 - 429, 500, 502, 503, 504 and Google's 403 quota answers are retried with the server's
   Retry-After (or Okta's X-Rate-Limit-Reset) else the injected `BackoffPolicy`; when Okta says
@@ -38,10 +40,10 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from marshmallow import fields, validate
-from requests.adapters import HTTPAdapter
 
 from workers.backoff import BackoffPolicy, parse_retry_after
 from workers.netguard import UnsafeURLError, check_url
+from workers.pinned_adapter import PinnedAdapter, mount
 from workers.sources.base import (
     ConnectionCheck,
     Source,
@@ -76,6 +78,32 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_TIMEOUT = (5.0, 30.0)
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class ForeignNextPage(SourceError):
+    """The IdP named a next page on another origin; it is not read, and the listing is incomplete."""
+
+    reason = "foreign_next_page"
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of `url`, the port filled in from the scheme; an unparsable port
+    gives an origin that matches nothing real."""
+    parts = urlsplit(url)
+    scheme = (parts.scheme or "").lower()
+    try:
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower().rstrip("."), port
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
 class HttpClient:
     """A requests session for one IdP connection; see the module docstring."""
 
@@ -93,9 +121,9 @@ class HttpClient:
         self.label = label
         self.sleep = sleep
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.workers + 2)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        # connections go to the address the guard checked (no second lookup to rebind)
+        mount(self.session, PinnedAdapter(allow_private=allow_private, pool_connections=4,
+                                          pool_maxsize=self.workers + 2))
         self.session.headers.update({"Accept": "application/json", **(headers or {})})
         if not _proxy_configured():
             # requests re-reads the whole environment on every call (~1 ms); without proxy
@@ -165,12 +193,16 @@ class HttpClient:
                 return response
             raise self.error_for(response, url)
 
-    def _same_origin(self, url: str) -> str:
-        """A next link the server handed back; our credentials never follow it to another host."""
-        if urlsplit(self.url(url)).netloc.lower() != urlsplit(self.base_url).netloc.lower():
-            raise SourceError(f"{self.label} pointed the next page at another host "
-                              f"({urlsplit(url).netloc}); refusing to send credentials there.")
-        return url
+    def same_origin(self, url: str) -> str:
+        """A next link the server handed back, made absolute; our credentials never follow it
+        to another origin (scheme, host and port must all match the base URL's)."""
+        absolute = self.url(url)
+        if origin(absolute) != origin(self.base_url):
+            raise ForeignNextPage(
+                f"{self.label} pointed the next page at another host or origin "
+                f"({_origin_text(absolute)}, not {_origin_text(self.base_url)}); refusing to send "
+                f"credentials there, so the listing is incomplete.")
+        return absolute
 
     def decode(self, response: requests.Response) -> Any:
         try:
@@ -182,7 +214,7 @@ class HttpClient:
 
     def _checked(self, url: str) -> str:
         try:
-            return check_url(url, allow_private=self.allow_private)
+            return check_url(url, allow_private=self.allow_private, resolve=False)
         except UnsafeURLError as exc:
             raise SourceConfigError(f"Refusing to call {self.label}: {exc}") from None
 
@@ -196,6 +228,8 @@ class HttpClient:
         try:
             response = self.session.request(method, url, headers=headers, timeout=self.timeout,
                                             auth=basic, allow_redirects=False, **kwargs)
+        except UnsafeURLError as exc:  # the address the name resolves to is not public
+            raise SourceConfigError(f"Refusing to call {self.label}: {exc}") from None
         except requests.RequestException as exc:
             raise SourceUnreachable(describe_connection_error(exc, url, self.label,
                                                               self.timeout)) from None
@@ -280,7 +314,7 @@ class HttpClient:
             nxt = response.links.get("next", {}).get("url")
             if not nxt:
                 return
-            response = self.request("GET", self._same_origin(urljoin(response.url, nxt)))
+            response = self.request("GET", self.same_origin(urljoin(response.url, nxt)))
 
     def pages_token(self, path: str, params: dict[str, Any] | None = None, *, items_field: str,
                     token_field: str = "nextPageToken", token_param: str = "pageToken"
@@ -309,7 +343,7 @@ class HttpClient:
                 if on_last:
                     on_last(body)
                 return
-            body = self._object(self.get_json(self._same_origin(nxt)), path)
+            body = self._object(self.get_json(self.same_origin(nxt)), path)
 
     def _listed(self, page: Any, path: str) -> list:
         if not isinstance(page, list):
@@ -362,7 +396,7 @@ def drain(pages: Iterator[list], snapshot: Snapshot, what: str) -> list:
     try:
         for page in pages:
             out.extend(page)
-    except SourceTransientError as exc:
+    except (SourceTransientError, ForeignNextPage) as exc:
         snapshot.mark_incomplete(f"reading {what}: {exc.message}")
     return out
 

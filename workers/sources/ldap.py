@@ -18,7 +18,7 @@ from ldap3.core.exceptions import LDAPCommunicationError, LDAPException, LDAPInv
 from marshmallow import ValidationError
 
 from workers.backoff import BackoffPolicy
-from workers.netguard import UnsafeURLError, check_url
+from workers.netguard import UnresolvableHost, UnsafeURLError, check_url, resolve_checked
 from workers.sources.base import (
     ConnectionCheck,
     Source,
@@ -100,7 +100,7 @@ class LdapSource(Source):
         try:
             # StartTLS upgrades ldap:// before any credential is sent, so it counts as TLS
             check_url(config.url, allow_private=self.allow_private,
-                      allow_http=config.start_tls or self.allow_private)
+                      allow_http=config.start_tls or self.allow_private, resolve=False)
         except UnsafeURLError as exc:
             raise SourceConfigError(str(exc)) from None
         return config
@@ -108,15 +108,19 @@ class LdapSource(Source):
     def _connect(self, config: LdapConfig) -> ldap3.Connection:
         parts = urlsplit(config.url)
         secure = parts.scheme == "ldaps"
+        host, port = parts.hostname or "", parts.port or (636 if secure else 389)
+        # dial the address the guard checked; TLS still verifies the certificate for the name
+        address = self._checked_address(host, port)
         tls = ldap3.Tls(validate=ssl.CERT_REQUIRED if config.verify_tls else ssl.CERT_NONE,
-                        ca_certs_data=config.ca_cert or None)
-        server = ldap3.Server(parts.hostname, port=parts.port or (636 if secure else 389),
+                        ca_certs_data=config.ca_cert or None, valid_names=[host],
+                        sni=None if address == host else host)
+        server = ldap3.Server(address, port=port,
                               use_ssl=secure, tls=tls, get_info=ldap3.NONE,
                               connect_timeout=config.timeout)
         conn = ldap3.Connection(server, user=config.bind_dn, password=config.bind_password,
                                 read_only=True, auto_range=False, raise_exceptions=False,
                                 receive_timeout=math.ceil(config.timeout))  # ldap3 wants int
-        where = f"{parts.hostname}:{server.port}"
+        where = f"{host}:{server.port}"
         try:
             conn.open()
             if config.start_tls and not conn.start_tls():
@@ -130,6 +134,15 @@ class LdapSource(Source):
             conn.unbind()
             raise SourceUnreachable(f"Cannot talk to the LDAP server at {where}: {exc}") from None
         return conn
+
+    def _checked_address(self, host: str, port: int) -> str:
+        try:
+            return resolve_checked(host, port, allow_private=self.allow_private)
+        except UnresolvableHost:
+            raise SourceUnreachable(f"The LDAP host name {host} does not resolve (DNS): check "
+                                    f"the URL.") from None
+        except UnsafeURLError as exc:
+            raise SourceConfigError(f"Refusing to call the LDAP server: {exc}") from None
 
     # -- searches ---------------------------------------------------------------------------
 

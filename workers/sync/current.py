@@ -33,7 +33,8 @@ def concurrent_map(fn: Callable[[T], R], items: Iterable[T], concurrency: int) -
 def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy: SyncPolicy,
                  concurrency: int = 4) -> Current:
     """Site groups, members of the managed groups, and accounts for unlinked e-mails."""
-    site_groups = {g.group_id: g.name for g in target.list_groups()}
+    site_groups = {g.group_id: g.name
+                   for g in target.groups_named(*groups_to_look_up(desired, links, policy))}
     wanted = sorted(groups_to_read(desired, site_groups, links, policy))
     member_lists = concurrent_map(target.group_members, wanted, concurrency)
     members = {gid: {u.account_id for u in users} for gid, users in zip(wanted, member_lists, strict=True)}
@@ -43,6 +44,17 @@ def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy
     accounts = {email: user.account_id for email, user in zip(emails, found, strict=True) if user}
     return Current(groups=site_groups, members=members, accounts_by_email=accounts,
                    inactive=inactive)
+
+
+def groups_to_look_up(desired: Desired, links: Links, policy: SyncPolicy
+                      ) -> tuple[set[str], set[str]]:
+    """The ids and names of every site group the plan can touch: the groups this connection
+    linked, the groups the mapping names, and the product-access groups deprovisioning may
+    remove people from. Anything else on the site is never read."""
+    ids = set(links.groups.values())
+    names = {target.name for target in desired.groups.values()}
+    names |= set(policy.product_access_groups)
+    return ids, names
 
 
 def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = 4) -> set[str]:
@@ -68,7 +80,9 @@ def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
     adding = sorted({op.group_id for op in plan.ops if op.kind == ADD_MEMBER and op.group_id})
     if not adding:
         return set()
-    named = [gid for gid, name in current.groups.items() if is_admin_name(name)]
+    # the run reads only its own groups; the admin-named ones are listed here, and only for
+    # a plan that adds members to groups that already exist
+    named = [g.group_id for g in target.list_groups() if is_admin_name(g.name)]
     explained = {u.account_id for users in concurrent_map(target.group_members, named, concurrency)
                  for u in users}
     verdicts: dict[str, bool] = {}

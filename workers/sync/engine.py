@@ -5,20 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from app.crypto import SecretError
 from app.db import Database
 from app.models import Connection, SyncRun
-from workers.atlassian.errors import AtlassianError
+from workers.atlassian.errors import AtlassianError, QuotaExhaustedError
 from workers.atlassian.target import AtlassianTarget
 from workers.sources import registry
 from workers.sources.base import Source, SourceError
 from workers.sync import guard, linkstore, mapping, planner, snapshots
 from workers.sync.current import admin_groups_among, read_current, site_admins_among
-from workers.sync.executor import Executor
+from workers.sync.executor import DEFERRED, Executor
 from workers.sync.model import Snapshot
 from workers.sync.plan import Plan
 from workers.sync.policy import PolicyError, SyncPolicy, email_domain, from_connection, is_domain
@@ -122,7 +123,10 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None) ->
     a remote or settings failure: those end the run `failed` with the message)."""
     try:
         return _pipeline(env, run_id, progress)
-    except (RunFailed, SourceError, AtlassianError, PolicyError) as exc:
+    except QuotaExhaustedError as exc:  # while reading the site: nothing was written yet
+        defer(env.db, run_id, exc.retry_after, exc.message)
+        return DEFERRED
+    except (RunFailed, SourceError, AtlassianError, PolicyError, SecretError) as exc:
         message = getattr(exc, "message", None) or str(exc)
         log.warning("run %s failed: %s", run_id, message)
         finish(env.db, run_id, "failed", error=message)
@@ -205,8 +209,22 @@ def apply_plan(env: Environment, run_id: int, connection_id: int, installation_i
     outcome = Executor(env.db, run_id, connection_id, target, links, progress).apply(plan)
     applied = {"applied": outcome.applied, "failed": outcome.failed, "skipped": outcome.skipped,
                "applied_by_kind": outcome.by_kind}
+    if outcome.deferred_for is not None:
+        defer(env.db, run_id, outcome.deferred_for, outcome.stopped_by or "", counts=applied)
+        return DEFERRED
     finish(env.db, run_id, outcome.status, reason, error=outcome.stopped_by, counts=applied)
     return outcome.status
+
+
+def defer(db: Database, run_id: int, seconds: float, message: str,
+          counts: dict[str, Any] | None = None) -> None:
+    """End the run `deferred` with Atlassian's words and when it continues; the schedule tick
+    starts the connection's next sync once the quota has reset (no worker waits for it)."""
+    resume = datetime.now(UTC) + timedelta(seconds=max(1.0, seconds))
+    with db.session() as session:
+        run = session.get(SyncRun, run_id)
+        session.get(Connection, run.connection_id).deferred_until = resume
+    finish(db, run_id, DEFERRED, f"deferred until {resume:%H:%M} UTC: {message}", counts=counts)
 
 
 def apply_held(env: Environment, run_id: int, approver: str, progress: Progress | None = None) -> str:
@@ -224,7 +242,7 @@ def apply_held(env: Environment, run_id: int, approver: str, progress: Progress 
         plan, cid, iid = Plan.from_json(run.plan), conn.id, conn.installation_id
     try:
         return apply_plan(env, run_id, cid, iid, plan, links, progress)
-    except AtlassianError as exc:
+    except (AtlassianError, SecretError) as exc:
         finish(env.db, run_id, "failed", error=exc.message)
         return "failed"
 

@@ -48,6 +48,9 @@ CHUNK = 250
 """Membership ops sent and recorded per batch: bounds what a killed worker leaves unrecorded."""
 # a spent hourly quota stops the run too: every further call would be refused until the reset
 STOPPING = (AuthError, MissingCredentialError, QuotaExhaustedError)
+DEFERRED = "deferred"
+"""A run stopped by Atlassian's hourly quota: what was done is recorded, the rest continues
+when the quota resets (the connection's `deferred_until`)."""
 
 
 @dataclass(slots=True)
@@ -58,10 +61,13 @@ class Outcome:
     failed: int = 0
     skipped: int = 0
     stopped_by: str | None = None
+    deferred_for: float | None = None  # seconds until Atlassian's quota resets, if it stopped us
     by_kind: dict[str, int] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
+        if self.deferred_for is not None:
+            return DEFERRED
         if self.failed == 0 and self.skipped == 0:
             return "succeeded"
         return "partially_failed" if self.applied else "failed"
@@ -108,7 +114,7 @@ class Executor:
         try:
             message, write = self._do(op)
         except STOPPING as exc:
-            self.outcome.stopped_by = self.outcome.stopped_by or exc.message
+            self._stop(exc)
             return (op, FAILED, exc.message, None), None
         except AtlassianError as exc:
             return (op, FAILED, str(exc), None), None
@@ -171,11 +177,18 @@ class Executor:
             if result.ok:
                 rows.append((op, APPLIED, None, resolved))
             else:
-                if isinstance(result.error, STOPPING) and not self.outcome.stopped_by:
-                    self.outcome.stopped_by = result.error.message
+                if isinstance(result.error, STOPPING):
+                    self._stop(result.error)
                 outcome = FAILED if result.attempted else SKIPPED
                 rows.append((op, outcome, result.error.message if result.error else None, resolved))
         self._record(rows)
+
+    def _stop(self, exc: Exception) -> None:
+        if self.outcome.stopped_by:
+            return
+        self.outcome.stopped_by = getattr(exc, "message", str(exc))
+        if isinstance(exc, QuotaExhaustedError):
+            self.outcome.deferred_for = exc.retry_after
 
     # -- recording -----------------------------------------------------------------------
     def _record(self, rows: list[Row], writes: Sequence[LinkWrite] = ()) -> None:
