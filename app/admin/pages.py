@@ -20,7 +20,7 @@ from app.models.credential import CredentialKind
 bp = Blueprint("admin_pages", __name__)
 DIST = Path(__file__).resolve().parent / "ui" / "dist"
 HOSTS = ("connect", "forge", "dev")
-DEV_TOKEN_LIFETIME = 3600  # a development page stays usable for an hour; Connect's last 15 min
+DEV_TOKEN_LIFETIME = 900  # as long as USERSYNC_JWT_MAX_LIFETIME lets a Connect token live
 SANDBOX_ADMIN_EMAIL = "admin@example.com"
 NOT_BUILT = ("<!doctype html><meta charset=utf-8><title>Admin page not built</title>"
              "<h1>Admin page not built</h1><p>admin page not built: run "

@@ -146,4 +146,6 @@ def enabled_secret(session: Session, client_key: str, decrypt) -> str | None:  #
 def stored_secret(session: Session, client_key: str, decrypt) -> str | None:  # type: ignore[no-untyped-def]
     """The shared secret of an installation in any state (enabled/disabled calls are signed with it)."""
     inst = by_client_key(session, client_key)
-    return None if inst is None else decrypt(inst.shared_secret_encrypted)
+    if inst is None or not inst.shared_secret_encrypted:
+        return None  # a Forge-only installation has no Connect secret
+    return decrypt(inst.shared_secret_encrypted)

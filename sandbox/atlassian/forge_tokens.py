@@ -22,6 +22,8 @@ from .site import Site
 from .spec import Operation
 
 SYSTEM_TOKEN_ISSUER = "forge/app-system-token"
+USER_TOKEN_ISSUER = "forge/app-user-token"
+"""`x-forge-oauth-user`: the app acting as the user of a UI call, with that user's permissions."""
 WRITE_REFUSAL = ("The app user does not have the relevant permissions: Forge apps' own "
                  "tokens may not administer groups or users unless the app account is a "
                  "site admin; use a site admin's credential.")
@@ -67,7 +69,8 @@ class ForgeApps:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             return None
-        if unverified.get("iss") != SYSTEM_TOKEN_ISSUER:
+        issuer = unverified.get("iss")
+        if issuer not in (SYSTEM_TOKEN_ISSUER, USER_TOKEN_ISSUER):
             return None
         app_claim = unverified.get("app") if isinstance(unverified.get("app"), dict) else {}
         app = self._apps.get(str(app_claim.get("installationId", "")))
@@ -77,7 +80,7 @@ class ForgeApps:
             raise Denied(401, "Unauthorized; the app system token must be RS256")
         key = self._key(app.jwks_url, str(header.get("kid", "")))
         try:
-            claims = jwt.decode(token, key, algorithms=["RS256"], issuer=SYSTEM_TOKEN_ISSUER,
+            claims = jwt.decode(token, key, algorithms=["RS256"], issuer=issuer,
                                 options={"verify_exp": False, "verify_aud": False,
                                          "verify_iat": False})
         except jwt.PyJWTError as exc:
@@ -86,6 +89,12 @@ class ForgeApps:
             raise Denied(401, "Unauthorized; the app system token has expired")
         if claims.get("cloudId") != self.site.cloud_id:
             raise Denied(401, "Unauthorized; the app system token is for another site")
+        if issuer == USER_TOKEN_ISSUER:
+            user = self.site.users.get(str(claims.get("sub", "")))
+            if user is None or not user.is_active:
+                raise Denied(401, "Unauthorized; the user behind this token has no access")
+            return Principal("forge-user", f"forge-user:{app.installation_id}:{user.account_id}",
+                             user.account_id, app.scopes, app.app_id)
         if claims.get("sub") != app.account_id:
             raise Denied(401, "Unauthorized; the app system token names another account")
         return Principal("forge", f"forge:{app.installation_id}", app.account_id, app.scopes,

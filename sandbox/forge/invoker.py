@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from sandbox.atlassian.forge_tokens import SYSTEM_TOKEN_ISSUER
+from sandbox.atlassian.forge_tokens import SYSTEM_TOKEN_ISSUER, USER_TOKEN_ISSUER
 
 from .keys import SigningKey
 from .manifest import AppManifest
@@ -225,12 +225,23 @@ class ForgeInvoker:
                               "scope": " ".join(self.manifest.scopes), "iat": now,
                               "exp": now + ttl})
 
+    def user_token(self, inst: ForgeInstallation, account_id: str, ttl: int = 900) -> str:
+        now = int(time.time())
+        return self.key.sign({"iss": USER_TOKEN_ISSUER, "sub": account_id,
+                              "aud": "api.atlassian.com", "cloudId": inst.cloud_id,
+                              "app": {"id": self.manifest.app_id,
+                                      "installationId": inst.installation_id},
+                              "scope": " ".join(self.manifest.scopes), "iat": now,
+                              "exp": now + ttl})
+
     def _headers(self, inst: ForgeInstallation, endpoint: Any,
                  claims: dict[str, Any]) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.key.sign(claims)}",
                    "x-b3-traceid": uuid.uuid4().hex, "x-b3-spanid": uuid.uuid4().hex[:16]}
         if endpoint.system_token:
             headers["x-forge-oauth-system"] = self.system_token(inst)
+        if endpoint.user_token and claims.get("principal"):  # within a user's session only
+            headers["x-forge-oauth-user"] = self.user_token(inst, claims["principal"])
         return headers
 
     def _deliver(self, kind: str, inst: ForgeInstallation, endpoint_key: str, module_key: str,

@@ -58,5 +58,17 @@ def test_a_non_admin_principal_is_forbidden(forge_stack):
     user = forge_stack.cloud.site.add_user("someone@example.com").account_id
     answer = forge_stack.forge.invoker.invoke_remote(inst, "/api/admin/me", account_id=user)
     assert answer.status_code == 403 and answer.json()["error"]["code"] == "forbidden"
+    # asked with the user's own token about the user (Jira shows others' rights to admins only)
     checks = forge_stack.cloud.requests.matching("POST", "/permissions/check")
-    assert checks and {r.credential for r in checks} == {"forge"}
+    assert checks and {r.credential for r in checks} == {"forge-user"}
+    assert all(user.encode() in r.body for r in checks)
+
+
+def test_the_app_token_alone_may_not_ask_about_another_user(forge_stack):
+    inst = forge_stack.install()
+    token = forge_stack.forge.invoker.system_token(inst)
+    answer = requests.post(inst.api_base_url + "/rest/api/3/permissions/check",
+                           headers={"Authorization": f"Bearer {token}"}, timeout=10,
+                           json={"accountId": forge_stack.cloud.admin_account_id,
+                                 "globalPermissions": ["ADMINISTER"]})
+    assert answer.status_code == 403

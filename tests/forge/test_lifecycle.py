@@ -150,3 +150,16 @@ def test_site_url_matches_when_nothing_else_does(forge_stack, tmp_path):
                                      token=None, encrypt=extensions.secrets.encrypt)
         assert other.id != connect_row.id
     _kept(cid, connect_row.id)
+
+
+def test_connect_tokens_naming_a_forge_only_installation_are_refused(forge_stack):
+    inst = forge_stack.install()
+    for path in ("/enabled", "/connect/whoami"):
+        url = forge_stack.app_url + path
+        token = request_token(inst.installation_id, "any-secret-at-all-32-bytes-long!", "POST"
+                              if path == "/enabled" else "GET", url, qsh_value=None)
+        answer = requests.request("POST" if path == "/enabled" else "GET", url, timeout=10,
+                                  headers={"Authorization": f"JWT {token}",
+                                           "Content-Type": "application/json"},
+                                  json={"clientKey": inst.installation_id, "eventType": "enabled"})
+        assert answer.status_code == 401, (path, answer.status_code, answer.text)

@@ -71,6 +71,9 @@ def test_manifest_matches_what_the_service_expects(manifest):
                     if e.get("auth", {}).get("appSystemToken", {}).get("enabled")
                     and "route" in e}
     assert token_routes == {"/forge/lifecycle", "/forge/schedule"}
+    resolver = {e["key"]: e for e in modules["endpoint"]}["usersync-admin"]
+    assert resolver["auth"]["appUserToken"]["enabled"] is True  # the admin check asks as the user
+    assert "read:app-user-token" in manifest["permissions"]["scopes"]
     assert "read:app-system-token" in manifest["permissions"]["scopes"]
     assert not [s for s in manifest["permissions"]["scopes"] if s.startswith(("write:", "manage:"))]
     assert manifest["resources"][0]["path"] == "app/admin/ui/dist"
