@@ -137,7 +137,8 @@ def _demo(settings: dict[str, Any], app_url: str, sandbox_url: str, admin: tuple
     print(f"Installed into the sandbox site {sandbox_url} (admin {admin[0]} / {admin[1]}).\n"
           f"{forge_note}\n"
           f"Demo connection {cid} syncs sandbox/demo/directory.json every five minutes; "
-          f"try: .venv/bin/usersync sync {cid} --dry-run --wait", flush=True)
+          f"try: .venv/bin/usersync sync {cid} --dry-run --wait\n"
+          f"Admin page as the sandbox admin: {app_url}/dev/admin", flush=True)
 
 
 def _forge_install(sandbox_url: str, admin: tuple[str, str], connection_id: int) -> str:

@@ -4,6 +4,7 @@ the answer and document it in the OpenAPI file."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,8 +95,12 @@ def operation(rule: str, method: str, *, summary: str, tag: str,
                 return result
             if result is None:
                 return Response(status=204)
-            payload = answer().dump(result) if answer is not None and dump else result
-            response = jsonify(payload)
+            if dump:
+                response = jsonify(answer().dump(result) if answer is not None else result)
+            else:
+                # JSON-ready already: skip the schema dump and Flask's key sorting (big answers).
+                response = Response(json.dumps(result, separators=(",", ":")),
+                                    mimetype="application/json")
             response.status_code = status
             response.headers["Cache-Control"] = "no-store"
             return response

@@ -78,9 +78,11 @@ def _connect_caller(header: str) -> Caller:
                 incoming(),
                 secret_for=lambda iss: tenancy.enabled_secret(session, iss, extensions.secrets.decrypt),
                 base_url=current_app.config["BASE_URL"], leeway=current_app.config["JWT_LEEWAY"],
-                allow_context_qsh=True)
+                allow_context_qsh=True,
+                max_lifetime=current_app.config.get("JWT_MAX_LIFETIME", 900))
             installation = tenancy.by_client_key(session, claims["iss"])
     except JWTRejected as exc:
+        current_app.logger.info("admin API token rejected: %s", getattr(exc, "detail", exc.message))
         raise ApiError(exc.status, exc.message, "unauthorized" if exc.status == 401 else None) from None
     account_id = claims.get("sub")
     if not isinstance(account_id, str) or not account_id:

@@ -20,7 +20,7 @@ from app.models.credential import CredentialKind
 bp = Blueprint("admin_pages", __name__)
 DIST = Path(__file__).resolve().parent / "ui" / "dist"
 HOSTS = ("connect", "forge", "dev")
-DEV_TOKEN_LIFETIME = 900  # as long as USERSYNC_JWT_MAX_LIFETIME lets a Connect token live
+DEV_TOKEN_LIFETIME = 900  # like Connect's context tokens; no longer than JWT_MAX_LIFETIME accepts
 SANDBOX_ADMIN_EMAIL = "admin@example.com"
 NOT_BUILT = ("<!doctype html><meta charset=utf-8><title>Admin page not built</title>"
              "<h1>Admin page not built</h1><p>admin page not built: run "
@@ -125,7 +125,9 @@ def dev_admin():  # type: ignore[no-untyped-def]
                      "<code>account_id=</code>.</p>", 404)
     now = int(time.time())
     token = jwt.encode({"iss": key, "sub": account_id, "qsh": CONTEXT_QSH, "iat": now,
-                        "exp": now + DEV_TOKEN_LIFETIME, "aud": key}, secret, algorithm="HS256")
+                        "exp": now + min(DEV_TOKEN_LIFETIME,
+                                         int(current_app.config.get("JWT_MAX_LIFETIME", 900))),
+                        "aud": key}, secret, algorithm="HS256")
     g.dev_token = token
     return redirect(f"/admin/app/?host=dev&jwt={token}", code=302)
 

@@ -183,3 +183,39 @@ def restore_v2(org_id: str, directory_id: str, account_id: str) -> Response:
         return error
     _cloud().site.set_suspended(user.account_id, False)
     return Response(status=204)
+
+
+@bp.post("/admin/v2/orgs/<org_id>/directories/<directory_id>/groups/search")
+def search_directory_groups(org_id: str, directory_id: str) -> Response:
+    """Groups by exact ids or names (case-insensitive), with their management flags."""
+    error = _org_v2(org_id, directory_id)
+    if error:
+        return error
+    body = request.get_json(silent=True)
+    body = {} if body is None else body
+    if not isinstance(body, dict):
+        return _org_error(400, "Bad Request", "The request body must be a JSON object.")
+    ids, names = body.get("groupIds") or [], body.get("groupNames") or []
+    if names and (ids or body.get("searchTerm")):
+        return _org_error(400, "Bad Request",
+                          "groupNames is mutually exclusive with groupIds and searchTerm.")
+    if not all(isinstance(x, str) for x in [*ids, *names]):
+        return _org_error(400, "Bad Request", "groupIds and groupNames must be lists of strings.")
+    limit = body.get("limit", 20)
+    if not isinstance(limit, int) or not 1 <= limit <= ORG_SEARCH_LIMIT:
+        return _org_error(400, "Bad Request", f"limit must be 1 to {ORG_SEARCH_LIMIT}.")
+    try:
+        start = int(body.get("cursor") or 0)
+    except ValueError:
+        return _org_error(400, "Bad Request", "The cursor is not valid.")
+    site = _cloud().site
+    groups = site.find_groups(ids, names) if ids or names else site.sorted_groups()
+    data = [{"id": g.group_id, "name": g.name, "directoryId": site.directory_id,
+             "externalSynced": g.external_synced,
+             "managedBy": "external" if g.external_synced else "admins",
+             "managementAccess": {"deletable": not g.external_synced,
+                                  "modifiable": not g.external_synced, "readable": True}}
+            for g in groups[start:start + limit]]
+    more = start + limit < len(groups)
+    return jsonify({"data": data, "links": {"self": str(start), "prev": None,
+                                            "next": str(start + limit) if more else None}})

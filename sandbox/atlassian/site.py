@@ -31,6 +31,10 @@ ACCOUNT_TYPES = ("atlassian", "app", "customer")
 MEMBER_CACHE_MIN = 1000
 
 
+SYNCED_GROUP = ("You can't add a user to a group synced from an identity provider. Manage "
+                "this group in your identity provider instead.")
+
+
 class SiteError(Exception):
     """A request the site refuses; `status` is the HTTP status a real site would answer."""
 
@@ -77,6 +81,8 @@ class SiteGroup:
     name: str
     # dict keeps insertion order, so member pages stay stable between calls
     members: dict[str, None] = field(default_factory=dict)
+    # provisioned by Atlassian's own IdP sync (user provisioning / SCIM): read-only here
+    external_synced: bool = False
 
 
 def _account_id(rng: random.Random) -> str:
@@ -297,6 +303,8 @@ class Site:
     def add_member(self, group_id: str, account_id: str) -> None:
         with self.lock:
             group, user = self.group(group_id), self.user(account_id)
+            if group.external_synced:
+                raise Invalid(SYNCED_GROUP)
             if user.account_id in group.members:
                 raise Invalid(f"Cannot add user. User is already a member of '{group.name}'")
             self._take_seat(group)
@@ -306,6 +314,8 @@ class Site:
     def remove_member(self, group_id: str, account_id: str) -> None:
         with self.lock:
             group, user = self.group(group_id), self.user(account_id)
+            if group.external_synced:
+                raise Invalid(SYNCED_GROUP)
             if user.account_id not in group.members:
                 raise Invalid(f"Cannot remove user. User is not a member of '{group.name}'")
             del group.members[user.account_id]
@@ -357,6 +367,7 @@ class Site:
                     group = self.group_by_name(g["name"])
                 except NotFound:
                     group = self.add_group(g["name"], g.get("groupId"))
+                group.external_synced = bool(g.get("externalSynced"))
                 for account_id in g.get("members", []):
                     group.members[self.user(account_id).account_id] = None
             for account_id in seed.get("siteAdmins", []):

@@ -44,7 +44,8 @@ def test_callback_refuses_forged_or_stale_state(admin_env):
 def test_api_token_is_the_legacy_choice_and_is_checked(admin_env):
     summary = admin_env.get("/api/admin/credential").get_json()
     assert summary["active"] is None and "Security requirements" in summary["api_token_caution"]
-    assert admin_env.post("/api/admin/credential/check").get_json()["ok"] is False
+    first = admin_env.post("/api/admin/credential/check").get_json()
+    assert first["ok"] is False and first["org_key"] is None
     cloud = admin_env.cloud
     r = admin_env.put("/api/admin/credential/api-token", json={"email": "nope", "api_token": "x"})
     assert r.status_code == 400 and {"email", "api_token"} <= set(r.get_json()["error"]["fields"])
@@ -69,6 +70,12 @@ def test_org_key_is_stored_write_only(admin_env):
     body = r.get_json()
     assert body["org_api_key"] == "set" and body["items"][0]["org_id"] == admin_env.cloud.org_id
     assert admin_env.cloud.org_api_key not in r.get_data(as_text=True)
+    check = admin_env.post("/api/admin/credential/check").get_json()
+    assert check["org_key"]["ok"] is True, check
+    admin_env.put("/api/admin/credential/org-key",
+                  json={"org_id": admin_env.cloud.org_id, "api_key": "not-the-real-key"})
+    check = admin_env.post("/api/admin/credential/check").get_json()
+    assert check["org_key"]["ok"] is False
 
 
 def test_oauth_start_without_an_oauth_app_says_so(admin_env):

@@ -199,3 +199,14 @@ def test_a_running_sync_shows_live_progress_from_the_worker(admin_env, test_conf
     assert body["progress"] == {"done": 40, "total": 120}
     assert body["ops_done"] == 40 and body["ops_total"] == 120
     assert admin_env.get("/api/admin/overview").get_json()["connections"][0]["health"] == "running"
+
+
+def test_a_run_stopped_by_the_quota_shows_as_deferred(admin_env):
+    from workers.sync import engine
+
+    cid = connection(admin_env, directory(["ann"], {"eng": ["ann"]}))
+    run_id = engine.start_run(extensions.db, cid, "schedule", False)
+    engine.defer(extensions.db, run_id, 600, "hourly points quota used up")
+    (item,) = admin_env.get("/api/admin/overview").get_json()["connections"]
+    assert item["health"] == "deferred" and item["deferred_until"]
+    assert item["last_run"]["status"] == "deferred" and "quota" in item["last_run"]["reason"]

@@ -135,6 +135,7 @@ def test_confluence_installation_writes_through_its_gateway(
     with store.db.session() as session:
         row = session.get(Installation, installation_id)
         row.product_type, row.base_url = "confluence", cloud.base_url + "/wiki"
+        row.confirmed_base_url = row.base_url
     material = oauth.finish_authorization(OAUTH_APP, hosts_of(cloud), make_transport(),
                                           consent(cloud, "confluence"), cloud.base_url + "/wiki")
     assert "write:confluence-groups" in material["scopes"]

@@ -96,3 +96,19 @@ def test_v2_suspend_and_restore_in_a_directory(cloud):
     unknown = requests.post(org_v2(cloud, f"/directories/{directory}/users/{'f' * 24}/suspend"),
                             headers=key, timeout=5)
     assert unknown.status_code == 404
+
+
+def test_v2_group_search_reports_groups_synced_from_an_idp(cloud, admin):
+    cloud.site.group(ENGINEERING).external_synced = True
+    key = {"Authorization": f"Bearer {cloud.org_api_key}"}
+    url = org_v2(cloud, "/directories/-/groups/search")
+    found = requests.post(url, headers=key, json={"groupNames": ["ENGINEERING", "sales"]},
+                          timeout=5).json()["data"]
+    flags = {g["name"]: (g["externalSynced"], g["managementAccess"]["modifiable"]) for g in found}
+    assert flags == {"engineering": (True, False), "sales": (False, True)}
+    both = requests.post(url, headers=key, json={"groupNames": ["a"], "groupIds": ["b"]},
+                         timeout=5)
+    assert both.status_code == 400
+    refused = admin.post(cloud.url("/rest/api/3/group/user"), params={"groupId": ENGINEERING},
+                         json={"accountId": DAVE})
+    assert refused.status_code == 400 and "synced from an identity provider" in refused.text

@@ -148,16 +148,18 @@ def test_domain_list_defaults_and_development_leniency():
     assert app_config.load(dict(production, USERSYNC_ATLASSIAN_DOMAINS="*"))["ATLASSIAN_DOMAINS"] is None
 
 
-def test_admin_page_escapes_what_the_install_said(test_config, keys):
+def test_admin_page_escapes_what_the_install_said(test_config, keys, tmp_path):
     test_config["INSTALL_KEYS_URL"] = keys.url + "/"  # development: any baseUrl is accepted
+    (tmp_path / "index.html").write_text("<html><head></head><body>admin page</body></html>")
+    test_config["ADMIN_UI_DIST"] = str(tmp_path)
     client = create_app(test_config).test_client()
     hostile = 'https://site-a.atlassian.net/"><script>alert(1)</script>'
     payload = install_payload(secret="s" * 48, base_url=hostile)
     assert post(client, "installed", payload, install_token("client-a", TEST_BASE_URL)).status_code == 204
     token = request_token("client-a", "s" * 48, "GET", "/admin", qsh_value="context-qsh")
     page = client.get(f"/admin?jwt={token}").get_data(as_text=True)
-    # the admin page (the bundle, or its "not built" notice) never echoes the install's text raw
-    assert "<script>" not in page
+    # The page is the static bundle: nothing the install said is written into it.
+    assert "admin page" in page and "<script>" not in page and "site-a" not in page
 
 
 def test_moved_base_url_gets_no_api_token_until_an_admin_confirms(test_config, keys, monkeypatch):

@@ -135,3 +135,12 @@ def test_adoption_is_reported_once_then_the_group_is_linked():
     named = make_plan(snapshot(USERS, {"g1": ("eng", ["u1"])}), current,
                       mapping_policy=MappingPolicy(default_groups=("local",)))
     assert named.adopted == [] and (ADD_MEMBER, "L", "a1") in triples(named, ADD_MEMBER)
+
+
+def test_a_group_synced_from_an_idp_is_skipped_even_when_named():
+    from workers.sync.privileged import SYNCED, skip_reason
+
+    assert skip_reason("engineering", "engineering", explicit=True, adopting=False,
+                       admin_rights=False, adopt_allowed=True, synced=True) == SYNCED
+    assert skip_reason("engineering", "engineering", explicit=True, adopting=False,
+                       admin_rights=False, adopt_allowed=True) is None

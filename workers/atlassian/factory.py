@@ -20,7 +20,7 @@ from workers.atlassian.auth import (
     connect_auth,
 )
 from workers.atlassian.credentials import Crypt, OAuthTokens, load_credential, load_site_credential
-from workers.atlassian.errors import MissingCredentialError
+from workers.atlassian.errors import AuthError, MissingCredentialError
 from workers.atlassian.http import Transport
 from workers.atlassian.site import DEFAULT_CONCURRENCY, Access, AtlassianSite, OrgAccess
 
@@ -69,6 +69,13 @@ def site_for_installation(installation_id: int, *, db: Database, settings: Clien
         installation = session.get(Installation, installation_id)
         if installation is None:
             raise LookupError(f"installation {installation_id} does not exist")
+        if not installation.base_url_confirmed:
+            # A reinstall moved the site to a host no admin confirmed: what it answers could
+            # steer writes made through OAuth at the real site, so nothing runs against it.
+            raise AuthError("site", f"the site's baseUrl changed from "
+                            f"{installation.confirmed_base_url} to {installation.base_url}; "
+                            "nothing is read or written until an admin confirms it with "
+                            f"`usersync installations confirm-url {installation.client_key}`")
         product, base_url = installation.product_type, installation.base_url
         shared_secret = (decrypt(installation.shared_secret_encrypted)
                          if installation.shared_secret_encrypted else None)

@@ -235,3 +235,29 @@ def org_user(org_id: str, directory_id: str, account_id: str, action: str) -> Ca
     return Call(f"{action}_access", "POST",
                 f"/admin/v2/orgs/{quote(org_id, safe='')}/directories/"
                 f"{quote(directory_id, safe='')}/users/{quote(account_id, safe='')}/{action}")
+
+
+ORG_GROUP_PAGE = 100
+
+
+def org_find_groups(org_id: str, *, ids: list[str] | None = None,
+                    names: list[str] | None = None, cursor: str | None = None) -> Call:
+    """The organization API v2's group search by exact ids or names (mutually exclusive)."""
+    body: dict[str, Any] = {"limit": ORG_GROUP_PAGE}
+    if ids:
+        body["groupIds"] = ids
+    if names:
+        body["groupNames"] = names
+    if cursor:
+        body["cursor"] = cursor
+    return Call("org_find_groups", "POST",
+                f"/admin/v2/orgs/{quote(org_id, safe='')}/directories/-/groups/search", json=body)
+
+
+def org_synced(item: Any) -> bool:
+    """Whether an org API group is owned by Atlassian's IdP provisioning (read-only to us)."""
+    if not isinstance(item, dict):
+        return False
+    access = item.get("managementAccess") if isinstance(item.get("managementAccess"), dict) else {}
+    return bool(item.get("externalSynced")) or str(item.get("managedBy", "")).lower() == \
+        "external" or access.get("modifiable") is False

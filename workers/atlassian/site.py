@@ -88,6 +88,27 @@ class AtlassianSite:
                 found[group.group_id] = group
         return list(found.values())
 
+    def synced_groups(self, ids: Iterable[str], names: Iterable[str]) -> set[str]:
+        """GroupIds among these that the organization reports as synced from an identity
+        provider; without an organization API key the product APIs cannot tell, so none."""
+        if self.org is None:
+            return set()
+        synced: set[str] = set()
+        for field, values in (("ids", sorted(set(ids))), ("names", sorted(set(names)))):
+            for start in range(0, len(values), products.ORG_GROUP_PAGE):
+                chunk = values[start:start + products.ORG_GROUP_PAGE]
+                cursor: str | None = None
+                while True:
+                    body = self._org(products.org_find_groups(self.org.org_id, cursor=cursor,
+                                                              **{field: chunk}))
+                    for item in (body or {}).get("data") or []:
+                        if products.org_synced(item) and item.get("id"):
+                            synced.add(str(item["id"]))
+                    cursor = ((body or {}).get("links") or {}).get("next")
+                    if not cursor:
+                        break
+        return synced
+
     def group_members(self, group_id: str) -> list[AtlassianUser]:
         return self._all_pages(lambda start: self.product.members(group_id, start),
                                self.product.parse_user)
@@ -205,6 +226,10 @@ class AtlassianSite:
                 last = exc
         if not done:
             raise last or NotFoundError(f"{action}_access", "the organization has no directory")
+
+    def check_org_access(self) -> int:
+        """A harmless read with the organization API key: how many directories it sees."""
+        return len(self._directories(self._org_access()))
 
     def _directories(self, org: OrgAccess) -> list[str]:
         with self._lock:

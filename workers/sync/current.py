@@ -33,8 +33,9 @@ def concurrent_map(fn: Callable[[T], R], items: Iterable[T], concurrency: int) -
 def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy: SyncPolicy,
                  concurrency: int = 4) -> Current:
     """Site groups, members of the managed groups, and accounts for unlinked e-mails."""
-    site_groups = {g.group_id: g.name
-                   for g in target.groups_named(*groups_to_look_up(desired, links, policy))}
+    ids, names = groups_to_look_up(desired, links, policy)
+    site_groups = {g.group_id: g.name for g in target.groups_named(ids, names)}
+    synced = target.synced_groups(site_groups, ())
     wanted = sorted(groups_to_read(desired, site_groups, links, policy))
     member_lists = concurrent_map(target.group_members, wanted, concurrency)
     members = {gid: {u.account_id for u in users} for gid, users in zip(wanted, member_lists, strict=True)}
@@ -43,7 +44,7 @@ def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy
     found = concurrent_map(target.find_user_by_email, emails, concurrency)
     accounts = {email: user.account_id for email, user in zip(emails, found, strict=True) if user}
     return Current(groups=site_groups, members=members, accounts_by_email=accounts,
-                   inactive=inactive)
+                   inactive=inactive, synced_groups=synced)
 
 
 def groups_to_look_up(desired: Desired, links: Links, policy: SyncPolicy

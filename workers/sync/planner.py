@@ -48,6 +48,8 @@ class Current:
     site_admins: set[str] = field(default_factory=set)
     admin_groups: set[str] = field(default_factory=set)
     inactive: set[str] = field(default_factory=set)
+    synced_groups: set[str] = field(default_factory=set)
+    """GroupIds the organization API reports as synced from an identity provider."""
 
 
 @dataclass(slots=True)
@@ -110,6 +112,7 @@ def _resolve_groups(desired: Desired, current: Current, links: Links, policy: Sy
         site_name = site_groups[gid] if gid is not None else None
         reason = skip_reason(target.name, site_name, explicit=target.explicit, adopting=adopting,
                              admin_rights=gid in current.admin_groups,
+                             synced=gid in current.synced_groups,
                              adopt_allowed=policy.adopt_existing_groups)
         if reason is not None:
             also = f" (site group '{site_name}')" if site_name and site_name != target.name else ""

@@ -18,6 +18,8 @@ ADMIN_RIGHTS = "admin_rights"
 """A group whose members hold a global admin permission (found through the permissions API)."""
 PRODUCT_ACCESS = "product_access_group"
 """A default product-access group: written only where the admin named it explicitly."""
+SYNCED = "synced_group"
+"""A group Atlassian's own IdP provisioning owns: members cannot be changed outside that IdP."""
 EXISTING = "existing_group"
 """A group that was on the site before this connection: adopted only where the admin allowed it."""
 
@@ -27,6 +29,8 @@ SKIP_REASONS = {
                   "synced from the IdP",
     PRODUCT_ACCESS: "a default product-access group: synced only when named as a default group "
                     "or in a manual mapping rule",
+    SYNCED: "synced from an identity provider by Atlassian's own user provisioning: its "
+            "members are managed in that identity provider, and Atlassian refuses changes",
     EXISTING: "already on the site and not created by this connection: set "
               "policy.adopt_existing_groups to sync into it",
 }
@@ -66,17 +70,20 @@ def classify(name: str) -> str | None:
 
 
 def skip_reason(name: str, site_name: str | None, *, explicit: bool, adopting: bool,
-                admin_rights: bool, adopt_allowed: bool) -> str | None:
+                admin_rights: bool, adopt_allowed: bool, synced: bool = False) -> str | None:
     """Why a plan must leave the desired group `name` (on the site: `site_name`) alone, or None.
 
     `explicit`: the admin named it (default group, manual rule); `adopting`: it is on the site
-    and not linked to this connection; `admin_rights`: its members hold a global admin permission.
+    and not linked to this connection; `admin_rights`: its members hold a global admin permission;
+    `synced`: the organization reports it as synced from an identity provider.
     """
     kinds = {classify(n) for n in (name, site_name) if n is not None}
     if ADMIN in kinds:
         return ADMIN
     if admin_rights:
         return ADMIN_RIGHTS
+    if synced:
+        return SYNCED
     if PRODUCT_ACCESS in kinds and not explicit:
         return PRODUCT_ACCESS
     if adopting and not explicit and not adopt_allowed:

@@ -50,10 +50,18 @@ class ApiToken(Schema):
     api_token = fields.String(required=True, validate=SECRET, load_only=True)
 
 
+class OrgKeyCheck(Schema):
+    ok = fields.Boolean(required=True)
+    message = fields.String(required=True)
+
+
 class CredentialCheck(Schema):
     ok = fields.Boolean(required=True)
     kind = fields.String(allow_none=True)
     message = fields.String(required=True)
+    org_key = fields.Nested(OrgKeyCheck, allow_none=True,
+                            metadata={"description": "the organization API key's own check; "
+                                      "null when none is stored"})
 
 
 class Me(Schema):

@@ -17,7 +17,8 @@ class RunSummary(Schema):
     trigger = fields.String(required=True)
     dry_run = fields.Boolean(required=True)
     status = fields.String(required=True, metadata={
-        "description": "running, succeeded, partially_failed, failed, held, aborted, preview, discarded"})
+        "description": "running, succeeded, partially_failed, failed, held, aborted, preview, "
+                       "discarded, deferred (stopped by Atlassian's hourly quota; resumes by itself)"})
     reason = fields.String(allow_none=True)
     error = fields.String(allow_none=True)
     held = fields.Boolean(required=True)
@@ -127,8 +128,10 @@ class ConnectionHealth(Schema):
     kind = fields.String(required=True)
     enabled = fields.Boolean(required=True)
     health = fields.String(required=True, metadata={
-        "description": "ok, failing, held, never_run, disabled, running"})
+        "description": "ok, failing, held, deferred, never_run, disabled, running"})
     last_run = fields.Nested(RunSummary, allow_none=True)
     next_run_at = fields.DateTime(allow_none=True)
+    deferred_until = fields.DateTime(allow_none=True, metadata={
+        "description": "when a run stopped by Atlassian's quota continues"})
     counts = fields.Nested(Counts, required=True)
     history = fields.List(fields.Nested(HistoryPoint), required=True)

@@ -119,8 +119,7 @@ def delete_stored_credential(ctx: Context, kind: str) -> dict[str, Any]:
     return summary(ctx.caller.installation.id)
 
 
-def check(caller: Caller) -> dict[str, Any]:
-    active = summary(caller.installation.id)["active"]
+def _write_check(caller: Caller, active: str | None) -> dict[str, Any]:
     if active is None:
         return {"ok": False, "kind": None,
                 "message": "No write credential is connected: connect a site-admin account "
@@ -133,6 +132,23 @@ def check(caller: Caller) -> dict[str, Any]:
         return {"ok": False, "kind": active,
                 "message": f"the stored credential cannot be sent ({type(exc).__name__}); store it again"}
     return {"ok": True, "kind": active, "message": f"Works: Atlassian answered as {who}."}
+
+
+def _org_check(caller: Caller) -> dict[str, Any]:
+    try:
+        directories = site_for(caller.installation.id).check_org_access()
+    except AtlassianError as exc:
+        return {"ok": False, "message": exc.message}
+    except (UnicodeError, ValueError) as exc:
+        return {"ok": False, "message": f"the stored key cannot be sent ({type(exc).__name__})"}
+    return {"ok": True, "message": f"Works: the organization has {directories} directory(ies)."}
+
+
+def check(caller: Caller) -> dict[str, Any]:
+    stored = summary(caller.installation.id)
+    answer = _write_check(caller, stored["active"])
+    answer["org_key"] = _org_check(caller) if stored["org_api_key"] == "set" else None
+    return answer
 
 
 @operation("/credential/check", "POST", summary="Does the active write credential still work?",

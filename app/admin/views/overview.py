@@ -28,7 +28,7 @@ RUN_COLUMNS = (SyncRun.id, SyncRun.connection_id, SyncRun.trigger, SyncRun.dry_r
 """Everything the overview shows of a run; never the stored plan, which can be megabytes, and
 of its counts only the two figures (decoding a thousand JSON objects was most of the time)."""
 CONNECTION_COLUMNS = (Connection.id, Connection.name, Connection.kind, Connection.enabled,
-                      Connection.next_run_at)
+                      Connection.next_run_at, Connection.deferred_until)
 
 
 def _health(enabled: bool, last: Any) -> str:
@@ -38,8 +38,8 @@ def _health(enabled: bool, last: Any) -> str:
         return "never_run"
     if last.status == "running":
         return "running"
-    if last.status == "held":
-        return "held"
+    if last.status in ("held", "deferred"):
+        return last.status  # waiting: for an admin's approval, or for Atlassian's quota reset
     return "failing" if last.status in FAILING else "ok"
 
 
@@ -91,6 +91,7 @@ def overview(ctx: Context) -> dict[str, Any]:
                           "enabled": conn.enabled, "health": _health(conn.enabled, last),
                           "last_run": _summary(last) if last else None,
                           "next_run_at": _time(conn.next_run_at),
+                          "deferred_until": _time(conn.deferred_until),
                           "counts": _counts(last) if last else {"applied": 0, "failed": 0},
                           "history": [{"run_id": r.id, "started_at": _time(r.started_at),
                                        "status": r.status, **_counts(r)} for r in runs]})
