@@ -48,6 +48,17 @@ def _json_arg(value: str | None, what: str) -> dict[str, Any]:
     return data
 
 
+class KindOption(click.Option):
+    """--kind, whose help lists every kind the source registry knows (read when help is shown)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from workers.sources import registry
+
+        self.help = "Source kind, one of: " + "; ".join(
+            f"{kind} ({registry.get(kind).label})" for kind in registry.kinds()) + "."
+        return super().get_help_record(ctx)
+
+
 @click.group()
 def connections() -> None:
     """IdP connections of installed sites."""
@@ -55,7 +66,7 @@ def connections() -> None:
 
 @connections.command("add")
 @click.option("--client-key", required=True, help="The site's Connect client key.")
-@click.option("--kind", required=True, help="Source kind, e.g. directory_file, keycloak, okta, scim.")
+@click.option("--kind", required=True, cls=KindOption)
 @click.option("--name", required=True)
 @click.option("--settings", "settings_arg", required=True, help="JSON object or @file.")
 @click.option("--mapping", "mapping_arg", default=None, help="JSON object or @file.")
@@ -149,7 +160,7 @@ def connections_enable(connection_id: int) -> None:
 def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
     """Enqueue a sync (coalesced with any waiting one)."""
     from app.models import Connection
-    from workers.queue import enqueue_sync, queue
+    from workers.queue import NotInstalled, enqueue_sync, queue
 
     cfg = _setup()
     with extensions.db.session() as session:
@@ -161,7 +172,10 @@ def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
         hint = f" (usersync connections enable {connection_id})" if "disabled" in inactive else ""
         raise click.ClickException(f"not synced: {inactive}{hint}")
     redis = extensions.redis(cfg)
-    job_id = enqueue_sync(redis, connection_id, "manual", dry_run)
+    try:
+        job_id = enqueue_sync(redis, connection_id, "manual", dry_run)
+    except NotInstalled as exc:
+        raise click.ClickException(str(exc)) from None
     if not wait:
         click.echo(job_id)
         return

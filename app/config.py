@@ -77,6 +77,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_OAUTH_CLIENT_SECRET", "", "OAuth 2.0 (3LO) client secret."),
     Setting("USERSYNC_OAUTH_REDIRECT_URI", "", "OAuth 2.0 callback URL registered with Atlassian."),
     Setting("USERSYNC_ATLASSIAN_CONCURRENCY", "6", "Concurrent Atlassian writes (and reads) per sync."),
+    Setting("USERSYNC_ATLASSIAN_POINTS_PER_HOUR", "0", "The app's hourly Atlassian points budget "
+            "(Connect, OAuth and Forge traffic), counted in Redis across every worker and shared "
+            "between sites; 0 leaves the counting to Atlassian's 429s."),
+    Setting("USERSYNC_ATLASSIAN_TENANT_SHARE", "0.25", "The most of that hourly budget one site "
+            "may use, so a large first sync cannot starve the other sites."),
     Setting("USERSYNC_SYNC_LOCK_TTL", "60", "Seconds before a killed worker's per-connection run lock expires."),
     Setting("USERSYNC_FULL_FETCH_MAX_AGE_HOURS", "24",
             "Incremental IdP reads are used until the last full read is this old; then a full read heals drift."),
@@ -154,6 +159,7 @@ def record_network_rule(instance: str | Path, allow_private: bool) -> None:
 # Whole-number settings and their least value: checked once at start, so a typo is one clear
 # line rather than a ValueError deep inside a worker.
 INTEGER_SETTINGS = {"USERSYNC_JWT_LEEWAY": 0, "PORT": 1, "USERSYNC_ATLASSIAN_CONCURRENCY": 1,
+                    "USERSYNC_ATLASSIAN_POINTS_PER_HOUR": 0,
                     "USERSYNC_SYNC_LOCK_TTL": 1, "USERSYNC_FULL_FETCH_MAX_AGE_HOURS": 1,
                     "USERSYNC_DIRECTORY_FILE_MAX_MB": 1,
                     "USERSYNC_JWT_MAX_LIFETIME": 1, "USERSYNC_MAX_REQUEST_BYTES": 1,

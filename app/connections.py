@@ -15,6 +15,8 @@ from workers.sources.base import secret_fields
 from workers.sync.policy import PolicyError, from_connection
 
 MAPPING_KEYS = {"prefix", "case", "rules", "flatten_nested"}
+DEFAULT_SCHEDULE = "hour"
+"""The schedule of a new connection whose mapping names none."""
 
 
 class ConnectionInvalid(ValueError):
@@ -29,7 +31,7 @@ def create(session: Session, *, client_key: str, kind: str, name: str, settings:
         raise ConnectionInvalid(f"no installed site has client key {client_key!r}")
     plain, secret = validate_settings(kind, settings)
     conn = Connection(installation_id=inst.id, name=name.strip() or kind, kind=kind, enabled=True,
-                      settings=plain, pending_changes=False)
+                      settings=plain, pending_changes=False, schedule=DEFAULT_SCHEDULE)
     apply_mapping(conn, mapping or {})
     conn.set_secrets(secret, encrypt)
     session.add(conn)
@@ -73,7 +75,8 @@ def apply_mapping(conn: Connection, spec: dict[str, Any]) -> None:
     try:
         from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
                         conn.default_groups, conn.deprovision, conn.policy)
-        conn.schedule = schedule.normalise(spec.get("schedule", conn.schedule or "hour"))
+        if "schedule" in spec:  # absent: the connection keeps its schedule, manual included
+            conn.schedule = schedule.normalise(spec["schedule"])
     except (PolicyError, schedule.ScheduleError) as exc:
         raise ConnectionInvalid(str(exc)) from None
 

@@ -3,13 +3,16 @@ hand over the sandbox admin's API token, add a directory-file connection, and sy
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app import extensions
 from app.connect import tenancy
@@ -44,6 +47,33 @@ def install(sandbox_url: str, descriptor_url: str, admin: tuple[str, str]) -> No
     r.raise_for_status()
 
 
+def is_sandbox_url(url: str) -> bool:
+    """A site on this machine's loopback: only the sandbox serves one (Atlassian's are https)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def forget_earlier_sandboxes(session: Session, keep: int | None = None) -> list[str]:
+    """Mark installations of earlier sandbox runs uninstalled; returns their client keys.
+
+    The sandbox keeps its site in memory and starts fresh each run, on whatever port it is
+    given: installations from its earlier runs are gone with it, so their connections must
+    stop syncing (and retrying) against a site that no longer exists.
+    """
+    forgotten = []
+    for old in session.scalars(select(Installation).where(
+            Installation.state != InstallationState.UNINSTALLED)):
+        if old.id != keep and is_sandbox_url(old.base_url):
+            tenancy.set_state(session, old.client_key, "uninstalled")
+            forgotten.append(old.client_key)
+    return forgotten
+
+
 def bootstrap(settings: dict[str, Any], app_url: str, sandbox_url: str, admin: tuple[str, str],
               enqueue) -> int:  # type: ignore[no-untyped-def]
     """Returns the demo connection's id; `enqueue(connection_id)` asks for its first sync."""
@@ -59,12 +89,7 @@ def bootstrap(settings: dict[str, Any], app_url: str, sandbox_url: str, admin: t
         if inst is None:
             raise RuntimeError("the sandbox did not install the app")
         iid, client_key = inst.id, inst.client_key
-        # The sandbox keeps its site in memory: installations from its earlier runs are gone
-        # with it, so their connections must stop syncing against a site that forgot them.
-        for old in session.scalars(select(Installation).where(
-                Installation.base_url == inst.base_url, Installation.id != iid,
-                Installation.state != InstallationState.UNINSTALLED)):
-            tenancy.set_state(session, old.client_key, "uninstalled")
+        forget_earlier_sandboxes(session, keep=iid)
     save_credential(extensions.db, iid, CredentialKind.API_TOKEN,
                     {"email": admin[0], "api_token": admin[1]}, extensions.secrets.encrypt)
     with extensions.db.session() as session:

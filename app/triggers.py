@@ -49,11 +49,14 @@ def enqueue(connection_id: int, redis: Callable[[], Redis] | None, trigger: str 
     """Ask for a sync; False when the queue is unreachable (the schedule tick will catch up)."""
     if redis is None:
         return False
-    try:
-        from workers.queue import enqueue_sync
+    from workers.queue import NotInstalled, enqueue_sync
 
+    try:
         enqueue_sync(redis(), connection_id, trigger=trigger)
         return True
+    except NotInstalled as exc:
+        log.info("sync not enqueued: %s", exc)
+        return False
     except Exception:
         # The push is committed and the connection flagged: losing the queue must not fail it.
         log.warning("could not enqueue the sync of connection %s; the schedule will pick it up",

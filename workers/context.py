@@ -35,7 +35,7 @@ def environment() -> Environment:
     def target_for(installation_id: int):  # type: ignore[no-untyped-def]
         return site_for_installation(installation_id, db=extensions.db, settings=client_settings,
                                      encrypt=extensions.secrets.encrypt,
-                                     decrypt=extensions.secrets.decrypt)
+                                     decrypt=extensions.secrets.decrypt, redis=redis())
 
     return Environment(db=extensions.db, target_for=target_for, decrypt=extensions.secrets.decrypt,
                        allow_private=cfg["ALLOW_PRIVATE_URLS"], concurrency=client_settings.concurrency)

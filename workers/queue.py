@@ -13,6 +13,9 @@ import uuid
 
 from redis import Redis
 from rq import Queue
+from sqlalchemy import select
+
+from app.db import Database
 
 QUEUE = "usersync"
 """The one queue the worker listens on (Procfile: `rq worker ... usersync`)."""
@@ -27,19 +30,46 @@ LOCK_TTL = int(os.environ.get("USERSYNC_SYNC_LOCK_TTL", "60"))
 JOB_TIMEOUT = 6 * 3600
 
 
+class NotInstalled(Exception):
+    """The connection's site does not have the app installed and enabled: nothing to sync to."""
+
+
+def require_installed(db: Database, connection_id: int) -> None:
+    """Raise NotInstalled unless the connection exists and its installation is enabled."""
+    from app.models import Connection, Installation, InstallationState
+
+    with db.session() as session:
+        state = session.scalar(select(Installation.state)
+                               .join(Connection, Connection.installation_id == Installation.id)
+                               .where(Connection.id == connection_id))
+    if state is None:
+        raise NotInstalled(f"connection {connection_id} does not exist")
+    if state != InstallationState.ENABLED:
+        raise NotInstalled(f"connection {connection_id} belongs to a site where the app is "
+                           f"{state.value}; it syncs again once the site installs it again")
+
+
 def queue(redis: Redis) -> Queue:
     # RQ's default serializer: `rq cron` enqueues with it and offers no other; jobs take ids.
     return Queue(QUEUE, connection=redis)
 
 
 def enqueue_sync(redis: Redis, connection_id: int, trigger: str = "manual",
-                 dry_run: bool = False) -> str:
+                 dry_run: bool = False, db: Database | None = None) -> str:
     """Enqueue a sync for the connection or join the one already waiting; returns the job id.
 
     Dry runs (previews) are never merged into a real sync, nor into each other. Callers
-    enqueue only runnable connections (`Connection.inactive_reason()`); the job checks again
-    when it starts, since a connection or its site can be disabled while the job waits.
+    enqueue only runnable connections (`Connection.inactive_reason()`); the queue itself
+    refuses a connection whose site is not installed (NotInstalled), since its run could only
+    fail and retry against a site that is gone; the job checks again when it starts, since a
+    connection or its site can be disabled while the job waits. `db` defaults to the
+    process's configured database.
     """
+    if db is None:
+        from app import extensions
+
+        db = extensions.db
+    require_installed(db, connection_id)
     job_id = f"sync-{connection_id}-{uuid.uuid4().hex[:12]}"
     if not dry_run:
         key = WAITING_KEY.format(cid=connection_id)

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from app.db import Database
 from app.models import Connection, Installation, InstallationState
-from workers.queue import enqueue_sync
+from workers.queue import NotInstalled, enqueue_sync
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ INTERVALS = {
 ALIASES = {"fiveMinute": "five_minutes", "5m": "five_minutes", "hourly": "hour",
            "daily": "day", "weekly": "week"}
 MANUAL = ("", "manual", "none")
+"""Spellings of 'on demand only', stored as NULL: the tick never enqueues such a connection."""
 
 
 class ScheduleError(ValueError):
@@ -88,7 +89,11 @@ def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     count = 0
     for cid, schedule, pending in due_connections(db, now):
-        enqueue_sync(redis, cid, "push" if pending else "schedule")
+        try:
+            enqueue_sync(redis, cid, "push" if pending else "schedule", db=db)
+        except NotInstalled as exc:  # uninstalled since the query above: nothing to sync to
+            log.info("%s", exc)
+            continue
         try:
             upcoming = next_run(schedule, now)
         except ScheduleError:

@@ -64,7 +64,8 @@ class ScimUser(Base):
     connection_id: Mapped[int] = mapped_column(
         ForeignKey("connection.id", ondelete="CASCADE"), index=True)
     user_name: Mapped[str] = mapped_column(String(255))
-    # userName is unique and compared case-insensitively: its lower-cased copy carries the index.
+    # userName is unique and compared case-insensitively: its key (NFC, case-folded, trimmed;
+    # app/scim/names.py) carries the unique index, on SQLite and PostgreSQL alike.
     user_name_key: Mapped[str] = mapped_column(String(255))
     external_id: Mapped[str | None] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(255))

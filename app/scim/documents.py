@@ -8,6 +8,7 @@ from typing import Any
 from app.scim.errors import invalid_value
 from app.scim.resource_types import ResourceType
 from app.scim.schemas import EXTERNAL_ID, Attribute, find
+from app.scim.text import storable
 
 # Attributes the server owns: a client may send them (Okta echoes `id`) but never sets them.
 SERVER_OWNED = frozenset({"id", "meta", "schemas"})
@@ -100,6 +101,8 @@ def string(value: Any, where: str) -> str:
     text = str(value)
     if len(text) > MAX_STRING:
         raise invalid_value(f"{where} is longer than {MAX_STRING} characters")
+    if not storable(text):
+        raise invalid_value(f"{where} must not contain NUL or unpaired surrogates")
     return text
 
 

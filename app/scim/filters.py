@@ -8,10 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.scim.errors import ScimError, invalid_filter, invalid_path
+from app.scim.text import storable
 
 COMPARE_OPS = frozenset({"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"})
 MAX_FILTER_LENGTH = 4096
+# Nesting (parentheses, value paths and `not`) and the number of comparisons are bounded, so
+# neither the parser's recursion nor the SQL it compiles to can grow without limit.
 MAX_DEPTH = 32
+MAX_TERMS = 100
 
 _TOKEN = re.compile(r"""
     \s*(?:
@@ -19,6 +23,7 @@ _TOKEN = re.compile(r"""
     | (?P<punct>[()\[\]])
     | (?P<word>[A-Za-z0-9_$:.\-+]+)
     )""", re.VERBOSE)
+_ATTRIBUTE = re.compile(r"[a-z0-9_$:.\-]+")
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,7 @@ class _Parser:
         self.pos = 0
         self.prefix = prefix
         self.depth = 0
+        self.terms = 0
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -108,10 +114,13 @@ class _Parser:
         if (kind, text) != ("punct", punct):
             raise invalid_filter(f"expected {punct!r}, found {text!r}")
 
-    def or_expr(self) -> Node:
+    def deeper(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise invalid_filter("the filter nests too deeply")
+            raise invalid_filter(f"the filter nests more than {MAX_DEPTH} levels deep")
+
+    def or_expr(self) -> Node:
+        self.deeper()
         node = self.and_expr()
         while self.keyword("or"):
             node = Or(node, self.and_expr())
@@ -126,7 +135,11 @@ class _Parser:
 
     def factor(self) -> Node:
         if self.keyword("not"):
-            return Not(self.factor())
+            # `not not not ...` recurses like parentheses do, so it counts towards the depth.
+            self.deeper()
+            node = Not(self.factor())
+            self.depth -= 1
+            return node
         if self.peek() == ("punct", "("):
             self.take()
             node = self.or_expr()
@@ -138,15 +151,17 @@ class _Parser:
         path = self.prefix + normalise_attr(text)
         if self.peek() == ("punct", "["):
             self.take()
-            inner = _Parser(self.tokens, "")
-            inner.pos, inner.depth = self.pos, self.depth
-            node = inner.or_expr()
-            self.pos = inner.pos
+            prefix, self.prefix = self.prefix, ""
+            node = self.or_expr()
+            self.prefix = prefix
             self.expect("]")
             return ValuePath(path, node)
         return self.comparison(path)
 
     def comparison(self, path: str) -> Node:
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise invalid_filter(f"the filter has more than {MAX_TERMS} comparisons")
         kind, op = self.take()
         op = op.lower()
         if kind != "word" or (op not in COMPARE_OPS and op != "pr"):
@@ -160,16 +175,28 @@ def literal(token: tuple[str, str]) -> Any:
     """A comparison value: JSON string, number, true, false or null."""
     kind, text = token
     if kind == "string":
-        return json.loads(text)
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise invalid_filter(f"{text[:40]!r} is not a valid JSON string: {exc}") from None
+        if not storable(value):
+            raise invalid_filter("a filter value must not contain NUL or unpaired surrogates")
+        return value
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
     if lowered == "null":
         return None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_a_number)
     except ValueError:
-        raise invalid_filter(f"{text!r} is not a value (strings need double quotes)") from None
+        raise invalid_filter(f"{text[:40]!r} is not a value (strings need double quotes)") \
+            from None
+
+
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
 
 
 def normalise_attr(text: str) -> str:
@@ -204,16 +231,22 @@ def parse_path(text: str) -> PatchPath:
     text = text.strip()
     if not text:
         raise invalid_path("the path is empty")
+    if len(text) > MAX_FILTER_LENGTH:
+        raise invalid_path(f"the path is longer than {MAX_FILTER_LENGTH} characters")
     bracket = text.find("[")
     if bracket < 0:
         return _dotted(text)
     close = text.rfind("]")
     if close < bracket:
         raise invalid_path(f"unbalanced brackets in path {text!r}")
-    attr = text[:bracket].lower()
+    attr = text[:bracket].strip().lower()
+    if not _ATTRIBUTE.fullmatch(attr):
+        raise invalid_path(f"{text[:bracket]!r} is not an attribute name")
     try:
         parser = _Parser(tokenize(text[bracket + 1:close]))
         selector = parser.or_expr()
+        if parser.peek() is not None:
+            raise invalid_filter(f"unexpected {parser.peek()[1]!r} after the filter")  # type: ignore[index]
     except ScimError as error:
         raise invalid_path(f"bad filter in path {text!r}: {error.detail}") from None
     rest = text[close + 1:]

@@ -16,12 +16,15 @@ from app.models.scim import ScimGroup, ScimMember, ScimUser
 from app.scim import render
 from app.scim.errors import invalid_value, not_found
 from app.scim.schemas import GROUP
+from app.scim.text import storable
 
 CHUNK = 500
 MAX_KEY = 255
 
 
 def get(session: Session, connection_id: int, scim_id: str) -> ScimGroup:
+    if not storable(scim_id):
+        raise not_found("no Group with that id")
     group = session.scalar(select(ScimGroup).where(ScimGroup.scim_id == scim_id,
                                                    ScimGroup.connection_id == connection_id))
     if group is None:
@@ -75,7 +78,8 @@ def member_ids(value: Any) -> list[str]:
     for item in items:
         if item is None:
             continue
-        if not isinstance(item, dict) or not isinstance(item.get("value"), str):
+        if not isinstance(item, dict) or not isinstance(item.get("value"), str) \
+                or not storable(item["value"]):
             raise invalid_value("each member needs a string 'value' (the member's id)")
         ids.append(item["value"])
     return list(dict.fromkeys(ids))

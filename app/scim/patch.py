@@ -31,7 +31,7 @@ def parse_operations(body: Any) -> list[Operation]:
     if not isinstance(body, dict):
         raise invalid_syntax("a PATCH body must be a PatchOp object")
     schemas = body.get("schemas") or body.get("Schemas")
-    if schemas is not None and PATCH_OP not in schemas:
+    if schemas is not None and (not isinstance(schemas, list) or PATCH_OP not in schemas):
         raise invalid_syntax(f"a PATCH body must declare the schema {PATCH_OP}")
     raw = body.get("Operations", body.get("operations"))
     if not isinstance(raw, list) or not raw:

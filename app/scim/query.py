@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, not_, or_, select
 from sqlalchemy.orm import aliased
 
 from app.models.scim import ScimGroup, ScimMember, ScimUser, ScimUserEmail
-from app.scim import schemas
+from app.scim import names, schemas
 from app.scim.errors import invalid_filter
 from app.scim.filters import And, Compare, Node, Not, Or, Present, ValuePath
 
@@ -23,12 +23,14 @@ TEXT_OPS = {"co", "sw", "ew"}
 class Field:
     """A filterable attribute: its SQL expression, type, and whether comparisons ignore case.
 
-    `folded` expressions are already lower-cased in the database (a `*_key` column)."""
+    `folded` expressions are already lower-cased in the database (a `*_key` column);
+    `user_name` ones hold names.user_name_key, so values are folded the same way."""
 
     expr: Any
     type: str = "string"
     case_exact: bool = False
     folded: bool = False
+    user_name: bool = False
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,11 @@ class Scope:
 def _as_datetime(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid_filter(f"{value!r} is not a dateTime") from None
-    # Stored times are UTC; SQLite keeps them without an offset, so compare in UTC.
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+        # Stored times are UTC; SQLite keeps them without an offset, so compare in UTC.
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        # OverflowError: year 1 or 9999 moved out of range by its UTC offset.
+        raise invalid_filter(f"{str(value)[:40]!r} is not a dateTime we can compare") from None
 
 
 def _value(f: Field, op: str, value: Any, name: str) -> Any:
@@ -64,6 +67,9 @@ def _value(f: Field, op: str, value: Any, name: str) -> Any:
         return _as_datetime(value)
     if not isinstance(value, str):
         raise invalid_filter(f"{name} is a string: compare it with a quoted value")
+    if f.user_name:
+        # A whole name is trimmed like the stored key; a fragment (co, sw…) keeps its spaces.
+        return names.user_name_key(value) if op in ("eq", "ne") else names.fold(value)
     return value if f.case_exact else value.lower()
 
 
@@ -144,7 +150,7 @@ def _emails(condition: ColumnElement[bool]) -> ColumnElement[bool]:
 
 USER_SCOPE = Scope({
     "id": Field(ScimUser.scim_id, case_exact=True),
-    "username": Field(ScimUser.user_name_key, folded=True),
+    "username": Field(ScimUser.user_name_key, folded=True, user_name=True),
     "externalid": Field(ScimUser.external_id, case_exact=True),
     "displayname": Field(ScimUser.display_name),
     "active": Field(ScimUser.active, "boolean"),
@@ -156,15 +162,21 @@ _MemberGroup = aliased(ScimGroup)
 MEMBER_SCOPE = Scope({
     "value": Field(func.coalesce(_MemberUser.scim_id, _MemberGroup.scim_id), case_exact=True),
     "type": Field(case((ScimMember.user_pk.isnot(None), "user"), else_="group"), folded=True),
+    # The member's display name: the user's displayName, or the nested group's.
+    "display": Field(func.coalesce(_MemberUser.display_name, _MemberGroup.display_name)),
 })
 
 
+def member_rows(condition: ColumnElement[bool]) -> Select[tuple[int]]:
+    """The ids of ScimMember rows meeting `condition` (compiled against MEMBER_SCOPE)."""
+    return (select(ScimMember.id)
+            .outerjoin(_MemberUser, ScimMember.user_pk == _MemberUser.pk)
+            .outerjoin(_MemberGroup, ScimMember.child_pk == _MemberGroup.pk)
+            .where(condition))
+
+
 def _members(condition: ColumnElement[bool]) -> ColumnElement[bool]:
-    inner = (select(ScimMember.id)
-             .outerjoin(_MemberUser, ScimMember.user_pk == _MemberUser.pk)
-             .outerjoin(_MemberGroup, ScimMember.child_pk == _MemberGroup.pk)
-             .where(ScimMember.group_pk == ScimGroup.pk, condition))
-    return exists(inner)
+    return exists(member_rows(condition).where(ScimMember.group_pk == ScimGroup.pk))
 
 
 GROUP_SCOPE = Scope({

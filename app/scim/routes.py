@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
-from app.scim import tokens
+from app.scim import access, tokens
 from app.scim.errors import ScimError, not_found
 from app.scim.http import error_response, respond
 from app.scim.render import list_response
@@ -33,17 +33,22 @@ def _add_endpoint(_endpoint: str, values: dict[str, Any]) -> None:
 
 @bp.before_request
 def _authenticate() -> Response | None:
-    """Every request needs a live bearer token of this endpoint; else 401 with an Error body."""
+    """Every request needs a live bearer token of this endpoint (else 401 with an Error body),
+    and a connection that may be served (else 403 or 404, see access.refusal)."""
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
-    connection_id = None
+    connection_id = refused = None
     if scheme.lower() == "bearer" and secret.strip():
         with db.session() as session:
             connection_id = tokens.authenticate(session, g.scim_endpoint_id, secret.strip())
+            if connection_id is not None:
+                refused = access.refusal(session, connection_id)
     if connection_id is None:
         response = error_response(ScimError(401, "a valid bearer token is required"))
         response.headers["WWW-Authenticate"] = 'Bearer realm="SCIM"'
         return response
+    if refused is not None:
+        return error_response(refused)
     g.scim_connection_id = connection_id
     return None
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.models.connection import Connection
 from app.models.installation import utcnow
 from app.models.scim import ScimEndpoint, ScimToken
+from app.scim.text import storable
 
 SCIM_KIND = "scim"
 TOKEN_BYTES = 32
@@ -98,7 +99,7 @@ def authenticate(session: Session, endpoint_id: str, secret: str) -> int | None:
     Every live token's hash is compared in constant time, none skipped, so the answer's
     timing says nothing about which token came close.
     """
-    if not secret:
+    if not secret or not storable(endpoint_id):
         return None
     digest = hash_token(secret)
     match: ScimToken | None = None

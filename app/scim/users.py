@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from app.models.installation import utcnow
 from app.models.scim import ScimUser, ScimUserEmail
-from app.scim import render
+from app.scim import names, render
 from app.scim.errors import invalid_value, not_found, uniqueness
 from app.scim.schemas import ENTERPRISE, USER
+from app.scim.text import storable
 
 MAX_EMAIL = 320
 MAX_EMAIL_TYPE = 64
@@ -22,6 +23,8 @@ MAX_KEY = 255
 
 def get(session: Session, connection_id: int, scim_id: str) -> ScimUser:
     """The user with this SCIM id in this connection, or 404."""
+    if not storable(scim_id):
+        raise not_found("no User with that id")
     user = session.scalar(select(ScimUser).where(ScimUser.scim_id == scim_id,
                                                  ScimUser.connection_id == connection_id))
     if user is None:
@@ -46,9 +49,9 @@ def _emails(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _write(session: Session, user: ScimUser, doc: dict[str, Any]) -> None:
     """Copy the document into the row and its filter columns; e-mail rows only when they changed."""
-    key = doc["userName"].lower()
-    if len(key) > MAX_KEY:  # lower-casing can lengthen some scripts
-        raise invalid_value(f"userName is longer than {MAX_KEY} characters")
+    key = names.user_name_key(doc["userName"])
+    if len(key) > MAX_KEY:  # case folding can lengthen some scripts
+        raise invalid_value(f"userName is longer than {MAX_KEY} characters once case-folded")
     is_new = user.pk is None
     emails_changed = is_new or (user.document or {}).get("emails") != doc.get("emails")
     emails = _emails(doc)
@@ -66,7 +69,7 @@ def _write(session: Session, user: ScimUser, doc: dict[str, Any]) -> None:
     try:
         session.flush()
     except IntegrityError:
-        # The unique index on (connection, lower-cased userName) is the check: one round trip,
+        # The unique index on (connection, userName key) is the check: one round trip,
         # and no window between a look-up and the insert for a concurrent request to use.
         raise uniqueness(f"userName {key!r} is already taken") from None
     if not is_new:

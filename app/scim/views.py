@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app import triggers
 from app.extensions import db, redis
 from app.models.scim import ScimGroup, ScimUser
-from app.scim import documents, group_patch, groups, patch, projection, query, users
+from app.scim import access, documents, group_patch, groups, patch, projection, query, users
 from app.scim.errors import ScimError
 from app.scim.http import (
     ListParams,
@@ -29,6 +29,11 @@ from app.scim.routes import base_url, bp
 
 
 def _changed(session: Session) -> None:
+    # Checked again in the writing transaction: a connection disabled while this request ran
+    # must still store nothing (raising here rolls the change back).
+    refused = access.refusal(session, g.scim_connection_id)
+    if refused is not None:
+        raise refused
     config = current_app.config
     triggers.notify_change(session, g.scim_connection_id, lambda: redis(config))
 
@@ -234,7 +239,7 @@ def patch_group(scim_id: str) -> Response:
     with db.session() as session:
         group = groups.get(session, g.scim_connection_id, scim_id)
         check_if_match(group.version)
-        group_patch.apply(session, group, operations, base_url())
+        group_patch.apply(session, group, operations)
         _changed(session)
         wanted = arg("attributes") or arg("excludedAttributes")
         resource = _group_resource(session, group, _projection(GROUP)) if wanted else None

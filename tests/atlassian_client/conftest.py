@@ -96,7 +96,8 @@ def make_site(cloud: SiteHandle, shared_secret: str) -> SiteFactory:
         root, product_base = site_urls(product, base)
         read = Access(root, connect_auth(APP_KEY, shared_secret, product_base), "Connect app")
         write_access = Access(root, api_token_auth(cloud.admin_email, cloud.admin_api_token),
-                              "site-admin API token") if write == "token" else None
+                              "site-admin API token", app_traffic=False) \
+            if write == "token" else None
         org_access = OrgAccess(cloud.base_url, cloud.org_id,
                                BearerAuth(cloud.org_api_key)) if org else None
         return AtlassianSite(product, transport or make_transport(), read, write_access,

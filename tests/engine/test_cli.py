@@ -115,3 +115,60 @@ def test_connection_test_says_what_is_wrong(env, tmp_path, monkeypatch):
     monkeypatch.setenv("USERSYNC_ALLOW_PRIVATE_URLS", "true")  # as the sandbox set-up does
     result = CliRunner().invoke(main, ["connections", "test", kc])
     assert result.exit_code == 1 and "failed (unreachable)" in result.output
+
+
+def test_manual_schedule_is_stored_and_never_ticked(env):
+    from datetime import UTC, datetime
+
+    from app import extensions
+    from workers import schedule
+    from workers.queue import queue
+
+    path = env.write_directory(directory([("u1", "a@example.com", True)], {"g": ["u1"]}))
+    add = ["connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
+           "--settings", json.dumps({"path": str(path)})]
+    manual = cli(*add, "--name", "On demand", "--mapping", '{"schedule": "manual"}').strip()
+    hourly = cli(*add, "--name", "Default").strip()
+    listed = {c["id"]: c for c in map(json.loads, cli("connections", "list").splitlines())}
+    assert listed[int(manual)]["schedule"] is None, "null: manual, on demand only"
+    assert listed[int(hourly)]["schedule"] == "hour"
+    assert schedule.tick(extensions.db, env.redis, datetime.now(UTC)) == 1
+    [job] = queue(env.redis).get_jobs()
+    assert job.args[0] == int(hourly), "only the scheduled connection is enqueued"
+
+
+def test_a_mapping_change_keeps_a_manual_schedule(env):
+    from app import extensions
+    from app.connections import apply_mapping
+    from app.models import Connection
+
+    cid = env.connection(directory([], {}), {"schedule": "manual"})
+    with extensions.db.session() as session:
+        conn = session.get(Connection, cid)
+        apply_mapping(conn, {"mode": "on_the_fly", "prefix": "idp-"})
+    with extensions.db.session() as session:
+        assert session.get(Connection, cid).schedule is None
+
+
+def test_add_help_and_readme_name_every_source_kind():
+    from workers.sources import registry
+
+    help_text = " ".join(cli("connections", "add", "--help").split())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    kinds = registry.kinds()
+    assert "scim_pull" in kinds
+    for kind in kinds:
+        assert f"{kind} (" in help_text, f"--help does not list {kind}"
+        assert f"`{kind}`" in readme, f"the README does not document the {kind} kind"
+
+
+def test_installations_list_shows_the_client_key_connections_add_needs(env):
+    table = cli("installations", "list").splitlines()
+    assert table[0].split() == ["CLIENT_KEY", "PRODUCT", "SITE_URL", "STATE", "KIND"]
+    assert table[1].split() == [env.client_key, "jira", env.cloud.base_url, "enabled", "connect"]
+    [row] = [json.loads(line) for line in cli("installations", "list", "--json").splitlines()]
+    assert row == {"client_key": env.client_key, "product": "jira",
+                   "site_url": env.cloud.base_url, "state": "enabled", "kind": "connect"}
+    assert "secret" not in cli("installations", "list", "--json").lower()
+    group_help = cli("installations", "--help")
+    assert all(c in group_help for c in ("list", "confirm-url", "purge-uninstalled"))

@@ -126,15 +126,26 @@ class Slapd:
     def cert_pem(self) -> str:
         return self.cert_path.read_text()
 
+    @property
+    def log_path(self) -> Path:
+        return self.dir / "slapd.log"
+
+    def binds(self) -> int:
+        """Bind requests slapd has answered so far, read from its stats log."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return sum(1 for line in lines if " BIND dn=" in line and " method=" in line)
+
     def start(self) -> Slapd:
         seed = self.dir / "seed.ldif"
         seed.write_text(base_ldif() + self.seed_ldif)
         subprocess.run([SLAPADD, "-f", str(self.config), "-l", str(seed)], check=True,
                        capture_output=True)
-        # -d 0 keeps slapd in the foreground (no daemonising) so we own its pid
+        # -d keeps slapd in the foreground (no daemonising) so we own its pid; level 256
+        # ("stats") logs one line per operation, which is how tests count binds
+        self._log = self.log_path.open("wb")
         self._process = subprocess.Popen(
-            [SLAPD, "-f", str(self.config), "-h", f"{self.url}/ {self.tls_url}/", "-d", "0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [SLAPD, "-f", str(self.config), "-h", f"{self.url}/ {self.tls_url}/", "-d", "256"],
+            stdout=subprocess.DEVNULL, stderr=self._log)
         self._wait_ready()
         return self
 
@@ -142,8 +153,7 @@ class Slapd:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process and self._process.poll() is not None:
-                err = self._process.stderr.read().decode() if self._process.stderr else ""
-                raise RuntimeError(f"slapd exited: {err}")
+                raise RuntimeError(f"slapd exited: {self.log_path.read_text()[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
@@ -159,6 +169,8 @@ class Slapd:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if getattr(self, "_log", None):
+            self._log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> Slapd:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -88,6 +89,17 @@ def test_full_fetch_pages_through_every_user(slapd):
     assert str(uuid.UUID(user.id)) == user.id  # entryUUID, not the DN or the e-mail
     assert {g.name for g in snapshot.groups.values()} == {"engineering", "backend", "everyone"}
     assert len(snapshot.members[by_name(snapshot, "everyone").id]) == USERS + 1
+
+
+def test_one_fetch_binds_once(slapd):
+    before = slapd.binds()
+    snapshot = source(slapd).fetch()
+    assert snapshot.complete and len(snapshot.users) == USERS + 1
+    deadline = time.monotonic() + 5  # slapd writes its stats line just after answering
+    while slapd.binds() == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert slapd.binds() - before == 1
 
 
 def test_a_page_larger_than_the_server_allows_is_retried_then_marks_incomplete(slapd):
@@ -214,6 +226,9 @@ def test_presets_fill_blanks_only():
     assert "1.2.840.113556.1.4.803:=2" in ad.disabled_filter
     assert ad.email_attribute == "userPrincipalName"
     assert ad.user_base_dn == ad.group_base_dn == "dc=corp"
+    assert ad.primary_group_attribute == "primaryGroupID" and ad.member_range_size == 1500
+    ldap = resolve({"url": "ldaps://ldap", "bind_dn": "cn=s", "bind_password": "p", "base_dn": "dc=x"})
+    assert ldap.primary_group_attribute == "" and ldap.member_range_size == 0
 
 
 def test_registered_under_kind_ldap():
@@ -225,6 +240,21 @@ def test_object_guid_is_decoded_little_endian():
     assert decode_id("objectGUID", guid.bytes_le) == str(guid)
     assert decode_id("entryUUID", b"abc") == "abc"
     assert decode_id("someBinaryId", b"\xff\xfe") == "fffe"
+
+
+def test_binary_sids_and_primary_groups():
+    import struct
+
+    from workers.sources.ldap_primary import primary_group_sid, primary_memberships, sid_text
+
+    user = b"\x01\x05" + (5).to_bytes(6, "big") + struct.pack("<5I", 21, 11, 22, 33, 1105)
+    assert sid_text(user) == "S-1-5-21-11-22-33-1105"
+    assert sid_text(b"\x01\x05short") is None
+    assert primary_group_sid("S-1-5-21-11-22-33-1105", "513") == "S-1-5-21-11-22-33-513"
+    assert primary_group_sid("S-1-5-21-11-22-33-1105", "x") is None
+    groups = {"S-1-5-21-11-22-33-513": "g-domain-users"}
+    assert list(primary_memberships([("u1", user, "513"), ("u2", user, "514")], groups)) == [
+        ("g-domain-users", "u1")]
 
 
 def test_member_range_parsing():

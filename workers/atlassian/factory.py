@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from redis import Redis
+
 from app.db import Database
 from app.models.credential import CredentialKind, CredentialStatus
 from app.models.installation import Installation, InstallationKind
@@ -19,6 +21,7 @@ from workers.atlassian.auth import (
     OAuthBearerAuth,
     connect_auth,
 )
+from workers.atlassian.budget import AppBudget
 from workers.atlassian.credentials import Crypt, OAuthTokens, load_credential, load_site_credential
 from workers.atlassian.errors import AuthError, MissingCredentialError
 from workers.atlassian.http import Transport
@@ -34,11 +37,14 @@ class ClientSettings:
     oauth_app: oauth.OAuthApp | None = None
     concurrency: int = DEFAULT_CONCURRENCY
     allow_private: bool = False
+    points_per_hour: int = 0  # the app's hourly Atlassian budget to share between sites; 0: off
+    tenant_share: float = 0.25  # the most of it one site may use in an hour
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
         """USERSYNC_APP_KEY, USERSYNC_ATLASSIAN_API_URL / _AUTH_URL, USERSYNC_OAUTH_CLIENT_ID /
-        _SECRET / _REDIRECT_URI, USERSYNC_ATLASSIAN_CONCURRENCY, USERSYNC_ALLOW_PRIVATE_URLS."""
+        _SECRET / _REDIRECT_URI, USERSYNC_ATLASSIAN_CONCURRENCY, USERSYNC_ALLOW_PRIVATE_URLS,
+        USERSYNC_ATLASSIAN_POINTS_PER_HOUR, USERSYNC_ATLASSIAN_TENANT_SHARE."""
         env = os.environ if env is None else env
         client_id = env.get("USERSYNC_OAUTH_CLIENT_ID", "")
         app = oauth.OAuthApp(client_id, env.get("USERSYNC_OAUTH_CLIENT_SECRET", ""),
@@ -50,7 +56,9 @@ class ClientSettings:
                    concurrency=int(env.get("USERSYNC_ATLASSIAN_CONCURRENCY",
                                            DEFAULT_CONCURRENCY)),
                    allow_private=env.get("USERSYNC_ALLOW_PRIVATE_URLS", "").lower()
-                   in ("1", "true", "yes", "on"))
+                   in ("1", "true", "yes", "on"),
+                   points_per_hour=int(env.get("USERSYNC_ATLASSIAN_POINTS_PER_HOUR") or 0),
+                   tenant_share=float(env.get("USERSYNC_ATLASSIAN_TENANT_SHARE") or 0.25))
 
 
 def site_urls(product: str, base_url: str) -> tuple[str, str]:
@@ -63,8 +71,10 @@ def site_urls(product: str, base_url: str) -> tuple[str, str]:
 
 def site_for_installation(installation_id: int, *, db: Database, settings: ClientSettings,
                           encrypt: Crypt, decrypt: Crypt,
-                          transport: Transport | None = None) -> AtlassianSite:
-    """The site of one installation, with every credential its admin has connected."""
+                          transport: Transport | None = None,
+                          redis: Redis | None = None) -> AtlassianSite:
+    """The site of one installation, with every credential its admin has connected; with
+    `redis` and a configured budget, its app traffic draws on the shared hourly budget."""
     with db.session() as session:
         installation = session.get(Installation, installation_id)
         if installation is None:
@@ -91,7 +101,10 @@ def site_for_installation(installation_id: int, *, db: Database, settings: Clien
                          write=_write_access(installation_id, product, root, db, settings,
                                              encrypt, decrypt, transport),
                          org=_org_access(installation_id, db, settings, decrypt),
-                         concurrency=settings.concurrency)
+                         concurrency=settings.concurrency,
+                         budget=AppBudget(redis, str(installation_id), settings.points_per_hour,
+                                          settings.tenant_share)
+                         if redis is not None and settings.points_per_hour > 0 else None)
 
 
 def forge_read_access(installation: Installation, decrypt: Crypt) -> Access | None:
@@ -127,7 +140,8 @@ def _write_access(installation_id: int, product: str, root: str, db: Database,
     token = load_site_credential(db, installation_id, CredentialKind.API_TOKEN, decrypt)
     if token and token.status == CredentialStatus.ACTIVE:
         return Access(root, StoredApiTokenAuth(db, installation_id, token.material,
-                                               token.version, decrypt), "site-admin API token")
+                                               token.version, decrypt), "site-admin API token",
+                      app_traffic=False)
     return None
 
 

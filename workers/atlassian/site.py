@@ -13,6 +13,7 @@ import requests
 from requests.auth import AuthBase
 
 from workers.atlassian import products
+from workers.atlassian.budget import AppBudget
 from workers.atlassian.errors import (
     CONFLUENCE_BARE_500,
     ORG_KEY_HINT,
@@ -42,6 +43,7 @@ class Access:
     auth: AuthBase
     label: str  # what the admin connected, for messages: "Connect app", "OAuth", "API token"
     may_write: bool = True  # False: known to be refused group writes (a Forge app's own token)
+    app_traffic: bool = True  # counts against the app's hourly points (API tokens do not)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +64,13 @@ class AtlassianSite:
 
     def __init__(self, product: str, transport: Transport, read: Access,
                  write: Access | None = None, org: OrgAccess | None = None,
-                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
+                 concurrency: int = DEFAULT_CONCURRENCY, budget: AppBudget | None = None) -> None:
         if product not in products.PRODUCTS:
             raise ValueError(f"product must be jira or confluence, not {product!r}")
         self.product = products.PRODUCTS[product]
         self.transport, self.read, self.write, self.org = transport, read, write, org
         self.concurrency = max(1, concurrency)
+        self.budget = budget
         self._lock = threading.Lock()
         self._directory_ids: list[str] | None = None
 
@@ -257,6 +260,8 @@ class AtlassianSite:
     def _send(self, access: Access, call: products.Call,
               accept: Callable[[requests.Response], bool] | None = None,
               final: Callable[[requests.Response], Any] | None = None) -> requests.Response:
+        if self.budget is not None and access.app_traffic:
+            self.budget.take(call.operation)
         return self.transport.request(call.operation, call.method, access.base_url + call.path,
                                       auth=access.auth, params=call.params, json=call.json,
                                       accept=accept, final=final)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import ssl
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,11 +27,13 @@ from workers.sources.base import (
     SourceUnreachable,
 )
 from workers.sources.ldap_errors import SearchFailed, raise_for_result, result_error, socket_error
+from workers.sources.ldap_primary import primary_memberships, sid_text
 from workers.sources.ldap_settings import LdapConfig, LdapSettingsSchema, resolve
 from workers.sources.registry import register
 from workers.sync.model import Group, Snapshot, User
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
+SID = "objectSid"
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
 _RANGE = re.compile(r";range=(\d+)-(\d+|\*)$", re.IGNORECASE)
 
@@ -83,12 +85,10 @@ class LdapSource(Source):
     settings_schema = LdapSettingsSchema
 
     def __init__(self, settings: dict[str, Any], *, allow_private: bool = False,
-                 backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-                 workers: int = 4):
+                 backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
         super().__init__(settings, allow_private=allow_private)
         self.backoff = backoff or BackoffPolicy(initial=1.0, cap=15.0, max_retries=3)
         self.sleep = sleep
-        self.workers = workers
 
     # -- connection -------------------------------------------------------------------------
 
@@ -117,8 +117,11 @@ class LdapSource(Source):
         server = ldap3.Server(address, port=port,
                               use_ssl=secure, tls=tls, get_info=ldap3.NONE,
                               connect_timeout=config.timeout)
+        # return_empty_attributes=False: with it, ldap3 fills in an empty `member` and then
+        # fails (KeyError) deleting it again when the server answers `member;range=0-*`
         conn = ldap3.Connection(server, user=config.bind_dn, password=config.bind_password,
                                 read_only=True, auto_range=False, raise_exceptions=False,
+                                return_empty_attributes=False,
                                 receive_timeout=math.ceil(config.timeout))  # ldap3 wants int
         where = f"{host}:{server.port}"
         try:
@@ -146,23 +149,23 @@ class LdapSource(Source):
 
     # -- searches ---------------------------------------------------------------------------
 
-    def _search(self, config: LdapConfig, base: str, search_filter: str,
+    def _search(self, link: _Link, base: str, search_filter: str,
                 attributes: list[str]) -> list[Entry]:
         """Every entry of a paged subtree search, retried from the start on transient failure."""
         attempt = 0
         while True:
             try:
-                return self._paged_search(config, base, search_filter, attributes)
+                return self._paged_search(link, base, search_filter, attributes)
             except SearchFailed as exc:
                 attempt += 1
                 if attempt > self.backoff.max_retries or not exc.transient:
                     raise
                 self.sleep(self.backoff.delay(attempt))
 
-    def _paged_search(self, config: LdapConfig, base: str, search_filter: str,
+    def _paged_search(self, link: _Link, base: str, search_filter: str,
                       attributes: list[str]) -> list[Entry]:
         try:
-            conn = self._connect(config)
+            conn = link.get()
         except SourceUnreachable as exc:
             raise SearchFailed(exc.message, True) from None
         entries: list[Entry] = []
@@ -170,7 +173,7 @@ class LdapSource(Source):
         try:
             while True:
                 conn.search(base, search_filter, attributes=attributes,
-                            paged_size=config.page_size, paged_cookie=cookie)
+                            paged_size=link.config.page_size, paged_cookie=cookie)
                 entries += [Entry(r["dn"], r["raw_attributes"]) for r in conn.response or []
                             if r.get("type") == "searchResEntry"]
                 raise_for_result(conn.result, f"searching {base} for {search_filter}", entries)
@@ -179,26 +182,24 @@ class LdapSource(Source):
                 if not cookie:
                     return entries
         except LDAPCommunicationError as exc:
+            link.drop()  # the server dropped us: the retry binds afresh
             raise SearchFailed(f"connection lost while searching {base}: {exc}", True,
                                entries) from None
-        finally:
-            conn.unbind()
 
-    def _rest_of_range(self, config: LdapConfig, entry: Entry) -> list[bytes]:
+    def _rest_of_range(self, link: _Link, entry: Entry) -> list[bytes]:
         """Values of a ranged member attribute beyond the first slice (AD: 1500 per read)."""
+        config = link.config
         values: list[bytes] = []
         start = _next_range_start(entry.attributes, config.member_attribute)
-        conn = self._connect(config)
-        try:
-            while start is not None:
-                conn.search(entry.dn, "(objectClass=*)", search_scope=ldap3.BASE,
-                            attributes=[f"{config.member_attribute};range={start}-*"])
-                raise_for_result(conn.result, f"reading the members of {entry.dn}")
-                chunk = conn.response[0]["raw_attributes"] if conn.response else {}
-                values += next((v for k, v in chunk.items() if member_range(k)), [])
-                start = _next_range_start(chunk, config.member_attribute)
-        finally:
-            conn.unbind()
+        conn = link.get()
+        while start is not None:
+            conn.search(entry.dn, "(objectClass=*)", search_scope=ldap3.BASE,
+                        attributes=[_ranged(config.member_attribute, start,
+                                            config.member_range_size)])
+            raise_for_result(conn.result, f"reading the members of {entry.dn}")
+            chunk = conn.response[0]["raw_attributes"] if conn.response else {}
+            values += next((v for k, v in chunk.items() if member_range(k)), [])
+            start = _next_range_start(chunk, config.member_attribute)
         return values
 
     # -- the interface ----------------------------------------------------------------------
@@ -226,27 +227,47 @@ class LdapSource(Source):
 
     def fetch(self) -> Snapshot:
         config = self._config()
-        self._connect(config).unbind()  # fail fast, with the admin's error, on bad credentials
+        # One bind for the whole fetch: searches and ranged reads share the connection. The
+        # bind comes first so that bad credentials fail the run with the admin's error.
+        link = _Link(self, config)
+        link.get()
+        try:
+            return self._read(link)
+        finally:
+            link.drop()
+
+    def _read(self, link: _Link) -> Snapshot:
+        config = link.config
         snapshot = Snapshot()
         user_attrs = [config.id_attribute, config.email_attribute,
                       config.display_name_attribute, "cn"]
-        group_attrs = [config.id_attribute, config.group_name_attribute, config.member_attribute]
+        group_attrs = [config.id_attribute, config.group_name_attribute]
+        if config.primary_group_attribute:
+            user_attrs += [config.primary_group_attribute, SID]
+            group_attrs.append(SID)
+        member = config.member_attribute
+        if config.member_range_size:
+            # AD returns at most MaxValRange (1500) values of `member` per read; asking for a
+            # range up front makes every server say where the slice ends
+            member = _ranged(member, 0, config.member_range_size)
+        group_attrs.append(member)
         disabled = f"(&{config.user_filter}{config.disabled_filter})"
         jobs = {"users": (config.user_base_dn, config.user_filter, user_attrs),
                 "disabled users": (config.user_base_dn, disabled, [config.id_attribute]),
                 "groups": (config.group_base_dn, config.group_filter, group_attrs)}
-        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            futures = {name: pool.submit(self._search, config, *job) for name, job in jobs.items()}
-            found = {name: self._collect(future, name, snapshot)
-                     for name, future in futures.items()}
+        found = {name: self._collect(lambda job=job: self._search(link, *job), name, snapshot)
+                 for name, job in jobs.items()}
         user_dns = self._add_users(config, found["users"], found["disabled users"], snapshot)
-        self._add_groups(config, found["groups"], user_dns, snapshot)
+        self._add_groups(link, found["groups"], user_dns, snapshot)
+        if config.primary_group_attribute:
+            _add_primary_members(config, found["users"], found["groups"], snapshot)
         return snapshot
 
     @staticmethod
-    def _collect(future: Any, name: str, snapshot: Snapshot) -> list[Entry]:
+    def _collect(search: Callable[[], list[Entry]], name: str,
+                 snapshot: Snapshot) -> list[Entry]:
         try:
-            return future.result()
+            return search()
         except SearchFailed as exc:
             snapshot.mark_incomplete(f"LDAP search for {name} failed: {exc.message}")
             return exc.partial
@@ -267,10 +288,11 @@ class LdapSource(Source):
             by_dn[normalize_dn(entry.dn)] = user_id
         return by_dn
 
-    def _add_groups(self, config: LdapConfig, groups: list[Entry], user_dns: dict[str, str],
+    def _add_groups(self, link: _Link, groups: list[Entry], user_dns: dict[str, str],
                     snapshot: Snapshot) -> None:
+        config = link.config
         ids = {normalize_dn(e.dn): _entry_id(config, e) for e in groups}
-        members = self._members_of(config, groups, snapshot)
+        members = self._members_of(link, groups, snapshot)
         parents: dict[str, list[str]] = {}
         for entry in groups:
             group_id = ids[normalize_dn(entry.dn)]
@@ -286,27 +308,74 @@ class LdapSource(Source):
                                      name=first_text(entry, config.group_name_attribute),
                                      parent_ids=tuple(parents.get(group_id, ()))))
 
-    def _members_of(self, config: LdapConfig, groups: list[Entry],
+    def _members_of(self, link: _Link, groups: list[Entry],
                     snapshot: Snapshot) -> dict[str, list[str]]:
-        """Member DNs per group DN; groups over the server's range limit are read on, concurrently."""
+        """Member DNs per group DN; groups over the server's range limit are read on."""
+        config = link.config
         members = {e.dn: [v.decode("utf-8", "replace") for k, vs in e.attributes.items()
                           if k.split(";")[0].lower() == config.member_attribute.lower()
                           for v in vs] for e in groups}
-        ranged = [e for e in groups if _next_range_start(e.attributes, config.member_attribute)]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for entry, more in zip(ranged, pool.map(lambda e: self._safe_range(config, e), ranged),
-                                   strict=True):
-                if more is None:
-                    snapshot.mark_incomplete(f"could not read all members of {entry.dn}")
-                else:
-                    members[entry.dn] += [v.decode("utf-8", "replace") for v in more]
+        for entry in groups:
+            if _next_range_start(entry.attributes, config.member_attribute) is None:
+                continue
+            more = self._safe_range(link, entry)
+            if more is None:
+                snapshot.mark_incomplete(f"could not read all members of {entry.dn}")
+            else:
+                members[entry.dn] += [v.decode("utf-8", "replace") for v in more]
         return members
 
-    def _safe_range(self, config: LdapConfig, entry: Entry) -> list[bytes] | None:
+    def _safe_range(self, link: _Link, entry: Entry) -> list[bytes] | None:
         try:
-            return self._rest_of_range(config, entry)
-        except (SourceError, LDAPException):
+            return self._rest_of_range(link, entry)
+        except LDAPCommunicationError:
+            link.drop()
             return None
+        except (SourceError, SearchFailed, LDAPException):
+            return None
+
+
+class _Link:
+    """The fetch's one bound connection; bound on first use, and again only after a drop."""
+
+    def __init__(self, source: LdapSource, config: LdapConfig):
+        self.source, self.config = source, config
+        self._conn: ldap3.Connection | None = None
+
+    def get(self) -> ldap3.Connection:
+        if self._conn is None:
+            self._conn = self.source._connect(self.config)
+        return self._conn
+
+    def drop(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(LDAPException):  # already gone: nothing to release
+                self._conn.unbind()
+            self._conn = None
+
+
+def _ranged(attribute: str, start: int, size: int) -> str:
+    """`member;range=0-1499`: one slice of a multi-valued attribute (`*` end when size is 0)."""
+    return f"{attribute};range={start}-{start + size - 1 if size else '*'}"
+
+
+def _add_primary_members(config: LdapConfig, users: list[Entry], groups: list[Entry],
+                         snapshot: Snapshot) -> None:
+    """Members AD leaves out of `member`: users whose primaryGroupID names one of the groups."""
+    sids = {e.dn: sid_text(_raw(e, SID)) for e in groups}
+    by_sid = {sid: _entry_id(config, e) for e in groups if (sid := sids[e.dn])}
+    people = [(_entry_id(config, e), _raw(e, SID),
+               first_text(e, config.primary_group_attribute)) for e in users]
+    for group_id, user_id in primary_memberships(
+            [p for p in people if p[0] in snapshot.users and p[1] and p[2]], by_sid):
+        snapshot.add_member(group_id, user_id)
+
+
+def _raw(entry: Entry, attribute: str) -> bytes:
+    for key, values in entry.attributes.items():
+        if key.lower() == attribute.lower() and values:
+            return values[0]
+    return b""
 
 
 def _entry_id(config: LdapConfig, entry: Entry) -> str:

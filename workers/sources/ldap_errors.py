@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from workers.sources.base import (
@@ -14,6 +15,19 @@ from workers.sources.base import (
 
 # result codes worth another try: busy, unavailable, unwilling, other, time/admin limits
 TRANSIENT_CODES = {3, 11, 51, 52, 53, 80}
+# Active Directory says why a bind failed in the diagnostic text ("... data 533, v4563")
+AD_BIND_REASONS = {
+    "525": "the bind account does not exist",
+    "52e": "the password is wrong",
+    "530": "the bind account may not log on at this time",
+    "531": "the bind account may not log on from this machine",
+    "532": "the bind account's password has expired",
+    "533": "the bind account is disabled",
+    "701": "the bind account has expired",
+    "773": "the bind account must change its password first",
+    "775": "the bind account is locked out",
+}
+_AD_DATA = re.compile(r"\bdata ([0-9a-f]{3}),", re.IGNORECASE)
 
 
 class SearchFailed(Exception):
@@ -43,7 +57,13 @@ def result_error(result: dict[str, Any], doing: str) -> SourceError:
     code, text = result.get("result"), result.get("description", "")
     detail = f" ({result.get('message')})" if result.get("message") else ""
     if code == 49:
-        return SourceAuthError(f"The server refused the bind DN or password while {doing}.")
+        match = _AD_DATA.search(str(result.get("message") or ""))
+        reason = AD_BIND_REASONS.get(match.group(1).lower()) if match else None
+        return SourceAuthError(f"The server refused the bind DN or password while {doing}"
+                               + (f": {reason}." if reason else "."))
+    if code == 8:
+        return SourceAuthError(f"The server requires a secure connection while {doing}: use "
+                               "ldaps:// or StartTLS (the DC enforces LDAP signing).")
     if code in (48, 50):
         return SourcePermissionError(f"The bind account may not do this: {doing}{detail}.")
     if code == 32:

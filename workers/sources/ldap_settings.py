@@ -11,7 +11,7 @@ from ldap3.operation.search import parse_filter
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 # What a blank field means for each preset: the usual schema of that server family.
-PRESETS: dict[str, dict[str, str]] = {
+PRESETS: dict[str, dict[str, Any]] = {
     "active_directory": {
         "user_filter": "(&(objectCategory=person)(objectClass=user))",
         "group_filter": "(objectClass=group)",
@@ -21,6 +21,8 @@ PRESETS: dict[str, dict[str, str]] = {
         "display_name_attribute": "displayName",
         "group_name_attribute": "cn",
         "member_attribute": "member",
+        "primary_group_attribute": "primaryGroupID",
+        "member_range_size": 1500,
     },
     "openldap": {
         "user_filter": "(objectClass=inetOrgPerson)",
@@ -31,6 +33,8 @@ PRESETS: dict[str, dict[str, str]] = {
         "display_name_attribute": "displayName",
         "group_name_attribute": "cn",
         "member_attribute": "member",
+        "primary_group_attribute": "",
+        "member_range_size": 0,
     },
 }
 
@@ -85,6 +89,13 @@ class LdapSettingsSchema(Schema):
     display_name_attribute = _blank("Holds the full name.", "Display name attribute")
     group_name_attribute = _blank("Holds the group name.", "Group name attribute")
     member_attribute = _blank("Lists members of a group as DNs.", "Member attribute")
+    primary_group_attribute = _blank(
+        "AD's primaryGroupID: users whose primary group (e.g. Domain Users) a group is, though "
+        "its member list leaves them out; \"none\" to ignore.", "Primary group attribute")
+    member_range_size = fields.Integer(load_default=None, allow_none=True,
+                                       validate=validate.Range(0, 100000), metadata=_field(
+        "Member range size", "Members read per ranged read of a group (AD's MaxValRange is "
+        "1500); 0 reads them in one go (OpenLDAP). Blank: the preset's."))
     page_size = fields.Integer(load_default=500, validate=validate.Range(1, 5000), metadata=_field(
         "Page size", "Entries per paged-search page (AD's MaxPageSize is usually 1000)."))
     timeout = fields.Float(load_default=10.0, validate=validate.Range(0.1, 300), metadata=_field(
@@ -120,6 +131,8 @@ class LdapConfig:
     display_name_attribute: str
     group_name_attribute: str
     member_attribute: str
+    primary_group_attribute: str
+    member_range_size: int
     page_size: int
     timeout: float
 
@@ -129,7 +142,10 @@ def resolve(settings: dict[str, Any]) -> LdapConfig:
     data = LdapSettingsSchema().load(settings)
     preset = PRESETS[data.pop("preset")]
     for name, default in preset.items():
-        data[name] = data.get(name) or default
+        value = data.get(name)
+        data[name] = default if value is None or value == "" else value
+    if data["primary_group_attribute"].lower() == "none":
+        data["primary_group_attribute"] = ""
     base = data.pop("base_dn")
     data["user_base_dn"] = data["user_base_dn"] or base
     data["group_base_dn"] = data["group_base_dn"] or base
