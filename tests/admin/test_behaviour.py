@@ -95,6 +95,8 @@ def test_policy_guard_and_protected_accounts(admin_env):
 
 def test_scim_tokens_are_shown_once_and_revocable(admin_env):
     cid = _conn(admin_env, kind="scim", settings={})
+    # a disabled connection's SCIM endpoint answers 403 to everything
+    assert admin_env.post(f"/api/admin/connections/{cid}/enable").status_code == 200
     conn = admin_env.get(f"/api/admin/connections/{cid}").get_json()
     assert conn["scim"]["base_url"].startswith(admin_env.app_url + "/scim/v2/")
     r = admin_env.post(f"/api/admin/connections/{cid}/scim-tokens")
