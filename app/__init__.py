@@ -21,11 +21,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     crypto.init_app(app)
     extensions.configure(app.config)
 
-    from app import admin, connect, health, limits, scim
+    from app import admin, connect, forge, health, limits, scim
 
     limits.init_app(app)
     health.init_app(app)
     connect.init_app(app)
+    forge.init_app(app)
     scim.init_app(app)
     admin.init_app(app)
     return app

@@ -10,6 +10,7 @@ from typing import Any
 
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com/"
 DEFAULT_APP_KEY = "com.example.usersync"
+DEFAULT_FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
 # The hosts Atlassian Cloud sites live on (atlassian-connect-express's production allow-list).
 DEFAULT_ATLASSIAN_DOMAINS = ".atlassian.net,.jira.com,.jira-dev.com"
 
@@ -84,6 +85,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_SYNC_LOCK_TTL", "60", "Seconds before a killed worker's per-connection run lock expires."),
     Setting("USERSYNC_FULL_FETCH_MAX_AGE_HOURS", "24",
             "Incremental IdP reads are used until the last full read is this old; then a full read heals drift."),
+    Setting("USERSYNC_FORGE_JWKS_URL", DEFAULT_FORGE_JWKS_URL,
+            "Where the public keys of Forge Invocation Tokens are fetched (Atlassian's JWKS; the sandbox invoker's in development)."),
+    Setting("USERSYNC_FORGE_APP_ID", "",
+            "The Forge app id (`app.id` of `manifest/manifest.yml`, `ari:cloud:ecosystem::app/<uuid>`): the required `aud` of "
+            "Forge Invocation Tokens. Empty: the Forge endpoints refuse every call."),
     Setting("USERSYNC_DIRECTORY_FILES_DIR", "",
             "Folder the directory-file source may read server-side files from (regular files only; paths "
             "and symlinks leading out of it are refused). Unset: server-side files are refused in "
@@ -221,6 +227,8 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
         "LOG_LEVEL": values["USERSYNC_LOG_LEVEL"].upper(),
         "LOG_FORMAT": values["USERSYNC_LOG_FORMAT"],
         "DIRECTORY_FILES_DIR": values["USERSYNC_DIRECTORY_FILES_DIR"] or None,
+        "FORGE_JWKS_URL": values["USERSYNC_FORGE_JWKS_URL"],
+        "FORGE_APP_ID": (values["USERSYNC_FORGE_APP_ID"] or "").strip(),
     }
 
 

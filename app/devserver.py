@@ -19,6 +19,19 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def forge_port(sandbox_port: int) -> int:
+    """The sandbox Forge invoker listens beside the sandbox site."""
+    return sandbox_port + 1
+
+
+def forge_app_id() -> str:
+    """The manifest's app.id: what the sandbox invoker signs FITs for."""
+    import yaml
+
+    manifest = yaml.safe_load((ROOT / "manifest" / "manifest.yml").read_text(encoding="utf-8"))
+    return str(manifest["app"]["id"])
+
+
 def child_env(settings: dict[str, Any], redis_url: str, port: int,
               sandbox_port: int | None) -> dict[str, str]:
     """The environment every child process shares: same database, Redis, keys and base URL."""
@@ -39,6 +52,10 @@ def child_env(settings: dict[str, Any], redis_url: str, port: int,
         env.setdefault("USERSYNC_ATLASSIAN_API_URL", sandbox)
         env.setdefault("USERSYNC_ATLASSIAN_AUTH_URL", sandbox)
         env["USERSYNC_ALLOW_PRIVATE_URLS"] = "true"
+        # the sandbox Forge invoker signs the FITs our Forge endpoints verify
+        env.setdefault("USERSYNC_FORGE_JWKS_URL",
+                       f"http://127.0.0.1:{forge_port(sandbox_port)}/.well-known/jwks.json")
+        env.setdefault("USERSYNC_FORGE_APP_ID", forge_app_id())
     return env
 
 
@@ -78,6 +95,8 @@ def commands(port: int, redis_url: str, sandbox_port: int | None,
         cmds["sandbox"] = (f"{sys.executable} -m sandbox.atlassian --port {sandbox_port} "
                            f"--seed {ROOT / 'sandbox' / 'demo' / 'site.json'} "
                            f"--admin-email={shlex.quote(admin[0])} --admin-token={shlex.quote(admin[1])}")
+        cmds["forge"] = (f"{sys.executable} -m sandbox.forge --port {forge_port(sandbox_port)} "
+                         f"--remote http://localhost:{port} --schedule")
     return cmds
 
 
@@ -128,7 +147,33 @@ def _demo(settings: dict[str, Any], app_url: str, sandbox_url: str, admin: tuple
     except Exception as exc:  # the product still runs; the demo wiring is a convenience
         print(f"demo set-up failed: {exc}", flush=True)
         return
+    forge_note = _forge_install(sandbox_url, admin, cid)
     print(f"Installed into the sandbox site {sandbox_url} (admin {admin[0]} / {admin[1]}).\n"
+          f"{forge_note}\n"
           f"Demo connection {cid} syncs sandbox/demo/directory.json every five minutes; "
           f"try: .venv/bin/usersync sync {cid} --dry-run --wait\n"
           f"Admin page as the sandbox admin: {app_url}/dev/admin", flush=True)
+
+
+def _forge_install(sandbox_url: str, admin: tuple[str, str], connection_id: int) -> str:
+    """Install the Forge app through the sandbox invoker too: it adopts the Connect install
+    (as Atlassian's Connect-to-Forge path does) and fires its scheduled trigger every 5 min."""
+    import requests
+
+    from app import demo, extensions
+    from app.models import Connection
+
+    with extensions.db.session() as session:
+        client_key = session.get(Connection, connection_id).installation.client_key
+    port = int(sandbox_url.rsplit(":", 1)[1])
+    invoker = f"http://127.0.0.1:{forge_port(port)}"
+    try:
+        demo.wait_until_up(invoker + "/.well-known/jwks.json")
+        answer = requests.post(invoker + "/installations", timeout=60, json={
+            "siteUrl": sandbox_url, "adminEmail": admin[0], "adminToken": admin[1],
+            "connectClientKey": client_key})
+        answer.raise_for_status()
+    except (requests.RequestException, TimeoutError) as exc:
+        return f"The Forge install through the sandbox invoker failed: {exc}"
+    return (f"Installed through the sandbox Forge invoker ({invoker}) as well: Forge installation "
+            f"{answer.json()['installationId']} adopted it; its scheduled trigger runs every 5 min.")

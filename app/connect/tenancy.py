@@ -80,6 +80,8 @@ def save_install(session: Session, payload: dict[str, Any], encrypt, *,  # type:
     inst.display_url = _text(payload.get("displayUrl"))
     inst.description = _text(payload.get("description"))
     inst.shared_secret_encrypted = encrypt(payload["sharedSecret"])
+    # the Forge door adopts a Connect installation by this id (Connect-to-Forge migration)
+    inst.cloud_id = payload.get("cloudId") if isinstance(payload.get("cloudId"), str) else inst.cloud_id
     inst.state = InstallationState.ENABLED
     inst.uninstalled_at = None
     session.flush()
@@ -136,12 +138,14 @@ def by_client_key(session: Session, client_key: str, lock: bool = False) -> Inst
 def enabled_secret(session: Session, client_key: str, decrypt) -> str | None:  # type: ignore[no-untyped-def]
     """The shared secret of an enabled installation, else None."""
     inst = by_client_key(session, client_key)
-    if inst is None or inst.state != InstallationState.ENABLED:
-        return None
+    if inst is None or inst.state != InstallationState.ENABLED or not inst.shared_secret_encrypted:
+        return None  # a Forge-only installation has no Connect secret: no Connect JWT verifies
     return decrypt(inst.shared_secret_encrypted)
 
 
 def stored_secret(session: Session, client_key: str, decrypt) -> str | None:  # type: ignore[no-untyped-def]
     """The shared secret of an installation in any state (enabled/disabled calls are signed with it)."""
     inst = by_client_key(session, client_key)
-    return None if inst is None else decrypt(inst.shared_secret_encrypted)
+    if inst is None or not inst.shared_secret_encrypted:
+        return None  # a Forge-only installation has no Connect secret
+    return decrypt(inst.shared_secret_encrypted)

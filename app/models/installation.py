@@ -26,8 +26,16 @@ class InstallationState(enum.StrEnum):
     UNINSTALLED = "uninstalled"
 
 
+class InstallationKind(enum.StrEnum):
+    """Which front door installed the app: the Connect descriptor or the Forge manifest."""
+
+    CONNECT = "connect"
+    FORGE = "forge"
+
+
 class Installation(Base):
-    """One tenant. `client_key` is Atlassian's id of the site+app pair (the JWT `iss`)."""
+    """One tenant. `client_key` is Atlassian's id of the site+app pair (the JWT `iss`); a site
+    installed through Forge alone has its Forge installation id there."""
 
     __tablename__ = "installation"
 
@@ -36,7 +44,8 @@ class Installation(Base):
     product_type: Mapped[str] = mapped_column(String(32))
     base_url: Mapped[str] = mapped_column(String(255))
     display_url: Mapped[str | None] = mapped_column(String(255))
-    shared_secret_encrypted: Mapped[str] = mapped_column(Text)
+    # None for a site that came in through Forge only (it never had a Connect shared secret)
+    shared_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     state: Mapped[InstallationState] = mapped_column(
         Enum(InstallationState, name="installation_state", native_enum=False, length=16,
              values_callable=lambda e: [m.value for m in e]),
@@ -51,6 +60,18 @@ class Installation(Base):
     # The baseUrl an admin (or the first install) vouched for. A reinstall may move `base_url`
     # (a site rename does); until an admin confirms, write credentials are not sent there.
     confirmed_base_url: Mapped[str | None] = mapped_column(String(255), default=_initial_base_url)
+    # -- Forge (app/forge): set by the Forge lifecycle and every verified invocation --------
+    kind: Mapped[InstallationKind] = mapped_column(
+        Enum(InstallationKind, name="installation_kind", native_enum=False, length=16,
+             values_callable=lambda e: [m.value for m in e]),
+        default=InstallationKind.CONNECT, server_default=InstallationKind.CONNECT.value)
+    forge_installation_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
+    cloud_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    api_base_url: Mapped[str | None] = mapped_column(String(255))
+    forge_environment: Mapped[str | None] = mapped_column(String(32))
+    system_token_encrypted: Mapped[str | None] = mapped_column(Text)
+    system_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    adopted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def active(self) -> bool:

@@ -31,7 +31,7 @@ class Denied(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # none | jwt | basic | oauth | org-key
+    kind: str  # none | jwt | basic | oauth | org-key | forge | forge-user
     credential: str  # stable id for rate limiting, never the secret itself
     account_id: str | None = None
     scopes: frozenset[str] = frozenset()
@@ -97,9 +97,14 @@ def authorize(principal: Principal, op: Operation, site: Site) -> None:
     """Raise Denied unless this principal may call this operation."""
     if principal.kind == "none":
         raise Denied(401, "Client must be authenticated to access this resource.")
+    if principal.kind == "forge":
+        from .forge_tokens import authorize_forge
+
+        authorize_forge(principal, op, site)
+        return
     if principal.kind == "jwt":
         _connect_scope(principal, op)
-    elif principal.kind == "oauth":
+    elif principal.kind in ("oauth", "forge-user"):
         _oauth_scope(principal, op)
     elif principal.kind != "basic":
         raise Denied(401, f"{principal.kind} credentials are not accepted here")

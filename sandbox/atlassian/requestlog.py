@@ -20,7 +20,7 @@ class LoggedRequest:
     method: str
     path: str
     query: str
-    credential: str  # none | jwt | basic | oauth | org-key | client
+    credential: str  # none | jwt | basic | oauth | org-key | forge | forge-user | client
     status: int  # 0 when the connection was dropped without an answer
     body: bytes = b""
     at: float = field(default_factory=time.monotonic)

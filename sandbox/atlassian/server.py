@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from . import confluence, gateway, jira, upm
+from . import confluence, forge_tokens, gateway, jira, upm
 from .auth import ANONYMOUS, Denied, Principal, authorize, basic, connect_jwt, oauth_bearer
 from .clock import Clock
 from .connect import Installations
@@ -61,6 +61,7 @@ class AtlassianSandbox:
         self.org_api_key = org_api_key or secrets.token_urlsafe(32)
         self.oauth = AuthServer(self.clock, consenting_account_id=admin.account_id)
         self.installations = Installations()
+        self.forge_apps = forge_tokens.ForgeApps(site)
         self.install_keys = InstallKeys()
         self.faults = FaultPlan(fault_seed)
         self.limits = RateLimits()
@@ -115,7 +116,8 @@ def _authenticate(cloud: AtlassianSandbox) -> Principal:
     if path == "/oauth/token/accessible-resources" or "sandbox.gateway" in env:
         if scheme != "Bearer":
             raise Denied(401, "Unauthorized; a Bearer access token is required")
-        return oauth_bearer(value, cloud.oauth, cloud.site)
+        forge_app = cloud.forge_apps.principal(value, cloud.clock)
+        return forge_app or oauth_bearer(value, cloud.oauth, cloud.site)
     if scheme == "JWT" or (not header and "jwt" in request.args):
         token = value if scheme == "JWT" else request.args["jwt"]
         relative = path.removeprefix("/wiki")
@@ -233,7 +235,7 @@ def create_app(cloud: AtlassianSandbox) -> Flask:
     app = Flask("sandbox.atlassian")
     app.extensions["atlassian-sandbox"] = cloud
     app.json.sort_keys = False
-    for blueprint in (jira.bp, confluence.bp, gateway.bp, upm.bp):
+    for blueprint in (jira.bp, confluence.bp, gateway.bp, upm.bp, forge_tokens.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(404, lambda e: _error(404, "Not found: no such resource"))
     app.register_error_handler(405, lambda e: _error(405, "Method not allowed here"))

@@ -10,7 +10,7 @@ from redis import Redis
 
 from app.db import Database
 from app.models.credential import CredentialKind, CredentialStatus
-from app.models.installation import Installation
+from app.models.installation import Installation, InstallationKind
 from workers.atlassian import oauth
 from workers.atlassian.api_token import StoredApiTokenAuth
 from workers.atlassian.auth import (
@@ -23,7 +23,7 @@ from workers.atlassian.auth import (
 )
 from workers.atlassian.budget import AppBudget
 from workers.atlassian.credentials import Crypt, OAuthTokens, load_credential, load_site_credential
-from workers.atlassian.errors import AuthError
+from workers.atlassian.errors import AuthError, MissingCredentialError
 from workers.atlassian.http import Transport
 from workers.atlassian.site import DEFAULT_CONCURRENCY, Access, AtlassianSite, OrgAccess
 
@@ -87,11 +87,16 @@ def site_for_installation(installation_id: int, *, db: Database, settings: Clien
                             "nothing is read or written until an admin confirms it with "
                             f"`usersync installations confirm-url {installation.client_key}`")
         product, base_url = installation.product_type, installation.base_url
-        shared_secret = decrypt(installation.shared_secret_encrypted)
+        shared_secret = (decrypt(installation.shared_secret_encrypted)
+                         if installation.shared_secret_encrypted else None)
+        forge_read = forge_read_access(installation, decrypt)
     transport = transport or Transport(allow_private=settings.allow_private)
     root, product_base = site_urls(product, base_url)
-    read = Access(root, connect_auth(settings.app_key, shared_secret, product_base),
-                  "Connect app")
+    if forge_read is not None or shared_secret is None:
+        read = forge_read or _no_read_identity(installation_id)
+    else:
+        read = Access(root, connect_auth(settings.app_key, shared_secret, product_base),
+                      "Connect app")
     return AtlassianSite(product, transport, read,
                          write=_write_access(installation_id, product, root, db, settings,
                                              encrypt, decrypt, transport),
@@ -100,6 +105,25 @@ def site_for_installation(installation_id: int, *, db: Database, settings: Clien
                          budget=AppBudget(redis, str(installation_id), settings.points_per_hour,
                                           settings.tenant_share)
                          if redis is not None and settings.points_per_hour > 0 else None)
+
+
+def forge_read_access(installation: Installation, decrypt: Crypt) -> Access | None:
+    """Reads of a Forge installation: its app system token against the FIT's apiBaseUrl."""
+    from app.forge import system_token
+
+    if installation.kind != InstallationKind.FORGE or not installation.api_base_url:
+        return None
+    token = system_token.current(installation, decrypt)
+    if token is None:
+        return None
+    # Atlassian refuses group writes to a Forge app's own token: writes need the admin's credential
+    return Access(installation.api_base_url, BearerAuth(token), "Forge app", may_write=False)
+
+
+def _no_read_identity(installation_id: int) -> Access:
+    raise MissingCredentialError(
+        "read", f"installation {installation_id} has no current Forge app system token and no "
+        "Connect secret; Forge hands a token over with its next scheduled trigger")
 
 
 def _write_access(installation_id: int, product: str, root: str, db: Database,

@@ -42,6 +42,7 @@ class Access:
     base_url: str
     auth: AuthBase
     label: str  # what the admin connected, for messages: "Connect app", "OAuth", "API token"
+    may_write: bool = True  # False: known to be refused group writes (a Forge app's own token)
     app_traffic: bool = True  # counts against the app's hourly points (API tokens do not)
 
 
@@ -296,6 +297,10 @@ class AtlassianSite:
                final: Callable[[requests.Response], Any] | None = None) -> requests.Response:
         if self.write is not None:
             return self._send(self.write, call, accept, final)
+        if not self.read.may_write:
+            raise MissingCredentialError(
+                call.operation, f"the {self.read.label} may not write groups or users: "
+                f"{WRITE_CREDENTIAL_HINT}")
         try:
             return self._send(self.read, call, accept, final)
         except PermissionDenied as exc:

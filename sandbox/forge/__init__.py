@@ -1,0 +1,1 @@
+"""A sandbox Forge platform: signs Forge Invocation Tokens and calls a Forge Remote as Forge does."""
