@@ -8,7 +8,7 @@ up to three crash samples. The goal is zero crashes and zero 5xx. Targets: the S
 and PATCH path parsers, SCIM list filters and PATCH over HTTP (Flask test client on a fresh
 SQLite database), Connect install (RS256) and request (HS256) JWT verification, the
 directory-file JSON and CSV parsers and the custom-REST record parser. The Forge Invocation
-Token verifier is listed as `forge_fit` until it exists (see fuzz_targets.FIT_VERIFIER).
+Token (FIT) verifier runs over RS256 tokens signed with a key its JWKS publishes.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def targets(folder: Path) -> dict[str, tuple[st.SearchStrategy, Callable[[Any], 
     with app.app_context():
         endpoint = fs.ScimEndpoint.create(app)
     secrets = {"client-f": ft.SHARED_SECRET}
+    fit_keys = ft.forge_keys(keys)
     return {
         "scim_filter_parser": (fs.FILTERS, fs.check_scim_filter),
         "scim_patch_path_parser": (fs.PATHS, fs.check_scim_filter),
@@ -83,6 +84,7 @@ def targets(folder: Path) -> dict[str, tuple[st.SearchStrategy, Callable[[Any], 
         "directory_file_json": (ft.DIRECTORY_DOCUMENTS, ft.check_directory_json),
         "directory_file_csv": (ft.CSV_TEXTS, ft.check_directory_csv),
         "custom_rest_records": (ft.rest_cases(), ft.check_rest_records),
+        "forge_fit_rs256": (ft.fit_cases(keys), lambda t: ft.check_fit(t, fit_keys)),
     }
 
 
@@ -111,8 +113,6 @@ def main(argv: list[str] | None = None) -> None:
         only = {name for name in args.only.split(",") if name}
         results = {name: run_target(name, strategy, check, args.examples, args.seed)
                    for name, (strategy, check) in chosen.items() if not only or name in only}
-    results["forge_fit"] = {"inputs": 0, "crashes": 0, "5xx": 0,
-                            "note": "no Forge Invocation Token verifier yet (FIT_VERIFIER)"}
     print(json.dumps({
         "examples_per_target": args.examples, "seed": args.seed,
         "total": {k: sum(r.get(k, 0) for r in results.values())

@@ -20,6 +20,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import strategies as st
+from jwt import algorithms as jwt_algorithms
 
 from app.connect.install_keys import InstallKeys
 from app.connect.qsh import qsh
@@ -187,9 +188,50 @@ def check_request_jwt(case: tuple[str, bool], secret_for: Callable[[str], str | 
     return "accepted"
 
 
-FIT_VERIFIER: Callable[[str], Any] | None = None
-"""The Forge Invocation Token verifier, once it exists: a check like `check_request_jwt` goes
-here (strategy: RS256 tokens with fuzzed claims signed by a test JWKS) and into TARGETS."""
+FORGE_APP_ID = "ari:cloud:ecosystem::app/00000000-0000-4000-8000-00000000f022"
+
+
+def forge_keys(keys: Keys) -> Any:
+    """Forge's JWKS as the verifier sees it, publishing the fuzz key under its kid."""
+    from app.forge.jwks import ForgeKeys
+
+    public = serialization.load_pem_public_key(keys.public_pem.encode())
+    jwk = json.loads(jwt_algorithms.RSAAlgorithm.to_jwk(public))
+    return ForgeKeys("https://forge.invalid/.well-known/jwks.json",
+                     fetch=lambda url: {"keys": [{**jwk, "kid": keys.kid, "alg": "RS256"}]})
+
+
+def fit_cases(keys: Keys) -> st.SearchStrategy[str]:
+    """Forge Invocation Tokens: signed with a published key over any header and claims (what
+    a stolen or forged token could carry), or any token-shaped text."""
+    now = int(time.time())
+    good = {"iss": "forge/invocation-token", "aud": FORGE_APP_ID, "iat": now, "nbf": now,
+            "exp": now + 25, "jti": "j-1",
+            "app": {"id": FORGE_APP_ID, "installationId": "ari:cloud:ecosystem::installation/x",
+                    "apiBaseUrl": "https://api.atlassian.com/ex/jira/c-1",
+                    "installation": {"contexts": [{"cloudId": "c-1"}]}},
+            "context": {"cloudId": "c-1", "siteUrl": "https://acme.atlassian.net"},
+            "principal": "acc-1"}
+    claims = st.one_of(st.builds(lambda base, extra: {**base, **extra},
+                                 st.sampled_from([good, {}]),
+                                 keyed(list(good) + ["clientKey"], CLAIM_VALUES)), ODD_CLAIMS)
+    header = keyed(["kid", "alg", "typ", "jku"],
+                   st.one_of(CLAIM_VALUES, st.sampled_from([keys.kid, "RS256", "none", "HS256"])))
+    signed = st.builds(lambda c, h: sign({"alg": "RS256", "kid": keys.kid, **h}, c, keys.private),
+                       claims, st.one_of(st.just({}), header))
+    return st.one_of(signed, raw_tokens())
+
+
+def check_fit(token: str, verifier_keys: Any) -> str:
+    from app.forge.fit import FITRejected, verify
+
+    try:
+        verify(f"Bearer {token}", verifier_keys, FORGE_APP_ID)
+    except FITRejected:
+        return "rejected"
+    except Exception as exc:
+        raise Crash(f"FIT verification raised {type(exc).__name__}: {exc}") from exc
+    return "accepted"
 
 
 # -- directory files ---------------------------------------------------------------------------

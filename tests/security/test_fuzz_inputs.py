@@ -54,6 +54,27 @@ def test_directory_csv_gives_typed_errors_only(text):
     ft.check_directory_csv(text)
 
 
+FIT_KEYS = ft.forge_keys(KEYS)
+
+
+@BOUNDED
+@given(token=ft.fit_cases(KEYS))
+def test_forge_invocation_token_verification_never_crashes(token):
+    ft.check_fit(token, FIT_KEYS)
+
+
+def test_the_fit_fuzz_accepts_a_well_formed_token():
+    """The target can pass: a FIT with the expected claims is accepted, so refusals mean it."""
+    import time
+
+    now = int(time.time())
+    claims = {"iss": "forge/invocation-token", "aud": ft.FORGE_APP_ID, "iat": now, "nbf": now,
+              "exp": now + 25, "app": {"id": ft.FORGE_APP_ID, "installationId": "i-1",
+                                       "apiBaseUrl": "https://api.atlassian.com/ex/jira/c-1"}}
+    token = ft.sign({"alg": "RS256", "kid": KEYS.kid}, claims, KEYS.private)
+    assert ft.check_fit(token, FIT_KEYS) == "accepted"
+
+
 @settings(BOUNDED, max_examples=50)
 @given(case=ft.rest_cases())
 def test_custom_rest_records_never_crash(case):
