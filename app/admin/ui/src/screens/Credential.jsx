@@ -54,6 +54,12 @@ export default function Credential() {
   return (
     <div className="stack">
       <h1>Write access</h1>
+      <SectionMessage appearance="information" title="Why the app needs a credential from you">
+        <p>The app reads groups and users with its own identity, but Atlassian does not let an
+          app's own token change them: a Connect app's JWT is refused every group and user
+          write, and a Forge app's own token is refused them unless its app account is made a
+          site admin. Changes therefore go through the credential you connect here.</p>
+      </SectionMessage>
       <p>Active credential: {data.active ? <Lozenge appearance="success">{data.active.replace('_', ' ')}</Lozenge>
         : <Lozenge appearance="removed">none</Lozenge>} · organization API key: {data.org_api_key}</p>
       <div className="row"><Button onClick={runCheck}>Check it still works</Button></div>
