@@ -267,10 +267,17 @@ def credentials_api_token(client_key: str, email: str, token: str) -> None:
 @click.option("--client-key", required=True)
 @click.option("--org-id", required=True)
 @click.option("--key", required=True, prompt=True, hide_input=True)
-def credentials_org_key(client_key: str, org_id: str, key: str) -> None:
+@click.option("--writes/--no-writes", default=None,
+              help="Write groups, members and invites through the organization API even when "
+                   "a product write credential is connected (--writes) or never (--no-writes); "
+                   "by default only when none is.")
+def credentials_org_key(client_key: str, org_id: str, key: str, writes: bool | None) -> None:
     from app.models.credential import CredentialKind
 
-    _save_credential(client_key, CredentialKind.ORG_API_KEY, {"org_id": org_id, "api_key": key})
+    material: dict[str, Any] = {"org_id": org_id, "api_key": key}
+    if writes is not None:
+        material["writes"] = writes
+    _save_credential(client_key, CredentialKind.ORG_API_KEY, material)
 
 
 def _save_credential(client_key: str, kind, material: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]

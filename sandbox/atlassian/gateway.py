@@ -135,8 +135,11 @@ def search_directory_users(org_id: str, directory_id: str) -> Response:
     if body.get("emails") and body.get("searchTerm"):
         return _org_error(400, "Bad Request", "searchTerm and emails are mutually exclusive.")
     emails, account_ids = body.get("emails") or [], body.get("accountIds") or []
-    if not all(isinstance(x, str) for x in [*emails, *account_ids]):
-        return _org_error(400, "Bad Request", "emails and accountIds must be lists of strings.")
+    group_ids = body.get("groupIds") or []
+    if not all(isinstance(x, list) for x in (emails, account_ids, group_ids)) or not all(
+            isinstance(x, str) for x in [*emails, *account_ids, *group_ids]):
+        return _org_error(400, "Bad Request",
+                          "emails, accountIds and groupIds must be lists of strings.")
     limit = body.get("limit", ORG_SEARCH_LIMIT)
     if not isinstance(limit, int) or not 1 <= limit <= ORG_SEARCH_LIMIT:
         return _org_error(400, "Bad Request", f"limit must be 1 to {ORG_SEARCH_LIMIT}.")
@@ -144,7 +147,11 @@ def search_directory_users(org_id: str, directory_id: str) -> Response:
         start = int(body.get("cursor") or 0)
     except ValueError:
         return _org_error(400, "Bad Request", "The cursor is not valid.")
-    found = [_directory_user(u) for u in _cloud().site.org_search(emails, account_ids)]
+    site = _cloud().site
+    unknown = [g for g in group_ids if g not in site.groups]
+    if unknown:
+        return _org_error(404, "Not Found", f"Group {unknown[0]} not found")
+    found = [_directory_user(u) for u in site.org_search(emails, account_ids, group_ids)]
     for key, field in (("accountStatus", "accountStatus"),
                        ("membershipStatus", "membershipStatus")):
         if body.get(key):

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from . import confluence, forge_tokens, gateway, jira, upm
+from . import confluence, forge_tokens, gateway, jira, org_groups, upm
 from .auth import ANONYMOUS, Denied, Principal, authorize, basic, connect_jwt, oauth_bearer
 from .clock import Clock
 from .connect import Installations
@@ -235,7 +235,8 @@ def create_app(cloud: AtlassianSandbox) -> Flask:
     app = Flask("sandbox.atlassian")
     app.extensions["atlassian-sandbox"] = cloud
     app.json.sort_keys = False
-    for blueprint in (jira.bp, confluence.bp, gateway.bp, upm.bp, forge_tokens.bp):
+    for blueprint in (jira.bp, confluence.bp, gateway.bp, org_groups.bp, upm.bp,
+                      forge_tokens.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(404, lambda e: _error(404, "Not found: no such resource"))
     app.register_error_handler(405, lambda e: _error(405, "Method not allowed here"))

@@ -110,6 +110,7 @@ class Site:
         self.products = {"jira", "confluence"}  # a Confluence-only site has no /rest/api/3
         self.licensed_products = {"jira-software"}  # Jira products this site has (and Confluence)
         self.seats: dict[str, int] = {}  # access group name -> licensed seats (absent: unlimited)
+        self.org_paid = True  # the org API's invite needs at least one paid subscription
         for name_ in DEFAULT_GROUPS:
             self.add_group(name_)
         for permission, names in DEFAULT_GLOBAL_GRANTS.items():
@@ -167,13 +168,18 @@ class Site:
                 u.display_name.lower().startswith(q)
                 or (not u.email_hidden and u.email.lower().startswith(q)))]
 
-    def org_search(self, emails: list[str], account_ids: list[str]) -> list[SiteUser]:
-        """The org API's exact-match user search: every account, active or not, hidden or not."""
+    def org_search(self, emails: list[str], account_ids: list[str],
+                   group_ids: list[str] | None = None) -> list[SiteUser]:
+        """The org API's exact-match user search: every account, active or not, hidden or not;
+        with `group_ids`, members of any of those groups only."""
         with self.lock:
             wanted_emails = {e.lower() for e in emails}
+            group_ids = group_ids or []
+            in_groups = {a for g in group_ids if g in self.groups for a in self.groups[g].members}
             return [u for u in self.users.values()
                     if (not wanted_emails or u.email.lower() in wanted_emails)
-                    and (not account_ids or u.account_id in account_ids)]
+                    and (not account_ids or u.account_id in account_ids)
+                    and (not group_ids or u.account_id in in_groups)]
 
     def has_jira_access(self, account_id: str) -> bool:
         with self.lock:

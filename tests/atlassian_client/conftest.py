@@ -96,21 +96,23 @@ SiteFactory = Callable[..., AtlassianSite]
 
 @pytest.fixture()
 def make_site(cloud: SiteHandle, product_secrets: dict[str, str]) -> SiteFactory:
-    """Build a client: `make_site(product, write="token"|None, org=True, transport=...)`."""
+    """Build a client: `make_site(product, write="token"|None, org=True, transport=...)`;
+    `org_writes` as the org key's option, `may_write=False` for an identity refused writes."""
 
     def build(product: str = "jira", *, write: str | None = "token", org: bool = False,
-              transport: Transport | None = None, concurrency: int = 6) -> AtlassianSite:
+              transport: Transport | None = None, concurrency: int = 6,
+              org_writes: bool | None = None, may_write: bool = True) -> AtlassianSite:
         base = cloud.base_url + ("/wiki" if product == "confluence" else "")
         root, product_base = site_urls(product, base)
         read = Access(root, connect_auth(APP_KEY, product_secrets[product], product_base),
-                      "Connect app")
+                      "Connect app", may_write=may_write)
         write_access = Access(root, api_token_auth(cloud.admin_email, cloud.admin_api_token),
                               "site-admin API token", app_traffic=False) \
             if write == "token" else None
         org_access = OrgAccess(cloud.base_url, cloud.org_id,
                                BearerAuth(cloud.org_api_key)) if org else None
         return AtlassianSite(product, transport or make_transport(), read, write_access,
-                             org_access, concurrency=concurrency)
+                             org_access, concurrency=concurrency, org_writes=org_writes)
 
     return build
 

@@ -97,10 +97,11 @@ def site_for_installation(installation_id: int, *, db: Database, settings: Clien
     else:
         read = Access(root, connect_auth(settings.app_key, shared_secret, product_base),
                       "Connect app")
+    org, org_writes = _org_access(installation_id, db, settings, decrypt)
     return AtlassianSite(product, transport, read,
                          write=_write_access(installation_id, product, root, db, settings,
                                              encrypt, decrypt, transport),
-                         org=_org_access(installation_id, db, settings, decrypt),
+                         org=org, org_writes=org_writes,
                          concurrency=settings.concurrency,
                          budget=AppBudget(redis, str(installation_id), settings.points_per_hour,
                                           settings.tenant_share)
@@ -146,9 +147,14 @@ def _write_access(installation_id: int, product: str, root: str, db: Database,
 
 
 def _org_access(installation_id: int, db: Database, settings: ClientSettings,
-                decrypt: Crypt) -> OrgAccess | None:
+                decrypt: Crypt) -> tuple[OrgAccess | None, bool | None]:
+    """The org key and whether it writes: the key's `writes` option (True: groups, members
+    and invites always go through the organization; False: never), else None, which writes
+    through it only when no product write credential is connected."""
     key = load_credential(db, installation_id, CredentialKind.ORG_API_KEY, decrypt)
     if key is None or key.status != CredentialStatus.ACTIVE:
-        return None
-    return OrgAccess(settings.hosts.api_base, key.material["org_id"],
-                     BearerAuth(key.material["api_key"]))
+        return None, None
+    writes = key.material.get("writes")
+    return (OrgAccess(settings.hosts.api_base, key.material["org_id"],
+                      BearerAuth(key.material["api_key"])),
+            writes if isinstance(writes, bool) else None)

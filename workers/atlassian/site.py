@@ -27,6 +27,7 @@ from workers.atlassian.errors import (
 )
 from workers.atlassian.http import Transport, json_body
 from workers.atlassian.memberships import MembershipOp, MembershipResult, apply_all
+from workers.atlassian.org_writes import OrgWrites
 from workers.atlassian.target import AtlassianGroup, AtlassianUser
 
 ALREADY_MEMBER = re.compile(r"already (a )?member", re.IGNORECASE)
@@ -59,12 +60,15 @@ class AtlassianSite:
     `read` is the app's own identity (Connect JWT); `write` the site-admin credential
     (OAuth or API token), None when the admin has not connected one: writes are then
     tried with the read identity and a refusal says what to connect. `org` (the
-    organization API key) is needed only for suspend/restore.
+    organization API key) suspends and restores, finds inactive accounts, tells synced
+    groups, and is the write path (groups, members, invites) when `org_writes` says so:
+    by default when no product write credential is connected.
     """
 
     def __init__(self, product: str, transport: Transport, read: Access,
                  write: Access | None = None, org: OrgAccess | None = None,
-                 concurrency: int = DEFAULT_CONCURRENCY, budget: AppBudget | None = None) -> None:
+                 concurrency: int = DEFAULT_CONCURRENCY, budget: AppBudget | None = None,
+                 org_writes: bool | None = None) -> None:
         if product not in products.PRODUCTS:
             raise ValueError(f"product must be jira or confluence, not {product!r}")
         self.product = products.PRODUCTS[product]
@@ -73,6 +77,11 @@ class AtlassianSite:
         self.budget = budget
         self._lock = threading.Lock()
         self._directory_ids: list[str] | None = None
+        self._org_writes = OrgWrites(org.org_id, self._org_send,
+                                     lambda: self._directories(org)) if org else None
+        # one org API key writes for Jira, Confluence and Forge installations alike
+        self.writes_via_org = org is not None and (
+            org_writes if org_writes is not None else write is None)
 
     # -- reads ------------------------------------------------------------------------
     def list_groups(self) -> list[AtlassianGroup]:
@@ -166,6 +175,8 @@ class AtlassianSite:
 
     def check_write_access(self) -> str:
         """A harmless read with the write credential; the account it acts as (display name)."""
+        if self.writes_via_org and self.org is not None:
+            return f"organization {self.org.org_id} ({self.check_org_access()} directories)"
         if self.write is None:
             raise MissingCredentialError("check_write_credential",
                                          f"no write credential is connected: {WRITE_CREDENTIAL_HINT}")
@@ -179,6 +190,8 @@ class AtlassianSite:
         name = (name or "").strip()
         if not name:
             raise ValueError("a group needs a name")
+        if self.writes_via_org and self._org_writes:
+            return self._org_writes.create_group(name)
         call = self.product.create_group(name)
         response = self._write(call, accept=lambda r: r.status_code == 400
                                and bool(GROUP_EXISTS.search(r.text)))
@@ -193,11 +206,15 @@ class AtlassianSite:
         return existing
 
     def add_member(self, group_id: str, account_id: str) -> None:
+        if self.writes_via_org and self._org_writes:
+            return self._org_writes.add_member(group_id, account_id)
         self._write(self.product.add_member(group_id, account_id),
                     accept=lambda r: r.status_code == 400 and bool(ALREADY_MEMBER.search(r.text)),
                     final=_bare_500 if self.product.name == "confluence" else None)
 
     def remove_member(self, group_id: str, account_id: str) -> None:
+        if self.writes_via_org and self._org_writes:
+            return self._org_writes.remove_member(group_id, account_id)
         self._write(self.product.remove_member(group_id, account_id),
                     accept=lambda r: r.status_code == 400 and bool(NOT_MEMBER.search(r.text)))
 
@@ -205,15 +222,21 @@ class AtlassianSite:
         if "@" not in (email or ""):
             raise ValueError(f"not an e-mail address: {email!r}")
         call = products.invite(email, display_name, products_)
+        if self.writes_via_org and self._org_writes:
+            return self._org_writes.invite_user(email, products_)
         if self.product.name == "confluence" and self._platform(reading=False) is None:
+            if self._org_writes:  # Confluence has no invite: the organization's invite does
+                return self._org_writes.invite_user(email, products_)
             raise MissingCredentialError(call.operation, CONFLUENCE_INVITE_HINT)
         try:
             user = products.jira_user(json_body(call.operation, self._write(call)))
         except NotFoundError as exc:
             if self.product.name != "confluence":
                 raise
+            if self._org_writes:  # a site without Jira: the organization's invite
+                return self._org_writes.invite_user(email, products_)
             raise MissingCredentialError(call.operation, CONFLUENCE_INVITE_HINT,
-                                         status=exc.status) from exc  # a site without Jira
+                                         status=exc.status) from exc
         except BadRequestError as exc:
             if "does not have access" not in exc.remote_message:
                 raise
@@ -317,17 +340,23 @@ class AtlassianSite:
 
     def _org(self, call: products.Call) -> Any:
         """An organization API call; its JSON answer, or None for an empty one."""
-        org = self._org_access()
-        response = self.transport.request(call.operation, call.method,
-                                          org.api_base.rstrip("/") + call.path,
-                                          auth=org.auth, json=call.json)
+        response = self._org_send(call)
         return json_body(call.operation, response) if response.content else None
+
+    def _org_send(self, call: products.Call,
+                  accept: Callable[[requests.Response], bool] | None = None,
+                  final: Callable[[requests.Response], Any] | None = None) -> requests.Response:
+        org = self._org_access()
+        return self.transport.request(call.operation, call.method,
+                                      org.api_base.rstrip("/") + call.path, auth=org.auth,
+                                      json=call.json, accept=accept, final=final)
 
 
 CONFLUENCE_INVITE_HINT = (
     "a Confluence installation invites people through the site's Jira with a site-admin API "
-    "token; on a site without Jira, invite them in Atlassian Administration (or set the "
-    "connection to skip unmatched users) and they are linked by e-mail on the next run")
+    "token, or through the organization with an organization API key; without either, invite "
+    "them in Atlassian Administration (or set the connection to skip unmatched users) and "
+    "they are linked by e-mail on the next run")
 FILTER_VALUES = products.JIRA_PAGE  # identifiers per group/bulk call: one page of answers
 FILTER_CHARS = 3000  # and a URL short enough for every proxy on the way
 

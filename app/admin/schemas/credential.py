@@ -43,6 +43,9 @@ class OAuthStart(Schema):
 class OrgKey(Schema):
     org_id = fields.String(required=True, validate=[validate.Length(min=1, max=128), ASCII])
     api_key = fields.String(required=True, validate=SECRET, load_only=True)
+    # True: groups, members and invites always go through the organization API; False: never;
+    # absent: only when no product write credential (OAuth, API token) is connected
+    writes = fields.Boolean(load_default=None, allow_none=True)
 
 
 class ApiToken(Schema):

@@ -92,9 +92,11 @@ def finish_oauth(code: str, state: str) -> str:
 @operation("/credential/org-key", "PUT", summary="Store the organization API key", tag=TAG,
            body=s.OrgKey, answer=s.CredentialSummary, errors=(400,))
 def put_org_key(ctx: Context) -> dict[str, Any]:
+    material: dict[str, Any] = {"org_id": ctx.body["org_id"], "api_key": ctx.body["api_key"]}
+    if ctx.body.get("writes") is not None:
+        material["writes"] = ctx.body["writes"]
     save_credential(extensions.db, ctx.caller.installation.id, CredentialKind.ORG_API_KEY,
-                    {"org_id": ctx.body["org_id"], "api_key": ctx.body["api_key"]},
-                    extensions.secrets.encrypt)
+                    material, extensions.secrets.encrypt)
     return summary(ctx.caller.installation.id)
 
 
