@@ -174,21 +174,14 @@ def _directory_member(org_id: str, directory_id: str, account_id: str):
         return None, _org_error(404, "Not Found", f"User {account_id} not found")
 
 
-@bp.post("/admin/v2/orgs/<org_id>/directories/<directory_id>/users/<account_id>/suspend")
-def suspend_v2(org_id: str, directory_id: str, account_id: str) -> Response:
+@bp.post("/admin/v2/orgs/<org_id>/directories/<directory_id>/users/<account_id>/"
+         "<any(suspend, restore):action>")
+def suspend_or_restore_v2(org_id: str, directory_id: str, account_id: str,
+                          action: str) -> Response:
     user, error = _directory_member(org_id, directory_id, account_id)
     if error:
         return error
-    _cloud().site.set_suspended(user.account_id, True)
-    return Response(status=204)
-
-
-@bp.post("/admin/v2/orgs/<org_id>/directories/<directory_id>/users/<account_id>/restore")
-def restore_v2(org_id: str, directory_id: str, account_id: str) -> Response:
-    user, error = _directory_member(org_id, directory_id, account_id)
-    if error:
-        return error
-    _cloud().site.set_suspended(user.account_id, False)
+    _cloud().site.set_suspended(user.account_id, action == "suspend")
     return Response(status=204)
 
 
