@@ -107,6 +107,17 @@ def _org_v2(org_id: str, directory_id: str | None = None) -> Response | None:
     return None
 
 
+def _page_window(body: dict, default_limit: int) -> tuple[int, int] | Response:
+    """(start, limit) of an org search body's cursor and limit, or the 400 answer."""
+    limit = body.get("limit", default_limit)
+    if not isinstance(limit, int) or not 1 <= limit <= ORG_SEARCH_LIMIT:
+        return _org_error(400, "Bad Request", f"limit must be 1 to {ORG_SEARCH_LIMIT}.")
+    try:
+        return int(body.get("cursor") or 0), limit
+    except ValueError:
+        return _org_error(400, "Bad Request", "The cursor is not valid.")
+
+
 def _directory_user(user: SiteUser) -> dict:
     return {"accountId": user.account_id, "accountType": user.account_type,
             "accountStatus": "active" if user.active else "inactive",
@@ -140,13 +151,10 @@ def search_directory_users(org_id: str, directory_id: str) -> Response:
             isinstance(x, str) for x in [*emails, *account_ids, *group_ids]):
         return _org_error(400, "Bad Request",
                           "emails, accountIds and groupIds must be lists of strings.")
-    limit = body.get("limit", ORG_SEARCH_LIMIT)
-    if not isinstance(limit, int) or not 1 <= limit <= ORG_SEARCH_LIMIT:
-        return _org_error(400, "Bad Request", f"limit must be 1 to {ORG_SEARCH_LIMIT}.")
-    try:
-        start = int(body.get("cursor") or 0)
-    except ValueError:
-        return _org_error(400, "Bad Request", "The cursor is not valid.")
+    window = _page_window(body, ORG_SEARCH_LIMIT)
+    if isinstance(window, Response):
+        return window
+    start, limit = window
     site = _cloud().site
     unknown = [g for g in group_ids if g not in site.groups]
     if unknown:
@@ -201,13 +209,10 @@ def search_directory_groups(org_id: str, directory_id: str) -> Response:
                           "groupNames is mutually exclusive with groupIds and searchTerm.")
     if not all(isinstance(x, str) for x in [*ids, *names]):
         return _org_error(400, "Bad Request", "groupIds and groupNames must be lists of strings.")
-    limit = body.get("limit", 20)
-    if not isinstance(limit, int) or not 1 <= limit <= ORG_SEARCH_LIMIT:
-        return _org_error(400, "Bad Request", f"limit must be 1 to {ORG_SEARCH_LIMIT}.")
-    try:
-        start = int(body.get("cursor") or 0)
-    except ValueError:
-        return _org_error(400, "Bad Request", "The cursor is not valid.")
+    window = _page_window(body, 20)
+    if isinstance(window, Response):
+        return window
+    start, limit = window
     site = _cloud().site
     groups = site.find_groups(ids, names) if ids or names else site.sorted_groups()
     data = [{"id": g.group_id, "name": g.name, "directoryId": site.directory_id,
