@@ -263,14 +263,14 @@ def _first_run(settings: dict[str, Any], port: int, sandbox_port: int, admin: tu
         result["code"] = 1
     if result["code"] == 0:
         print(summary(setup, time.monotonic() - started), flush=True)
-    print(urls(app_url, sandbox_url, setup.out.client_key, admin, options.once), flush=True)
+    print(urls(app_url, sandbox_url, Path(settings["INSTANCE_PATH"]), admin, options.once), flush=True)
     if options.once:
         if printer is not None:
             printer.stopping = True
         print("stopping every process it started", flush=True)
         manager.terminate()
         return
-    RunWatcher(extensions.db).start()
+    RunWatcher(extensions.db, stopping=lambda: bool(printer and printer.stopping)).start()
 
 
 def summary(setup: Any, seconds: float) -> str:
@@ -283,12 +283,12 @@ def summary(setup: Any, seconds: float) -> str:
             f"(sync {out.sync_seconds:.1f} s; everything {seconds:.0f} s)")
 
 
-def urls(app_url: str, sandbox_url: str, client_key: str, admin: tuple[str, str],
+def urls(app_url: str, sandbox_url: str, instance: Path, admin: tuple[str, str],
          once: bool) -> str:
     lines = [f"\n  Admin page (as the sandbox site's admin): {app_url}/dev/admin",
              f"  Connect descriptor:                      {app_url}/atlassian-connect.json",
              f"  Sandbox Atlassian site:                  {sandbox_url}  "
-             f"(admin {admin[0]}, API token in instance/sandbox-admin-token)"]
+             f"(admin {admin[0]}, API token in {instance / 'sandbox-admin-token'})"]
     if not once:
         lines += ["\nThe connection syncs every five minutes. Change the sandbox IdP in another "
                   "terminal and watch it arrive:",

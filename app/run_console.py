@@ -35,6 +35,10 @@ class LogFiles:
         for line in data.splitlines():
             out.write(f"{stamp} {line}\n")
         out.flush()
+        if name == "system" and " received" in data and not self.stopping:
+            self.stopping = True  # Ctrl-C (SIGINT) or SIGTERM: honcho stops every process
+            self.terminal.write("stopping every process it started ...\n")
+            self.terminal.flush()
         if name == "system" and " stopped (rc=" in data and not self.stopping:
             # a process ending is news: either Ctrl-C, or something to look at in its log
             proc = data.split(" ", 1)[0]
@@ -88,10 +92,11 @@ def _aware(moment: Any) -> Any:
 class RunWatcher:
     """Polls the runs table and prints one line per run that ended since it started watching."""
 
-    def __init__(self, db: Any, out: TextIO = sys.stdout, interval: float = 2.0):
+    def __init__(self, db: Any, out: TextIO = sys.stdout, interval: float = 2.0,
+                 stopping: Callable[[], bool] = lambda: False):
         from app.models import SyncRun
 
-        self.db, self.out, self.interval = db, out, interval
+        self.db, self.out, self.interval, self.stopping = db, out, interval, stopping
         with db.session() as session:
             self.seen = max(session.scalars(select(SyncRun.id)).all(), default=0)
         self._stop = threading.Event()
@@ -104,7 +109,7 @@ class RunWatcher:
         self._stop.set()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(self.interval) and not self.stopping():
             try:
                 self.poll()
             except Exception as exc:  # noqa: BLE001 - the watcher must not end the product
