@@ -158,6 +158,8 @@ def commands(port: int, redis_url: str, sandbox_port: int | None,
 def run(settings: dict[str, Any], port: int, sandbox_port: int | None,
         options: Options | None = None) -> int:
     options = options or Options()
+    if options.once and not sandbox_port:
+        sys.exit("--once needs the sandbox (it sets up and syncs against it): drop --no-sandbox")
     started = time.monotonic()
     if options.fresh:
         start_over(settings)
@@ -191,8 +193,6 @@ def run(settings: dict[str, Any], port: int, sandbox_port: int | None,
         threading.Thread(target=_first_run, daemon=True, name="first-run", args=(
             demo_settings, port, sandbox_port, admin, options, manager, result, started,
             printer)).start()
-    elif options.once:
-        sys.exit("--once needs the sandbox (it sets up and syncs against it)")
     manager.loop()
     if options.once:
         return result.get("code", 1)
