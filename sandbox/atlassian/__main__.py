@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-validate", action="store_true")
     parser.add_argument("--no-auto-webhooks", action="store_true",
                         help="do not send user_created to installed apps on invites")
+    parser.add_argument("--oauth-client", nargs=3, metavar=("CLIENT_ID", "SECRET", "REDIRECT_URI"),
+                        help="register an OAuth 2.0 (3LO) app whose consent the site admin gives")
     args = parser.parse_args(argv)
     site = build_site(args.seed, users=args.users, groups=args.groups,
                       memberships=args.memberships, seed_value=args.seed_value)
@@ -33,6 +35,9 @@ def main(argv: list[str] | None = None) -> None:
                                validate=not args.no_validate,
                                auto_webhooks=not args.no_auto_webhooks)
     sandbox.base_url = f"http://{args.host}:{args.port}"
+    if args.oauth_client:
+        client_id, secret, redirect_uri = args.oauth_client
+        sandbox.oauth.register_client(client_id, secret, [redirect_uri])
     print(f"Atlassian sandbox site: {sandbox.base_url}  cloudId={site.cloud_id} "
           f"orgId={site.org_id}", flush=True)
     print(f"Site admin (Basic): {sandbox.admin.email} / {sandbox.admin.api_token}", flush=True)
