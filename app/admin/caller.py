@@ -87,7 +87,15 @@ def _connect_caller(header: str) -> Caller:
     account_id = claims.get("sub")
     if not isinstance(account_id, str) or not account_id:
         raise ApiError(401, "the token names no user (sub): open the page from the site's settings")
-    return Caller(installation, account_id, installation.product_type, "connect")
+    def connect_admin_check() -> bool:
+        # A Forge-adopted installation reads with Forge's app token, which may not read other
+        # accounts' permissions; a Connect page's caller is checked with the Connect JWT.
+        from app.admin.site import site_for
+
+        return site_for(installation.id, prefer_connect=True).is_product_admin(account_id)
+
+    return Caller(installation, account_id, installation.product_type, "connect",
+                  admin_check=connect_admin_check)
 
 
 def resolve() -> Caller:

@@ -30,7 +30,8 @@ def web_transport() -> Transport:
                      allow_private=bool(current_app.config.get("ALLOW_PRIVATE_URLS")))
 
 
-def site_for(installation_id: int) -> AtlassianSite:
+def site_for(installation_id: int, prefer_connect: bool = False) -> AtlassianSite:
     return site_for_installation(installation_id, db=extensions.db, settings=client_settings(),
                                  encrypt=extensions.secrets.encrypt,
-                                 decrypt=extensions.secrets.decrypt, transport=web_transport())
+                                 decrypt=extensions.secrets.decrypt, transport=web_transport(),
+                                 prefer_connect=prefer_connect)

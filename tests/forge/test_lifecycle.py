@@ -163,3 +163,24 @@ def test_connect_tokens_naming_a_forge_only_installation_are_refused(forge_stack
                                            "Content-Type": "application/json"},
                                   json={"clientKey": inst.installation_id, "eventType": "enabled"})
         assert answer.status_code == 401, (path, answer.status_code, answer.text)
+
+
+def test_the_connect_page_of_a_site_forge_adopted_still_knows_its_admins(forge_stack, tmp_path):
+    """After adoption the sync reads with Forge's app token, which may not read other accounts'
+    permissions; the Connect page's caller is checked with the Connect JWT instead."""
+    import time
+
+    import jwt
+
+    from app.admin.caller import admin_cache
+
+    installed, _cid = _connect_site_with_history(forge_stack, tmp_path)
+    forge_stack.install(connect_client_key=installed.client_key)
+    admin_cache.clear()
+    now = int(time.time())
+    token = jwt.encode({"iss": installed.client_key, "iat": now, "exp": now + 300,
+                        "qsh": "context-qsh", "sub": forge_stack.cloud.admin_account_id},
+                       installed.shared_secret, algorithm="HS256")
+    me = requests.get(forge_stack.app_url + "/api/admin/me",
+                      headers={"Authorization": f"JWT {token}"}, timeout=10)
+    assert me.status_code == 200, me.text

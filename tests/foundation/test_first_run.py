@@ -53,7 +53,8 @@ def test_run_once_sets_up_syncs_and_says_so_in_a_few_lines(tmp_path):
     code, out, took = run_once(tmp_path / "instance")
     assert code == 0, out
     assert took < 120, f"--once took {took:.0f} s"
-    assert "[7/7] running the first sync ... done" in out, out
+    assert re.search(r"\[7/8\] running the first sync \.\.\. done", out), out
+    assert "[8/8] installing the Forge app (adopts the Connect install) ... done" in out, out
     assert "OAuth grant stored" in out
     found = re.search(r"First sync succeeded: (\d+) groups created, (\d+) memberships added, "
                       r"(\d+) users invited", out)

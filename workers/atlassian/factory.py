@@ -72,9 +72,12 @@ def site_urls(product: str, base_url: str) -> tuple[str, str]:
 def site_for_installation(installation_id: int, *, db: Database, settings: ClientSettings,
                           encrypt: Crypt, decrypt: Crypt,
                           transport: Transport | None = None,
-                          redis: Redis | None = None) -> AtlassianSite:
+                          redis: Redis | None = None,
+                          prefer_connect: bool = False) -> AtlassianSite:
     """The site of one installation, with every credential its admin has connected; with
-    `redis` and a configured budget, its app traffic draws on the shared hourly budget."""
+    `redis` and a configured budget, its app traffic draws on the shared hourly budget.
+    `prefer_connect`: read with the Connect JWT even where Forge adopted the installation (a
+    Connect page's caller is checked with the identity its page came through)."""
     with db.session() as session:
         installation = session.get(Installation, installation_id)
         if installation is None:
@@ -92,6 +95,8 @@ def site_for_installation(installation_id: int, *, db: Database, settings: Clien
         forge_read = forge_read_access(installation, decrypt)
     transport = transport or Transport(allow_private=settings.allow_private)
     root, product_base = site_urls(product, base_url)
+    if prefer_connect and shared_secret is not None:
+        forge_read = None
     if forge_read is not None or shared_secret is None:
         read = forge_read or _no_read_identity(installation_id)
     else:
