@@ -68,6 +68,13 @@ def test_run_once_sets_up_syncs_and_says_so_in_a_few_lines(tmp_path):
     for name in PROCESSES:
         assert (logs / f"{name}.log").stat().st_size > 0, name
     assert "POST /api/admin/connections" in (logs / "web.log").read_text()
+    # the connection ran on demand until its first sync was seen, then got its schedule
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "instance" / "usersync.db") as db:
+        assert db.execute("select schedule from connection").fetchall() == [("five_minutes",)]
+        triggers = [t for (t,) in db.execute("select trigger from sync_run order by id")]
+    assert triggers[:2] == ["manual", "manual"], triggers  # the preview, then the first sync
 
     # a second run reuses the state: the same generated IdP (with its changes), a new sandbox site
     state = tmp_path / "instance" / "sandbox-idp.json"
