@@ -41,7 +41,7 @@ export default function ChangesChart({ history, title = 'Changes per run' }) {
         { stroke: AXIS, grid: { show: false }, ticks: { show: false },
           splits: () => runs.map((_, i) => i).filter((i) => i % every === 0),
           values: (u, splits) => splits.map((i) => (runs[i] ? label(runs[i].started_at) : '')) },
-        { stroke: AXIS, size: 44, grid: { stroke: '#091e4224' } },
+        { stroke: AXIS, size: 56, grid: { stroke: '#091e4224' } },  // room for "10,000"
       ],
       series: [{},
         { label: 'Applied', fill: APPLIED, stroke: APPLIED, paths: bar(-1), points: { show: false } },

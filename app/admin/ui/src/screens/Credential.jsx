@@ -70,7 +70,9 @@ export default function Credential() {
         ? <Button appearance="primary" onClick={startOAuth}>Connect with Atlassian</Button>
         : <p className="muted">OAuth is not configured on this server.</p>}
       <h2>Organization API key</h2>
-      <p className="muted">Needed only to suspend access when users leave the IdP.</p>
+      <p className="muted">Suspends access when people leave the IdP and finds suspended accounts
+        and hidden addresses. With no other credential connected it is the one key that writes
+        groups, memberships and invites, for Jira, Confluence and Forge installations alike.</p>
       <KeyForm path="/credential/org-key" submitText="Save organization key" onSaved={reload}
         fields={[['org_id', 'Organization ID', 'text'], ['api_key', 'API key', 'password']]} />
       <h2>API token (legacy)</h2>
