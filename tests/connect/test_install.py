@@ -10,31 +10,19 @@ from sqlalchemy import select
 from app import extensions
 from app.models import Installation, InstallationState
 from tests.conftest import TEST_BASE_URL
+from tests.connect.lifecycle import app_for
 from tests.connect.tokens import (
     INSTALL_KID,
-    INSTALL_PUBLIC,
     OTHER_PRIVATE,
     install_payload,
     install_token,
-    key_server,
     request_token,
 )
 
 
 @pytest.fixture()
-def keys():
-    with key_server({INSTALL_KID: INSTALL_PUBLIC}) as server:
-        yield server
-
-
-@pytest.fixture()
-def app(test_config, keys):
-    from app import create_app
-
-    # A fresh URL per test, so the process-wide kid cache cannot hide a key server failure.
-    test_config["INSTALL_KEYS_URL"] = keys.url + "/"
-    return create_app(test_config)
-
+def app(test_config, keys):  # type: ignore[no-untyped-def]
+    return app_for(test_config, keys)
 
 def post(client, event: str, payload: dict | str, token: str | None):
     headers = {"Authorization": f"JWT {token}"} if token else {}

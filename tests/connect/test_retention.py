@@ -17,29 +17,17 @@ from app.models import AtlassianCredential, Connection, Installation, ScimToken
 from app.models.credential import CredentialKind
 from app.scim import tokens
 from tests.conftest import TEST_BASE_URL, TEST_KEYS
+from tests.connect.lifecycle import app_for
 from tests.connect.tokens import (
-    INSTALL_KID,
-    INSTALL_PUBLIC,
     install_payload,
     install_token,
-    key_server,
 )
 from workers.atlassian.credentials import save_credential
 
 
 @pytest.fixture()
-def keys():
-    with key_server({INSTALL_KID: INSTALL_PUBLIC}) as server:
-        yield server
-
-
-@pytest.fixture()
-def app(test_config, keys):
-    from app import create_app
-
-    test_config["INSTALL_KEYS_URL"] = keys.url + "/"
-    return create_app(test_config)
-
+def app(test_config, keys):  # type: ignore[no-untyped-def]
+    return app_for(test_config, keys)
 
 def lifecycle(client, event: str, client_key: str = "client-a"):  # type: ignore[no-untyped-def]
     return client.post(f"/{event}", data=json.dumps(install_payload(client_key)),

@@ -12,13 +12,12 @@ from app import extensions
 from app.connect import tenancy
 from app.connect.qsh import qsh
 from tests.conftest import TEST_BASE_URL
+from tests.connect.lifecycle import app_for
 from tests.connect.tokens import (
     INSTALL_KID,
     INSTALL_PRIVATE,
-    INSTALL_PUBLIC,
     install_payload,
     install_token,
-    key_server,
     request_token,
 )
 
@@ -27,18 +26,8 @@ SECRET = "a" * 40
 
 
 @pytest.fixture()
-def keys():
-    with key_server({INSTALL_KID: INSTALL_PUBLIC}) as server:
-        yield server
-
-
-@pytest.fixture()
-def app(test_config, keys):
-    from app import create_app
-
-    test_config["INSTALL_KEYS_URL"] = keys.url + "/"
-    return create_app(test_config)
-
+def app(test_config, keys):  # type: ignore[no-untyped-def]
+    return app_for(test_config, keys)
 
 def install(client, token: str):  # type: ignore[no-untyped-def]
     return client.post("/installed", data=json.dumps(install_payload()), content_type="application/json",

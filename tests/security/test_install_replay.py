@@ -19,11 +19,8 @@ from app.models.credential import CredentialKind
 from sandbox.live import LiveServer
 from tests.conftest import TEST_BASE_URL, TEST_KEYS
 from tests.connect.tokens import (
-    INSTALL_KID,
-    INSTALL_PUBLIC,
     install_payload,
     install_token,
-    key_server,
     request_token,
 )
 from workers.atlassian.credentials import load_site_credential, save_credential
@@ -31,12 +28,6 @@ from workers.atlassian.errors import AuthError
 from workers.atlassian.factory import ClientSettings, site_for_installation
 
 ATLASSIAN = [".atlassian.net", ".jira.com", ".jira-dev.com"]
-
-
-@pytest.fixture()
-def keys():
-    with key_server({INSTALL_KID: INSTALL_PUBLIC}) as server:
-        yield server
 
 
 @pytest.fixture()

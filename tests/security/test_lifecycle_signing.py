@@ -20,11 +20,8 @@ from sandbox.atlassian.testing import running_site
 from sandbox.live import LiveServer
 from tests.conftest import TEST_BASE_URL
 from tests.connect.tokens import (
-    INSTALL_KID,
-    INSTALL_PUBLIC,
     install_payload,
     install_token,
-    key_server,
     request_token,
 )
 from tests.engine.harness import directory, stack
@@ -75,12 +72,6 @@ def test_sandbox_signs_enabled_and_disabled_with_the_shared_secret():
             assert claims["iss"] == call["body"]["clientKey"] == installation.client_key
             assert claims["qsh"] == hash_url("POST", f"/{call['event']}")
             assert claims["exp"] - claims["iat"] <= 900
-
-
-@pytest.fixture()
-def keys():
-    with key_server({INSTALL_KID: INSTALL_PUBLIC}) as server:
-        yield server
 
 
 @pytest.fixture()

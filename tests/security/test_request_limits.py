@@ -8,17 +8,15 @@ import json
 
 import pytest
 
-from app import create_app, extensions
+from app import extensions
 from app.connect import tenancy
 from app.limits import LIFECYCLE_MAX_BYTES, WEBHOOK_MAX_BYTES
 from app.scim.http import MAX_BODY as SCIM_MAX_BODY
 from tests.conftest import TEST_BASE_URL
+from tests.connect.lifecycle import app_for
 from tests.connect.tokens import (
-    INSTALL_KID,
-    INSTALL_PUBLIC,
     install_payload,
     install_token,
-    key_server,
     request_token,
 )
 
@@ -48,16 +46,8 @@ class WatchedBody(io.BytesIO):
 
 
 @pytest.fixture()
-def keys():
-    with key_server({INSTALL_KID: INSTALL_PUBLIC}) as server:
-        yield server
-
-
-@pytest.fixture()
-def app(test_config, keys):
-    test_config["INSTALL_KEYS_URL"] = keys.url + "/"
-    return create_app(test_config)
-
+def app(test_config, keys):  # type: ignore[no-untyped-def]
+    return app_for(test_config, keys)
 
 def padded_install(size: int) -> bytes:
     return json.dumps(dict(install_payload(), description="x" * size)).encode()
