@@ -139,16 +139,22 @@ def install_cases(keys: Keys) -> st.SearchStrategy[tuple[str, bytes]]:
 def check_install_jwt(case: tuple[str, bytes], install_keys: InstallKeys) -> str:
     token, body = case
     req = IncomingRequest("POST", f"{BASE_URL}/installed", f"JWT {token}")
+    return verdict("signed install", lambda: lifecycle_payload(verify_signed_install(
+        req, keys=install_keys, base_url=BASE_URL, leeway=90)[1], body), JWTRejected)
+
+
+def verdict(what: str, call: Callable[[], Any], refusal: type[Exception]) -> str:
+    """A token check's outcome: accepted, or rejected by its typed refusal; any other
+    exception, or a refusal that claims a 5xx, is a Crash."""
     try:
-        _token, claims = verify_signed_install(req, keys=install_keys, base_url=BASE_URL,
-                                               leeway=90)
-        lifecycle_payload(claims, body)
-    except JWTRejected as rejected:
-        if rejected.status >= 500:
-            raise Crash(f"signed install answered {rejected.status}: {rejected.message}") from rejected
+        call()
+    except refusal as rejected:
+        status = getattr(rejected, "status", 401)
+        if status >= 500:
+            raise Crash(f"{what} answered {status}: {rejected}") from rejected
         return "rejected"
     except Exception as exc:
-        raise Crash(f"signed install raised {type(exc).__name__}: {exc}") from exc
+        raise Crash(f"{what} raised {type(exc).__name__}: {exc}") from exc
     return "accepted"
 
 
@@ -176,16 +182,9 @@ def request_cases() -> st.SearchStrategy[tuple[str, bool]]:
 def check_request_jwt(case: tuple[str, bool], secret_for: Callable[[str], str | None]) -> str:
     token, context = case
     req = IncomingRequest("GET", f"{BASE_URL}/connect/whoami?lic=none", f"JWT {token}")
-    try:
-        verify_request(req, secret_for=secret_for, base_url=BASE_URL, leeway=90,
-                       allow_context_qsh=context)
-    except JWTRejected as rejected:
-        if rejected.status >= 500:
-            raise Crash(f"verify_request answered {rejected.status}: {rejected.message}") from rejected
-        return "rejected"
-    except Exception as exc:
-        raise Crash(f"verify_request raised {type(exc).__name__}: {exc}") from exc
-    return "accepted"
+    return verdict("verify_request", lambda: verify_request(
+        req, secret_for=secret_for, base_url=BASE_URL, leeway=90, allow_context_qsh=context),
+        JWTRejected)
 
 
 FORGE_APP_ID = "ari:cloud:ecosystem::app/00000000-0000-4000-8000-00000000f022"
@@ -225,13 +224,8 @@ def fit_cases(keys: Keys) -> st.SearchStrategy[str]:
 def check_fit(token: str, verifier_keys: Any) -> str:
     from app.forge.fit import FITRejected, verify
 
-    try:
-        verify(f"Bearer {token}", verifier_keys, FORGE_APP_ID)
-    except FITRejected:
-        return "rejected"
-    except Exception as exc:
-        raise Crash(f"FIT verification raised {type(exc).__name__}: {exc}") from exc
-    return "accepted"
+    return verdict("FIT verification",
+                   lambda: verify(f"Bearer {token}", verifier_keys, FORGE_APP_ID), FITRejected)
 
 
 # -- directory files ---------------------------------------------------------------------------
