@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema
 
-from workers.sync.model import Snapshot
+from workers.sync.model import GroupSlice, Snapshot, UserSlice
 
 
 class SourceError(Exception):
@@ -79,6 +79,8 @@ class Source:
     label: ClassVar[str] = ""
     settings_schema: ClassVar[type[Schema]]
     supports_incremental: ClassVar[bool] = False
+    supports_targeted: ClassVar[bool] = False
+    """True when `fetch_user` and `fetch_group` work: a webhook then costs one user, not a directory."""
 
     def __init__(self, settings: dict[str, Any], *, allow_private: bool = False):
         self.settings = settings
@@ -94,6 +96,16 @@ class Source:
     def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
         """Apply the IdP's changes since `cursor` to `previous`; return the whole new snapshot
         with its new `cursor`. Only called when `supports_incremental` is True."""
+        raise NotImplementedError
+
+    def fetch_user(self, user_id: str) -> UserSlice:
+        """One user by IdP id, with their direct groups; `user` is None when the IdP has no such
+        user (deleted). Only called when `supports_targeted` is True."""
+        raise NotImplementedError
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        """One group by IdP id, with its direct user members; `group` is None when it is gone.
+        Only called when `supports_targeted` is True."""
         raise NotImplementedError
 
 

@@ -60,3 +60,25 @@ class Snapshot:
     @property
     def membership_count(self) -> int:
         return sum(len(m) for m in self.members.values())
+
+
+@dataclass(frozen=True, slots=True)
+class UserSlice:
+    """What the IdP says now about one user: the user (None when the IdP no longer has them)
+    and every group they are a *direct* member of, each with its `parent_ids`.
+
+    A slice is complete for that user: a group not in `groups` is one they are not in."""
+
+    user_id: str
+    user: User | None
+    groups: tuple[Group, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSlice:
+    """What the IdP says now about one group: the group (None when it is gone) and every
+    *direct* user member, complete for that group."""
+
+    group_id: str
+    group: Group | None
+    members: tuple[User, ...] = ()
