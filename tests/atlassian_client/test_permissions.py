@@ -13,6 +13,7 @@ from workers.atlassian.errors import (
     error_for_status,
 )
 from workers.atlassian.memberships import MembershipOp
+from workers.errors import Transient
 
 
 @pytest.mark.parametrize("product", ["jira", "confluence"])
@@ -54,7 +55,7 @@ def test_error_taxonomy() -> None:
     assert isinstance(error_for_status("x", 403, {"errorMessages": ["no"]}), PermissionDenied)
     err = error_for_status("create_group", 400, {"statusCode": 400, "message": "bad name"})
     assert err.remote_message == "bad name" and "create_group" in str(err)
-    assert error_for_status("x", 503, "").retryable
-    assert not error_for_status("x", 404, None).retryable
+    assert isinstance(error_for_status("x", 503, ""), Transient)
+    assert not isinstance(error_for_status("x", 404, None), Transient)
     org = error_for_status("x", 404, {"errors": [{"title": "Not Found", "detail": "gone"}]})
     assert org.remote_message == "Not Found gone"

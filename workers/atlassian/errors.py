@@ -1,41 +1,45 @@
-"""Typed failures of Atlassian calls: each says which operation failed and what the site answered."""
+"""Typed failures of Atlassian calls: each says which operation failed and what the site answered.
+
+Each class sits in the sync's one error tree (`workers.errors`), which decides what a run does.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from workers.errors import (
+    AuthFailed,
+    BadRequest,
+    NotFound,
+    PermissionMissing,
+    QuotaExhausted,
+    SyncError,
+    Transient,
+)
 
-class AtlassianError(Exception):
+
+class AtlassianError(SyncError):
     """Base of every Atlassian client error.
 
     `operation` is our name for the call (e.g. "add_member"), `status` the HTTP status (None
-    when no answer came back) and `remote_message` the site's own words, when it gave any.
+    when no answer came back) and `remote_message` the site's own words, when it gave any;
+    `message` is the whole sentence for the admin (operation, status, our words, the remote's).
     """
-
-    retryable = False
 
     def __init__(self, operation: str, message: str, *, status: int | None = None,
                  remote_message: str = "") -> None:
         self.operation = operation
-        self.status = status
         self.remote_message = remote_message
         detail = f" (HTTP {status})" if status is not None else ""
         remote = f": {remote_message}" if remote_message and remote_message not in message else ""
-        super().__init__(f"{operation}{detail}: {message}{remote}")
-
-    @property
-    def message(self) -> str:
-        """The whole sentence for the admin (operation, status, our words, the remote's)."""
-        return str(self)
+        super().__init__(f"{operation}{detail}: {message}{remote}", status=status)
 
 
-class TransientError(AtlassianError):
+class TransientError(AtlassianError, Transient):
     """Rate limited, 5xx or a broken connection: retried, and raised once the retry budget is spent."""
 
-    retryable = True
 
-
-class QuotaExhaustedError(TransientError):
+class QuotaExhaustedError(AtlassianError, QuotaExhausted):
     """The app's hourly points budget is spent (a quota 429, Retry-After up to an hour): the
     run is deferred to `retry_after` seconds from now instead of holding a worker asleep."""
 
@@ -45,11 +49,11 @@ class QuotaExhaustedError(TransientError):
         self.retry_after = retry_after
 
 
-class AuthError(AtlassianError):
+class AuthError(AtlassianError, AuthFailed):
     """The credential is wrong, expired or revoked (401, or a refused refresh): reconnect it."""
 
 
-class PermissionDenied(AtlassianError):
+class PermissionDenied(AtlassianError, PermissionMissing):
     """The credential is valid but may not do this (403)."""
 
 
@@ -57,15 +61,15 @@ class MissingCredentialError(PermissionDenied):
     """A write was asked for but the admin has not connected a credential that may write."""
 
 
-class NotFoundError(AtlassianError):
+class NotFoundError(AtlassianError, NotFound):
     """The group, user or site does not exist (404)."""
 
 
-class ConflictError(AtlassianError):
+class ConflictError(AtlassianError, BadRequest):
     """The remote state clashes with the request (e.g. a group name taken) and it was not resolvable."""
 
 
-class BadRequestError(AtlassianError):
+class BadRequestError(AtlassianError, BadRequest):
     """The site rejected the request as invalid (400 and other 4xx): record it and go on."""
 
 

@@ -7,11 +7,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from workers.atlassian.errors import AtlassianError, AuthError, MissingCredentialError
+from workers.atlassian.errors import AtlassianError
+from workers.errors import Stop
 
 ACTIONS = ("add", "remove")
-# Errors that make every later write fail the same way: stop sending, record the rest.
-STOPPING = (AuthError, MissingCredentialError)
+# Errors that make every later write fail the same way (the Stop category: a refused
+# credential, a missing write permission, a spent quota): stop sending, record the rest.
+STOPPING = Stop
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,44 +7,50 @@ from typing import Any, ClassVar
 
 from marshmallow import Schema
 
+from workers.errors import (
+    AuthFailed,
+    ConfigInvalid,
+    NotFound,
+    PermissionMissing,
+    SyncError,
+    Transient,
+)
 from workers.sync.model import GroupSlice, Snapshot, UserSlice
 
 
-class SourceError(Exception):
-    """A source could not do what was asked; `message` is safe to show to the admin."""
+class SourceError(SyncError):
+    """A source could not do what was asked; `message` is safe to show to the admin, `status`
+    is the IdP's HTTP status when an answer caused it. A plain SourceError is a malformed or
+    unexpected answer (bad request category)."""
 
     reason = "error"
 
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
-
-class SourceUnreachable(SourceError):
+class SourceUnreachable(SourceError, Transient):
     """DNS, TLS, refused or timed-out connection."""
 
     reason = "unreachable"
 
 
-class SourceAuthError(SourceError):
+class SourceAuthError(SourceError, AuthFailed):
     """The IdP refused the credentials (401, bad client secret, expired key)."""
 
     reason = "auth"
 
 
-class SourcePermissionError(SourceError):
+class SourcePermissionError(SourceError, PermissionMissing):
     """The credentials are valid but lack a permission the fetch needs (403)."""
 
     reason = "permission"
 
 
-class SourceNotFound(SourceError):
+class SourceNotFound(SourceError, NotFound):
     """The realm, tenant, domain or base DN does not exist."""
 
     reason = "not_found"
 
 
-class SourceConfigError(SourceError):
+class SourceConfigError(SourceError, ConfigInvalid):
     """The settings themselves are wrong (bad URL, refused private address, bad key)."""
 
     reason = "config"

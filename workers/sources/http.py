@@ -258,9 +258,7 @@ class HttpClient:
 
     def error_for(self, response: requests.Response, url: str) -> SourceError:
         """The SourceError for a failed answer (its HTTP status in `.status`)."""
-        error = self._error_for(response, url)
-        error.status = response.status_code  # type: ignore[attr-defined]
-        return error
+        return self._error_for(response, url)
 
     def _error_for(self, response: requests.Response, url: str) -> SourceError:
         status = response.status_code
@@ -269,20 +267,21 @@ class HttpClient:
         if 300 <= status < 400:  # never followed: credentials must not chase a redirect
             return SourceConfigError(
                 f"{self.label} redirected {where} to {response.headers.get('Location', '?')} "
-                f"({status}): check the URL (scheme, host, path prefix).")
+                f"({status}): check the URL (scheme, host, path prefix).", status=status)
         if status == 401:
-            return SourceAuthError(f"{self.label} refused the credentials (401 on {where}){detail}.")
+            return SourceAuthError(f"{self.label} refused the credentials (401 on {where}){detail}.",
+                                   status=status)
         if status == 403 and not is_google_quota(response):
             return SourcePermissionError(
                 f"{self.label} says the credentials lack a permission needed to read {where} "
-                f"(403){detail}.")
+                f"(403){detail}.", status=status)
         if status == 404:
             return SourceNotFound(f"{self.label} has nothing at {where} (404){detail}: check "
-                                  f"the base URL, realm, tenant or domain.")
+                                  f"the base URL, realm, tenant or domain.", status=status)
         if status in RETRY_STATUSES or status == 403:
             return SourceTransientError(f"{self.label} kept answering {status} on {where} after "
-                                        f"{self.backoff.max_retries} retries{detail}.")
-        return SourceError(f"{self.label} answered {status} on {where}{detail}.")
+                                        f"{self.backoff.max_retries} retries{detail}.", status=status)
+        return SourceError(f"{self.label} answered {status} on {where}{detail}.", status=status)
 
     # -- paging ------------------------------------------------------------------------
 

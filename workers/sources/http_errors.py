@@ -7,12 +7,13 @@ from urllib.parse import urlsplit
 
 import requests
 
+from workers.errors import Transient
 from workers.sources.base import SourceError
 
 GOOGLE_QUOTA_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded", "quotaExceeded"})
 
 
-class SourceTransientError(SourceError):
+class SourceTransientError(SourceError, Transient):
     """The IdP kept answering 429/5xx (or timing out) after every retry: try again later."""
 
     reason = "transient"

@@ -13,10 +13,10 @@ from sqlalchemy import select
 from app.crypto import SecretError
 from app.db import Database
 from app.models import Connection, SyncRun
-from workers.atlassian.errors import AtlassianError, QuotaExhaustedError
 from workers.atlassian.target import AtlassianTarget
+from workers.errors import QuotaExhausted, Stop, SyncError
 from workers.sources import registry
-from workers.sources.base import Source, SourceError
+from workers.sources.base import Source
 from workers.sync import guard, linkstore, mapping, planner, snapshots
 from workers.sync.current import admin_groups_among, read_current, site_admins_among
 from workers.sync.executor import DEFERRED, Executor
@@ -34,7 +34,7 @@ FINAL = ("succeeded", "partially_failed", "failed", "held", "aborted", "preview"
 APPLIED_STATUSES = ("succeeded", "partially_failed")
 
 
-class RunFailed(Exception):
+class RunFailed(Stop):
     """A run cannot go on; the message is what the admin reads."""
 
 
@@ -123,10 +123,10 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None) ->
     a remote or settings failure: those end the run `failed` with the message)."""
     try:
         return _pipeline(env, run_id, progress)
-    except QuotaExhaustedError as exc:  # while reading the site: nothing was written yet
+    except QuotaExhausted as exc:  # while reading the site: nothing was written yet
         defer(env.db, run_id, exc.retry_after, exc.message)
         return DEFERRED
-    except (RunFailed, SourceError, AtlassianError, PolicyError, SecretError) as exc:
+    except (SyncError, PolicyError, SecretError) as exc:  # every category ends a run's reads
         message = getattr(exc, "message", None) or str(exc)
         log.warning("run %s failed: %s", run_id, message)
         finish(env.db, run_id, "failed", error=message)
@@ -242,7 +242,7 @@ def apply_held(env: Environment, run_id: int, approver: str, progress: Progress 
         plan, cid, iid = Plan.from_json(run.plan), conn.id, conn.installation_id
     try:
         return apply_plan(env, run_id, cid, iid, plan, links, progress)
-    except (AtlassianError, SecretError) as exc:
+    except (SyncError, SecretError) as exc:
         finish(env.db, run_id, "failed", error=exc.message)
         return "failed"
 

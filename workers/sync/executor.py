@@ -17,13 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.models import Change
-from workers.atlassian.errors import (
-    AtlassianError,
-    AuthError,
-    MissingCredentialError,
-    QuotaExhaustedError,
-)
 from workers.atlassian.memberships import MembershipOp
+from workers.errors import NotFound, QuotaExhausted, Stop, SyncError
 from workers.sync import linkstore
 from workers.sync.current import concurrent_map
 from workers.sync.plan import (
@@ -46,8 +41,9 @@ Row = tuple[Op, str, str | None, tuple[str, str] | None]
 LinkWrite = Callable[[Session], None]
 CHUNK = 250
 """Membership ops sent and recorded per batch: bounds what a killed worker leaves unrecorded."""
-# a spent hourly quota stops the run too: every further call would be refused until the reset
-STOPPING = (AuthError, MissingCredentialError, QuotaExhaustedError)
+# The error's category decides (workers.errors): a Stop (credential, permission, a spent hourly
+# quota) ends the sending, a NotFound forgets the stale link, the others are recorded and go on.
+STOPPING = Stop
 DEFERRED = "deferred"
 """A run stopped by Atlassian's hourly quota: what was done is recorded, the rest continues
 when the quota resets (the connection's `deferred_until`)."""
@@ -116,8 +112,10 @@ class Executor:
         except STOPPING as exc:
             self._stop(exc)
             return (op, FAILED, exc.message, None), None
-        except AtlassianError as exc:
-            return (op, FAILED, str(exc), None), None
+        except NotFound as exc:
+            return (op, FAILED, exc.message, None), self._forget_stale(op)
+        except SyncError as exc:
+            return (op, FAILED, exc.message, None), None
         except LookupError as exc:
             return (op, SKIPPED, str(exc), None), None
         return (op, APPLIED, message, None), write
@@ -172,6 +170,7 @@ class Executor:
                 continue
             sendable.append(MembershipOp("add" if op.kind == ADD_MEMBER else "remove", gid, acc))
             sent_ops.append(op)
+        writes: list[LinkWrite] = []
         for op, result in zip(sent_ops, self.target.apply_memberships(sendable), strict=True):
             resolved = (result.op.group_id, result.op.account_id)
             if result.ok:
@@ -179,15 +178,31 @@ class Executor:
             else:
                 if isinstance(result.error, STOPPING):
                     self._stop(result.error)
+                forget = (self._forget_stale(op, result.op.group_id)
+                          if isinstance(result.error, NotFound) else None)
+                if forget is not None:
+                    writes.append(forget)
                 outcome = FAILED if result.attempted else SKIPPED
                 rows.append((op, outcome, result.error.message if result.error else None, resolved))
-        self._record(rows)
+        self._record(rows, writes)
+
+    def _forget_stale(self, op: Op, group_id: str | None = None) -> LinkWrite | None:
+        """The site no longer has the linked group or account: drop the link, so the next
+        run finds it by name or e-mail again, or creates it (relink)."""
+        cid = self.connection_id
+        if op.kind in (SUSPEND_ACCESS, RESTORE_ACCESS) and op.account_id:
+            kind, atlassian_id = linkstore.USER, op.account_id
+        elif op.kind in (ADD_MEMBER, REMOVE_MEMBER) and (group_id or op.group_id):
+            kind, atlassian_id = linkstore.GROUP, group_id or op.group_id or ""
+        else:
+            return None
+        return lambda s: linkstore.forget(s, cid, kind, atlassian_id)
 
     def _stop(self, exc: Exception) -> None:
         if self.outcome.stopped_by:
             return
         self.outcome.stopped_by = getattr(exc, "message", str(exc))
-        if isinstance(exc, QuotaExhaustedError):
+        if isinstance(exc, QuotaExhausted):
             self.outcome.deferred_for = exc.retry_after
 
     # -- recording -----------------------------------------------------------------------

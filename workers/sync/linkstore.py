@@ -39,6 +39,12 @@ def save(session: Session, connection_id: int, kind: str, idp_id: str, atlassian
         row.atlassian_id = atlassian_id
 
 
+def forget(session: Session, connection_id: int, kind: str, atlassian_id: str) -> None:
+    """Drop the links to `atlassian_id` (the site answered that it no longer exists)."""
+    session.execute(delete(Link).where(Link.connection_id == connection_id, Link.kind == kind,
+                                       Link.atlassian_id == atlassian_id))
+
+
 def set_suspended(session: Session, connection_id: int, account_id: str, suspended: bool) -> None:
     for row in session.scalars(select(Link).where(
             Link.connection_id == connection_id, Link.kind == USER, Link.atlassian_id == account_id)):
