@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app import config as app_config
 from app import extensions
+from workers.vocabulary import RunStatus, Trigger
 
 WAIT_TIMEOUT = 3600
 
@@ -173,7 +174,7 @@ def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
         raise click.ClickException(f"not synced: {inactive}{hint}")
     redis = extensions.redis(cfg)
     try:
-        job_id = enqueue_sync(redis, connection_id, "manual", dry_run)
+        job_id = enqueue_sync(redis, connection_id, Trigger.MANUAL, dry_run)
     except NotInstalled as exc:
         raise click.ClickException(str(exc)) from None
     if not wait:
@@ -205,7 +206,7 @@ def _print_run(job_id: str, result: Any = None) -> None:
                                "groups_skipped": groups.get("skipped", []),
                                "invite_domains": plan.get("invite_domains"),
                                "counts": run.counts}, indent=2))
-        if run.status == "failed":
+        if run.status == RunStatus.FAILED:
             raise SystemExit(1)
 
 
@@ -224,7 +225,7 @@ def runs_approve(run_id: int, by: str) -> None:
     cfg = _setup()
     with extensions.db.session() as session:
         run = session.get(SyncRun, run_id)
-        if run is None or run.status != "held":
+        if run is None or run.status != RunStatus.HELD:
             raise click.ClickException(f"run {run_id} is not waiting for approval")
         cid = run.connection_id
         conn = session.get(Connection, cid)

@@ -13,6 +13,8 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
+from workers.vocabulary import RunStatus
+
 
 class LogFiles:
     """A honcho printer that writes each process's lines to `<folder>/<name>.log`."""
@@ -78,7 +80,7 @@ def run_line(run: Any, connection_name: str) -> str:
         took = f" in {(_aware(run.finished_at) - _aware(run.started_at)).total_seconds():.1f} s"
     when = _aware(run.finished_at or run.started_at).astimezone().strftime("%H:%M:%S")
     kind = "preview" if run.dry_run else "sync"
-    detail = f" ({run.error or run.reason})" if run.status not in ("succeeded", "preview") and (
+    detail = f" ({run.error or run.reason})" if run.status not in (RunStatus.SUCCEEDED, RunStatus.PREVIEW) and (
         run.error or run.reason) else ""
     return (f"{when} {kind} #{run.id} of {connection_name!r} ({run.trigger}): "
             f"{run.status}{detail}, {changed}{took}")

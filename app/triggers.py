@@ -11,9 +11,10 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from app.models.connection import Connection
+from workers.vocabulary import Trigger
 
 log = logging.getLogger(__name__)
-PUSH = "push"  # the name the schedule tick also uses for pending pushes
+PUSH = Trigger.PUSH  # the name the schedule tick also uses for pending pushes
 
 
 def notify_change(session: Session, connection_id: int,

@@ -11,6 +11,7 @@ from app import extensions, logs
 from workers import context, runlock
 from workers.queue import JOB_TIMEOUT, LOCK_KEY, LOCK_TTL, PROGRESS_KEY, WAITING_KEY
 from workers.sync import engine
+from workers.vocabulary import RunStatus, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def _progress(redis, connection_id: int, run_id: int):  # type: ignore[no-untype
     return publish
 
 
-def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool = False) -> dict[str, Any]:
+def sync_connection(connection_id: int, trigger: str = Trigger.MANUAL, dry_run: bool = False) -> dict[str, Any]:
     """Run one sync of `connection_id`, after any sync of it already running."""
     context.settings()
     redis = context.redis()
@@ -57,7 +58,7 @@ def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool =
         try:
             status = engine.run_sync(env, run_id, _progress(redis, connection_id, run_id))
         except Exception as exc:
-            engine.finish(env.db, run_id, "failed", error=f"internal error: {type(exc).__name__}")
+            engine.finish(env.db, run_id, RunStatus.FAILED, error=f"internal error: {type(exc).__name__}")
             raise
     log.info("sync of connection %s ended %s (run %s)", connection_id, status, run_id)
     return {"run_id": run_id, "status": status}
@@ -72,7 +73,7 @@ def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, 
         inactive = engine.inactive_reason(env.db, connection_id)
         if inactive:
             log.info("held run %s not applied: %s", run_id, inactive)
-            return {"run_id": run_id, "status": "held", "reason": inactive}
+            return {"run_id": run_id, "status": RunStatus.HELD, "reason": inactive}
         engine.close_interrupted(env.db, connection_id)
         status = engine.apply_held(env, run_id, approver, _progress(redis, connection_id, run_id))
     return {"run_id": run_id, "status": status}

@@ -16,6 +16,7 @@ from rq import Queue
 from sqlalchemy import select
 
 from app.db import Database
+from workers.vocabulary import Trigger
 
 QUEUE = "usersync"
 """The one queue the worker listens on (Procfile: `rq worker ... usersync`)."""
@@ -54,7 +55,7 @@ def queue(redis: Redis) -> Queue:
     return Queue(QUEUE, connection=redis)
 
 
-def enqueue_sync(redis: Redis, connection_id: int, trigger: str = "manual",
+def enqueue_sync(redis: Redis, connection_id: int, trigger: str = Trigger.MANUAL,
                  dry_run: bool = False, db: Database | None = None) -> str:
     """Enqueue a sync for the connection or join the one already waiting; returns the job id.
 

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from app.db import Database
 from app.models import Connection, Installation, InstallationState
 from workers.queue import NotInstalled, enqueue_sync
+from workers.vocabulary import Trigger
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
     count = 0
     for cid, schedule, pending in due_connections(db, now):
         try:
-            enqueue_sync(redis, cid, "push" if pending else "schedule", db=db)
+            enqueue_sync(redis, cid, Trigger.PUSH if pending else Trigger.SCHEDULE, db=db)
         except NotInstalled as exc:  # uninstalled since the query above: nothing to sync to
             log.info("%s", exc)
             continue

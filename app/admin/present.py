@@ -7,8 +7,9 @@ from typing import Any
 
 from app.models import Connection, SyncRun
 from workers.sync.plan import APPLY_ORDER
+from workers.vocabulary import RunStatus
 
-HELD = "held"
+HELD = RunStatus.HELD
 
 
 def run_summary(run: SyncRun) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Connection, Installation, InstallationState
+from workers.vocabulary import Trigger
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def claim_due(session: Session, installation: Installation,
                    else Connection.next_run_at == row.next_run_at)
             .values(next_run_at=upcoming))
         if moved.rowcount == 1:
-            claimed.append((row.id, "push" if row.pending_changes else "schedule"))
+            claimed.append((row.id, Trigger.PUSH if row.pending_changes else Trigger.SCHEDULE))
     return claimed
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
 from app.models.installation import utcnow
+from workers.vocabulary import RunStatus
 
 
 class Link(Base):
@@ -54,7 +55,7 @@ class SyncRun(Base):
         ForeignKey("connection.id", ondelete="CASCADE"), index=True)
     trigger: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)
     reason: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

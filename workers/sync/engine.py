@@ -23,6 +23,7 @@ from workers.sync.executor import DEFERRED, Executor
 from workers.sync.model import Snapshot
 from workers.sync.plan import Plan
 from workers.sync.policy import PolicyError, SyncPolicy, email_domain, from_connection, is_domain
+from workers.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,7 @@ TargetFactory = Callable[[int], AtlassianTarget]
 """installation id → the site client (workers.atlassian.factory in production)."""
 Progress = Callable[[int, int], None]
 
-FINAL = ("succeeded", "partially_failed", "failed", "held", "aborted", "preview", "discarded")
-APPLIED_STATUSES = ("succeeded", "partially_failed")
+APPLIED_STATUSES = tuple(s for s in RunStatus if s.applied)
 
 
 class RunFailed(Stop):
@@ -63,9 +63,9 @@ def close_interrupted(db: Database, connection_id: int) -> int:
     (then no live worker can be running them). Returns how many were closed."""
     with db.session() as session:
         stale = list(session.scalars(select(SyncRun).where(
-            SyncRun.connection_id == connection_id, SyncRun.status == "running")))
+            SyncRun.connection_id == connection_id, SyncRun.status == RunStatus.RUNNING)))
         for run in stale:
-            run.status, run.finished_at = "failed", datetime.now(UTC)
+            run.status, run.finished_at = RunStatus.FAILED, datetime.now(UTC)
             run.error = ("interrupted: the worker stopped before the run finished; "
                          "the changes it recorded were made, the next run completes the rest")
         return len(stale)
@@ -75,7 +75,7 @@ def start_run(db: Database, connection_id: int, trigger: str, dry_run: bool,
               job_id: str | None = None) -> int:
     with db.session() as session:
         run = SyncRun(connection_id=connection_id, trigger=trigger, dry_run=dry_run,
-                      status="running", counts={}, job_id=job_id)
+                      status=RunStatus.RUNNING, counts={}, job_id=job_id)
         session.add(run)
         session.flush()
         return run.id
@@ -129,8 +129,8 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None) ->
     except (SyncError, PolicyError, SecretError) as exc:  # every category ends a run's reads
         message = getattr(exc, "message", None) or str(exc)
         log.warning("run %s failed: %s", run_id, message)
-        finish(env.db, run_id, "failed", error=message)
-        return "failed"
+        finish(env.db, run_id, RunStatus.FAILED, error=message)
+        return RunStatus.FAILED
 
 
 def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
@@ -165,11 +165,11 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
                           admin_groups=current.admin_groups)
     counts = {**plan.stats, "planned": plan.summary(), "idp_groups": len(snapshot.groups)}
     if dry_run:
-        finish(env.db, run_id, "preview", verdict.reason, plan=plan, counts=counts)
-        snapshots.keep(env.db, fetched, "preview", verdict.proceed)
-        return "preview"
+        finish(env.db, run_id, RunStatus.PREVIEW, verdict.reason, plan=plan, counts=counts)
+        snapshots.keep(env.db, fetched, RunStatus.PREVIEW, verdict.proceed)
+        return RunStatus.PREVIEW
     if not verdict.proceed:
-        status = "held" if verdict.decision == guard.HOLD else "aborted"
+        status = RunStatus.HELD if verdict.decision == guard.HOLD else RunStatus.ABORTED
         finish(env.db, run_id, status, verdict.reason, plan=plan, counts=counts)
         return status
     finish_status = apply_plan(env, run_id, connection_id, installation_id, plan, links, progress,
@@ -202,7 +202,7 @@ def apply_plan(env: Environment, run_id: int, connection_id: int, installation_i
                counts: dict[str, Any] | None = None, reason: str | None = None) -> str:
     with env.db.session() as session:
         run = session.get(SyncRun, run_id)
-        run.plan, run.ops_total, run.status = plan.to_json(), len(plan.ops), "running"
+        run.plan, run.ops_total, run.status = plan.to_json(), len(plan.ops), RunStatus.RUNNING
         if counts:
             run.counts = {**(run.counts or {}), **counts}
     target = target or env.target_for(installation_id)
@@ -231,25 +231,25 @@ def apply_held(env: Environment, run_id: int, approver: str, progress: Progress 
     """Apply the plan an admin approved, exactly as it was previewed."""
     with env.db.session() as session:
         run = session.get(SyncRun, run_id)
-        if run is None or run.status != "held":
+        if run is None or run.status != RunStatus.HELD:
             raise RunFailed(f"run {run_id} is not waiting for approval")
         conn = session.get(Connection, run.connection_id)
         inactive = conn.inactive_reason()
         if inactive:
             raise RunFailed(f"run {run_id} stays held: {inactive}")
-        run.approved_by, run.status = approver, "running"
+        run.approved_by, run.status = approver, RunStatus.RUNNING
         links = linkstore.load(session, conn.id)
         plan, cid, iid = Plan.from_json(run.plan), conn.id, conn.installation_id
     try:
         return apply_plan(env, run_id, cid, iid, plan, links, progress)
     except (SyncError, SecretError) as exc:
-        finish(env.db, run_id, "failed", error=exc.message)
-        return "failed"
+        finish(env.db, run_id, RunStatus.FAILED, error=exc.message)
+        return RunStatus.FAILED
 
 
 def discard_held(db: Database, run_id: int, by: str) -> None:
     with db.session() as session:
         run = session.get(SyncRun, run_id)
-        if run is None or run.status != "held":
+        if run is None or run.status != RunStatus.HELD:
             raise RunFailed(f"run {run_id} is not waiting for approval")
-        run.status, run.approved_by, run.finished_at = "discarded", by, datetime.now(UTC)
+        run.status, run.approved_by, run.finished_at = RunStatus.DISCARDED, by, datetime.now(UTC)

@@ -34,8 +34,10 @@ from workers.sync.plan import (
     Plan,
 )
 from workers.sync.planner import Links
+from workers.vocabulary import Outcome as OpOutcome
+from workers.vocabulary import RunStatus
 
-APPLIED, FAILED, SKIPPED = "applied", "failed", "skipped"
+APPLIED, FAILED, SKIPPED = OpOutcome.APPLIED, OpOutcome.FAILED, OpOutcome.SKIPPED
 Row = tuple[Op, str, str | None, tuple[str, str] | None]
 """(op, outcome, message, resolved (group_id, account_id)) of one recorded op."""
 LinkWrite = Callable[[Session], None]
@@ -44,7 +46,7 @@ CHUNK = 250
 # The error's category decides (workers.errors): a Stop (credential, permission, a spent hourly
 # quota) ends the sending, a NotFound forgets the stale link, the others are recorded and go on.
 STOPPING = Stop
-DEFERRED = "deferred"
+DEFERRED = RunStatus.DEFERRED
 """A run stopped by Atlassian's hourly quota: what was done is recorded, the rest continues
 when the quota resets (the connection's `deferred_until`)."""
 
@@ -65,8 +67,8 @@ class Outcome:
         if self.deferred_for is not None:
             return DEFERRED
         if self.failed == 0 and self.skipped == 0:
-            return "succeeded"
-        return "partially_failed" if self.applied else "failed"
+            return RunStatus.SUCCEEDED
+        return RunStatus.PARTIALLY_FAILED if self.applied else RunStatus.FAILED
 
 
 class Executor:

@@ -10,22 +10,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-CREATE_GROUP = "create_group"
+from workers.vocabulary import OpKind  # plain str values: the fast paths check `type(x) is str`
+
+CREATE_GROUP = OpKind.CREATE_GROUP.value
 """Create the group `group_name`; later ops that need its new groupId carry its `group_ref`."""
-LINK_GROUP = "link_group"
+LINK_GROUP = OpKind.LINK_GROUP.value
 """Remember IdP group `idp_group_id` ↔ Atlassian group `group_id` (or the one `group_ref` makes)."""
-LINK_USER = "link_user"
+LINK_USER = OpKind.LINK_USER.value
 """Remember IdP user `idp_user_id` ↔ existing account `account_id` (found by e-mail)."""
-INVITE_USER = "invite_user"
+INVITE_USER = OpKind.INVITE_USER.value
 """Invite `email` with `products`; the new accountId is linked to `idp_user_id`."""
-RESTORE_ACCESS = "restore_access"
+RESTORE_ACCESS = OpKind.RESTORE_ACCESS.value
 """Lift the suspension this connection put on `account_id` (the user is back in the IdP)."""
-ADD_MEMBER = "add_member"
+ADD_MEMBER = OpKind.ADD_MEMBER.value
 """Add the account to the group. No `account_id` means: the account this plan links or
 invites for `idp_user_id`. No `group_id` means: the group this plan creates as `group_ref`."""
-REMOVE_MEMBER = "remove_member"
+REMOVE_MEMBER = OpKind.REMOVE_MEMBER.value
 """Remove `account_id` from `group_id`."""
-SUSPEND_ACCESS = "suspend_access"
+SUSPEND_ACCESS = OpKind.SUSPEND_ACCESS.value
 """Suspend `account_id`'s access through the organization API (deprovisioning)."""
 
 APPLY_ORDER: tuple[str, ...] = (CREATE_GROUP, LINK_GROUP, LINK_USER, INVITE_USER, RESTORE_ACCESS,

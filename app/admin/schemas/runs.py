@@ -5,10 +5,11 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.admin.schemas.common import PageQuery
+from workers.vocabulary import Outcome
 
 CHANGE_KINDS = ("create_group", "link_group", "link_user", "invite_user", "restore_access",
                 "add_member", "remove_member", "suspend_access")
-OUTCOMES = ("applied", "failed", "skipped")
+OUTCOMES = tuple(Outcome)
 
 
 class RunSummary(Schema):

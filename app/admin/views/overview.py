@@ -14,10 +14,11 @@ from app.admin.schemas import overview as s
 from app.admin.schemas.credential import CredentialSummary
 from app.admin.views.credential import summary as credential_summary
 from app.models import Connection, SyncRun
+from workers.vocabulary import RunStatus
 
 TAG = "overview"
 HISTORY = 20
-FAILING = ("failed", "aborted", "partially_failed")
+FAILING = (RunStatus.FAILED, RunStatus.ABORTED, RunStatus.PARTIALLY_FAILED)
 
 
 RUN_COLUMNS = (SyncRun.id, SyncRun.connection_id, SyncRun.trigger, SyncRun.dry_run,
@@ -36,9 +37,9 @@ def _health(enabled: bool, last: Any) -> str:
         return "disabled"
     if last is None:
         return "never_run"
-    if last.status == "running":
-        return "running"
-    if last.status in ("held", "deferred"):
+    if last.status == RunStatus.RUNNING:
+        return RunStatus.RUNNING
+    if last.status in (RunStatus.HELD, RunStatus.DEFERRED):
         return last.status  # waiting: for an admin's approval, or for Atlassian's quota reset
     return "failing" if last.status in FAILING else "ok"
 

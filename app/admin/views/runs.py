@@ -21,6 +21,7 @@ from app.admin.views.queueing import redis, with_queue
 from app.models import Change, Connection, SyncRun
 from workers.queue import PROGRESS_KEY, enqueue_approval, enqueue_sync, queue
 from workers.sync.plan import Plan, PlanFormatError
+from workers.vocabulary import RunStatus, Trigger
 
 TAG = "runs"
 JOB_ID = re.compile(r"^(sync|approve)-(\d{1,10})-[0-9a-f]{8,12}$")
@@ -34,7 +35,7 @@ def _enqueue(ctx: Context, connection_id: int, dry_run: bool) -> dict[str, Any]:
         if inactive:
             raise conflict(f"{inactive}: enable it first")
         cid = conn.id
-    job_id = with_queue(lambda r: enqueue_sync(r, cid, "manual", dry_run))
+    job_id = with_queue(lambda r: enqueue_sync(r, cid, Trigger.MANUAL, dry_run))
     return {"job_id": job_id, "run_id": None}
 
 
@@ -71,7 +72,7 @@ def job_state(ctx: Context, job_id: str) -> dict[str, Any]:
 
 
 def _progress(run: SyncRun) -> dict[str, int] | None:
-    if run.status != "running":
+    if run.status != RunStatus.RUNNING:
         return None
     try:
         raw = redis().hgetall(PROGRESS_KEY.format(cid=run.connection_id))
@@ -138,7 +139,7 @@ def get_plan(ctx: Context, run_id: int) -> dict[str, Any]:
 def approve_run(ctx: Context, run_id: int) -> dict[str, Any]:
     with extensions.db.session() as session:
         run = tenancy.run(session, ctx.caller, run_id)
-        if run.status != "held":
+        if run.status != RunStatus.HELD:
             raise conflict(f"run {run_id} is not waiting for approval (status {run.status})")
         inactive = session.get(Connection, run.connection_id).inactive_reason()
         if inactive:
