@@ -26,8 +26,9 @@ def redis() -> Redis:
     return extensions.redis(settings())
 
 
-def environment() -> Environment:
-    """The production wiring: the installation's site client built from stored credentials."""
+def environment(read_only: bool = False) -> Environment:
+    """The production wiring: the installation's site client built from stored credentials;
+    `read_only` for a dry run, whose site client refuses every write in its HTTP layer."""
     cfg = settings()
     # The web app, the CLI and the sources read the private-URL rule from the config: so does this.
     client_settings = replace(ClientSettings.from_env(), allow_private=cfg["ALLOW_PRIVATE_URLS"])
@@ -35,7 +36,8 @@ def environment() -> Environment:
     def target_for(installation_id: int):  # type: ignore[no-untyped-def]
         return site_for_installation(installation_id, db=extensions.db, settings=client_settings,
                                      encrypt=extensions.secrets.encrypt,
-                                     decrypt=extensions.secrets.decrypt, redis=redis())
+                                     decrypt=extensions.secrets.decrypt, redis=redis(),
+                                     read_only=read_only)
 
     return Environment(db=extensions.db, target_for=target_for, decrypt=extensions.secrets.decrypt,
                        allow_private=cfg["ALLOW_PRIVATE_URLS"], concurrency=client_settings.concurrency)

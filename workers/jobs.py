@@ -45,7 +45,7 @@ def sync_connection(connection_id: int, trigger: str = Trigger.MANUAL, dry_run: 
         if not dry_run and job_id:
             # From here on, new triggers need a new waiting job: this one has started.
             runlock.compare_and_delete(redis, WAITING_KEY.format(cid=connection_id), job_id)
-        env = context.environment()
+        env = context.environment(read_only=dry_run)
         # Re-checked here, under the lock: the connection or its site may have been disabled
         # since this job was enqueued. Nothing is recorded: no run took place.
         inactive = engine.inactive_reason(env.db, connection_id)

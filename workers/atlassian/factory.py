@@ -73,11 +73,12 @@ def site_for_installation(installation_id: int, *, db: Database, settings: Clien
                           encrypt: Crypt, decrypt: Crypt,
                           transport: Transport | None = None,
                           redis: Redis | None = None,
-                          prefer_connect: bool = False) -> AtlassianSite:
+                          prefer_connect: bool = False, read_only: bool = False) -> AtlassianSite:
     """The site of one installation, with every credential its admin has connected; with
     `redis` and a configured budget, its app traffic draws on the shared hourly budget.
     `prefer_connect`: read with the Connect JWT even where Forge adopted the installation (a
-    Connect page's caller is checked with the identity its page came through)."""
+    Connect page's caller is checked with the identity its page came through). `read_only`:
+    a dry run's site, whose transport refuses every write unsent."""
     with db.session() as session:
         installation = session.get(Installation, installation_id)
         if installation is None:
@@ -93,7 +94,7 @@ def site_for_installation(installation_id: int, *, db: Database, settings: Clien
         shared_secret = (decrypt(installation.shared_secret_encrypted)
                          if installation.shared_secret_encrypted else None)
         forge_read = forge_read_access(installation, decrypt)
-    transport = transport or Transport(allow_private=settings.allow_private)
+    transport = transport or Transport(allow_private=settings.allow_private, read_only=read_only)
     root, product_base = site_urls(product, base_url)
     if prefer_connect and shared_secret is not None:
         forge_read = None

@@ -25,6 +25,7 @@ from workers.atlassian.errors import (
 )
 from workers.atlassian.ratelimit import RateGate
 from workers.backoff import BackoffPolicy, parse_retry_after
+from workers.errors import Stop
 from workers.netguard import UnsafeURLError, check_url
 from workers.pinned_adapter import PinnedAdapter, mount
 
@@ -37,6 +38,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # an hour, so the run is deferred instead.
 QUOTA_MIN_WAIT = 60.0
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_POSTS = frozenset({"is_site_admin", "org_find_user", "org_find_groups"})
+"""Operations that read through a POST (permission checks, the org API's searches): a dry run
+may send them; every other unsafe method is a write."""
 
 
 class RefusedAddress(AuthError):
@@ -44,6 +48,16 @@ class RefusedAddress(AuthError):
 
     An AuthError so the executor stops the run, as for a credential that cannot be used.
     """
+
+
+class DryRunWrite(AtlassianError, Stop):
+    """A dry run asked to change the site: refused here, before anything was sent."""
+
+
+def refuse_if_dry_run(read_only: bool, operation: str, method: str) -> None:
+    """The one place a dry run refuses every unsafe method (authentik's chokepoint)."""
+    if read_only and method.upper() in WRITE_METHODS and operation not in READ_POSTS:
+        raise DryRunWrite(operation, f"a dry run never writes: {method.upper()} refused")
 
 
 class RenewableAuth(AuthBase):
@@ -63,8 +77,10 @@ class Transport:
     def __init__(self, *, policy: BackoffPolicy | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  timeout: tuple[float, float] = DEFAULT_TIMEOUT, allow_private: bool = False,
-                 session: requests.Session | None = None, pool_size: int = 16) -> None:
+                 session: requests.Session | None = None, pool_size: int = 16,
+                 read_only: bool = False) -> None:
         self.policy = policy or BackoffPolicy()
+        self.read_only = read_only  # a dry run's transport: writes are refused unsent
         self._sleep = sleep
         self.timeout = timeout
         self.allow_private = allow_private
@@ -85,6 +101,7 @@ class Transport:
         "already a member"); otherwise any status >= 400 raises. `final(response)` may name
         an error answer as permanent (raised at once, never retried) by returning its error.
         """
+        refuse_if_dry_run(self.read_only, operation, method)
         check_url(url, allow_private=self.allow_private, resolve=False)
         gate = self.gates["write" if method.upper() in WRITE_METHODS else "read"]
         renewed = False
@@ -181,4 +198,4 @@ def json_body(operation: str, response: requests.Response) -> Any:
                              remote_message=response.text[:200]) from exc
 
 
-__all__ = ["AuthError", "RefusedAddress", "RenewableAuth", "Transport", "json_body"]
+__all__ = ["AuthError", "DryRunWrite", "RefusedAddress", "RenewableAuth", "Transport", "json_body"]
