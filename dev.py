@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Two-command entry: `python3 dev.py run` (the product) and `python3 dev.py test` (the tests);
-`python3 dev.py build` only builds the admin page (the production build step).
+`python3 dev.py build` only builds the admin page (the production build step), and
+`python3 dev.py lint` runs `ruff check .` and the import contract (`lint-imports`).
 
 Needs Python 3.11+ and Node.js 20: it creates `.venv`, installs the project into it when
 pyproject.toml changed, builds the admin page (`npm ci`, `npm run build` in app/admin/ui)
@@ -81,7 +82,7 @@ def ensure_admin_page() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test", "build"):
+    if not argv or argv[0] not in ("run", "test", "build", "lint"):
         print(__doc__)
         return 2
     if argv[0] == "build":
@@ -89,8 +90,12 @@ def main(argv: list[str]) -> int:
         ensure_admin_page()
         return 0
     ensure_env()
-    ensure_admin_page()
     os.chdir(ROOT)
+    if argv[0] == "lint":
+        ruff = subprocess.run([str(BIN / "ruff"), "check", "."])
+        imports = subprocess.run([str(BIN / "lint-imports"), "--no-cache"])
+        return ruff.returncode or imports.returncode
+    ensure_admin_page()
     if argv[0] == "run":
         cmd = [str(BIN / "usersync"), "run", *argv[1:]]
     else:

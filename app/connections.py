@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Connection, GroupMapping, Installation, InstallationState
-from workers import schedule
+from workers import cadence as schedule
 from workers.sources import registry
 from workers.sources.base import secret_fields
 from workers.sync.policy import PolicyError, from_connection

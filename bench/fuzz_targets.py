@@ -23,7 +23,6 @@ from hypothesis import strategies as st
 from jwt import algorithms as jwt_algorithms
 
 from app.connect.install_keys import InstallKeys
-from app.connect.qsh import qsh
 from app.connect.verify import (
     IncomingRequest,
     JWTRejected,
@@ -31,6 +30,7 @@ from app.connect.verify import (
     verify_request,
     verify_signed_install,
 )
+from workers.atlassian.qsh import qsh
 from workers.sources import json_path
 from workers.sources.base import SourceError
 from workers.sources.custom_rest import CustomRestSource, Paging

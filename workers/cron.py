@@ -3,8 +3,7 @@ once a day the data of sites uninstalled past the retention period is deleted.""
 
 from rq import cron
 
-from app.connect.retention import purge_job
-from workers.jobs import schedule_tick
+from workers.jobs import purge_job, schedule_tick
 from workers.queue import QUEUE
 
 cron.register(schedule_tick, QUEUE, interval=60, job_timeout=120)

@@ -85,3 +85,12 @@ def schedule_tick() -> int:
 
     context.settings()
     return schedule.tick(extensions.db, context.redis())
+
+
+def purge_job() -> list[str]:
+    """The daily `rq cron` entry: delete the data of sites uninstalled past the retention."""
+    from workers.retention import purge_uninstalled
+
+    cfg = context.settings()
+    with extensions.db.session() as session:
+        return purge_uninstalled(session, cfg["UNINSTALLED_RETENTION_DAYS"])

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from app import extensions
 from app.connect.auth import connect_jwt
-from app.connect.qsh import CONTEXT_QSH
 from app.models import Installation, InstallationState
 from app.models.credential import CredentialKind
+from workers.atlassian.qsh import CONTEXT_QSH
 
 bp = Blueprint("admin_pages", __name__)
 DIST = Path(__file__).resolve().parent / "ui" / "dist"

@@ -46,7 +46,7 @@ def confirm_url(client_key: str) -> None:
               help="Retention in days (default: USERSYNC_UNINSTALLED_RETENTION_DAYS).")
 def purge_uninstalled(days: int | None) -> None:
     """Delete the data of sites uninstalled longer ago than the retention period."""
-    from app.connect.retention import purge_uninstalled as purge
+    from workers.retention import purge_uninstalled as purge
 
     cfg = _setup()
     retention = cfg["UNINSTALLED_RETENTION_DAYS"] if days is None else days

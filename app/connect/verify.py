@@ -16,7 +16,7 @@ from typing import Any
 import jwt
 
 from app.connect.install_keys import InstallKeys, KeyServerUnavailable, UnknownKey
-from app.connect.qsh import CONTEXT_QSH, qsh, relative_url
+from workers.atlassian.qsh import CONTEXT_QSH, qsh, relative_url
 
 NOT_VERIFIED = "the token could not be verified"
 DEFAULT_MAX_LIFETIME = 900  # seconds; Atlassian's tokens live minutes

@@ -10,8 +10,8 @@ from app.admin.caller import Caller
 from app.admin.errors import ApiError
 from app.forge import fit, installations
 from app.forge.routes import verify_request
-from app.forge.system_token import HEADER as SYSTEM_TOKEN_HEADER
 from app.models import Installation, InstallationState
+from workers.atlassian.system_token import HEADER as SYSTEM_TOKEN_HEADER
 
 USER_TOKEN_HEADER = "x-forge-oauth-user"
 """The app acting as the UI call's user (manifest: the resolver's `auth.appUserToken`)."""

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.connect import tenancy
-from app.forge import system_token
 from app.forge.fit import Invocation
 from app.models import Installation, InstallationKind, InstallationState
+from workers.atlassian import system_token
 
 log = logging.getLogger(__name__)
 

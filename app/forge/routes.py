@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from app import extensions, logs, triggers
 from app.forge import fit, installations, jwks, schedule
-from app.forge.system_token import HEADER as SYSTEM_TOKEN_HEADER
+from workers.atlassian.system_token import HEADER as SYSTEM_TOKEN_HEADER
 
 log = logging.getLogger(__name__)
 bp = Blueprint("forge", __name__, url_prefix="/forge")

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def claim_due(session: Session, installation: Installation,
               now: datetime | None = None) -> list[tuple[int, str]]:
     """(connection id, trigger) of the installation's connections that are due, now claimed."""
-    from workers.schedule import ScheduleError, next_run  # pure: interval arithmetic only
+    from workers.cadence import ScheduleError, next_run  # pure: interval arithmetic only
 
     if installation.state != InstallationState.ENABLED:
         return []

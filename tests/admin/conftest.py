@@ -13,7 +13,6 @@ from sqlalchemy import select
 
 from app import create_app, extensions
 from app.admin.caller import admin_cache
-from app.connect.qsh import CONTEXT_QSH
 from app.models import Installation
 from sandbox.atlassian.testing import running_site
 from sandbox.live import LiveServer
@@ -21,6 +20,7 @@ from tests.connect.tokens import install_payload
 from workers.atlassian.auth import AtlassianHosts
 from workers.atlassian.factory import ClientSettings
 from workers.atlassian.oauth import OAuthApp
+from workers.atlassian.qsh import CONTEXT_QSH
 
 OAUTH_CLIENT = ("usersync-test-client", "usersync-test-secret")
 

@@ -41,7 +41,7 @@ def test_missing_bad_and_foreign_tokens_are_401(admin_env):
     expired = admin_env.headers(exp_in=-3600)
     assert c.get("/api/admin/me", headers=expired).status_code == 401
     # a qsh for another request is refused; the request's own qsh is accepted
-    from app.connect.qsh import qsh
+    from workers.atlassian.qsh import qsh
 
     assert c.get("/api/admin/me", headers=admin_env.headers(qsh=qsh("GET", "/other"))).status_code == 401
     assert c.get("/api/admin/me", headers=admin_env.headers(qsh=qsh("GET", "/api/admin/me"))).status_code == 200

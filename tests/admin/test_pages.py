@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 
-from app.connect.qsh import qsh
+from workers.atlassian.qsh import qsh
 
 
 def _bundle(env) -> None:  # type: ignore[no-untyped-def]

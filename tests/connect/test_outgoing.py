@@ -6,7 +6,7 @@ import jwt
 import requests
 from atlassian_jwt.url_utils import hash_url
 
-from app.connect.outgoing import ConnectJWTAuth
+from workers.atlassian.connect_jwt import ConnectJWTAuth
 
 
 def prepared(url: str, method: str = "GET") -> requests.PreparedRequest:

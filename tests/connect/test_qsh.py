@@ -2,7 +2,7 @@
 
 from hashlib import sha256
 
-from app.connect.qsh import canonical, qsh, relative_url
+from workers.atlassian.qsh import canonical, qsh, relative_url
 
 
 def test_documented_example():

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from app import extensions
 from app.cli import main
-from app.connect.retention import purge_uninstalled
 from app.models import AtlassianCredential, Connection, Installation, ScimToken
 from app.models.credential import CredentialKind
 from app.scim import tokens
@@ -23,6 +22,7 @@ from tests.connect.tokens import (
     install_token,
 )
 from workers.atlassian.credentials import save_credential
+from workers.retention import purge_uninstalled
 
 
 @pytest.fixture()

@@ -10,7 +10,6 @@ import pytest
 
 from app import extensions
 from app.connect import tenancy
-from app.connect.qsh import qsh
 from tests.conftest import TEST_BASE_URL
 from tests.connect.lifecycle import app_for
 from tests.connect.tokens import (
@@ -20,6 +19,7 @@ from tests.connect.tokens import (
     install_token,
     request_token,
 )
+from workers.atlassian.qsh import qsh
 
 YEAR = 365 * 24 * 3600
 SECRET = "a" * 40

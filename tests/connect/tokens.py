@@ -9,8 +9,8 @@ from pathlib import Path
 import jwt
 from flask import Flask
 
-from app.connect.qsh import qsh
 from sandbox.live import LiveServer
+from workers.atlassian.qsh import qsh
 
 KEYS = Path(__file__).resolve().parents[1] / "keys"
 INSTALL_PRIVATE = (KEYS / "install-private.pem").read_text()

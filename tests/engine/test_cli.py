@@ -95,7 +95,7 @@ def test_clock_configuration_registers_the_minute_tick():
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
     assert jobs["workers.jobs.schedule_tick"].interval == 60
     # and once a day, the data of sites uninstalled past the retention period goes
-    assert jobs["app.connect.retention.purge_job"].interval == 86400
+    assert jobs["workers.jobs.purge_job"].interval == 86400
     assert len(jobs) == 2
 
 

@@ -9,7 +9,7 @@ from typing import Protocol
 from requests import PreparedRequest
 from requests.auth import AuthBase, HTTPBasicAuth
 
-from app.connect.outgoing import ConnectJWTAuth
+from workers.atlassian.connect_jwt import ConnectJWTAuth
 from workers.atlassian.http import RenewableAuth
 
 DEFAULT_API_BASE = "https://api.atlassian.com"

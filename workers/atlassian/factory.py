@@ -116,7 +116,7 @@ def site_for_installation(installation_id: int, *, db: Database, settings: Clien
 
 def forge_read_access(installation: Installation, decrypt: Crypt) -> Access | None:
     """Reads of a Forge installation: its app system token against the FIT's apiBaseUrl."""
-    from app.forge import system_token
+    from workers.atlassian import system_token
 
     if installation.kind != InstallationKind.FORGE or not installation.api_base_url:
         return None

@@ -12,7 +12,7 @@ from app.admin.api import Context, operation
 from app.admin.errors import validation
 from app.admin.schemas import config as s
 from app.models import Connection, GroupMapping
-from workers import schedule as schedules
+from workers import cadence as schedules
 from workers.sync.policy import PolicyError, from_connection
 
 TAG = "behaviour"

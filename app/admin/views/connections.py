@@ -17,7 +17,7 @@ from app.admin.schemas import common
 from app.admin.schemas import connections as s
 from app.models import Connection, Link, SyncRun
 from app.models.scim import ScimToken
-from workers import schedule as schedules
+from workers import cadence as schedules
 from workers.sources.base import ConnectionCheck, SourceError
 
 TAG = "connections"

@@ -30,15 +30,3 @@ def purge_uninstalled(session: Session, retention_days: int, now: datetime | Non
     for row in doomed:
         log.info("purged installation %s (uninstalled over %s days ago)", row.client_key, retention_days)
     return [row.client_key for row in doomed]
-
-
-def purge_job() -> list[str]:
-    """The daily `rq cron` entry (workers/cron.py): purge with the configured retention."""
-    from app import config as app_config
-    from app import extensions, logs
-
-    cfg = app_config.load()
-    logs.setup(cfg["LOG_LEVEL"], cfg["LOG_FORMAT"])
-    extensions.configure(cfg)
-    with extensions.db.session() as session:
-        return purge_uninstalled(session, cfg["UNINSTALLED_RETENTION_DAYS"])

@@ -8,7 +8,7 @@ import jwt
 from requests import PreparedRequest
 from requests.auth import AuthBase
 
-from app.connect.qsh import qsh, relative_url
+from workers.atlassian.qsh import qsh, relative_url
 
 TOKEN_LIFETIME = 180  # Atlassian's libraries use about three minutes
 
