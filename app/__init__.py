@@ -19,9 +19,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     logs.init_app(app)
     crypto.init_app(app)
-    extensions.configure(app.config)
+    app.config["SETTINGS"] = extensions.configure(app.config)  # the typed object, read once
 
-    from app import admin, connect, forge, health, limits, scim
+    from app import admin, cli, connect, forge, health, limits, scim
 
     limits.init_app(app)
     health.init_app(app)
@@ -29,4 +29,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     forge.init_app(app)
     scim.init_app(app)
     admin.init_app(app)
+    cli.init_app(app)
     return app

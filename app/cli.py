@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
+from flask import Flask, has_app_context
 
+from app import cli_context
 from app import config as app_config
 
 
@@ -52,7 +53,7 @@ def _first_line(exc: BaseException) -> str:
 @click.group(cls=ClearErrors)
 def main() -> None:
     """User & Group Sync for Atlassian Cloud."""
-    _settings()  # every command needs valid settings: say what is wrong before anything starts
+    cli_context.settings()  # every command needs valid settings: say what is wrong first
 
 
 @main.command()
@@ -60,13 +61,14 @@ def migrate() -> None:
     """Apply the database migrations (the Procfile's release step)."""
     from app import migrate as migrations
 
-    settings = _settings()
+    settings = cli_context.settings()
     migrations.upgrade(settings["DATABASE_URL"])
     click.echo("database is at the latest revision")
 
 
 @main.command()
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "8080")), show_default="$PORT or 8080")
+@click.option("--port", type=int, default=lambda: cli_context.settings()["PORT"],
+              show_default="$PORT or 8080")
 @click.option("--sandbox-port", type=int, default=8090, show_default=True)
 @click.option("--no-sandbox", is_flag=True, help="Do not start the sandbox Atlassian site.")
 @click.option("--verbose", is_flag=True, help="Show every process's log lines here, not in files.")
@@ -85,15 +87,8 @@ def run(port: int, sandbox_port: int, no_sandbox: bool, verbose: bool, once: boo
 
     options = devserver.Options(verbose=verbose, once=once, fresh=fresh, people=people,
                                  forge=forge)
-    sys.exit(devserver.run(_settings(), port=port, sandbox_port=None if no_sandbox else sandbox_port,
+    sys.exit(devserver.run(cli_context.settings(), port=port, sandbox_port=None if no_sandbox else sandbox_port,
                            options=options))
-
-
-def _settings() -> dict:
-    try:
-        return app_config.load()
-    except app_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _register_subcommands() -> None:
@@ -109,3 +104,18 @@ def _register_subcommands() -> None:
 
 
 _register_subcommands()
+
+
+def init_app(app: Flask) -> None:
+    """Offer every `usersync` command on the app's own CLI (`app.cli`, the flaskr way): there
+    a command runs inside the app's context, on the settings `create_app` read, so a test
+    drives it with `app.test_cli_runner()` and no environment variable."""
+
+    @click.pass_context
+    def in_app_context(ctx: click.Context) -> None:
+        if not has_app_context():
+            ctx.with_resource(app.app_context())  # held until the subcommand has finished
+
+    app.cli.callback = in_app_context
+    for name, command in main.commands.items():
+        app.cli.add_command(command, name)

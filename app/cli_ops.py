@@ -10,20 +10,13 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from app import config as app_config
-from app import extensions
+from app import cli_context, extensions
 from workers.vocabulary import RunStatus, Trigger
 
 WAIT_TIMEOUT = 3600
 
 
-def _setup() -> dict[str, Any]:
-    try:
-        cfg = app_config.load()
-    except app_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    extensions.configure(cfg)
-    return cfg
+_setup = cli_context.configured
 
 
 def _json_arg(value: str | None, what: str) -> dict[str, Any]:

@@ -7,14 +7,14 @@ from typing import Any
 import click
 import requests
 
-from app import config as app_config
+from app import cli_context
 
 
 def _call(sandbox_port: int, method: str, path: str, body: dict[str, Any] | None = None
           ) -> dict[str, Any]:
     from app import devserver
 
-    settings = app_config.load()
+    settings = cli_context.settings()
     token = devserver.sandbox_secrets(settings["INSTANCE_PATH"])["idp-token"]
     url = f"http://127.0.0.1:{devserver.idp_port(sandbox_port)}/sandbox/{path}"
     try:

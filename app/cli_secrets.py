@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app import config as app_config
-from app import extensions
+from app import cli_context, extensions
 
 
 @click.group()
@@ -18,11 +17,7 @@ def secrets_rotate() -> None:
     """Re-encrypt every stored secret under the first key; then the other keys can be removed."""
     from app.secret_rotation import rotate_all
 
-    try:
-        cfg = app_config.load()
-    except app_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    extensions.configure(cfg)
+    cfg = cli_context.configured()
     report = rotate_all(extensions.db, extensions.secrets.ring)
     counts = ", ".join(f"{name} {n}" for name, n in report.rotated.items())
     click.echo(f"re-encrypted {report.total} secret(s) under the first key ({counts})")

@@ -6,13 +6,21 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from workers.flags import flag
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 DEFAULT_INSTALL_KEYS_URL = "https://connect-install-keys.atlassian.com/"
 DEFAULT_APP_KEY = "com.example.usersync"
 DEFAULT_FORGE_JWKS_URL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
 # The hosts Atlassian Cloud sites live on (atlassian-connect-express's production allow-list).
 DEFAULT_ATLASSIAN_DOMAINS = ".atlassian.net,.jira.com,.jira-dev.com"
+DEFAULT_CONCURRENCY = 6
+"""Atlassian calls in flight per sync: the one default of USERSYNC_ATLASSIAN_CONCURRENCY
+(Atlassian's per-second limits bite above it)."""
 
 
 class ConfigError(RuntimeError):
@@ -76,7 +84,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_OAUTH_CLIENT_ID", "", "OAuth 2.0 (3LO) app client id, for the site admin's \"Connect\" consent."),
     Setting("USERSYNC_OAUTH_CLIENT_SECRET", "", "OAuth 2.0 (3LO) client secret."),
     Setting("USERSYNC_OAUTH_REDIRECT_URI", "", "OAuth 2.0 callback URL registered with Atlassian."),
-    Setting("USERSYNC_ATLASSIAN_CONCURRENCY", "6", "Concurrent Atlassian writes (and reads) per sync."),
+    Setting("USERSYNC_ATLASSIAN_CONCURRENCY", str(DEFAULT_CONCURRENCY), "Concurrent Atlassian writes (and reads) per sync."),
     Setting("USERSYNC_ATLASSIAN_POINTS_PER_HOUR", "0", "The app's hourly Atlassian points budget "
             "(Connect, OAuth and Forge traffic), counted in Redis across every worker and shared "
             "between sites; 0 leaves the counting to Atlassian's 429s."),
@@ -97,7 +105,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_DIRECTORY_FILE_MAX_MB", "64", "Largest directory file (server-side or uploaded) read, in MiB."),
 )
 
-_TRUE = {"1", "true", "yes", "on"}
 NETWORK_RULE_FILE = "allow-private-urls"
 """In the instance folder: the private-URL rule `usersync run` gave its processes, so a command
 run later in a plain terminal against the same instance follows the same rule."""
@@ -112,14 +119,12 @@ class DirectoryFilePolicy:
     production: bool
 
 
-def directory_file_policy(environ: Mapping[str, str] | None = None) -> DirectoryFilePolicy:
-    """The directory-file policy from the environment (read when a file is read)."""
-    env = os.environ if environ is None else environ
-    mb = integer("USERSYNC_DIRECTORY_FILE_MAX_MB", env.get("USERSYNC_DIRECTORY_FILE_MAX_MB", "64"),
-                 minimum=1)
-    return DirectoryFilePolicy(folder=env.get("USERSYNC_DIRECTORY_FILES_DIR") or None,
-                               max_bytes=mb * 1024 * 1024,
-                               production=(env.get("USERSYNC_ENV") or "").strip().lower() == "production")
+def directory_file_policy(settings: Settings | None = None) -> DirectoryFilePolicy:
+    """The directory-file policy of `settings` (default: this process's settings)."""
+    settings = settings or current_settings()
+    return DirectoryFilePolicy(folder=settings.directory_files_dir,
+                               max_bytes=settings.directory_file_max_mb * 1024 * 1024,
+                               production=settings.production)
 
 
 def integer(name: str, value: str | None, minimum: int | None = None) -> int:
@@ -133,16 +138,12 @@ def integer(name: str, value: str | None, minimum: int | None = None) -> int:
     return number
 
 
-def as_bool(value: Any) -> bool:
-    return str(value).strip().lower() in _TRUE
-
-
 def allow_private_urls(env: Mapping[str, str], instance: Path) -> bool:
     """The one outbound-URL rule: the operator's setting, else the instance's recorded rule."""
     if env.get("USERSYNC_ALLOW_PRIVATE_URLS") not in (None, ""):
-        return as_bool(env["USERSYNC_ALLOW_PRIVATE_URLS"])
+        return flag(env["USERSYNC_ALLOW_PRIVATE_URLS"])
     try:
-        return as_bool((instance / NETWORK_RULE_FILE).read_text())
+        return flag((instance / NETWORK_RULE_FILE).read_text())
     except OSError:
         return False
 
@@ -156,14 +157,28 @@ def record_network_rule(instance: str | Path, allow_private: bool) -> None:
         path.unlink(missing_ok=True)
 
 
-# Whole-number settings and their least value: checked once at start, so a typo is one clear
-# line rather than a ValueError deep inside a worker.
-INTEGER_SETTINGS = {"USERSYNC_JWT_LEEWAY": 0, "PORT": 1, "USERSYNC_ATLASSIAN_CONCURRENCY": 1,
-                    "USERSYNC_ATLASSIAN_POINTS_PER_HOUR": 0,
-                    "USERSYNC_SYNC_LOCK_TTL": 1, "USERSYNC_FULL_FETCH_MAX_AGE_HOURS": 1,
-                    "USERSYNC_DIRECTORY_FILE_MAX_MB": 1,
-                    "USERSYNC_JWT_MAX_LIFETIME": 1, "USERSYNC_MAX_REQUEST_BYTES": 1,
-                    "USERSYNC_UNINSTALLED_RETENTION_DAYS": 1}
+# Whole-number settings, their Flask key and least value: checked once at start, so a typo
+# is one clear line rather than a ValueError deep inside a worker.
+INTEGER_SETTINGS = {"USERSYNC_JWT_LEEWAY": ("JWT_LEEWAY", 0), "PORT": ("PORT", 1),
+                    "USERSYNC_ATLASSIAN_CONCURRENCY": ("ATLASSIAN_CONCURRENCY", 1),
+                    "USERSYNC_ATLASSIAN_POINTS_PER_HOUR": ("ATLASSIAN_POINTS_PER_HOUR", 0),
+                    "USERSYNC_SYNC_LOCK_TTL": ("SYNC_LOCK_TTL", 1),
+                    "USERSYNC_FULL_FETCH_MAX_AGE_HOURS": ("FULL_FETCH_MAX_AGE_HOURS", 1),
+                    "USERSYNC_DIRECTORY_FILE_MAX_MB": ("DIRECTORY_FILE_MAX_MB", 1),
+                    "USERSYNC_JWT_MAX_LIFETIME": ("JWT_MAX_LIFETIME", 1),
+                    "USERSYNC_MAX_REQUEST_BYTES": ("MAX_CONTENT_LENGTH", 1),
+                    "USERSYNC_UNINSTALLED_RETENTION_DAYS": ("UNINSTALLED_RETENTION_DAYS", 1)}
+
+
+def share(name: str, value: str | None) -> float:
+    """A fraction in (0, 1]; a ConfigError that names the setting otherwise."""
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a fraction such as 0.25, not {value!r}") from None
+    if not 0 < number <= 1:
+        raise ConfigError(f"{name} must be above 0 and at most 1, not {number:g}")
+    return number
 
 
 def secret_keys(value: str | None, production: bool) -> list[str]:
@@ -197,15 +212,16 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
             raise ConfigError("production needs these settings: " + ", ".join(missing))
         if not values["USERSYNC_BASE_URL"].startswith("https://"):
             raise ConfigError("USERSYNC_BASE_URL must be an https URL in production")
-    for name, minimum in INTEGER_SETTINGS.items():
-        if name in values and values[name] not in (None, ""):
-            integer(name, values[name], minimum)
+    numbers = {key: integer(name, values[name] or default, minimum)
+               for name, (key, minimum) in INTEGER_SETTINGS.items()
+               for default in (_default(name),)}
     keys = secret_keys(values["USERSYNC_SECRET_KEYS"], mode == "production")
     domains_raw = env.get("USERSYNC_ATLASSIAN_DOMAINS")
     if domains_raw is None and mode == "development":
         domains_raw = "*"
     instance = Path(values["USERSYNC_INSTANCE_PATH"] or instance_path or Path.cwd() / "instance")
     return {
+        **numbers,
         "USERSYNC_ENV": mode,
         "INSTANCE_PATH": str(instance),
         "DATABASE_URL": values["DATABASE_URL"] or f"sqlite:///{instance / 'usersync.db'}",
@@ -215,21 +231,32 @@ def load(environ: Mapping[str, str] | None = None, instance_path: str | None = N
         "SECRET_KEYS": keys,
         "INSTALL_KEYS_URL": values["USERSYNC_INSTALL_KEYS_URL"],
         "ALLOW_PRIVATE_URLS": allow_private_urls(env, instance),
-        "JWT_LEEWAY": integer("USERSYNC_JWT_LEEWAY", values["USERSYNC_JWT_LEEWAY"], minimum=0),
-        "JWT_MAX_LIFETIME": integer("USERSYNC_JWT_MAX_LIFETIME",
-                                    values["USERSYNC_JWT_MAX_LIFETIME"], minimum=1),
         "ATLASSIAN_DOMAINS": _domains(domains_raw or DEFAULT_ATLASSIAN_DOMAINS),
-        "MAX_CONTENT_LENGTH": integer("USERSYNC_MAX_REQUEST_BYTES",
-                                      values["USERSYNC_MAX_REQUEST_BYTES"], minimum=1),
-        "UNINSTALLED_RETENTION_DAYS": integer("USERSYNC_UNINSTALLED_RETENTION_DAYS",
-                                              values["USERSYNC_UNINSTALLED_RETENTION_DAYS"],
-                                              minimum=1),
         "LOG_LEVEL": values["USERSYNC_LOG_LEVEL"].upper(),
         "LOG_FORMAT": values["USERSYNC_LOG_FORMAT"],
+        "ATLASSIAN_API_URL": values["USERSYNC_ATLASSIAN_API_URL"] or _default("USERSYNC_ATLASSIAN_API_URL"),
+        "ATLASSIAN_AUTH_URL": values["USERSYNC_ATLASSIAN_AUTH_URL"] or _default("USERSYNC_ATLASSIAN_AUTH_URL"),
+        "OAUTH_CLIENT_ID": values["USERSYNC_OAUTH_CLIENT_ID"] or "",
+        "OAUTH_CLIENT_SECRET": values["USERSYNC_OAUTH_CLIENT_SECRET"] or "",
+        "OAUTH_REDIRECT_URI": values["USERSYNC_OAUTH_REDIRECT_URI"] or "",
+        "ATLASSIAN_TENANT_SHARE": share("USERSYNC_ATLASSIAN_TENANT_SHARE",
+                                        values["USERSYNC_ATLASSIAN_TENANT_SHARE"]
+                                        or _default("USERSYNC_ATLASSIAN_TENANT_SHARE")),
         "DIRECTORY_FILES_DIR": values["USERSYNC_DIRECTORY_FILES_DIR"] or None,
         "FORGE_JWKS_URL": values["USERSYNC_FORGE_JWKS_URL"],
         "FORGE_APP_ID": (values["USERSYNC_FORGE_APP_ID"] or "").strip(),
     }
+
+
+def _default(name: str) -> str:
+    return next(s.default or "" for s in SETTINGS if s.name == name)
+
+
+def current_settings() -> Settings:
+    """This process's settings object (see app.settings)."""
+    from app import settings
+
+    return settings.current()
 
 
 def _domains(raw: str) -> list[str] | None:

@@ -20,6 +20,7 @@ from honcho.manager import Manager
 from app import config as app_config
 from app import crypto, migrate, redis_conn
 from app.run_console import LogFiles, Progress, RunWatcher
+from workers.flags import flag
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -70,7 +71,7 @@ def record_rule(settings: dict[str, Any], env: dict[str, str]) -> None:
     """A later `usersync connections test` in another terminal must judge URLs as the worker
     started here does: the instance folder remembers the rule the children were given."""
     app_config.record_network_rule(settings["INSTANCE_PATH"],
-                                   app_config.as_bool(env.get("USERSYNC_ALLOW_PRIVATE_URLS", "")))
+                                   flag(env.get("USERSYNC_ALLOW_PRIVATE_URLS", "")))
 
 
 def sandbox_admin(instance_path: str) -> tuple[str, str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from redis import Redis
 
 from app import crypto, redis_conn
 from app.db import Database
+from app.settings import Settings
+from app.settings import install as install_settings
 
 db = Database()
 
@@ -33,8 +36,11 @@ secrets = _Secrets()
 _redis: dict[str, Redis] = {}
 
 
-def configure(config: dict[str, Any]) -> None:
-    """Bind the database and key ring from a config dict (see app.config.load)."""
+def configure(config: Mapping[str, Any]) -> Settings:
+    """Bind the database and key ring from a config dict (see app.config.load) and install
+    its settings object as this process's (app.settings); returns that object."""
+    settings = Settings.from_flask_config(config)
+    install_settings(settings)
     db.configure(config["DATABASE_URL"])
     if not config["SECRET_KEYS"] and config.get("USERSYNC_ENV") == "production":
         # never fall back to a generated key in production: secrets would be unreadable elsewhere
@@ -42,6 +48,7 @@ def configure(config: dict[str, Any]) -> None:
                                   "at least one Fernet key")
     keys = config["SECRET_KEYS"] or crypto.embedded_keys(config["INSTANCE_PATH"])
     secrets.ring = crypto.KeyRing(keys)
+    return settings
 
 
 def redis(config: dict[str, Any]) -> Redis:

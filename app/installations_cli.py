@@ -8,8 +8,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from app import config as app_config
-from app import extensions
+from app import cli_context, extensions
 
 COLUMNS = ("client_key", "product", "site_url", "state", "kind")
 
@@ -36,10 +35,7 @@ def installations_list(as_json: bool) -> None:
     """Client key, product, site URL, state and kind of every installation, oldest first."""
     from app.models import Installation
 
-    try:
-        extensions.configure(app_config.load())
-    except app_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    cli_context.configured()
     with extensions.db.session() as session:
         rows = [describe(i) for i in session.scalars(select(Installation).order_by(Installation.id))]
     if as_json:

@@ -72,6 +72,28 @@ def test_config(database_url: str, redis_url: str, tmp_path) -> dict:
 
 
 @pytest.fixture()
+def use_settings(tmp_path):  # type: ignore[no-untyped-def]
+    """`use_settings(field=value, ...)`: install this process's settings (app.settings) as the
+    development defaults with those fields changed, as the set-up would; put back afterwards."""
+    from dataclasses import replace
+
+    from app import config, settings
+
+    base = settings.Settings.from_flask_config(config.load(
+        {"USERSYNC_INSTANCE_PATH": str(tmp_path / "instance")}))
+    previous = settings.current() if settings._current is not None else None
+
+    def use(**fields):  # type: ignore[no-untyped-def]
+        chosen = replace(settings._current or base, **fields)
+        settings.install(chosen)
+        return chosen
+
+    settings.install(base)
+    yield use
+    settings.install(previous)
+
+
+@pytest.fixture()
 def app(test_config: dict):
     return create_app(test_config)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -16,9 +15,11 @@ from workers.sync.engine import Environment
 
 @lru_cache(maxsize=1)
 def settings() -> dict[str, Any]:
+    """The worker's set-up, once per process: settings read and checked, logs, database, key
+    ring; the typed object is `cfg["SETTINGS"]` (and `app.settings.current()`)."""
     cfg = app_config.load()
     logs.setup(cfg["LOG_LEVEL"], cfg["LOG_FORMAT"])
-    extensions.configure(cfg)
+    cfg["SETTINGS"] = extensions.configure(cfg)
     return cfg
 
 
@@ -30,8 +31,7 @@ def environment(read_only: bool = False) -> Environment:
     """The production wiring: the installation's site client built from stored credentials;
     `read_only` for a dry run, whose site client refuses every write in its HTTP layer."""
     cfg = settings()
-    # The web app, the CLI and the sources read the private-URL rule from the config: so does this.
-    client_settings = replace(ClientSettings.from_env(), allow_private=cfg["ALLOW_PRIVATE_URLS"])
+    client_settings = ClientSettings.from_settings(cfg["SETTINGS"])
 
     def target_for(installation_id: int):  # type: ignore[no-untyped-def]
         return site_for_installation(installation_id, db=extensions.db, settings=client_settings,

@@ -9,7 +9,7 @@ from rq import get_current_job
 
 from app import extensions, logs
 from workers import context, runlock
-from workers.queue import JOB_TIMEOUT, LOCK_KEY, LOCK_TTL, PROGRESS_KEY, WAITING_KEY
+from workers.queue import JOB_TIMEOUT, LOCK_KEY, PROGRESS_KEY, WAITING_KEY
 from workers.sync import engine
 from workers.vocabulary import RunStatus, Trigger
 
@@ -35,13 +35,13 @@ def _progress(redis, connection_id: int, run_id: int):  # type: ignore[no-untype
 
 def sync_connection(connection_id: int, trigger: str = Trigger.MANUAL, dry_run: bool = False) -> dict[str, Any]:
     """Run one sync of `connection_id`, after any sync of it already running."""
-    context.settings()
+    lock_ttl = context.settings()["SYNC_LOCK_TTL"]
     redis = context.redis()
     job = get_current_job()
     job_id = job.id if job else None
     if job:
         logs.job_id.set(job.id)
-    with runlock.held(redis, LOCK_KEY.format(cid=connection_id), LOCK_TTL, wait=JOB_TIMEOUT):
+    with runlock.held(redis, LOCK_KEY.format(cid=connection_id), lock_ttl, wait=JOB_TIMEOUT):
         if not dry_run and job_id:
             # From here on, new triggers need a new waiting job: this one has started.
             runlock.compare_and_delete(redis, WAITING_KEY.format(cid=connection_id), job_id)
@@ -66,9 +66,9 @@ def sync_connection(connection_id: int, trigger: str = Trigger.MANUAL, dry_run: 
 
 def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, Any]:
     """Apply a held plan that an admin approved."""
-    context.settings()
+    lock_ttl = context.settings()["SYNC_LOCK_TTL"]
     redis = context.redis()
-    with runlock.held(redis, LOCK_KEY.format(cid=connection_id), LOCK_TTL, wait=JOB_TIMEOUT):
+    with runlock.held(redis, LOCK_KEY.format(cid=connection_id), lock_ttl, wait=JOB_TIMEOUT):
         env = context.environment()
         inactive = engine.inactive_reason(env.db, connection_id)
         if inactive:

@@ -8,7 +8,6 @@ while it waits for a running sync still join it.
 
 from __future__ import annotations
 
-import os
 import uuid
 
 from redis import Redis
@@ -26,8 +25,7 @@ LOCK_KEY = "usersync:sync:lock:{cid}"
 """Held by the job syncing connection `cid`; expires unless renewed, so a killed worker frees it."""
 PROGRESS_KEY = "usersync:sync:progress:{cid}"
 """Hash {run_id, done, total} of the running sync, for the admin page."""
-LOCK_TTL = int(os.environ.get("USERSYNC_SYNC_LOCK_TTL", "60"))
-"""Seconds a killed worker's run lock outlives it (the heartbeat renews it every third)."""
+# How long a killed worker's lock outlives it is USERSYNC_SYNC_LOCK_TTL (settings.sync_lock_ttl).
 JOB_TIMEOUT = 6 * 3600
 
 

@@ -20,7 +20,8 @@ WEB_TIMEOUT = (3.0, 10.0)
 def client_settings() -> ClientSettings:
     """The same client settings the worker builds, with the config's one private-URL rule."""
     configured = current_app.config.get("ATLASSIAN_CLIENT")
-    base = configured if isinstance(configured, ClientSettings) else ClientSettings.from_env()
+    base = (configured if isinstance(configured, ClientSettings)
+            else ClientSettings.from_settings(current_app.config["SETTINGS"]))
     return replace(base, app_key=current_app.config.get("APP_KEY", base.app_key),
                    allow_private=bool(current_app.config.get("ALLOW_PRIVATE_URLS")))
 

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import click
 
-from app import config as app_config
-from app import extensions
+from app import cli_context, extensions
 
-
-def _setup() -> dict:
-    try:
-        cfg = app_config.load()
-    except app_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    extensions.configure(cfg)
-    return cfg
+_setup = cli_context.configured
 
 
 @click.group()

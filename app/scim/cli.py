@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import click
 
-from app import config as app_config
-from app import extensions
+from app import cli_context, extensions
 from app.scim import tokens
 
 
 def _database() -> None:
-    try:
-        settings = app_config.load()
-    except app_config.ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-    extensions.configure(settings)
+    cli_context.configured()
 
 
 def _base_url() -> str:
-    return app_config.load()["BASE_URL"]
+    return cli_context.settings()["BASE_URL"]
 
 
 @click.group("scim-token")

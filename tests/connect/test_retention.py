@@ -7,15 +7,13 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from app import extensions
-from app.cli import main
 from app.models import AtlassianCredential, Connection, Installation, ScimToken
 from app.models.credential import CredentialKind
 from app.scim import tokens
-from tests.conftest import TEST_BASE_URL, TEST_KEYS
+from tests.conftest import TEST_BASE_URL
 from tests.connect.lifecycle import app_for
 from tests.connect.tokens import (
     install_payload,
@@ -93,18 +91,14 @@ def test_reinstall_within_the_retention_finds_the_data(client):
         assert purge_uninstalled(s, 0) == []
 
 
-def test_purge_command(client, test_config, monkeypatch):
+def test_purge_command(app, client, runner):
     iid = site_with_data(client)
     lifecycle(client, "uninstalled")
     with extensions.db.session() as s:
         s.get(Installation, iid).uninstalled_at = datetime.now(UTC) - timedelta(days=3)
-    for key, value in {"DATABASE_URL": test_config["DATABASE_URL"],
-                       "USERSYNC_SECRET_KEYS": ",".join(TEST_KEYS),
-                       "USERSYNC_INSTANCE_PATH": test_config["INSTANCE_PATH"]}.items():
-        monkeypatch.setenv(key, value)
-    kept = CliRunner().invoke(main, ["installations", "purge-uninstalled"])
+    kept = runner.invoke(args=["installations", "purge-uninstalled"])
     assert kept.exit_code == 0 and "purged 0 installation(s) uninstalled over 30 days" in kept.output
-    monkeypatch.setenv("USERSYNC_UNINSTALLED_RETENTION_DAYS", "2")
-    gone = CliRunner().invoke(main, ["installations", "purge-uninstalled"])
+    app.config["UNINSTALLED_RETENTION_DAYS"] = 2
+    gone = runner.invoke(args=["installations", "purge-uninstalled"])
     assert gone.exit_code == 0 and "purged 1 installation(s)" in gone.output and "client-a" in gone.output
     assert count(Installation, id=iid) == 0

@@ -101,7 +101,9 @@ def stack(test_config: dict, tmp: Path, **site_options: Any) -> Iterator[Stack]:
         save_credential(extensions.db, iid, CredentialKind.API_TOKEN,
                         {"email": cloud.admin_email, "api_token": cloud.admin_api_token},
                         extensions.secrets.encrypt)
-        yield Stack(cloud, server.url, iid, installed.client_key, tmp)
+        ready = Stack(cloud, server.url, iid, installed.client_key, tmp)
+        ready.app = late.app  # its CLI runner runs `usersync` commands on this app's settings
+        yield ready
 
 
 def directory(users: list[tuple[str, str, bool]], groups: dict[str, list[str]],

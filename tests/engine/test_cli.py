@@ -8,32 +8,33 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from redis import Redis
 
-from app.cli import main
-from tests.conftest import TEST_KEYS
 from tests.engine.harness import directory, stack
 from tests.engine.test_worker_e2e import worker
 
 
 @pytest.fixture()
-def env(test_config, tmp_path, monkeypatch):
+def env(test_config, tmp_path):
     with stack(test_config, tmp_path) as s:
         s.redis_url = test_config["REDIS_URL"]
         s.redis = Redis.from_url(s.redis_url)
         s.redis.flushdb()
-        for key, value in {"DATABASE_URL": test_config["DATABASE_URL"], "REDIS_URL": s.redis_url,
-                           "USERSYNC_SECRET_KEYS": ",".join(TEST_KEYS),
-                           "USERSYNC_INSTANCE_PATH": str(tmp_path / "cli")}.items():
-            monkeypatch.setenv(key, value)
+        s.runner = s.app.test_cli_runner()  # the commands on the app's settings: no environment
         yield s
 
 
-def cli(*args: str) -> str:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+def invoke(env, *args: str):  # type: ignore[no-untyped-def]
+    return env.runner.invoke(args=list(args))
+
+
+def cli(env, *args: str) -> str:  # type: ignore[no-untyped-def]
+    result = env.runner.invoke(args=list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
+
+
+_current = None
 
 
 def test_operator_flow(env, tmp_path):
@@ -41,27 +42,27 @@ def test_operator_flow(env, tmp_path):
     for _, email, _ in users:
         env.cloud.site.add_user(email)
     path = env.write_directory(directory(users, {"crew": [u[0] for u in users]}))
-    cid = cli("connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
+    cid = cli(env, "connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
               "--name", "HR", "--settings", json.dumps({"path": str(path)}),
               "--mapping", '{"mode": "on_the_fly", "schedule": "day"}').strip()
-    listed = [json.loads(line) for line in cli("connections", "list").splitlines()]
+    listed = [json.loads(line) for line in cli(env, "connections", "list").splitlines()]
     assert listed[0]["id"] == int(cid) and listed[0]["schedule"] == "day"
     assert "path" in listed[0]["settings"]
 
     proc = worker(env)
     try:
-        preview = json.loads(cli("sync", cid, "--dry-run", "--wait"))
+        preview = json.loads(cli(env, "sync", cid, "--dry-run", "--wait"))
         assert preview["status"] == "preview" and preview["summary"]["add_member"] == 12
         assert preview["invite_domains"] == ["example.com"]  # filled from the IdP, shown
         assert preview["groups_adopted"] == [] and preview["groups_skipped"] == []
         assert env.cloud.requests.writes() == []
-        applied = json.loads(cli("sync", cid, "--wait"))
+        applied = json.loads(cli(env, "sync", cid, "--wait"))
         assert applied["status"] == "succeeded" and len(env.members("crew")) == 12
 
         env.write_directory(directory(users[:3], {"crew": ["u0", "u1", "u2"]}))
-        held = json.loads(cli("sync", cid, "--wait"))
+        held = json.loads(cli(env, "sync", cid, "--wait"))
         assert held["status"] == "held"
-        cli("runs", "approve", str(held["run_id"]), "--by", "it-admin")
+        cli(env, "runs", "approve", str(held["run_id"]), "--by", "it-admin")
         from tests.engine.test_worker_e2e import wait_for
 
         wait_for(lambda: env.run(held["run_id"]).status == "succeeded", 60)
@@ -72,18 +73,17 @@ def test_operator_flow(env, tmp_path):
 
 
 def test_bad_input_is_a_clear_error(env):
-    result = CliRunner().invoke(main, ["connections", "add", "--client-key", env.client_key,
-                                       "--kind", "nonsense", "--name", "x", "--settings", "{}"])
+    result = invoke(env, "connections", "add", "--client-key", env.client_key,
+                    "--kind", "nonsense", "--name", "x", "--settings", "{}")
     assert result.exit_code != 0 and "unknown source kind" in result.output
-    result = CliRunner().invoke(main, ["connections", "add", "--client-key", "nope",
-                                       "--kind", "directory_file", "--name", "x",
-                                       "--settings", '{"path": "/x"}'])
+    result = invoke(env, "connections", "add", "--client-key", "nope",
+                    "--kind", "directory_file", "--name", "x", "--settings", '{"path": "/x"}')
     assert result.exit_code != 0 and "no installed site" in result.output
-    result = CliRunner().invoke(main, ["connections", "add", "--client-key", env.client_key,
-                                       "--kind", "directory_file", "--name", "x",
-                                       "--settings", '{"path": "/x"}', "--mapping", '{"schedule": "sometimes"}'])
+    result = invoke(env, "connections", "add", "--client-key", env.client_key,
+                    "--kind", "directory_file", "--name", "x",
+                    "--settings", '{"path": "/x"}', "--mapping", '{"schedule": "sometimes"}')
     assert result.exit_code != 0 and "cron" in result.output
-    result = CliRunner().invoke(main, ["sync", "999999"])
+    result = invoke(env, "sync", "999999")
     assert result.exit_code != 0 and "does not exist" in result.output
 
 
@@ -99,21 +99,22 @@ def test_clock_configuration_registers_the_minute_tick():
     assert len(jobs) == 2
 
 
-def test_connection_test_says_what_is_wrong(env, tmp_path, monkeypatch):
+def test_connection_test_says_what_is_wrong(env, tmp_path):
     path = env.write_directory(directory([("u1", "a@example.com", True)], {"g": ["u1"]}))
-    cid = cli("connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
+    cid = cli(env, "connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
               "--name", "HR", "--settings", json.dumps({"path": str(path)})).strip()
-    assert cli("connections", "test", cid).startswith("ok: Read 1 users and 1 groups")
+    assert cli(env, "connections", "test", cid).startswith("ok: Read 1 users and 1 groups")
     path.unlink()
-    result = CliRunner().invoke(main, ["connections", "test", cid])
+    result = invoke(env, "connections", "test", cid)
     assert result.exit_code == 1 and "does not exist" in result.output
-    kc = cli("connections", "add", "--client-key", env.client_key, "--kind", "keycloak", "--name", "KC",
+    kc = cli(env, "connections", "add", "--client-key", env.client_key, "--kind", "keycloak", "--name", "KC",
              "--settings", json.dumps({"base_url": "http://127.0.0.1:9", "realm": "corp",
                                        "client_id": "c", "client_secret": "s"})).strip()
-    result = CliRunner().invoke(main, ["connections", "test", kc])
+    env.app.config["ALLOW_PRIVATE_URLS"] = False  # as a production set-up has it
+    result = invoke(env, "connections", "test", kc)
     assert result.exit_code == 1 and "failed (config)" in result.output and "https" in result.output
-    monkeypatch.setenv("USERSYNC_ALLOW_PRIVATE_URLS", "true")  # as the sandbox set-up does
-    result = CliRunner().invoke(main, ["connections", "test", kc])
+    env.app.config["ALLOW_PRIVATE_URLS"] = True  # as the sandbox set-up does
+    result = invoke(env, "connections", "test", kc)
     assert result.exit_code == 1 and "failed (unreachable)" in result.output
 
 
@@ -127,9 +128,9 @@ def test_manual_schedule_is_stored_and_never_ticked(env):
     path = env.write_directory(directory([("u1", "a@example.com", True)], {"g": ["u1"]}))
     add = ["connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
            "--settings", json.dumps({"path": str(path)})]
-    manual = cli(*add, "--name", "On demand", "--mapping", '{"schedule": "manual"}').strip()
-    hourly = cli(*add, "--name", "Default").strip()
-    listed = {c["id"]: c for c in map(json.loads, cli("connections", "list").splitlines())}
+    manual = cli(env, *add, "--name", "On demand", "--mapping", '{"schedule": "manual"}').strip()
+    hourly = cli(env, *add, "--name", "Default").strip()
+    listed = {c["id"]: c for c in map(json.loads, cli(env, "connections", "list").splitlines())}
     assert listed[int(manual)]["schedule"] is None, "null: manual, on demand only"
     assert listed[int(hourly)]["schedule"] == "hour"
     assert schedule.tick(extensions.db, env.redis, datetime.now(UTC)) == 1
@@ -150,10 +151,10 @@ def test_a_mapping_change_keeps_a_manual_schedule(env):
         assert session.get(Connection, cid).schedule is None
 
 
-def test_add_help_and_readme_name_every_source_kind():
+def test_add_help_and_readme_name_every_source_kind(runner):
     from workers.sources import registry
 
-    help_text = " ".join(cli("connections", "add", "--help").split())
+    help_text = " ".join(runner.invoke(args=["connections", "add", "--help"]).output.split())
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     kinds = registry.kinds()
     assert "scim_pull" in kinds
@@ -163,12 +164,12 @@ def test_add_help_and_readme_name_every_source_kind():
 
 
 def test_installations_list_shows_the_client_key_connections_add_needs(env):
-    table = cli("installations", "list").splitlines()
+    table = cli(env, "installations", "list").splitlines()
     assert table[0].split() == ["CLIENT_KEY", "PRODUCT", "SITE_URL", "STATE", "KIND"]
     assert table[1].split() == [env.client_key, "jira", env.cloud.base_url, "enabled", "connect"]
-    [row] = [json.loads(line) for line in cli("installations", "list", "--json").splitlines()]
+    [row] = [json.loads(line) for line in cli(env, "installations", "list", "--json").splitlines()]
     assert row == {"client_key": env.client_key, "product": "jira",
                    "site_url": env.cloud.base_url, "state": "enabled", "kind": "connect"}
-    assert "secret" not in cli("installations", "list", "--json").lower()
-    group_help = cli("installations", "--help")
+    assert "secret" not in cli(env, "installations", "list", "--json").lower()
+    group_help = cli(env, "installations", "--help")
     assert all(c in group_help for c in ("list", "confirm-url", "purge-uninstalled"))

@@ -14,9 +14,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from app import config as app_config
 from app import extensions, migrate
 from app.db import Base, make_engine
 from app.models import Connection, SourceState, SyncRun
+from app.settings import Settings
 from sandbox.idps import entra, keycloak, scim
 from sandbox.idps.directory import Directory
 from tests.engine.harness import Stack, stack
@@ -217,13 +219,20 @@ def test_choose_full_or_incremental():
     assert pick(state, supports=True, fingerprint="h", now=now, max_age=day)[0] == "full"
 
 
+MAX_AGE = "USERSYNC_FULL_FETCH_MAX_AGE_HOURS"
+
+
 def test_settings_hash_and_max_age_setting():
     assert snapshots.settings_hash("okta", {"a": 1, "b": 2}) == snapshots.settings_hash(
         "okta", {"b": 2, "a": 1})
     assert snapshots.settings_hash("okta", {"a": 1}) != snapshots.settings_hash("entra", {"a": 1})
-    assert snapshots.max_age_from_environment({}) == timedelta(hours=24)
-    assert snapshots.max_age_from_environment({snapshots.MAX_AGE_ENV: "6"}) == timedelta(hours=6)
-    assert snapshots.max_age_from_environment({snapshots.MAX_AGE_ENV: "soon"}) == timedelta(hours=24)
+    def settings(env: dict[str, str]) -> Settings:
+        return Settings.from_flask_config(app_config.load(env))
+
+    assert snapshots.max_age_setting(settings({})) == timedelta(hours=24)
+    assert snapshots.max_age_setting(settings({MAX_AGE: "6"})) == timedelta(hours=6)
+    with pytest.raises(app_config.ConfigError, match=MAX_AGE):  # refused at start, not ignored
+        settings({MAX_AGE: "soon"})
 
 
 def test_encode_round_trips_a_snapshot():

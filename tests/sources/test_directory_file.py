@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from app import config as app_config
+from app.settings import Settings
 from workers.sources.base import SourceConfigError
 from workers.sources.directory_file import DirectoryFileSettings, DirectoryFileSource
 from workers.sources.directory_records import DirectoryFileInvalid, parse_csv, parse_json
@@ -19,10 +20,10 @@ GOOD = {"users": [{"id": "u1", "email": "a@example.com", "display_name": "A", "a
 
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch):
+def folder(tmp_path, use_settings):
     allowed = tmp_path / "files"
     allowed.mkdir()
-    monkeypatch.setenv("USERSYNC_DIRECTORY_FILES_DIR", str(allowed))
+    use_settings(directory_files_dir=str(allowed))
     return allowed
 
 
@@ -55,14 +56,14 @@ def test_a_symlink_out_of_the_folder_is_refused(folder, tmp_path):
         fetch(folder / "link.json")
 
 
-def test_fifos_and_devices_are_refused_without_blocking(folder, monkeypatch):
+def test_fifos_and_devices_are_refused_without_blocking(folder, use_settings):
     os.mkfifo(folder / "pipe.json")
     result: list = []
     reader = threading.Thread(target=lambda: result.append(_error_of(folder / "pipe.json")))
     reader.start()
     reader.join(timeout=5)
     assert result and "not a regular file" in result[0]
-    monkeypatch.setenv("USERSYNC_DIRECTORY_FILES_DIR", "/dev")
+    use_settings(directory_files_dir="/dev")
     with pytest.raises(SourceConfigError, match="not a regular file"):
         fetch("/dev/zero")
 
@@ -75,8 +76,8 @@ def _error_of(path) -> str:
     return "read"
 
 
-def test_size_cap(folder, monkeypatch):
-    monkeypatch.setenv("USERSYNC_DIRECTORY_FILE_MAX_MB", "1")
+def test_size_cap(folder, use_settings):
+    use_settings(directory_file_max_mb=1)
     (folder / "big.json").write_text(json.dumps(GOOD) + " " * (1024 * 1024))
     with pytest.raises(SourceConfigError, match="larger than 1,048,576 bytes"):
         fetch(folder / "big.json")
@@ -84,9 +85,8 @@ def test_size_cap(folder, monkeypatch):
     assert "larger than" in str(DirectoryFileSettings().validate({"content": huge}))
 
 
-def test_production_without_a_folder_refuses_server_paths(tmp_path, monkeypatch):
-    monkeypatch.delenv("USERSYNC_DIRECTORY_FILES_DIR", raising=False)
-    monkeypatch.setenv("USERSYNC_ENV", "production")
+def test_production_without_a_folder_refuses_server_paths(tmp_path, use_settings):
+    use_settings(directory_files_dir=None, env="production")
     (tmp_path / "p.json").write_text(json.dumps(GOOD))
     with pytest.raises(SourceConfigError, match="USERSYNC_DIRECTORY_FILES_DIR"):
         fetch(tmp_path / "p.json")
@@ -99,12 +99,15 @@ def test_relative_paths_are_refused(folder):
         fetch("files/people.json")
 
 
-def test_the_policy_reads_the_environment():
-    policy = app_config.directory_file_policy({"USERSYNC_DIRECTORY_FILES_DIR": "/srv/dir",
-                                               "USERSYNC_DIRECTORY_FILE_MAX_MB": "2"})
-    assert (policy.folder, policy.max_bytes, policy.production) == ("/srv/dir", 2 << 20, False)
+def test_the_policy_reads_the_settings(tmp_path):
+    def policy(**env):  # type: ignore[no-untyped-def]
+        cfg = app_config.load({"USERSYNC_INSTANCE_PATH": str(tmp_path), **env})
+        return app_config.directory_file_policy(Settings.from_flask_config(cfg))
+
+    chosen = policy(USERSYNC_DIRECTORY_FILES_DIR="/srv/dir", USERSYNC_DIRECTORY_FILE_MAX_MB="2")
+    assert (chosen.folder, chosen.max_bytes, chosen.production) == ("/srv/dir", 2 << 20, False)
     with pytest.raises(app_config.ConfigError, match="USERSYNC_DIRECTORY_FILE_MAX_MB"):
-        app_config.directory_file_policy({"USERSYNC_DIRECTORY_FILE_MAX_MB": "lots"})
+        policy(USERSYNC_DIRECTORY_FILE_MAX_MB="lots")
 
 
 @pytest.mark.parametrize("document, problem", [

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from redis import Redis
@@ -11,11 +9,10 @@ from redis import Redis
 from app.db import Database
 from app.models.credential import CredentialKind, CredentialStatus
 from app.models.installation import Installation, InstallationKind
+from app.settings import Settings
 from workers.atlassian import oauth
 from workers.atlassian.api_token import StoredApiTokenAuth
 from workers.atlassian.auth import (
-    DEFAULT_API_BASE,
-    DEFAULT_AUTH_BASE,
     AtlassianHosts,
     BearerAuth,
     OAuthBearerAuth,
@@ -30,7 +27,7 @@ from workers.atlassian.site import DEFAULT_CONCURRENCY, Access, AtlassianSite, O
 
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
-    """Process-wide settings of the Atlassian client (from the environment, see `from_env`)."""
+    """Process-wide settings of the Atlassian client (from the settings object, `from_settings`)."""
 
     app_key: str
     hosts: AtlassianHosts = AtlassianHosts()
@@ -41,24 +38,16 @@ class ClientSettings:
     tenant_share: float = 0.25  # the most of it one site may use in an hour
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
-        """USERSYNC_APP_KEY, USERSYNC_ATLASSIAN_API_URL / _AUTH_URL, USERSYNC_OAUTH_CLIENT_ID /
-        _SECRET / _REDIRECT_URI, USERSYNC_ATLASSIAN_CONCURRENCY, USERSYNC_ALLOW_PRIVATE_URLS,
-        USERSYNC_ATLASSIAN_POINTS_PER_HOUR, USERSYNC_ATLASSIAN_TENANT_SHARE."""
-        env = os.environ if env is None else env
-        client_id = env.get("USERSYNC_OAUTH_CLIENT_ID", "")
-        app = oauth.OAuthApp(client_id, env.get("USERSYNC_OAUTH_CLIENT_SECRET", ""),
-                             env.get("USERSYNC_OAUTH_REDIRECT_URI", "")) if client_id else None
-        return cls(app_key=env.get("USERSYNC_APP_KEY", "com.example.usersync"),
-                   hosts=AtlassianHosts(env.get("USERSYNC_ATLASSIAN_API_URL", DEFAULT_API_BASE),
-                                        env.get("USERSYNC_ATLASSIAN_AUTH_URL", DEFAULT_AUTH_BASE)),
-                   oauth_app=app,
-                   concurrency=int(env.get("USERSYNC_ATLASSIAN_CONCURRENCY",
-                                           DEFAULT_CONCURRENCY)),
-                   allow_private=env.get("USERSYNC_ALLOW_PRIVATE_URLS", "").lower()
-                   in ("1", "true", "yes", "on"),
-                   points_per_hour=int(env.get("USERSYNC_ATLASSIAN_POINTS_PER_HOUR") or 0),
-                   tenant_share=float(env.get("USERSYNC_ATLASSIAN_TENANT_SHARE") or 0.25))
+    def from_settings(cls, settings: Settings) -> ClientSettings:
+        """The client's part of the process's settings object (app.settings), read once."""
+        app = oauth.OAuthApp(settings.oauth_client_id, settings.oauth_client_secret,
+                             settings.oauth_redirect_uri) if settings.oauth_client_id else None
+        return cls(app_key=settings.app_key,
+                   hosts=AtlassianHosts(settings.atlassian_api_url, settings.atlassian_auth_url),
+                   oauth_app=app, concurrency=settings.atlassian_concurrency,
+                   allow_private=settings.allow_private_urls,
+                   points_per_hour=settings.atlassian_points_per_hour,
+                   tenant_share=settings.atlassian_tenant_share)
 
 
 def site_urls(product: str, base_url: str) -> tuple[str, str]:

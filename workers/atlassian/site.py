@@ -12,6 +12,7 @@ from urllib.parse import quote
 import requests
 from requests.auth import AuthBase
 
+from app.config import DEFAULT_CONCURRENCY
 from workers.atlassian import products
 from workers.atlassian.budget import AppBudget
 from workers.atlassian.errors import (
@@ -33,7 +34,6 @@ from workers.atlassian.target import AtlassianGroup, AtlassianUser
 ALREADY_MEMBER = re.compile(r"already (a )?member", re.IGNORECASE)
 NOT_MEMBER = re.compile(r"not (a )?member", re.IGNORECASE)
 GROUP_EXISTS = re.compile(r"already exists|duplicate", re.IGNORECASE)
-DEFAULT_CONCURRENCY = 6  # independent writes in flight; Atlassian's per-second limits bite above
 
 
 @dataclass(frozen=True, slots=True)

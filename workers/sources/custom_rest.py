@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote, urljoin
 
 from workers.backoff import BackoffPolicy
+from workers.flags import flag as read_flag
 from workers.sources import json_path
 from workers.sources.base import SourceError
 from workers.sources.custom_rest_settings import CustomRestSettingsSchema
@@ -24,8 +25,6 @@ from workers.sources.http import (
 from workers.sources.registry import register
 from workers.sources.scim import ClientCredentials, load_settings
 from workers.sync.model import Group, Snapshot, User
-
-_FALSE = {"false", "0", "no", "n", "off", "disabled", "inactive", "suspended", ""}
 
 
 class HeaderAuth(Auth):
@@ -57,12 +56,8 @@ def make_auth(config: dict[str, Any]) -> Auth:
 
 
 def as_bool(value: Any, default: bool = True) -> bool:
-    """A JSON flag as bool: true/false, 1/0, "yes"/"no", "active"/"disabled"; None → default."""
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() not in _FALSE
-    return bool(value)
+    """A JSON flag as bool (true/false, 1/0, "yes"/"no", "active"/"disabled"); None → default."""
+    return read_flag(value, default)
 
 
 def as_text(value: Any) -> str:

@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from workers.flags import flag
 from workers.sources.base import SourceConfigError
 from workers.sync.model import Group, Snapshot, User
 
@@ -55,7 +56,7 @@ class _Records:
         if isinstance(value, bool):
             return value
         if isinstance(value, int | str):
-            return as_active(str(value))
+            return flag(str(value) or "true", default=True)
         self.problems.append(f"{where} must be true or false, not {_kind(value)}")
         return True
 
@@ -75,11 +76,6 @@ class _Records:
             return False
         seen[key] = where
         return True
-
-
-def as_active(value: str) -> bool:
-    """A textual active flag: anything but false/0/no/disabled/inactive is active."""
-    return value.strip().lower() not in ("false", "0", "no", "n", "disabled", "inactive")
 
 
 def _kind(value: Any) -> str:
@@ -151,7 +147,7 @@ def parse_csv(text: str, separator: str = ";") -> Snapshot:
             if not uid or not records.once(user_ids, uid, where, "user id"):
                 continue
             snap.add_user(User(uid, email, (row.get("display_name") or "").strip(),
-                               as_active(row.get("active") or "true")))
+                               flag(row.get("active") or "true", default=True)))
             for name in (row.get("groups") or "").split(separator):
                 if name.strip():
                     if name.strip() not in snap.groups:

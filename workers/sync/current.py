@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from app.config import DEFAULT_CONCURRENCY
 from workers.atlassian.target import AtlassianTarget
 from workers.sync.mapping import Desired
 from workers.sync.plan import ADD_MEMBER, REMOVAL_KINDS, Plan
@@ -31,7 +32,7 @@ def concurrent_map(fn: Callable[[T], R], items: Iterable[T], concurrency: int) -
 
 
 def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy: SyncPolicy,
-                 concurrency: int = 4) -> Current:
+                 concurrency: int = DEFAULT_CONCURRENCY) -> Current:
     """Site groups, members of the managed groups, and accounts for unlinked e-mails."""
     ids, names = groups_to_look_up(desired, links, policy)
     site_groups = {g.group_id: g.name for g in target.groups_named(ids, names)}
@@ -58,7 +59,7 @@ def groups_to_look_up(desired: Desired, links: Links, policy: SyncPolicy
     return ids, names
 
 
-def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = 4) -> set[str]:
+def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = DEFAULT_CONCURRENCY) -> set[str]:
     """Which accounts that this plan would take something from are site admins (protected)."""
     losing = sorted({op.account_id for op in plan.ops if op.kind in REMOVAL_KINDS and op.account_id})
     verdicts = concurrent_map(target.is_site_admin, losing, concurrency)
@@ -66,7 +67,7 @@ def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = 4)
 
 
 def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
-                       concurrency: int = 4) -> set[str]:
+                       concurrency: int = DEFAULT_CONCURRENCY) -> set[str]:
     """Existing groups this plan adds members to whose members hold Administer Jira.
 
     Jira's REST API names the global permissions of an account (POST /rest/api/3/permissions/

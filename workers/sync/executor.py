@@ -15,6 +15,7 @@ from itertools import groupby
 
 from sqlalchemy.orm import Session
 
+from app.config import DEFAULT_CONCURRENCY
 from app.db import Database
 from app.models import Change
 from workers.atlassian.memberships import MembershipOp
@@ -101,7 +102,7 @@ class Executor:
 
     # -- single ops (groups, links, accounts, access) -----------------------------------
     def _single_chunk(self, ops: list[Op]) -> None:
-        concurrency = getattr(self.target, "concurrency", 4)
+        concurrency = getattr(self.target, "concurrency", DEFAULT_CONCURRENCY)
         results = concurrent_map(self._attempt, ops, concurrency)
         rows = [row for row, _ in results]
         self._record(rows, [write for _, write in results if write is not None])

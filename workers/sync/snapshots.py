@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,8 @@ from typing import Any
 
 from app.db import Database
 from app.models import Connection, SourceState, SyncRun
+from app.settings import Settings
+from app.settings import current as current_settings
 from workers.sources.base import Source, SourceConfigError, SourceError
 from workers.sync.model import Group, Snapshot, User
 
@@ -21,8 +22,6 @@ log = logging.getLogger(__name__)
 FULL, INCREMENTAL = "full", "incremental"
 SCHEMA_VERSION = 1
 """Layout of SourceState.snapshot; a stored state of another version is ignored (full read)."""
-MAX_AGE_ENV = "USERSYNC_FULL_FETCH_MAX_AGE_HOURS"
-DEFAULT_MAX_AGE = timedelta(hours=24)
 """How long incremental reads may build on one full read: a periodic full read heals any drift."""
 KEPT_STATUSES = ("succeeded", "partially_failed", "preview")
 """Runs whose snapshot may become the next base. Held runs are left out on purpose: the guard
@@ -49,16 +48,9 @@ def settings_hash(kind: str, settings: dict[str, Any] | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def max_age_from_environment(environ: dict[str, str] | None = None) -> timedelta:
-    raw = (os.environ if environ is None else environ).get(MAX_AGE_ENV)
-    if raw is None or raw == "":
-        return DEFAULT_MAX_AGE
-    try:
-        hours = float(raw)
-    except ValueError:
-        log.warning("%s=%r is not a number of hours; using %s", MAX_AGE_ENV, raw, DEFAULT_MAX_AGE)
-        return DEFAULT_MAX_AGE
-    return timedelta(hours=max(hours, 0.0))
+def max_age_setting(settings: Settings | None = None) -> timedelta:
+    """USERSYNC_FULL_FETCH_MAX_AGE_HOURS of `settings` (default: this process's settings)."""
+    return timedelta(hours=(settings or current_settings()).full_fetch_max_age_hours)
 
 
 def choose(state: SourceState | None, *, supports: bool, fingerprint: str, now: datetime,
@@ -86,7 +78,7 @@ def fetch(db: Database, run_id: int, source: Source, *, max_age: timedelta | Non
         fingerprint = settings_hash(conn.kind, conn.settings)
         state = session.get(SourceState, conn.id)
         mode, why = choose(state, supports=source.supports_incremental, fingerprint=fingerprint,
-                           now=now, max_age=max_age or max_age_from_environment())
+                           now=now, max_age=max_age or max_age_setting())
         base = _base(state) if mode == INCREMENTAL else None
         full_at, connection_id = (_aware(state.full_at) if base else now), conn.id
     if base is None:
