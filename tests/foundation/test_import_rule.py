@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED_FOR_WORKERS = {"app", "app.models", "app.db", "app.extensions", "app.crypto",
-                       "app.redis_conn", "app.config", "app.logs"}
+                       "app.redis_conn", "app.config", "app.settings", "app.logs"}
 
 
 def _loaded_after(statement: str) -> set[str]:
