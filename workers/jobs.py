@@ -1,4 +1,4 @@
-"""RQ entry points. They take ids, never objects, and set themselves up from the environment."""
+"""RQ entry points. They take ids, never objects, and set themselves up once (workers.context)."""
 
 from __future__ import annotations
 

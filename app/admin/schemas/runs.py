@@ -5,10 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.admin.schemas.common import PageQuery
-from workers.vocabulary import Outcome
+from workers.sync.plan import APPLY_ORDER
+from workers.vocabulary import Outcome, RunStatus
 
-CHANGE_KINDS = ("create_group", "link_group", "link_user", "invite_user", "restore_access",
-                "add_member", "remove_member", "suspend_access")
+CHANGE_KINDS = APPLY_ORDER
 OUTCOMES = tuple(Outcome)
 
 
@@ -18,8 +18,8 @@ class RunSummary(Schema):
     trigger = fields.String(required=True)
     dry_run = fields.Boolean(required=True)
     status = fields.String(required=True, metadata={
-        "description": "running, succeeded, partially_failed, failed, held, aborted, preview, "
-                       "discarded, deferred (stopped by Atlassian's hourly quota; resumes by itself)"})
+        "description": ", ".join(RunStatus) + " (deferred: stopped by Atlassian's hourly quota; "
+                       "resumes by itself)"})
     reason = fields.String(allow_none=True)
     error = fields.String(allow_none=True)
     held = fields.Boolean(required=True)
@@ -51,14 +51,19 @@ class Notice(Schema):
     message = fields.String(required=True)
 
 
-class PlannedChange(Schema):
-    index = fields.Integer(required=True)
+class OpFields(Schema):
+    """What a planned and a recorded change both name: the kind, the group, the person."""
+
     kind = fields.String(required=True)
     group_id = fields.String(allow_none=True)
     group_name = fields.String(allow_none=True)
     account_id = fields.String(allow_none=True)
     idp_user_id = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
+
+
+class PlannedChange(OpFields):
+    index = fields.Integer(required=True)
     display_name = fields.String(allow_none=True)
     products = fields.List(fields.String())
     reason = fields.String(allow_none=True)
@@ -79,25 +84,18 @@ class PlanAnswer(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
-class ChangeQuery(PageQuery):
-    kind = fields.String(validate=validate.OneOf(CHANGE_KINDS))
-    outcome = fields.String(validate=validate.OneOf(OUTCOMES))
-
-
 class ExportQuery(Schema):
     kind = fields.String(validate=validate.OneOf(CHANGE_KINDS))
     outcome = fields.String(validate=validate.OneOf(OUTCOMES))
 
 
-class Change(Schema):
+class ChangeQuery(PageQuery, ExportQuery):
+    """A page of the recorded changes, filtered as an export is."""
+
+
+class Change(OpFields):
     id = fields.Integer(required=True)
     seq = fields.Integer(required=True)
-    kind = fields.String(required=True)
-    group_id = fields.String(allow_none=True)
-    group_name = fields.String(allow_none=True)
-    account_id = fields.String(allow_none=True)
-    idp_user_id = fields.String(allow_none=True)
-    email = fields.String(allow_none=True)
     before = fields.String(allow_none=True)
     after = fields.String(allow_none=True)
     outcome = fields.String(required=True)
