@@ -40,7 +40,7 @@ class Connection(Base):
     default_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
     deprovision: Mapped[str] = mapped_column(String(32), default="remove_from_groups")
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # NULL means manual (on demand only; see workers/schedule.py). No column default: the ORM
+    # NULL means manual (on demand only; see workers/cadence.py). No column default: the ORM
     # applies a default in place of an explicit None on insert, which made manual hourly.
     schedule: Mapped[str | None] = mapped_column(String(64))
     next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)

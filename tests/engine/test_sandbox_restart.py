@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from click.testing import CliRunner
 
 from app import create_app, demo, extensions
-from app.cli import main
 from app.models import Connection, Installation, InstallationState
 from sandbox.atlassian.testing import running_site
 from sandbox.live import LiveServer
@@ -27,7 +25,7 @@ def bootstrap_into_fresh_sandbox(settings: dict, app, app_url: str) -> int:  # t
 
 
 def test_connections_of_an_earlier_sandbox_run_are_neither_ticked_nor_queued(
-        test_config, tmp_path, monkeypatch):
+        test_config):
     late = LateApp()
     with LiveServer(late) as server:
         test_config.update(BASE_URL=server.url, SECRET_KEYS=TEST_KEYS)
@@ -48,12 +46,7 @@ def test_connections_of_an_earlier_sandbox_run_are_neither_ticked_nor_queued(
         enqueue_sync(redis, first, "manual")
     assert len(queue(redis)) == 1
 
-    for key, value in {"DATABASE_URL": test_config["DATABASE_URL"],
-                       "REDIS_URL": test_config["REDIS_URL"],
-                       "USERSYNC_SECRET_KEYS": TEST_KEYS[0],
-                       "USERSYNC_INSTANCE_PATH": str(tmp_path / "cli")}.items():
-        monkeypatch.setenv(key, value)
-    result = CliRunner().invoke(main, ["sync", str(first)])
+    result = late.app.test_cli_runner().invoke(args=["sync", str(first)])
     assert result.exit_code != 0 and "uninstalled" in result.output
     assert len(queue(redis)) == 1
 
