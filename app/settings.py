@@ -57,6 +57,10 @@ class Settings:
     @classmethod
     def from_flask_config(cls, config: Mapping[str, Any]) -> Settings:
         """The object of a Flask config dict (what `load()` made, with a test's overrides)."""
+        missing = [key for key in FLASK_KEYS if key not in config]
+        if missing:  # a hand-made dict, not app.config.load()'s: say what it lacks
+            raise ValueError("not a complete settings dict (see app.config.load); missing "
+                             + ", ".join(missing))
         values = {name: config[key] for key, name in FLASK_KEYS.items()}
         values["secret_keys"] = tuple(values["secret_keys"] or ())
         domains = values["atlassian_domains"]

@@ -32,8 +32,8 @@ def test_connections_of_an_earlier_sandbox_run_are_neither_ticked_nor_queued(
         late.app = create_app(test_config)
         redis = extensions.redis(test_config)
         redis.flushdb()
-        first = bootstrap_into_fresh_sandbox(test_config, late.app, server.url)
-        second = bootstrap_into_fresh_sandbox(test_config, late.app, server.url)
+        first = bootstrap_into_fresh_sandbox(late.app.config, late.app, server.url)
+        second = bootstrap_into_fresh_sandbox(late.app.config, late.app, server.url)
     assert first != second, "the second run's site is a new installation"
     with extensions.db.session() as session:
         old = session.get(Connection, first).installation
