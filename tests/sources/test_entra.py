@@ -141,11 +141,11 @@ def test_incremental_follows_delta_links(directory):
             if t.parent_id == teams[4].id:
                 t.parent_id = None
         idp.reset()
-        second = source.fetch_incremental(first, first.cursor)
+        second = source.fetch_changes(first, first.cursor)
         assert_matches(second, directory)
         assert idp.requests == 2
         assert json.loads(second.cursor) != json.loads(first.cursor)
-        assert source.fetch_incremental(second, second.cursor).users == second.users
+        assert source.fetch_changes(second, second.cursor).users == second.users
 
 
 def test_settings_schema_certificate_checks():

@@ -148,7 +148,7 @@ def test_incremental_from_admin_events(small_directory):
         del small_directory.people[leaver.id]
         state.record("DELETE", "USER", f"users/{leaver.id}")
         idp.reset()
-        second = source.fetch_incremental(first, first.cursor)
+        second = source.fetch_changes(first, first.cursor)
         assert second.cursor != first.cursor
         assert_matches(second, small_directory)
         assert second.groups[child.id].parent_ids == (team.id,)

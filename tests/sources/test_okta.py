@@ -136,7 +136,7 @@ def test_incremental_by_last_updated(directory):
         gone = directory.team_list()[3]
         del directory.teams[gone.id]
         idp.reset()
-        second = source.fetch_incremental(first, "2000-01-01T00:00:00.000Z")
+        second = source.fetch_changes(first, "2000-01-01T00:00:00.000Z")
         assert second.users[person.id].display_name.endswith("Renamed")
         assert second.users[leaver.id].active is False
         assert person.id in second.members[team.id] and gone.id not in second.groups

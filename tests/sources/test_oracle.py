@@ -103,7 +103,7 @@ def test_incremental_by_last_modified(small_directory):
         team.member_ids = team.member_ids[1:]
         team.updated = time.time()
         idp.reset()
-        second = source.fetch_incremental(first, first.cursor)
+        second = source.fetch_changes(first, first.cursor)
         assert_matches(second, small_directory)
         assert second.users[person.id].active is False
         assert first.users[person.id].active is True

@@ -16,7 +16,7 @@ from tests.sources.conftest import (
 from tests.sources.slapd import free_port
 from workers.sources import registry
 from workers.sources.base import SourceConfigError, secret_fields
-from workers.sources.scim import ScimPullSettingsSchema, ScimPullSource
+from workers.sources.scim_pull import ScimPullSettingsSchema, ScimPullSource
 
 
 def make_source(settings: dict, sleeps=None, **extra) -> ScimPullSource:
@@ -106,7 +106,7 @@ def test_incremental_reads_changes_and_notices_deletions(small_directory):
         for other in small_directory.teams.values():
             other.member_ids = [m for m in other.member_ids if m != deleted.id]
         idp.reset()
-        second = source.fetch_incremental(first, first.cursor)
+        second = source.fetch_changes(first, first.cursor)
         assert_matches(second, small_directory)
         assert second.users[changed.id].display_name.startswith("Renamed")
         assert second.cursor > first.cursor
@@ -118,7 +118,7 @@ def test_incremental_without_filter_support_reads_everything(small_directory):
         source = make_source(idp.settings)
         first = source.fetch()
         small_directory.person_list()[0].active = False
-        second = source.fetch_incremental(first, first.cursor or "1970-01-01T00:00:00Z")
+        second = source.fetch_changes(first, first.cursor or "1970-01-01T00:00:00Z")
         assert_matches(second, small_directory)
 
 

@@ -17,12 +17,11 @@ from workers.sources.http import (
     Auth,
     HttpClient,
     HttpSource,
+    RefreshingClientCredentials,
     SourceTransientError,
     StaticAuth,
     drain,
 )
-from workers.sources.registry import register
-from workers.sources.scim import ClientCredentials, load_settings
 from workers.sync.model import Group, Snapshot, User
 
 _FALSE = {"false", "0", "no", "n", "off", "disabled", "inactive", "suspended", ""}
@@ -49,7 +48,7 @@ def make_auth(config: dict[str, Any]) -> Auth:
     if mode == "api_key":
         return HeaderAuth(config["api_key_header"], config["api_key"])
     if mode == "oauth":
-        return ClientCredentials(config["token_url"], config["client_id"],
+        return RefreshingClientCredentials(config["token_url"], config["client_id"],
                                      client_secret=config["client_secret"],
                                      scope=config["scope"] or None,
                                      secret_style=config["client_auth"])
@@ -177,7 +176,6 @@ def _is_int(value: Any) -> bool:
     return not isinstance(value, bool)
 
 
-@register
 class CustomRestSource(HttpSource):
     """Reads users, groups and members from a JSON API the admin describes in settings."""
 
@@ -187,16 +185,12 @@ class CustomRestSource(HttpSource):
     default_workers = 4
     default_backoff = BackoffPolicy(initial=1.0, cap=30.0, max_retries=5)
 
-    @property
-    def config(self) -> dict[str, Any]:
-        return load_settings(CustomRestSettingsSchema, self.settings)
-
     def make_client(self) -> HttpClient:
-        config = self.config
+        config = self.settings
         return self.new_client(config["base_url"], make_auth(config))
 
     def check(self) -> str:
-        config, paging = self.config, Paging(self.client, self.config)
+        config, paging = self.settings, Paging(self.client, self.settings)
         users = next(paging.pages(config["users_path"], config["items_path"]))
         message = f"Connected: {len(users)} users on the first page"
         if config["groups_path"]:
@@ -205,7 +199,7 @@ class CustomRestSource(HttpSource):
         return message + "."
 
     def fetch(self) -> Snapshot:
-        config, snapshot = self.config, Snapshot()
+        config, snapshot = self.settings, Snapshot()
         paging = Paging(self.client, config)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="rest") as pool:
             users = pool.submit(paging.listing, config["users_path"], config["items_path"],

@@ -10,13 +10,12 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app import config as app_config
-from workers.sources.base import ConnectionCheck, Source, SourceConfigError, SourceError
+from workers.sources.base import Source, SourceConfigError
 from workers.sources.directory_records import (  # noqa: F401  (re-exported)
     DirectoryFileInvalid,
     parse_csv,
     parse_json,
 )
-from workers.sources.registry import register
 from workers.sync.model import Snapshot
 
 FORMATS = ("auto", "json", "csv")
@@ -106,7 +105,6 @@ class DirectoryFileSettings(Schema):
             raise ValidationError(f"larger than {policy.max_bytes:,} bytes", "content")
 
 
-@register
 class DirectoryFileSource(Source):
     """JSON: {"users": [{id, email, display_name, active}], "groups": [{id, name, parents,
     members}]}. CSV: columns id, email, display_name, active, groups (names joined by the
@@ -116,12 +114,9 @@ class DirectoryFileSource(Source):
     label = "Directory file (JSON or CSV)"
     settings_schema = DirectoryFileSettings
 
-    def test_connection(self) -> ConnectionCheck:
-        try:
-            snapshot = self.fetch()
-        except SourceError as exc:
-            return ConnectionCheck.failed(exc)
-        return ConnectionCheck(True, f"Read {len(snapshot.users)} users and {len(snapshot.groups)} groups.")
+    def check(self) -> str:
+        snapshot = self.fetch()
+        return f"Read {len(snapshot.users)} users and {len(snapshot.groups)} groups."
 
     def fetch(self) -> Snapshot:
         text, name = self._text()

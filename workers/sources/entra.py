@@ -24,7 +24,6 @@ from workers.sources.http import (
     response_detail,
     workers_field,
 )
-from workers.sources.registry import register
 from workers.sync.model import Group, Snapshot, User
 
 USER_TYPE = "#microsoft.graph.user"
@@ -109,7 +108,6 @@ class _TenantAuth(ClientCredentialsAuth):
         return super().token_error(client, response)
 
 
-@register
 class EntraSource(HttpSource):
     """Reads users, groups and direct memberships of one Entra ID tenant through Graph."""
 
@@ -191,7 +189,7 @@ class EntraSource(HttpSource):
 
     # -- incremental -------------------------------------------------------------------
 
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
         try:
             links = json.loads(cursor)
             users_link, groups_link = links["users"], links["groups"]

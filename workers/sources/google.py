@@ -26,7 +26,6 @@ from workers.sources.http import (
     token_from_response,
     workers_field,
 )
-from workers.sources.registry import register
 from workers.sync.model import Group, Snapshot, User
 
 SCOPES = " ".join(f"https://www.googleapis.com/auth/admin.directory.{s}.readonly"
@@ -122,7 +121,6 @@ class DelegatedAuth(TokenAuth):
         return SourceAuthError(f"Google refused the service-account key{detail}.")
 
 
-@register
 class GoogleSource(HttpSource):
     """Reads users, groups, direct members and group nesting of one Workspace customer."""
 

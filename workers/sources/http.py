@@ -32,7 +32,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
@@ -57,6 +58,7 @@ from workers.sources.base import (
 from workers.sources.http_auth import (  # noqa: F401  (re-exported: the layer's one import point)
     Auth,
     ClientCredentialsAuth,
+    RefreshingClientCredentials,
     StaticAuth,
     Token,
     TokenAuth,
@@ -435,20 +437,20 @@ def _float(value: str | None) -> float | None:
 class HttpSource(Source):
     """Base of HTTP sources: one cached HttpClient, injectable backoff, sleep and pool size.
 
-    Subclasses implement `make_client()` and `check()` (the steps of test_connection, returning
-    the success sentence); tests pass a tiny `backoff` and a recording `sleep`.
+    Subclasses implement `make_client()` and `check()`; tests pass a tiny `backoff` and a
+    recording `sleep`.
     """
 
     default_workers: ClassVar[int] = 8
     default_backoff: ClassVar[BackoffPolicy] = BackoffPolicy(initial=1.0, cap=30.0, max_retries=5)
 
-    def __init__(self, settings: dict[str, Any], *, allow_private: bool = False,
+    def __init__(self, settings: Mapping[str, Any], *, allow_private: bool = False,
                  backoff: BackoffPolicy | None = None,
                  sleep: Callable[[float], None] | None = None, workers: int | None = None):
         super().__init__(settings, allow_private=allow_private)
         self.backoff = backoff or self.default_backoff
         self.sleep = sleep or time.sleep
-        self.workers = workers or int(settings.get("workers") or self.default_workers)
+        self.workers = workers or int(self.settings.get("workers") or self.default_workers)
         self._client: HttpClient | None = None
 
     @property
@@ -463,11 +465,9 @@ class HttpSource(Source):
                           backoff=self.backoff, sleep=self.sleep, workers=self.workers,
                           label=self.label or self.kind, **kwargs)
 
+    @abstractmethod
     def make_client(self) -> HttpClient:
-        raise NotImplementedError
-
-    def check(self) -> str:
-        raise NotImplementedError
+        """The client for this connection: base URL and auth from the settings."""
 
     def test_connection(self) -> ConnectionCheck:
         """Run `check()` with short timeouts and one retry: the admin is waiting for the answer."""
@@ -480,11 +480,16 @@ class HttpSource(Source):
         client.backoff = replace(saved[1], max_retries=min(saved[1].max_retries, 1),
                                  max_retry_after=min(saved[1].max_retry_after, 5.0))
         try:
-            return ConnectionCheck(ok=True, message=self.check())
-        except SourceError as exc:
-            return ConnectionCheck.failed(exc)
+            return super().test_connection()
         finally:
             client.timeout, client.backoff = saved
+
+    def get_or_none(self, path: str, params: Any = None) -> Any:
+        """One resource by path, or None when the IdP answers 404 (a user or group gone)."""
+        try:
+            return self.client.get_json(path, params)
+        except SourceNotFound:
+            return None
 
     @property
     def requests(self) -> int:

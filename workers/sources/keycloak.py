@@ -19,7 +19,6 @@ from workers.sources.http import (
     drain,
     workers_field,
 )
-from workers.sources.registry import register
 from workers.sync.model import Group, Snapshot, User
 
 EVENT_TYPES = ["USER", "GROUP", "GROUP_MEMBERSHIP"]
@@ -63,7 +62,6 @@ class _RealmTokenAuth(ClientCredentialsAuth):
                                  f"(check the realm name, and that the URL has no /auth).") from None
 
 
-@register
 class KeycloakSource(HttpSource):
     """Reads one Keycloak realm through the Admin REST API."""
 
@@ -155,7 +153,7 @@ class KeycloakSource(HttpSource):
         # with no event yet, every later event is news: "0" avoids trusting our own clock
         return str(events[0]["time"]) if events else "0"
 
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
         if (not self.settings.get("use_admin_events") or not cursor.isdigit()
                 or not previous.complete):
             return self.fetch()

@@ -30,7 +30,6 @@ from workers.sources.http import (
     token_from_response,
     workers_field,
 )
-from workers.sources.registry import register
 from workers.sync.model import Group, Snapshot, User
 
 USERS_PAGE, GROUPS_PAGE, MEMBERS_PAGE = 200, 10000, 1000  # Okta's largest `limit` per list
@@ -148,7 +147,6 @@ def _oauth_error(response: Any) -> str:
         return ""
 
 
-@register
 class OktaSource(HttpSource):
     """Reads users, groups and group members of one Okta org."""
 
@@ -199,7 +197,7 @@ class OktaSource(HttpSource):
             else:
                 snapshot.members[gid] = ids or set()
 
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
         if not previous.complete or _parse(cursor) is None:
             return self.fetch()
         snapshot = copy_snapshot(previous)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from marshmallow import Schema, fields
@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models.scim import ScimGroup, ScimMember, ScimToken, ScimUser, ScimUserEmail
-from workers.sources.base import ConnectionCheck, Source, SourceConfigError
-from workers.sources.registry import register
+from workers.sources.base import Source, SourceConfigError
 from workers.sync.model import Group, Snapshot, User
 
 
@@ -42,32 +41,31 @@ def display_name(document: dict[str, Any], user_name: str) -> str:
     return document.get("displayName") or name.get("formatted") or given_family or user_name
 
 
-@register
 class ScimPushSource(Source):
     """Users by SCIM id, their active flag, groups, direct members and nested groups."""
 
-    kind = "scim"
+    kind = "scim_push"
     label = "SCIM push (Entra ID, Okta, OneLogin…)"
     settings_schema = ScimPushSettings
 
-    def __init__(self, settings: dict[str, Any], *, allow_private: bool = False,
+    def __init__(self, settings: Mapping[str, Any], *, allow_private: bool = False,
                  session_factory: Callable[[], Any] | None = None):
         super().__init__(settings, allow_private=allow_private)
-        if settings.get("connection_id") is None:
-            raise SourceConfigError("the scim source needs the id of its connection")
-        self.connection_id = int(settings["connection_id"])
+        if self.settings.connection_id is None:
+            raise SourceConfigError("the scim_push source needs the id of its connection")
+        self.connection_id = int(self.settings.connection_id)
         self._session = session_factory or db.session
 
-    def test_connection(self) -> ConnectionCheck:
+    def check(self) -> str:
         with self._session() as session:
             live = session.scalar(select(func.count()).select_from(ScimToken).where(
                 ScimToken.connection_id == self.connection_id, ScimToken.revoked_at.is_(None)))
             users = session.scalar(select(func.count()).select_from(ScimUser).where(
                 ScimUser.connection_id == self.connection_id))
         if not live:
-            return ConnectionCheck.failed(SourceConfigError(
-                "No SCIM token yet: create one and paste it with the SCIM URL into your IdP."))
-        return ConnectionCheck(True, f"Ready: {users} user(s) pushed so far.")
+            raise SourceConfigError(
+                "No SCIM token yet: create one and paste it with the SCIM URL into your IdP.")
+        return f"Ready: {users} user(s) pushed so far."
 
     def fetch(self) -> Snapshot:
         snapshot = Snapshot()

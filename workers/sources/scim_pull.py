@@ -2,54 +2,49 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from workers.backoff import BackoffPolicy
-from workers.sources.base import SourceConfigError, SourceNotFound
+from workers.sources.base import SourceNotFound
 from workers.sources.http import (
     Auth,
-    ClientCredentialsAuth,
     HttpClient,
     HttpSource,
+    RefreshingClientCredentials,
     StaticAuth,
     workers_field,
 )
-from workers.sources.registry import register
 from workers.sources.scim_paging import ScimReader, check_listing
+from workers.sources.settings import field_meta
 from workers.sync.model import Snapshot
 
 SCIM_ACCEPT = "application/scim+json, application/json"
-
-
-def _meta(label: str, help_: str, secret: bool = False) -> dict[str, Any]:
-    return {"label": label, "help": help_, "secret": secret}
 
 
 class ScimPullSettingsSchema(Schema):
     """Where the SCIM service provider is and how we authenticate to it."""
 
     base_url = fields.String(required=True, validate=validate.URL(
-        schemes={"https", "http"}, require_tld=False), metadata=_meta(
+        schemes={"https", "http"}, require_tld=False), metadata=field_meta(
         "SCIM base URL", "The URL under which /Users and /Groups live, e.g. "
         "https://idp.example.com/scim/v2."))
     auth = fields.String(load_default="bearer", validate=validate.OneOf(["bearer", "oauth"]),
-                         metadata=_meta("Authentication", "A static bearer token, or OAuth 2.0 "
+                         metadata=field_meta("Authentication", "A static bearer token, or OAuth 2.0 "
                                         "client credentials."))
-    token = fields.String(load_default="", metadata=_meta(
+    token = fields.String(load_default="", metadata=field_meta(
         "Bearer token", "Sent as Authorization: Bearer <token>.", secret=True))
-    token_url = fields.String(load_default="", metadata=_meta(
+    token_url = fields.String(load_default="", metadata=field_meta(
         "Token URL", "OAuth token endpoint (client credentials)."))
-    client_id = fields.String(load_default="", metadata=_meta("Client id", "OAuth client id."))
-    client_secret = fields.String(load_default="", metadata=_meta(
+    client_id = fields.String(load_default="", metadata=field_meta("Client id", "OAuth client id."))
+    client_secret = fields.String(load_default="", metadata=field_meta(
         "Client secret", "OAuth client secret.", secret=True))
     client_auth = fields.String(load_default="basic", validate=validate.OneOf(["basic", "post"]),
-                                metadata=_meta("Client authentication", "HTTP Basic (usual) or "
+                                metadata=field_meta("Client authentication", "HTTP Basic (usual) or "
                                                "client id and secret in the form."))
-    scope = fields.String(load_default="", metadata=_meta("Scope", "OAuth scope, if any."))
-    page_size = fields.Integer(load_default=1000, validate=validate.Range(1, 5000), metadata=_meta(
+    scope = fields.String(load_default="", metadata=field_meta("Scope", "OAuth scope, if any."))
+    page_size = fields.Integer(load_default=1000, validate=validate.Range(1, 5000), metadata=field_meta(
         "Page size", "Resources per page (servers may return fewer)."))
     workers = workers_field(4, "when the server leaves members out of group lists")
 
@@ -63,40 +58,6 @@ class ScimPullSettingsSchema(Schema):
                 raise ValidationError({f: ["required for OAuth"] for f in missing})
 
 
-class ClientCredentials(ClientCredentialsAuth):
-    """Client credentials whose refresh drops exactly the token this thread was refused with.
-
-    The shared layer decides by token generation, read before the first token exists; a 401
-    on the very first request would then retry with the same dead token.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._sent = threading.local()
-
-    def headers(self, client: HttpClient, method: str, url: str) -> dict[str, str]:
-        token = self.token(client)
-        self._sent.value = token.value
-        return {"Authorization": f"{token.token_type} {token.value}"}
-
-    def refresh(self, client: HttpClient, seen_generation: int) -> bool:
-        with self._lock:
-            if self._token is not None and self._token.value == getattr(self._sent, "value", None):
-                self._token = None  # still the refused one: the next caller fetches a new one
-        return True
-
-
-def load_settings(schema: type[Schema], settings: dict[str, Any]) -> dict[str, Any]:
-    """Validated settings with defaults; a SourceConfigError naming the bad fields otherwise."""
-    try:
-        return schema().load(settings)
-    except ValidationError as exc:
-        fields_ = ", ".join(f"{k}: {' '.join(map(str, v)) if isinstance(v, list) else v}"
-                            for k, v in exc.normalized_messages().items())
-        raise SourceConfigError(f"Invalid settings ({fields_}).") from None
-
-
-@register
 class ScimPullSource(HttpSource):
     """Pulls users, groups and memberships from a SCIM 2.0 server; incremental when it filters."""
 
@@ -107,24 +68,20 @@ class ScimPullSource(HttpSource):
     default_workers = 4
     default_backoff = BackoffPolicy(initial=1.0, cap=30.0, max_retries=5)
 
-    @property
-    def config(self) -> dict[str, Any]:
-        return load_settings(ScimPullSettingsSchema, self.settings)
-
     def make_client(self) -> HttpClient:
-        config = self.config
+        config = self.settings
         auth: Auth
         if config["auth"] == "bearer":
             auth = StaticAuth(f"Bearer {config['token']}")
         else:
-            auth = ClientCredentials(config["token_url"], config["client_id"],
+            auth = RefreshingClientCredentials(config["token_url"], config["client_id"],
                                          client_secret=config["client_secret"],
                                          scope=config["scope"] or None,
                                          secret_style=config["client_auth"])
         return self.new_client(config["base_url"], auth, headers={"Accept": SCIM_ACCEPT})
 
     def reader(self) -> ScimReader:
-        size = self.config["page_size"]
+        size = self.settings["page_size"]
         return ScimReader(self.client, page_size=size, group_page_size=size)
 
     def check(self) -> str:
@@ -135,11 +92,11 @@ class ScimPullSource(HttpSource):
     def fetch(self) -> Snapshot:
         return self.reader().fetch()
 
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
         # without filtering there is no way to ask "what changed": read everything
         if not self.filtering_supported():
             return self.fetch()
-        return self.reader().fetch_incremental(previous, cursor)
+        return self.reader().fetch_changes(previous, cursor)
 
     def filtering_supported(self) -> bool:
         """What /ServiceProviderConfig says about `filter` (absent endpoint: no)."""
