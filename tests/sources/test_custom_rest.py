@@ -16,7 +16,8 @@ from tests.sources.conftest import (
 from tests.sources.slapd import free_port
 from workers.sources import json_path, registry
 from workers.sources.base import secret_fields
-from workers.sources.custom_rest import CustomRestSource, as_bool
+from workers.sources.custom_rest import CustomRestSource
+from workers.sources.custom_rest_records import as_bool
 from workers.sources.custom_rest_settings import CustomRestSettingsSchema
 
 

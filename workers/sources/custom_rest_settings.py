@@ -63,6 +63,14 @@ class CustomRestSettingsSchema(Schema):
     members_path = _text("Members endpoint", "With {id} for the group id, e.g. "
                          "/api/v1/groups/{id}/members.")
 
+    user_path = _text("One user endpoint", "With {id}, e.g. /api/v1/users/{id} (blank: no "
+                      "one-user reads; webhooks then resync everything).")
+    user_groups_path = _text("User's groups endpoint", "With {id}: the groups a user is directly "
+                             "in, a list like the groups endpoint, e.g. /api/v1/users/{id}/groups.")
+    group_path = _text("One group endpoint", "With {id}, e.g. /api/v1/groups/{id}.")
+    item_path = _path_field("Item path", "Where the object is in a one-user or one-group answer "
+                            "(blank: the answer is the object).")
+
     paging = fields.String(load_default="none", validate=validate.OneOf(PAGING_STYLES),
                            metadata=field_meta("Paging", " / ".join(PAGING_STYLES)))
     page_size = fields.Integer(load_default=100, validate=validate.Range(1, 10_000),
@@ -113,3 +121,6 @@ class CustomRestSettingsSchema(Schema):
             raise ValidationError({name: ["required with these choices"] for name in missing})
         if data.get("members") == "endpoint" and "{id}" not in data.get("members_path", ""):
             raise ValidationError("must contain {id}", "members_path")
+        for name in ("user_path", "user_groups_path", "group_path"):
+            if data.get(name) and "{id}" not in data[name]:
+                raise ValidationError("must contain {id}", name)

@@ -16,7 +16,8 @@ from workers.sources.directory_records import (  # noqa: F401  (re-exported)
     parse_csv,
     parse_json,
 )
-from workers.sync.model import Snapshot
+from workers.sources.records import group_slice, user_slice
+from workers.sync.model import GroupSlice, Snapshot, UserSlice
 
 FORMATS = ("auto", "json", "csv")
 
@@ -113,6 +114,7 @@ class DirectoryFileSource(Source):
     kind = "directory_file"
     label = "Directory file (JSON or CSV)"
     settings_schema = DirectoryFileSettings
+    supports_targeted = True
 
     def check(self) -> str:
         snapshot = self.fetch()
@@ -125,6 +127,13 @@ class DirectoryFileSource(Source):
             fmt = "json" if name.endswith(".json") or text.lstrip().startswith("{") else "csv"
         parse = parse_json if fmt == "json" else parse_csv
         return parse(text, self.settings.get("group_separator") or ";")
+
+    # the file is read whole either way: a slice of it is exact and cheap enough
+    def fetch_user(self, user_id: str) -> UserSlice:
+        return user_slice(self.fetch(), user_id)
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        return group_slice(self.fetch(), group_id)
 
     def _text(self) -> tuple[str, str]:
         policy = app_config.directory_file_policy()

@@ -71,6 +71,7 @@ from workers.sources.http_errors import (  # noqa: F401
     is_google_quota,
     response_detail,
 )
+from workers.sources.records import MALFORMED, convert  # noqa: F401  (re-exported)
 from workers.sync.model import Snapshot
 
 T = TypeVar("T")
@@ -378,7 +379,7 @@ class HttpClient:
                 raise
             except SourceError as exc:
                 return item, None, exc
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except MALFORMED as exc:
                 # a malformed record costs this item only, and leaves the snapshot incomplete
                 return item, None, SourceError(f"{self.label} sent a malformed record "
                                                f"({type(exc).__name__}: {exc}).")
@@ -401,17 +402,6 @@ def drain(pages: Iterator[list], snapshot: Snapshot, what: str) -> list:
     except (SourceTransientError, ForeignNextPage) as exc:
         snapshot.mark_incomplete(f"reading {what}: {exc.message}")
     return out
-
-
-def convert(items: Iterable[dict], to_model: Callable[[dict], R], snapshot: Snapshot,
-            what: str) -> Iterator[R]:
-    """`to_model` over IdP records; a malformed record is skipped and marks the snapshot incomplete."""
-    for item in items:
-        try:
-            yield to_model(item)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            snapshot.mark_incomplete(f"skipped a malformed {what} record "
-                                     f"({type(exc).__name__}: {exc}): {str(item)[:120]}")
 
 
 def copy_snapshot(previous: Snapshot) -> Snapshot:

@@ -28,7 +28,7 @@ from workers.sources.base import (
 from workers.sources.ldap_errors import SearchFailed, raise_for_result, result_error, socket_error
 from workers.sources.ldap_primary import primary_memberships, sid_text
 from workers.sources.ldap_settings import LdapConfig, LdapSettingsSchema, resolve
-from workers.sync.model import Group, Snapshot, User
+from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 SID = "objectSid"
@@ -80,6 +80,7 @@ class LdapSource(Source):
     kind = "ldap"
     label = "LDAP / Active Directory"
     settings_schema = LdapSettingsSchema
+    supports_targeted = True
 
     def __init__(self, settings: Mapping[str, Any], *, allow_private: bool = False,
                  backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
@@ -231,6 +232,18 @@ class LdapSource(Source):
         # One bind for the whole fetch: searches and ranged reads share the connection.
         with self._bound(self._config()) as link:
             return self._read(link)
+
+    def fetch_user(self, user_id: str) -> UserSlice:
+        from workers.sources.ldap_slices import Slices  # it builds on this module
+
+        with self._bound(self._config()) as link:
+            return Slices(self, link).user(user_id)
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        from workers.sources.ldap_slices import Slices
+
+        with self._bound(self._config()) as link:
+            return Slices(self, link).group(group_id)
 
     def _read(self, link: _Link) -> Snapshot:
         config = link.config

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from workers.backoff import BackoffPolicy
+from workers.sources import scim_slices
 from workers.sources.base import SourceNotFound
 from workers.sources.http import (
     Auth,
@@ -18,7 +19,7 @@ from workers.sources.http import (
 )
 from workers.sources.scim_paging import ScimReader, check_listing
 from workers.sources.settings import field_meta
-from workers.sync.model import Snapshot
+from workers.sync.model import GroupSlice, Snapshot, UserSlice
 
 SCIM_ACCEPT = "application/scim+json, application/json"
 
@@ -65,6 +66,7 @@ class ScimPullSource(HttpSource):
     label = "SCIM server"
     settings_schema = ScimPullSettingsSchema
     supports_incremental = True
+    supports_targeted = True
     default_workers = 4
     default_backoff = BackoffPolicy(initial=1.0, cap=30.0, max_retries=5)
 
@@ -97,6 +99,12 @@ class ScimPullSource(HttpSource):
         if not self.filtering_supported():
             return self.fetch()
         return self.reader().fetch_changes(previous, cursor)
+
+    def fetch_user(self, user_id: str) -> UserSlice:
+        return scim_slices.fetch_user(self.reader(), user_id, self.filtering_supported())
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        return scim_slices.fetch_group(self.reader(), group_id, self.filtering_supported())
 
     def filtering_supported(self) -> bool:
         """What /ServiceProviderConfig says about `filter` (absent endpoint: no)."""

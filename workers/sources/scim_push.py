@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models.scim import ScimGroup, ScimMember, ScimToken, ScimUser, ScimUserEmail
 from workers.sources.base import Source, SourceConfigError
-from workers.sync.model import Group, Snapshot, User
+from workers.sources.records import group_slice, user_slice
+from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 
 class ScimPushSettings(Schema):
@@ -47,6 +48,7 @@ class ScimPushSource(Source):
     kind = "scim_push"
     label = "SCIM push (Entra ID, Okta, OneLogin…)"
     settings_schema = ScimPushSettings
+    supports_targeted = True
 
     def __init__(self, settings: Mapping[str, Any], *, allow_private: bool = False,
                  session_factory: Callable[[], Any] | None = None):
@@ -74,6 +76,13 @@ class ScimPushSource(Source):
             group_ids = self._groups(session, snapshot)
             self._members(session, snapshot, user_ids, group_ids)
         return snapshot
+
+    # our own tables, read in one transaction: a slice of them is exact
+    def fetch_user(self, user_id: str) -> UserSlice:
+        return user_slice(self.fetch(), user_id)
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        return group_slice(self.fetch(), group_id)
 
     def _users(self, session: Session, snapshot: Snapshot) -> dict[int, str]:
         emails: dict[int, list[tuple[str, bool]]] = {}
