@@ -50,16 +50,27 @@ class Slices:
         extra = [c.primary_group_attribute, SID] if c.primary_group_attribute else []
         return [c.id_attribute, c.email_attribute, c.display_name_attribute, "cn", *extra]
 
-    def _user(self, entry: Entry, user_filter: str) -> User:
+    def _user(self, entry: Entry, disabled: set[str] | None = None) -> User:
+        """The user of `entry`; inactive when in `disabled`, or (without it) when a search
+        for that one user under the disabled filter finds them."""
         c = self.config
         user_id = _entry_id(c, entry)
         if not user_id:
             raise SourceError(f"{entry.dn} has no {c.id_attribute}")
-        disabled = self._search(c.user_base_dn, f"(&{user_filter}{c.disabled_filter})",
-                                [c.id_attribute])
+        if disabled is None:
+            inactive = bool(self._search(c.user_base_dn, f"(&{c.user_filter}{c.disabled_filter}"
+                                         f"{id_filter(c, user_id)})", [c.id_attribute]))
+        else:
+            inactive = user_id in disabled
         return User(id=user_id, email=first_text(entry, c.email_attribute),
                     display_name=first_text(entry, c.display_name_attribute)
-                    or first_text(entry, "cn"), active=not disabled)
+                    or first_text(entry, "cn"), active=not inactive)
+
+    def _disabled(self) -> set[str]:
+        """Every disabled user's id, in one search (cheaper than one per member)."""
+        c = self.config
+        return {_entry_id(c, e) for e in self._search(
+            c.user_base_dn, f"(&{c.user_filter}{c.disabled_filter})", [c.id_attribute])}
 
     def _groups_with_member(self, dn: str) -> list[Entry]:
         c = self.config
@@ -80,7 +91,7 @@ class Slices:
         if not found:
             return UserSlice(user_id, None)
         entry = found[0]
-        user = self._user(entry, wanted)
+        user = self._user(entry)
         groups = {e.dn: e for e in self._groups_with_member(entry.dn)}
         primary = self._primary_group(entry)
         if primary is not None:
@@ -113,19 +124,19 @@ class Slices:
         snapshot = Snapshot()
         dns = self.source._members_of(self.link, [entry], snapshot).get(entry.dn, [])
         require_complete(snapshot, f"the members of {entry.dn}")
-        users = [u for dn in dns if (u := self._user_at(dn)) is not None]
+        disabled = self._disabled()
+        users = [u for dn in dns if (u := self._user_at(dn, disabled)) is not None]
         sid = sid_text(_raw(entry, SID)) if c.primary_group_attribute else None
         if sid:  # AD: users whose primary group this is
             rid = sid.rpartition("-")[2]
             for e in self._search(c.user_base_dn, f"(&{c.user_filter}"
                                   f"({c.primary_group_attribute}={rid}))", self._user_attributes()):
                 if primary_group_sid(sid_text(_raw(e, SID)) or "", rid) == sid:
-                    users.append(self._user(e, f"(&{c.user_filter}"
-                                               f"{id_filter(c, _entry_id(c, e))})"))
+                    users.append(self._user(e, disabled))
         unique = {u.id: u for u in users}
         return GroupSlice(group_id, self._group(entry), tuple(unique.values()))
 
-    def _user_at(self, dn: str) -> User | None:
+    def _user_at(self, dn: str, disabled: set[str]) -> User | None:
         """The user at `dn`, or None when it is no user (a nested group, an entry outside)."""
         conn = self.link.get()
         conn.search(dn, self.config.user_filter, search_scope=ldap3.BASE,
@@ -140,6 +151,5 @@ class Slices:
                    if r.get("type") == "searchResEntry"]
         if not entries or not _entry_id(self.config, entries[0]):
             return None
-        c = self.config
-        return self._user(entries[0], f"(&{c.user_filter}{id_filter(c, _entry_id(c, entries[0]))})")
+        return self._user(entries[0], disabled)
 
