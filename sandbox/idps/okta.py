@@ -25,6 +25,7 @@ from sandbox.idps.directory import Directory, Person, Team
 
 KIND = "okta"
 USERS_MAX, GROUPS_MAX, MEMBERS_MAX = 200, 10000, 1000
+USER_GROUPS_MAX = 200  # "List all groups of a user": limit <= 200
 API_TOKEN = "00sandbox-okta-api-token"
 CLIENT_ID = "0oasandboxclient"
 SCOPES = {"okta.users.read", "okta.groups.read"}
@@ -276,7 +277,7 @@ def create_app(org: OktaOrg, tokens: TokenIssuer) -> Flask:
         if uid not in org.directory.people:
             return _okta_error(404, "E0000007", f"Not found: Resource not found: {uid} (User)")
         teams = [t for t in org.directory.team_list() if uid in t.member_ids]
-        return _page(teams, _group, GROUPS_MAX, GROUPS_MAX)
+        return _page(teams, _group, USER_GROUPS_MAX, USER_GROUPS_MAX)
 
     @app.get("/api/v1/groups/<gid>")
     def group(gid: str):

@@ -35,6 +35,7 @@ from workers.sources.records import strict
 from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 USERS_PAGE, GROUPS_PAGE, MEMBERS_PAGE = 200, 10000, 1000  # Okta's largest `limit` per list
+USER_GROUPS_PAGE = 200  # /users/{id}/groups pages at most 200
 CLOCK_MARGIN = 300.0  # seconds of overlap so clock skew between us and Okta loses nothing
 
 
@@ -209,7 +210,7 @@ class OktaSource(HttpSource):
             return UserSlice(user_id, None)
         user = strict(to_user, item, "user", self.label)
         groups = [strict(to_group, g, "group", self.label) for page in self._pages(
-            f"users/{quote(user_id, safe='')}/groups", limit=GROUPS_PAGE) for g in page]
+            f"users/{quote(user_id, safe='')}/groups", limit=USER_GROUPS_PAGE) for g in page]
         return UserSlice(user_id, user, tuple(groups))
 
     def fetch_group(self, group_id: str) -> GroupSlice:
