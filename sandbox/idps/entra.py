@@ -271,28 +271,19 @@ def create_app(state: GraphState, tokens: TokenIssuer) -> Flask:
                                 f"Resource '{gid}' does not exist.")
         return jsonify({"@odata.type": GROUP, "id": team.id, "displayName": team.name})
 
-    @app.get("/v1.0/users/<uid>/<relation>")
-    @app.get("/v1.0/users/<uid>/<relation>/<cast>")
-    def user_member_of(uid: str, relation: str, cast: str | None = None):
-        if uid not in state.directory.people:
+    @app.get("/v1.0/<collection>/<oid>/<relation>")
+    @app.get("/v1.0/<collection>/<oid>/<relation>/<cast>")
+    def related(collection: str, oid: str, relation: str, cast: str | None = None):
+        """A user's or a group's memberOf, a group's members, directly or transitively."""
+        known = {"users": state.directory.people, "groups": state.directory.teams}
+        if oid not in known.get(collection, {}):
             return _graph_error(404, "Request_ResourceNotFound",
-                                f"Resource '{uid}' does not exist.")
-        if relation not in ("memberOf", "transitiveMemberOf"):
-            return _graph_error(400, "BadRequest", f"Unsupported segment {relation}")
-        items = state.member_of(uid, relation == "transitiveMemberOf")
-        return _listing([i for i in items if not cast or i["@odata.type"] == f"#{cast}"])
-
-    @app.get("/v1.0/groups/<gid>/<relation>")
-    @app.get("/v1.0/groups/<gid>/<relation>/<cast>")
-    def members(gid: str, relation: str, cast: str | None = None):
-        if gid not in state.directory.teams:
-            return _graph_error(404, "Request_ResourceNotFound",
-                                f"Resource '{gid}' does not exist.")
+                                f"Resource '{oid}' does not exist.")
         if relation in ("memberOf", "transitiveMemberOf"):
-            items = state.member_of(gid, relation == "transitiveMemberOf")
-        elif relation in ("members", "transitiveMembers"):
-            items = (state.member_items(gid) if relation == "members"
-                     else state.transitive_items(gid))
+            items = state.member_of(oid, relation == "transitiveMemberOf")
+        elif collection == "groups" and relation in ("members", "transitiveMembers"):
+            items = (state.member_items(oid) if relation == "members"
+                     else state.transitive_items(oid))
         else:
             return _graph_error(400, "BadRequest", f"Unsupported segment {relation}")
         if cast:

@@ -54,6 +54,12 @@ def _group(t: Team) -> dict[str, Any]:
             "email": f"{t.name}@example.com", "directMembersCount": str(len(t.member_ids))}
 
 
+def _one(item: Any, render: Any, key: str):
+    """One resource by key, or the API's 404 naming the key parameter."""
+    return jsonify(render(item)) if item is not None else _answer(
+        404, f"Resource Not Found: {key}", "notFound")
+
+
 def _paged(kind: str, field: str, items: list[Any], maximum: int, to_json: Any = None):
     size = max(1, min(int(request.args.get("maxResults", maximum)), maximum))
     token = request.args.get("pageToken")
@@ -146,10 +152,7 @@ def create_app(ws: Workspace, tokens: TokenIssuer) -> Flask:
 
     @app.get(f"{api}/users/<key>")
     def user(key: str):
-        person = ws.directory.people.get(key)
-        if person is None:
-            return _answer(404, "Resource Not Found: userKey", "notFound")
-        return jsonify(_user(person))
+        return _one(ws.directory.people.get(key), _user, "userKey")
 
     @app.get(f"{api}/groups")
     def groups():
@@ -165,10 +168,7 @@ def create_app(ws: Workspace, tokens: TokenIssuer) -> Flask:
 
     @app.get(f"{api}/groups/<key>")
     def group(key: str):
-        team = ws.directory.teams.get(key)
-        if team is None:
-            return _answer(404, "Resource Not Found: groupKey", "notFound")
-        return jsonify(_group(team))
+        return _one(ws.directory.teams.get(key), _group, "groupKey")
 
     @app.get(f"{api}/groups/<key>/members")
     def members(key: str):

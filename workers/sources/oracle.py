@@ -7,18 +7,17 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from workers.backoff import BackoffPolicy
-from workers.sources import scim_slices
 from workers.sources.base import SourceError
 from workers.sources.http import (
     HttpClient,
-    HttpSource,
     RefreshingClientCredentials,
     SourceTransientError,
     workers_field,
 )
-from workers.sources.scim_paging import ScimReader, check_listing, list_page
+from workers.sources.scim_api import SCIM_ACCEPT, ScimApiSource
+from workers.sources.scim_paging import ScimReader, list_page
 from workers.sources.settings import field_meta
-from workers.sync.model import GroupSlice, Snapshot, UserSlice
+from workers.sync.model import Snapshot
 
 SCOPE = "urn:opc:idm:__myscopes__"
 MAX_PAGE = 1000
@@ -130,46 +129,25 @@ class OracleReader(ScimReader):
                 return out
 
 
-class OracleSource(HttpSource):
-    """Reads an OCI IAM identity domain (IDCS) through its SCIM admin API."""
+class OracleSource(ScimApiSource):
+    """Reads an OCI IAM identity domain (IDCS) through its SCIM admin API (which filters on
+    meta.lastModified and members.value)."""
 
     kind = "oracle"
     label = "Oracle identity domain"
     settings_schema = OracleSettingsSchema
-    supports_incremental = True
-    supports_targeted = True
-    default_workers = 4
+    place = "the identity domain"
     # Oracle's limits are per second and per minute: start gently, wait up to a minute
     default_backoff = BackoffPolicy(initial=2.0, cap=60.0, max_retries=5)
 
     def make_client(self) -> HttpClient:
         config = self.settings
-        domain = config["domain_url"].rstrip("/")
-        auth = RefreshingClientCredentials(f"{domain}/oauth2/v1/token", config["client_id"],
-                                     client_secret=config["client_secret"], scope=SCOPE,
-                                     secret_style="basic")
-        return self.new_client(f"{domain}/admin/v1/", auth,
-                               headers={"Accept": "application/scim+json, application/json"})
+        domain = config.domain_url.rstrip("/")
+        auth = RefreshingClientCredentials(f"{domain}/oauth2/v1/token", config.client_id,
+                                           client_secret=config.client_secret, scope=SCOPE,
+                                           secret_style="basic")
+        return self.new_client(f"{domain}/admin/v1/", auth, headers={"Accept": SCIM_ACCEPT})
 
     def reader(self) -> OracleReader:
-        config = self.settings
-        return OracleReader(self.client, page_size=config["page_size"],
-                            member_page_size=config["member_page_size"])
-
-    def check(self) -> str:
-        users = check_listing(self.client, "Users")
-        groups = check_listing(self.client, "Groups")
-        return f"Connected to the identity domain: {users} users and {groups} groups."
-
-    def fetch(self) -> Snapshot:
-        return self.reader().fetch()
-
-    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
-        return self.reader().fetch_changes(previous, cursor)
-
-    # identity domains filter on members.value (Oracle's SCIM filter support is complete)
-    def fetch_user(self, user_id: str) -> UserSlice:
-        return scim_slices.fetch_user(self.reader(), user_id, filtering=True)
-
-    def fetch_group(self, group_id: str) -> GroupSlice:
-        return scim_slices.fetch_group(self.reader(), group_id, filtering=True)
+        return OracleReader(self.client, page_size=self.settings.page_size,
+                            member_page_size=self.settings.member_page_size)

@@ -7,21 +7,17 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from workers.backoff import BackoffPolicy
-from workers.sources import scim_slices
 from workers.sources.base import SourceNotFound
 from workers.sources.http import (
     Auth,
     HttpClient,
-    HttpSource,
     RefreshingClientCredentials,
     StaticAuth,
     workers_field,
 )
-from workers.sources.scim_paging import ScimReader, check_listing
+from workers.sources.scim_api import SCIM_ACCEPT, ScimApiSource
+from workers.sources.scim_paging import ScimReader
 from workers.sources.settings import field_meta
-from workers.sync.model import GroupSlice, Snapshot, UserSlice
-
-SCIM_ACCEPT = "application/scim+json, application/json"
 
 
 class ScimPullSettingsSchema(Schema):
@@ -59,52 +55,29 @@ class ScimPullSettingsSchema(Schema):
                 raise ValidationError({f: ["required for OAuth"] for f in missing})
 
 
-class ScimPullSource(HttpSource):
+class ScimPullSource(ScimApiSource):
     """Pulls users, groups and memberships from a SCIM 2.0 server; incremental when it filters."""
 
     kind = "scim_pull"
     label = "SCIM server"
     settings_schema = ScimPullSettingsSchema
-    supports_incremental = True
-    supports_targeted = True
-    default_workers = 4
     default_backoff = BackoffPolicy(initial=1.0, cap=30.0, max_retries=5)
 
     def make_client(self) -> HttpClient:
         config = self.settings
         auth: Auth
-        if config["auth"] == "bearer":
-            auth = StaticAuth(f"Bearer {config['token']}")
+        if config.auth == "bearer":
+            auth = StaticAuth(f"Bearer {config.token}")
         else:
-            auth = RefreshingClientCredentials(config["token_url"], config["client_id"],
-                                         client_secret=config["client_secret"],
-                                         scope=config["scope"] or None,
-                                         secret_style=config["client_auth"])
-        return self.new_client(config["base_url"], auth, headers={"Accept": SCIM_ACCEPT})
+            auth = RefreshingClientCredentials(config.token_url, config.client_id,
+                                               client_secret=config.client_secret,
+                                               scope=config.scope or None,
+                                               secret_style=config.client_auth)
+        return self.new_client(config.base_url, auth, headers={"Accept": SCIM_ACCEPT})
 
     def reader(self) -> ScimReader:
-        size = self.settings["page_size"]
+        size = self.settings.page_size
         return ScimReader(self.client, page_size=size, group_page_size=size)
-
-    def check(self) -> str:
-        users = check_listing(self.client, "Users")
-        groups = check_listing(self.client, "Groups")
-        return f"Connected to the SCIM server: {users} users and {groups} groups."
-
-    def fetch(self) -> Snapshot:
-        return self.reader().fetch()
-
-    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
-        # without filtering there is no way to ask "what changed": read everything
-        if not self.filtering_supported():
-            return self.fetch()
-        return self.reader().fetch_changes(previous, cursor)
-
-    def fetch_user(self, user_id: str) -> UserSlice:
-        return scim_slices.fetch_user(self.reader(), user_id, self.filtering_supported())
-
-    def fetch_group(self, group_id: str) -> GroupSlice:
-        return scim_slices.fetch_group(self.reader(), group_id, self.filtering_supported())
 
     def filtering_supported(self) -> bool:
         """What /ServiceProviderConfig says about `filter` (absent endpoint: no)."""

@@ -6,13 +6,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from marshmallow import Schema, fields
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models.scim import ScimGroup, ScimMember, ScimToken, ScimUser, ScimUserEmail
 from workers.sources.base import Source, SourceConfigError
-from workers.sources.records import group_slice, user_slice
 from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 
@@ -77,30 +76,67 @@ class ScimPushSource(Source):
             self._members(session, snapshot, user_ids, group_ids)
         return snapshot
 
-    # our own tables, read in one transaction: a slice of them is exact
+    # -- one user, one group: a few rows of our own tables ----------------------------
+
     def fetch_user(self, user_id: str) -> UserSlice:
-        return user_slice(self.fetch(), user_id)
+        with self._session() as session:
+            found = self._user_rows(session, ScimUser.scim_id == user_id)
+            if not found:
+                return UserSlice(user_id, None)
+            (pk, user), = found.items()
+            group_pks = list(session.scalars(select(ScimMember.group_pk).where(
+                ScimMember.user_pk == pk)))
+            return UserSlice(user_id, user, self._groups_by_pk(session, group_pks))
 
     def fetch_group(self, group_id: str) -> GroupSlice:
-        return group_slice(self.fetch(), group_id)
+        with self._session() as session:
+            pk = session.scalar(select(ScimGroup.pk).where(
+                ScimGroup.connection_id == self.connection_id, ScimGroup.scim_id == group_id))
+            if pk is None:
+                return GroupSlice(group_id, None)
+            members = select(ScimMember.user_pk).where(ScimMember.group_pk == pk,
+                                                       ScimMember.user_pk.is_not(None))
+            users = self._user_rows(session, ScimUser.pk.in_(members))
+            return GroupSlice(group_id, self._groups_by_pk(session, [pk])[0],
+                              tuple(users.values()))
 
-    def _users(self, session: Session, snapshot: Snapshot) -> dict[int, str]:
+    def _groups_by_pk(self, session: Session, pks: list[int]) -> tuple[Group, ...]:
+        """These groups of this connection, each with the ids of the groups that contain it."""
+        parents: dict[int, list[str]] = {}
+        for child_pk, parent_id in session.execute(
+                select(ScimMember.child_pk, ScimGroup.scim_id)
+                .join(ScimGroup, ScimGroup.pk == ScimMember.group_pk)
+                .where(ScimMember.child_pk.in_(pks)).order_by(ScimMember.id)):
+            parents.setdefault(child_pk, []).append(parent_id)
+        rows = session.execute(select(ScimGroup.pk, ScimGroup.scim_id, ScimGroup.display_name)
+                               .where(ScimGroup.connection_id == self.connection_id,
+                                      ScimGroup.pk.in_(pks)).order_by(ScimGroup.pk))
+        return tuple(Group(scim_id, name, tuple(parents.get(pk, ()))) for pk, scim_id, name in rows)
+
+    # -- the whole directory --------------------------------------------------------------
+
+    def _user_rows(self, session: Session, which: Any) -> dict[int, User]:
+        """Users of this connection that match `which`, by primary key, with their e-mails."""
         emails: dict[int, list[tuple[str, bool]]] = {}
         rows = session.execute(
             select(ScimUserEmail.user_pk, ScimUserEmail.value, ScimUserEmail.primary)
             .join(ScimUser, ScimUser.pk == ScimUserEmail.user_pk)
-            .where(ScimUser.connection_id == self.connection_id).order_by(ScimUserEmail.id))
+            .where(ScimUser.connection_id == self.connection_id, which)
+            .order_by(ScimUserEmail.id))
         for user_pk, value, primary in rows:
             emails.setdefault(user_pk, []).append((value, primary))
+        return {user.pk: User(id=user.scim_id,
+                              email=primary_email(emails.get(user.pk, []), user.user_name),
+                              display_name=display_name(user.document or {}, user.user_name),
+                              active=user.active)
+                for user in session.scalars(select(ScimUser).where(
+                    ScimUser.connection_id == self.connection_id, which).order_by(ScimUser.pk))}
+
+    def _users(self, session: Session, snapshot: Snapshot) -> dict[int, str]:
         ids: dict[int, str] = {}
-        for user in session.scalars(select(ScimUser).where(
-                ScimUser.connection_id == self.connection_id).order_by(ScimUser.pk)):
-            doc = user.document or {}
-            snapshot.add_user(User(
-                id=user.scim_id,
-                email=primary_email(emails.get(user.pk, []), user.user_name),
-                display_name=display_name(doc, user.user_name), active=user.active))
-            ids[user.pk] = user.scim_id
+        for pk, user in self._user_rows(session, true()).items():
+            snapshot.add_user(user)
+            ids[pk] = user.id
         return ids
 
     def _groups(self, session: Session, snapshot: Snapshot) -> dict[int, tuple[str, str]]:
