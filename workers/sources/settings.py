@@ -19,9 +19,8 @@ class Settings(Mapping[str, Any]):
     as attributes (`settings.org_url`) and, for code that passes them on, as a mapping."""
 
     def __getitem__(self, name: str) -> Any:
-        if name not in self._names():
-            raise KeyError(name)
-        return getattr(self, name)
+        # connectors read settings per record: the instance dict holds exactly the fields
+        return self.__dict__[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._names())
