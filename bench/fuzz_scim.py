@@ -112,7 +112,7 @@ class ScimEndpoint:
                                 base_url="https://fuzz.atlassian.net", shared_secret_encrypted="x")
             session.add(inst)
             session.flush()
-            conn = Connection(installation_id=inst.id, name="fuzz", kind="scim", settings={},
+            conn = Connection(installation_id=inst.id, name="fuzz", kind="scim_push", settings={},
                               mapping={}, filters={}, default_groups=[], policy={})
             session.add(conn)
             session.flush()

@@ -85,7 +85,7 @@ def connection_with_token() -> tokens.IssuedToken:
                                     shared_secret_encrypted="-")
         session.add(installation)
         session.flush()
-        connection = Connection(installation_id=installation.id, name="bench", kind="scim",
+        connection = Connection(installation_id=installation.id, name="bench", kind="scim_push",
                                 settings={}, mapping={}, filters={}, default_groups=[], policy={})
         session.add(connection)
         session.flush()

@@ -41,10 +41,8 @@ def sandbox_modules() -> dict[str, ModuleType]:
 
 def measure(module: ModuleType, directory: Directory, latency: float) -> dict[str, Any]:
     """One full fetch of `directory` through the sandbox of `module`."""
-    cls = registry.get(module.KIND)
     with module.serve(directory, latency=latency) as handle:
-        settings = cls.settings_schema().load(handle.settings)
-        source = cls(settings, allow_private=True)
+        source = registry.build(module.KIND, handle.settings, allow_private=True)
         _reset(handle)
         started = time.perf_counter()
         snapshot = source.fetch()
@@ -83,16 +81,15 @@ def measure_ldap(directory: Directory, page_size: int = 1000) -> dict[str, Any]:
             return originals[name](self, *args, **kwargs)
         return call
 
-    cls = registry.get("ldap")
     with slapd.Slapd(ldif) as server:
-        settings = cls.settings_schema().load({
+        source = registry.build("ldap", {
             "url": server.url, "bind_dn": slapd.ROOT_DN, "bind_password": slapd.ROOT_PASSWORD,
-            "base_dn": slapd.SUFFIX, "page_size": page_size})
+            "base_dn": slapd.SUFFIX, "page_size": page_size}, allow_private=True)
         for name in calls:
             setattr(ldap3.Connection, name, counting(name))
         try:
             started = time.perf_counter()
-            snapshot = cls(settings, allow_private=True).fetch()
+            snapshot = source.fetch()
             seconds = time.perf_counter() - started
         finally:
             for name, original in originals.items():

@@ -16,7 +16,7 @@ _TYPES: tuple[tuple[type[fields.Field], str], ...] = (
     (fields.Integer, "integer"), (fields.Number, "number"), (fields.List, "list"),
     (fields.Dict, "object"), (fields.Nested, "object"), (fields.String, "string"),
 )
-PUSH_KINDS = frozenset({"scim"})
+PUSH_KINDS = frozenset({"scim_push"})
 """Kinds whose IdP pushes to us: they have tokens and a base URL instead of settings."""
 
 

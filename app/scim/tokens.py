@@ -16,7 +16,7 @@ from app.models.installation import utcnow
 from app.models.scim import ScimEndpoint, ScimToken
 from app.scim.text import storable
 
-SCIM_KIND = "scim"
+SCIM_KIND = "scim_push"
 TOKEN_BYTES = 32
 HINT_LENGTH = 8
 # Recording every use would turn each read into a write; a coarse "last used" is enough.
@@ -45,12 +45,12 @@ def base_path(endpoint_id: str) -> str:
 
 
 def endpoint(session: Session, connection_id: int) -> ScimEndpoint:
-    """The connection's SCIM endpoint, created on first use; the connection must be of kind scim."""
+    """The connection's SCIM endpoint, created on first use; the connection must be of kind scim_push."""
     connection = session.get(Connection, connection_id)
     if connection is None:
         raise TokenError(f"there is no connection {connection_id}")
     if connection.kind != SCIM_KIND:
-        raise TokenError(f"connection {connection_id} is of kind {connection.kind!r}, not 'scim'")
+        raise TokenError(f"connection {connection_id} is of kind {connection.kind!r}, not {SCIM_KIND!r}")
     found = session.scalar(select(ScimEndpoint).where(ScimEndpoint.connection_id == connection_id))
     if found is None:
         found = ScimEndpoint(connection_id=connection_id,

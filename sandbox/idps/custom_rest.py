@@ -2,7 +2,8 @@
 
 People and teams live under `data.items`; the active flag is inverted (`isDisabled`); e-mails
 sit in `contact.emails[0]`; team members are embedded as `people[].ref.uid` and also served by
-`/teams/<key>/people`. Each paging style has its own route family: `/v2` page numbers (the
+`/teams/<key>/people`; one person, their teams and one team are `/people/<uid>`,
+`/people/<uid>/teams` and `/teams/<key>` (the object under `data`). Each paging style has its own route family: `/v2` page numbers (the
 default), `/offset` offset/limit, `/cursor` a cursor in `meta.nextCursor`, `/link` a Link
 header, `/next` a relative next URL in `links.next`.
 """
@@ -115,6 +116,27 @@ def create_app(directory: Directory, tokens: TokenIssuer) -> Flask:
             return jsonify(message=f"no such API version {style}"), 404
         return paginate(style, directory.team_list(), lambda t: team(directory, t))
 
+    @app.get("/<style>/people/<uid>")
+    def one_person(style: str, uid: str):
+        found = directory.people.get(uid)
+        if style not in STYLES or found is None:
+            return jsonify(message="no such person"), 404
+        return jsonify(data=person(found))
+
+    @app.get("/<style>/people/<uid>/teams")
+    def person_teams(style: str, uid: str):
+        if style not in STYLES or uid not in directory.people:
+            return jsonify(message="no such person"), 404
+        return paginate(style, [t for t in directory.team_list() if uid in t.member_ids],
+                        lambda t: team(directory, t))
+
+    @app.get("/<style>/teams/<key>")
+    def one_team(style: str, key: str):
+        found = directory.teams.get(key)
+        if style not in STYLES or found is None:
+            return jsonify(message="no such team"), 404
+        return jsonify(data=team(directory, found))
+
     @app.get("/<style>/teams/<key>/people")
     def team_people(style: str, key: str):
         found = directory.teams.get(key)
@@ -141,7 +163,9 @@ def style_settings(url: str, style: str = "v2") -> dict[str, Any]:
             "user_id_path": "uid", "user_email_path": "contact.emails[0]",
             "user_name_path": "fullName", "user_active_path": "isDisabled",
             "user_active_inverted": True, "group_id_path": "key", "group_name_path": "title",
-            "group_parent_path": "parentKey", **paging}
+            "group_parent_path": "parentKey", "user_path": f"/{style}/people/{{id}}",
+            "user_groups_path": f"/{style}/people/{{id}}/teams",
+            "group_path": f"/{style}/teams/{{id}}", "item_path": "data", **paging}
 
 
 @contextmanager

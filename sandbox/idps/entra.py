@@ -90,6 +90,24 @@ class GraphState:
                     out.append(item)
         return out
 
+    def member_of(self, object_id: str, transitive: bool = False) -> list[dict[str, Any]]:
+        """The groups a user or group is a member of (directly, or through nesting too)."""
+        d = self.directory
+        found: list[dict[str, Any]] = []
+        direct = ([t for t in d.teams.values() if object_id in t.member_ids]
+                  if object_id in d.people else
+                  [d.teams[p] for p in (d.teams[object_id].parent_id,) if p in d.teams])
+        seen = set()
+        while direct:
+            team = direct.pop(0)
+            if team.id in seen:
+                continue
+            seen.add(team.id)
+            found.append({"@odata.type": GROUP, "id": team.id, "displayName": team.name})
+            if transitive and team.parent_id in d.teams:
+                direct.append(d.teams[team.parent_id])
+        return found
+
     def state(self, kind: str) -> dict[str, Any]:
         d = self.directory
         if kind == "users":
@@ -236,16 +254,38 @@ def create_app(state: GraphState, tokens: TokenIssuer) -> Flask:
         return _listing(state.directory.team_list(),
                         lambda t: {"id": t.id, "displayName": t.name})
 
-    @app.get("/v1.0/groups/<gid>/<relation>")
-    @app.get("/v1.0/groups/<gid>/<relation>/<cast>")
-    def members(gid: str, relation: str, cast: str | None = None):
-        if gid not in state.directory.teams:
+    @app.get("/v1.0/users/<uid>")
+    def user(uid: str):
+        person = state.directory.people.get(uid)
+        if person is None:
+            return _graph_error(404, "Request_ResourceNotFound",
+                                f"Resource '{uid}' does not exist or one of its queried "
+                                f"reference-property objects are not present.")
+        return jsonify(_user(person))
+
+    @app.get("/v1.0/groups/<gid>")
+    def group(gid: str):
+        team = state.directory.teams.get(gid)
+        if team is None:
             return _graph_error(404, "Request_ResourceNotFound",
                                 f"Resource '{gid}' does not exist.")
-        if relation not in ("members", "transitiveMembers"):
+        return jsonify({"@odata.type": GROUP, "id": team.id, "displayName": team.name})
+
+    @app.get("/v1.0/<collection>/<oid>/<relation>")
+    @app.get("/v1.0/<collection>/<oid>/<relation>/<cast>")
+    def related(collection: str, oid: str, relation: str, cast: str | None = None):
+        """A user's or a group's memberOf, a group's members, directly or transitively."""
+        known = {"users": state.directory.people, "groups": state.directory.teams}
+        if oid not in known.get(collection, {}):
+            return _graph_error(404, "Request_ResourceNotFound",
+                                f"Resource '{oid}' does not exist.")
+        if relation in ("memberOf", "transitiveMemberOf"):
+            items = state.member_of(oid, relation == "transitiveMemberOf")
+        elif collection == "groups" and relation in ("members", "transitiveMembers"):
+            items = (state.member_items(oid) if relation == "members"
+                     else state.transitive_items(oid))
+        else:
             return _graph_error(400, "BadRequest", f"Unsupported segment {relation}")
-        items = (state.member_items(gid) if relation == "members"
-                 else state.transitive_items(gid))
         if cast:
             items = [i for i in items if i["@odata.type"] == f"#{cast}"]
         return _listing(items)

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, jsonify, request
 
 from sandbox.idps.common import SandboxHandle, TokenIssuer, bearer, serve_app
-from sandbox.idps.directory import Directory, Person
+from sandbox.idps.directory import Directory, Person, Team
 
 KIND = "google"
 USERS_MAX, GROUPS_MAX, MEMBERS_MAX = 500, 200, 200
@@ -47,6 +47,17 @@ def _user(p: Person) -> dict[str, Any]:
             "name": {"givenName": p.given_name, "familyName": p.family_name,
                      "fullName": p.display_name},
             "suspended": not p.active, "archived": False, "isAdmin": p.email == ADMIN}
+
+
+def _group(t: Team) -> dict[str, Any]:
+    return {"kind": "admin#directory#group", "id": t.id, "name": t.name,
+            "email": f"{t.name}@example.com", "directMembersCount": str(len(t.member_ids))}
+
+
+def _one(item: Any, render: Any, key: str):
+    """One resource by key, or the API's 404 naming the key parameter."""
+    return jsonify(render(item)) if item is not None else _answer(
+        404, f"Resource Not Found: {key}", "notFound")
 
 
 def _paged(kind: str, field: str, items: list[Any], maximum: int, to_json: Any = None):
@@ -126,6 +137,9 @@ def create_app(ws: Workspace, tokens: TokenIssuer) -> Flask:
         if tokens.check(bearer(request.headers.get("Authorization"))) is None:
             return _answer(401, "Request had invalid authentication credentials. Expected "
                                 "OAuth 2 access token.", "authError")
+        # groups.list takes a customer (or domain), or a userKey instead of both
+        if request.path.endswith("/groups") and "userKey" in request.args:
+            return None
         if request.path.endswith(("/users", "/groups")) and \
                 request.args.get("customer") not in ("my_customer", "C0sandbox"):
             return _answer(400, "Bad Request", "badRequest")
@@ -136,12 +150,25 @@ def create_app(ws: Workspace, tokens: TokenIssuer) -> Flask:
         return _paged("admin#directory#users", "users", ws.directory.person_list(), USERS_MAX,
                       _user)
 
+    @app.get(f"{api}/users/<key>")
+    def user(key: str):
+        return _one(ws.directory.people.get(key), _user, "userKey")
+
     @app.get(f"{api}/groups")
     def groups():
-        return _paged("admin#directory#groups", "groups", ws.directory.team_list(), GROUPS_MAX,
-                      lambda t: {"kind": "admin#directory#group", "id": t.id, "name": t.name,
-                                 "email": f"{t.name}@example.com",
-                                 "directMembersCount": str(len(t.member_ids))})
+        d = ws.directory
+        teams = d.team_list()
+        key = request.args.get("userKey")
+        if key is not None:  # the groups a user or a group is a direct member of
+            if key not in d.people and key not in d.teams:
+                return _answer(404, "Resource Not Found: userKey", "notFound")
+            teams = [t for t in teams if key in t.member_ids or
+                     (key in d.teams and d.teams[key].parent_id == t.id)]
+        return _paged("admin#directory#groups", "groups", teams, GROUPS_MAX, _group)
+
+    @app.get(f"{api}/groups/<key>")
+    def group(key: str):
+        return _one(ws.directory.teams.get(key), _group, "groupKey")
 
     @app.get(f"{api}/groups/<key>/members")
     def members(key: str):

@@ -43,10 +43,14 @@ class KeycloakState:
             parts.append(team.name)
         return "/" + "/".join(reversed(parts))
 
-    def group(self, team: Team, children: dict[str, list[Team]], inline: bool) -> dict[str, Any]:
+    def group(self, team: Team, children: dict[str, list[Team]], inline: bool,
+              flat: bool = False) -> dict[str, Any]:
         kids = children.get(team.id, [])
-        body = {"id": team.id, "name": team.name, "path": self.path(team),
-                "parentId": team.parent_id}
+        body: dict[str, Any] = {"id": team.id, "name": team.name, "path": self.path(team)}
+        if not self.legacy:  # GroupRepresentation.parentId arrived with Keycloak 23
+            body["parentId"] = team.parent_id
+        if flat:
+            return body
         if inline:
             body["subGroups"] = [self.group(k, children, True) for k in kids]
         else:
@@ -119,6 +123,25 @@ def create_app(state: KeycloakState, tokens: TokenIssuer) -> Flask:
     def user(realm: str, uid: str):
         p = state.directory.people.get(uid)
         return (jsonify(_user(p)), 200) if p else (jsonify(error="User not found"), 404)
+
+    @app.get(f"{admin}/users/<uid>/groups")
+    def user_groups(realm: str, uid: str):
+        if uid not in state.directory.people:
+            return jsonify(error="User not found"), 404
+        first, size = page_bounds(request.args, "first", "max", 100, MAX_PAGE)
+        index = state.children_index()
+        teams = [t for t in state.directory.team_list() if uid in t.member_ids]
+        # a user's groups come flat, with their path (and parentId from Keycloak 23 on)
+        return jsonify([state.group(t, index, False, flat=True) for t in teams[first:first + size]])
+
+    @app.get(f"{admin}/group-by-path/<path:path>")
+    def group_by_path(realm: str, path: str):
+        index = state.children_index()
+        team = next((t for t in state.directory.team_list()
+                     if state.path(t) == "/" + path.strip("/")), None)
+        if team is None:
+            return jsonify(error="Group path does not exist"), 404
+        return jsonify(state.group(team, index, state.legacy))
 
     @app.get(f"{admin}/groups")
     def groups(realm: str):

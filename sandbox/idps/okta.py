@@ -25,6 +25,7 @@ from sandbox.idps.directory import Directory, Person, Team
 
 KIND = "okta"
 USERS_MAX, GROUPS_MAX, MEMBERS_MAX = 200, 10000, 1000
+USER_GROUPS_MAX = 200  # "List all groups of a user": limit <= 200
 API_TOKEN = "00sandbox-okta-api-token"
 CLIENT_ID = "0oasandboxclient"
 SCOPES = {"okta.users.read", "okta.groups.read"}
@@ -270,6 +271,20 @@ def create_app(org: OktaOrg, tokens: TokenIssuer) -> Flask:
         since = _since_filter(request.args.get("filter"))
         teams = [t for t in org.directory.team_list() if since is None or t.updated > since]
         return _page(teams, _group, GROUPS_MAX, GROUPS_MAX)
+
+    @app.get("/api/v1/users/<uid>/groups")
+    def user_groups(uid: str):
+        if uid not in org.directory.people:
+            return _okta_error(404, "E0000007", f"Not found: Resource not found: {uid} (User)")
+        teams = [t for t in org.directory.team_list() if uid in t.member_ids]
+        return _page(teams, _group, USER_GROUPS_MAX, USER_GROUPS_MAX)
+
+    @app.get("/api/v1/groups/<gid>")
+    def group(gid: str):
+        team = org.directory.teams.get(gid)
+        if team is None:
+            return _okta_error(404, "E0000007", f"Not found: Resource not found: {gid} (Group)")
+        return jsonify(_group(team))
 
     @app.get("/api/v1/groups/<gid>/users")
     def members(gid: str):

@@ -68,6 +68,22 @@ class ScimState:
                 "meta": {"resourceType": "User", "lastModified": iso(p.updated),
                          "location": f"{self.location}/Users/{p.id}"}}
 
+    def groups_of(self, p: Person) -> list[dict[str, Any]]:
+        """RFC 7643 4.1.2 `groups`: direct ones, and those reached through nesting ("indirect")."""
+        teams = self.directory.teams
+        out, seen = [], set()
+        level = [(t, "direct") for t in teams.values() if p.id in t.member_ids]
+        while level:
+            team, how = level.pop(0)
+            if team.id in seen:
+                continue
+            seen.add(team.id)
+            out.append({"value": team.id, "display": team.name, "type": how,
+                        "$ref": f"{self.location}/Groups/{team.id}"})
+            if team.parent_id in teams:
+                level.append((teams[team.parent_id], "indirect"))
+        return out
+
     def members(self, team: Team) -> list[dict[str, Any]]:
         people = self.directory.people
         out = [{"value": i, "type": "User", "display": people[i].display_name}
@@ -138,9 +154,10 @@ def project(resource: dict[str, Any], attributes: str | None) -> dict[str, Any]:
             if k in ("id", "schemas", "meta") or k.lower() in wanted}
 
 
-def list_response(state: ScimState, items: list[Any], render: Callable[[Any], dict[str, Any]]
-                  ) -> Response | tuple:
-    """A ListResponse page; without a filter only the page itself is rendered."""
+def list_response(state: ScimState, items: list[Any], render: Callable[[Any], dict[str, Any]],
+                  whole: Callable[[Any], dict[str, Any]] | None = None) -> Response | tuple:
+    """A ListResponse page; without a filter only the page itself is rendered. A filter sees
+    the `whole` resource (members too), whatever the listing then returns."""
     query = request.args.get("filter")
     resources: list[Any] = items
     if query:
@@ -150,8 +167,8 @@ def list_response(state: ScimState, items: list[Any], render: Callable[[Any], di
             attribute, op, value = parse_filter(query)
         except ValueError:
             return scim_error(400, f"cannot parse filter {query!r}", "invalidFilter")
-        resources = [r for r in map(render, items) if matches(r, attribute, op, value)]
-        render = _same
+        full = whole or render
+        resources = [item for item in items if matches(full(item), attribute, op, value)]
     try:
         start = max(int(request.args.get("startIndex", 1)), 1)
         count = min(max(int(request.args.get("count", state.max_page)), 0), state.max_page)
@@ -164,10 +181,6 @@ def list_response(state: ScimState, items: list[Any], render: Callable[[Any], di
                         "Resources": [project(r, attributes) for r in page]})
     response.content_type = "application/scim+json"
     return response
-
-
-def _same(resource: dict[str, Any]) -> dict[str, Any]:
-    return resource
 
 
 def add_scim_routes(app: Flask, state: ScimState, prefix: str,
@@ -191,14 +204,16 @@ def add_scim_routes(app: Flask, state: ScimState, prefix: str,
         person = state.directory.people.get(uid)
         if person is None:
             return scim_error(404, f"User {uid} not found")
-        return jsonify(project(state.user(person), request.args.get("attributes")))
+        # only a single read carries `groups`: lists leave it out here to stay cheap
+        return jsonify(project({**state.user(person), "groups": state.groups_of(person)},
+                               request.args.get("attributes")))
 
     @app.get(f"{prefix}/Groups")
     def groups():
         asked = "members" in (request.args.get("attributes") or "").lower()
         embed = {"default": True, "when_asked": asked, "never": False}[state.members_in_list]
         return list_response(state, state.directory.team_list(),
-                             lambda t: state.group(t, embed))
+                             lambda t: state.group(t, embed), lambda t: state.group(t, True))
 
     @app.get(f"{prefix}/Groups/<gid>")
     def group(gid: str):

@@ -94,7 +94,7 @@ def test_policy_guard_and_protected_accounts(admin_env):
 
 
 def test_scim_tokens_are_shown_once_and_revocable(admin_env):
-    cid = _conn(admin_env, kind="scim", settings={})
+    cid = _conn(admin_env, kind="scim_push", settings={})
     # a disabled connection's SCIM endpoint refuses everything: the admin enables it first
     assert admin_env.post(f"/api/admin/connections/{cid}/enable").status_code == 200
     conn = admin_env.get(f"/api/admin/connections/{cid}").get_json()

@@ -31,13 +31,13 @@ def directory_connection(admin_env, name: str = "HR") -> dict:  # type: ignore[n
 def test_kinds_carry_forms_generated_from_the_settings_schemas(admin_env):
     r = admin_env.get("/api/admin/kinds")
     kinds = {k["kind"]: k for k in r.get_json()["items"]}
-    assert {"keycloak", "okta", "entra", "google", "ldap", "scim", "directory_file"} <= set(kinds)
+    assert {"keycloak", "okta", "entra", "google", "ldap", "scim_push", "directory_file"} <= set(kinds)
     fields = {f["name"]: f for f in kinds["keycloak"]["fields"]}
     assert fields["base_url"]["type"] == "url" and fields["base_url"]["required"] is True
     assert fields["client_secret"]["secret"] is True
     assert fields["page_size"]["type"] == "integer" and fields["page_size"]["default"] == 1000
     assert kinds["directory_file"]["fields"][2]["choices"] == ["auto", "json", "csv"]
-    assert kinds["scim"]["pushes"] is True and kinds["scim"]["fields"] == []  # internal field hidden
+    assert kinds["scim_push"]["pushes"] is True and kinds["scim_push"]["fields"] == []  # internal field hidden
 
 
 def test_create_validates_each_field_and_names_it(admin_env):

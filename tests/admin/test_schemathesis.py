@@ -41,7 +41,7 @@ def test_no_generated_request_gets_a_server_error(admin_env):
     ids = [admin_env.post("/api/admin/connections", json=body).get_json()["id"] for body in (
         {"kind": "directory_file", "name": "D", "settings": {"content": directory},
          "enabled": True, "schedule": None},
-        {"kind": "scim", "name": "S", "settings": {}, "enabled": True, "schedule": None})]
+        {"kind": "scim_push", "name": "S", "settings": {}, "enabled": True, "schedule": None})]
     run_id = engine.start_run(extensions.db, ids[0], "manual", False)
     with extensions.db.session() as session:
         for seq in range(5):

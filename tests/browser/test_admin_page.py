@@ -253,7 +253,7 @@ def test_connection_tabs_scim_tokens_and_write_access_screens(live, admin):
     page = admin.page
     cid = live.connection(directory([("u0", "user0@example.com", True)], {"eng": ["u0"]}))
     with extensions.db.session() as session:
-        scim = create_connection(session, client_key=live.client_key, kind="scim", name="Okta push",
+        scim = create_connection(session, client_key=live.client_key, kind="scim_push", name="Okta push",
                                  settings={}, encrypt=extensions.secrets.encrypt)
         scim_id = scim.id
         session.commit()

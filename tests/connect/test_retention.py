@@ -37,7 +37,7 @@ def site_with_data(client, client_key: str = "client-a") -> int:  # type: ignore
     assert lifecycle(client, "installed", client_key).status_code == 204
     with extensions.db.session() as s:
         inst = s.scalars(select(Installation).where(Installation.client_key == client_key)).one()
-        conn = Connection(installation_id=inst.id, name="push", kind="scim", settings={}, mapping={},
+        conn = Connection(installation_id=inst.id, name="push", kind="scim_push", settings={}, mapping={},
                           filters={}, default_groups=[], policy={})
         s.add(conn)
         s.flush()

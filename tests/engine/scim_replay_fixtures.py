@@ -45,7 +45,7 @@ class Replay:
     def __init__(self, stack: Stack, name: str):
         self.stack = stack
         with extensions.db.session() as session:
-            conn = create_connection(session, client_key=stack.client_key, kind="scim", name=name,
+            conn = create_connection(session, client_key=stack.client_key, kind="scim_push", name=name,
                                      settings={}, mapping=LENIENT,
                                      encrypt=extensions.secrets.encrypt)
             self.connection_id = conn.id

@@ -185,7 +185,7 @@ class ScimPusher:
 @contextmanager
 def scim_push(stack: Stack, d: Directory) -> Iterator[Served]:
     """Our own SCIM endpoint, fed by a pushing IdP over HTTP; publish pushes the changes."""
-    cid = connect(stack, "scim", {})
+    cid = connect(stack, "scim_push", {})
     with extensions.db.session() as session:
         issued = tokens.create(session, cid)
     pusher = ScimPusher(stack.app_url + issued.base_path, issued.secret)
@@ -211,5 +211,5 @@ CONNECTORS: dict[str, Connector] = {
     "oracle": Connector(http_idp(oracle), nests=False),
     "custom_rest": Connector(http_idp(custom_rest), nests=True),
     "directory_file": Connector(directory_file, nests=True),
-    "scim": Connector(scim_push, nests=True),
+    "scim_push": Connector(scim_push, nests=True),
 }

@@ -51,7 +51,7 @@ class ScimClient:
         return self.request("DELETE", path, **kwargs)
 
 
-def add_connection(kind: str = "scim") -> int:
+def add_connection(kind: str = "scim_push") -> int:
     """An installation with one connection of `kind`; returns the connection id."""
     with db.session() as session:
         installation = Installation(client_key=f"client-{uuid.uuid4()}", product_type="jira",

@@ -13,7 +13,7 @@ from workers.sources.scim_push import ScimPushSource
 
 def build(connection_id: int) -> ScimPushSource:
     """As the engine builds sources: the registry by kind, settings through the schema."""
-    cls = registry.get("scim")
+    cls = registry.get("scim_push")
     return cls(cls.settings_schema().load({"connection_id": connection_id}))
 
 
@@ -47,7 +47,7 @@ def test_connection_check_needs_a_live_token(scim: ScimClient, app) -> None:
 
 
 def test_a_scim_connection_needs_no_settings_from_the_admin(app) -> None:
-    plain, secret = validate_settings("scim", {})
+    plain, secret = validate_settings("scim_push", {})
     assert secret == {}
     settings = {**plain, "connection_id": 7}  # what the engine adds before building the source
     assert build_from(settings).connection_id == 7
@@ -56,5 +56,5 @@ def test_a_scim_connection_needs_no_settings_from_the_admin(app) -> None:
 
 
 def build_from(settings: dict) -> ScimPushSource:
-    cls = registry.get("scim")
+    cls = registry.get("scim_push")
     return cls(cls.settings_schema().load(settings))

@@ -67,7 +67,7 @@ def test_tokens_only_for_scim_connections(app) -> None:
         try:
             tokens.create(session, connection_id)
         except tokens.TokenError as error:
-            assert "not 'scim'" in str(error)
+            assert "not 'scim_push'" in str(error)
         else:
             raise AssertionError("a token was issued for an okta connection")
 

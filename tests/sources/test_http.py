@@ -7,6 +7,7 @@ import time
 
 import pytest
 from flask import Flask, jsonify, request
+from marshmallow import Schema, fields
 
 from sandbox.live import LiveServer
 from tests.sources.conftest import TINY_BACKOFF, RecordingSleep
@@ -322,9 +323,14 @@ def test_drain_marks_incomplete_instead_of_raising():
     assert not snapshot.complete and "page 2 kept failing" in snapshot.errors[0]
 
 
+class ProbeSettings(Schema):
+    url = fields.String(required=True)
+
+
 class ProbeSource(HttpSource):
     kind = "probe"
     label = "Probe"
+    settings_schema = ProbeSettings
 
     def make_client(self) -> HttpClient:
         return self.new_client(self.settings["url"], StaticAuth("Bearer t1"))
@@ -332,6 +338,9 @@ class ProbeSource(HttpSource):
     def check(self) -> str:
         self.client.get_json("flaky")
         return "fine"
+
+    def fetch(self) -> Snapshot:
+        return Snapshot()
 
 
 def test_connection_check_is_quick_and_restores_the_fetch_policy(server):

@@ -250,3 +250,28 @@ def test_objectguid_survives_a_rename(dc):
     moved = by_email(after, "user1598@usersync.test")
     assert moved.id == old.id, "a new DN is the same person"
     assert moved.id in after.members[by_name(after, "Everyone").id]
+
+
+def test_one_user_by_objectguid_with_direct_groups_and_their_parents(dc, wire):
+    full = source(dc).fetch()
+    ada = by_email(full, f"{name(12)}@usersync.test")  # in Backend (under Engineering), Everyone
+    wire.binds = 0
+    got = source(dc).fetch_user(ada.id)
+    assert got.user == ada and wire.binds == 1
+    groups = {g.name: g for g in got.groups}
+    assert set(groups) == {"Backend", "Everyone"}
+    assert groups["Backend"].parent_ids == (by_name(full, "Engineering").id,)
+    assert source(dc).fetch_user("00000000-0000-4000-8000-000000000000").user is None
+    assert source(dc).fetch_user("not-a-guid").user is None
+
+
+def test_one_group_reads_ranged_members_and_disabled_users(dc, wire):
+    full = source(dc).fetch()
+    everyone = by_name(full, "Everyone")
+    wire.binds = 0
+    got = source(dc).fetch_group(everyone.id)
+    assert wire.binds == 1
+    assert got.group == everyone
+    assert {u.id for u in got.members} == full.members[everyone.id]  # over 1,500: ranged
+    assert {u.email for u in got.members if not u.active} == {
+        f"{n}@usersync.test" for n in DISABLED_USERS}

@@ -1,1 +1,1 @@
-"""IdP sources: one module per kind of identity provider, each registered by its `kind`."""
+"""IdP sources: one module per kind of identity provider, listed in `registry.KINDS` under its name."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema
 
@@ -16,6 +18,9 @@ from workers.errors import (
     Transient,
 )
 from workers.sync.model import GroupSlice, Snapshot, UserSlice
+
+if TYPE_CHECKING:
+    from workers.sources.settings import Settings
 
 
 class SourceError(SyncError):
@@ -69,16 +74,19 @@ class ConnectionCheck:
         return cls(ok=False, message=error.message, reason=error.reason)
 
 
-class Source:
-    """Base class of an IdP source.
+class Source(ABC):
+    """Base class of an IdP source: the one shape every connector has.
 
-    Subclasses set `kind`, `label` and `settings_schema` (a marshmallow schema whose fields
-    carry `metadata={"label": ..., "help": ..., "secret": bool}`), and implement
-    `test_connection()` and `fetch()`. Sources that the IdP lets read changes only set
-    `supports_incremental = True` and implement `fetch_incremental()`.
+    A subclass sets `kind` (the name of its module), `label` and `settings_schema` (a
+    marshmallow schema whose fields carry `metadata={"label": ..., "help": ..., "secret": bool}`),
+    and fills two holes: `check()` (the steps of the connection test, returning the success
+    sentence) and `fetch()`. A source the IdP lets read changes only sets
+    `supports_incremental = True` and overrides `fetch_changes()`; one that can read a single
+    user or group sets `supports_targeted = True` and overrides `fetch_user()` and `fetch_group()`.
 
-    `settings` arrive validated and decrypted. `allow_private` comes from the operator's
-    USERSYNC_ALLOW_PRIVATE_URLS and must be passed to every outbound URL check.
+    `settings` are loaded once, by the schema, into a frozen `Settings` object (a raw mapping
+    given here is loaded; bad values raise SourceConfigError). `allow_private` comes from the
+    operator's USERSYNC_ALLOW_PRIVATE_URLS and must be passed to every outbound URL check.
     """
 
     kind: ClassVar[str] = ""
@@ -88,31 +96,50 @@ class Source:
     supports_targeted: ClassVar[bool] = False
     """True when `fetch_user` and `fetch_group` work: a webhook then costs one user, not a directory."""
 
-    def __init__(self, settings: dict[str, Any], *, allow_private: bool = False):
-        self.settings = settings
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # ABCMeta records abstract methods only after this hook runs: look for them directly
+        abstract = any(getattr(getattr(cls, name, None), "__isabstractmethod__", False)
+                       for name in dir(cls))
+        if not abstract and not (cls.kind and cls.label and hasattr(cls, "settings_schema")):
+            raise TypeError(f"{cls.__name__} must set kind, label and settings_schema")
+
+    def __init__(self, settings: Mapping[str, Any], *, allow_private: bool = False):
+        from workers.sources.settings import Settings, load_settings
+
+        self.settings: Settings = (settings if isinstance(settings, Settings)
+                                   else load_settings(self.settings_schema, settings))
         self.allow_private = allow_private
 
-    def test_connection(self) -> ConnectionCheck:
-        raise NotImplementedError
+    @abstractmethod
+    def check(self) -> str:
+        """Prove the settings work (cheaply); the sentence to show, or a SourceError."""
 
+    def test_connection(self) -> ConnectionCheck:
+        """The connection test the admin runs: ok and a sentence, or what is wrong."""
+        try:
+            return ConnectionCheck(ok=True, message=self.check())
+        except SourceError as exc:
+            return ConnectionCheck.failed(exc)
+
+    @abstractmethod
     def fetch(self) -> Snapshot:
         """A full read: every user, group, direct membership and group parent."""
-        raise NotImplementedError
 
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
         """Apply the IdP's changes since `cursor` to `previous`; return the whole new snapshot
-        with its new `cursor`. Only called when `supports_incremental` is True."""
-        raise NotImplementedError
+        with its new `cursor`. Sources that cannot read changes read everything."""
+        return self.fetch()
 
     def fetch_user(self, user_id: str) -> UserSlice:
         """One user by IdP id, with their direct groups; `user` is None when the IdP has no such
         user (deleted). Only called when `supports_targeted` is True."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{self.kind} cannot read one user")
 
     def fetch_group(self, group_id: str) -> GroupSlice:
         """One group by IdP id, with its direct user members; `group` is None when it is gone.
         Only called when `supports_targeted` is True."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{self.kind} cannot read one group")
 
 
 def secret_fields(schema: type[Schema]) -> list[str]:

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from math import ceil
 from typing import Any
 from urllib.parse import quote, urljoin
 
 from workers.backoff import BackoffPolicy
-from workers.flags import flag as read_flag
-from workers.sources import json_path
+from workers.sources import custom_rest_slices, json_path
 from workers.sources.base import SourceError
+from workers.sources.custom_rest_records import group_from, member_ids, to_user
 from workers.sources.custom_rest_settings import CustomRestSettingsSchema
 from workers.sources.http import (
     Auth,
     HttpClient,
     HttpSource,
+    RefreshingClientCredentials,
     SourceTransientError,
     StaticAuth,
     drain,
 )
-from workers.sources.registry import register
-from workers.sources.scim import ClientCredentials, load_settings
-from workers.sync.model import Group, Snapshot, User
+from workers.sources.records import skip_malformed
+from workers.sync.model import Group, GroupSlice, Snapshot, UserSlice
 
 
 class HeaderAuth(Auth):
@@ -37,7 +37,7 @@ class HeaderAuth(Auth):
         return {self.header: self.value}
 
 
-def make_auth(config: dict[str, Any]) -> Auth:
+def make_auth(config: Mapping[str, Any]) -> Auth:
     """The Auth for the configured mode."""
     mode = config["auth"]
     if mode == "bearer":
@@ -48,26 +48,17 @@ def make_auth(config: dict[str, Any]) -> Auth:
     if mode == "api_key":
         return HeaderAuth(config["api_key_header"], config["api_key"])
     if mode == "oauth":
-        return ClientCredentials(config["token_url"], config["client_id"],
+        return RefreshingClientCredentials(config["token_url"], config["client_id"],
                                      client_secret=config["client_secret"],
                                      scope=config["scope"] or None,
                                      secret_style=config["client_auth"])
     return Auth()
 
 
-def as_bool(value: Any, default: bool = True) -> bool:
-    """A JSON flag as bool (true/false, 1/0, "yes"/"no", "active"/"disabled"); None → default."""
-    return read_flag(value, default)
-
-
-def as_text(value: Any) -> str:
-    return "" if value is None or isinstance(value, dict | list) else str(value)
-
-
 class Paging:
     """Walks one list endpoint in the configured paging style, yielding lists of items."""
 
-    def __init__(self, client: HttpClient, config: dict[str, Any]):
+    def __init__(self, client: HttpClient, config: Mapping[str, Any]):
         self.client = client
         self.c = config
 
@@ -172,7 +163,6 @@ def _is_int(value: Any) -> bool:
     return not isinstance(value, bool)
 
 
-@register
 class CustomRestSource(HttpSource):
     """Reads users, groups and members from a JSON API the admin describes in settings."""
 
@@ -182,16 +172,12 @@ class CustomRestSource(HttpSource):
     default_workers = 4
     default_backoff = BackoffPolicy(initial=1.0, cap=30.0, max_retries=5)
 
-    @property
-    def config(self) -> dict[str, Any]:
-        return load_settings(CustomRestSettingsSchema, self.settings)
-
     def make_client(self) -> HttpClient:
-        config = self.config
+        config = self.settings
         return self.new_client(config["base_url"], make_auth(config))
 
     def check(self) -> str:
-        config, paging = self.config, Paging(self.client, self.config)
+        config, paging = self.settings, Paging(self.client, self.settings)
         users = next(paging.pages(config["users_path"], config["items_path"]))
         message = f"Connected: {len(users)} users on the first page"
         if config["groups_path"]:
@@ -199,8 +185,20 @@ class CustomRestSource(HttpSource):
             message += f", {len(groups)} groups on the first page"
         return message + "."
 
+    @property
+    def supports_targeted(self) -> bool:  # type: ignore[override]
+        """Only when the settings name the one-user, user-groups and one-group endpoints."""
+        s = self.settings
+        return bool(s.user_path and s.user_groups_path and s.group_path and s.groups_path)
+
+    def fetch_user(self, user_id: str) -> UserSlice:
+        return custom_rest_slices.fetch_user(self, Paging(self.client, self.settings), user_id)
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        return custom_rest_slices.fetch_group(self, Paging(self.client, self.settings), group_id)
+
     def fetch(self) -> Snapshot:
-        config, snapshot = self.config, Snapshot()
+        config, snapshot = self.settings, Snapshot()
         paging = Paging(self.client, config)
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="rest") as pool:
             users = pool.submit(paging.listing, config["users_path"], config["items_path"],
@@ -214,55 +212,44 @@ class CustomRestSource(HttpSource):
         return snapshot
 
     @staticmethod
-    def _add_user(config: dict[str, Any], item: Any, snapshot: Snapshot) -> None:
-        user_id = as_text(json_path.get(item, config["user_id_path"]))
-        if not user_id:
-            snapshot.errors.append(f"a user without {config['user_id_path']!r} was skipped")
-            return
-        active = True
-        if config["user_active_path"]:
-            flag = json_path.get(item, config["user_active_path"])
-            active = as_bool(flag) != config["user_active_inverted"] if flag is not None else True
-        snapshot.add_user(User(id=user_id,
-                               email=as_text(json_path.get(item, config["user_email_path"])),
-                               display_name=as_text(json_path.get(item, config["user_name_path"]))
-                               if config["user_name_path"] else "",
-                               active=active))
+    def _add_user(config: Mapping[str, Any], item: Any, snapshot: Snapshot) -> None:
+        user = to_user(config, item)
+        if user is None:
+            skip_malformed(snapshot, "user", f"no {config['user_id_path']!r}", item)
+        else:
+            snapshot.add_user(user)
 
-    def _add_groups(self, config: dict[str, Any], paging: Paging, items: list[Any],
+    def _add_groups(self, config: Mapping[str, Any], paging: Paging, items: list[Any],
                     snapshot: Snapshot) -> None:
-        groups = {}
+        groups, read = {}, {}
         for item in items:
-            gid = as_text(json_path.get(item, config["group_id_path"]))
-            if not gid:
-                snapshot.errors.append(f"a group without {config['group_id_path']!r} was skipped")
+            group = group_from(config, item)
+            if group is None:
+                skip_malformed(snapshot, "group", f"no {config['group_id_path']!r}", item)
                 continue
-            groups[gid] = item
-        for gid, item in groups.items():
-            parent = as_text(json_path.get(item, config["group_parent_path"])) \
-                if config["group_parent_path"] else ""
-            snapshot.add_group(Group(id=gid, name=as_text(json_path.get(
-                item, config["group_name_path"])) or gid,
-                parent_ids=(parent,) if parent and parent in groups else ()))
+            groups[group.id], read[group.id] = item, group
+        for group in read.values():  # a parent outside the listing is not ours
+            snapshot.add_group(Group(group.id, group.name,
+                                     tuple(p for p in group.parent_ids if p in groups)))
         if config["members"] == "embedded":
             for gid, item in groups.items():
                 self._add_members(config, gid, json_path.get(item, config["group_members_path"]),
                                   snapshot)
             return
         for gid, members, error in self.client.map_concurrent(
-                lambda g: self._read_members(config, paging, g), list(groups)):
+                lambda g: self.read_members(config, paging, g), list(groups)):
             if error is not None:
                 snapshot.mark_incomplete(f"members of group {gid}: {error.message}")
             self._add_members(config, gid, members or [], snapshot)
 
-    def _read_members(self, config: dict[str, Any], paging: Paging, gid: str) -> list[Any]:
+    def read_members(self, config: Mapping[str, Any], paging: Paging, gid: str) -> list[Any]:
+        """One group's member items from the members endpoint."""
         path = config["members_path"].replace("{id}", quote(gid, safe=""))
         items_path = config["members_items_path"] or config["items_path"]
         return [m for page in paging.pages(path, items_path) for m in page]
 
     @staticmethod
-    def _add_members(config: dict[str, Any], gid: str, members: Any, snapshot: Snapshot) -> None:
-        for member in members if isinstance(members, list) else []:
-            user_id = as_text(json_path.get(member, config["member_id_path"]))
+    def _add_members(config: Mapping[str, Any], gid: str, members: Any, snapshot: Snapshot) -> None:
+        for user_id in member_ids(config, members):
             if user_id in snapshot.users:  # members outside the user listing are not ours
                 snapshot.add_member(gid, user_id)

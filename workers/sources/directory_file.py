@@ -10,14 +10,14 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app import config as app_config
-from workers.sources.base import ConnectionCheck, Source, SourceConfigError, SourceError
+from workers.sources.base import Source, SourceConfigError
 from workers.sources.directory_records import (  # noqa: F401  (re-exported)
     DirectoryFileInvalid,
     parse_csv,
     parse_json,
 )
-from workers.sources.registry import register
-from workers.sync.model import Snapshot
+from workers.sources.records import group_slice, user_slice
+from workers.sync.model import GroupSlice, Snapshot, UserSlice
 
 FORMATS = ("auto", "json", "csv")
 
@@ -106,7 +106,6 @@ class DirectoryFileSettings(Schema):
             raise ValidationError(f"larger than {policy.max_bytes:,} bytes", "content")
 
 
-@register
 class DirectoryFileSource(Source):
     """JSON: {"users": [{id, email, display_name, active}], "groups": [{id, name, parents,
     members}]}. CSV: columns id, email, display_name, active, groups (names joined by the
@@ -115,13 +114,11 @@ class DirectoryFileSource(Source):
     kind = "directory_file"
     label = "Directory file (JSON or CSV)"
     settings_schema = DirectoryFileSettings
+    supports_targeted = True
 
-    def test_connection(self) -> ConnectionCheck:
-        try:
-            snapshot = self.fetch()
-        except SourceError as exc:
-            return ConnectionCheck.failed(exc)
-        return ConnectionCheck(True, f"Read {len(snapshot.users)} users and {len(snapshot.groups)} groups.")
+    def check(self) -> str:
+        snapshot = self.fetch()
+        return f"Read {len(snapshot.users)} users and {len(snapshot.groups)} groups."
 
     def fetch(self) -> Snapshot:
         text, name = self._text()
@@ -130,6 +127,13 @@ class DirectoryFileSource(Source):
             fmt = "json" if name.endswith(".json") or text.lstrip().startswith("{") else "csv"
         parse = parse_json if fmt == "json" else parse_csv
         return parse(text, self.settings.get("group_separator") or ";")
+
+    # the file is read whole either way: a slice of it is exact and cheap enough
+    def fetch_user(self, user_id: str) -> UserSlice:
+        return user_slice(self.fetch(), user_id)
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        return group_slice(self.fetch(), group_id)
 
     def _text(self) -> tuple[str, str]:
         policy = app_config.directory_file_policy()

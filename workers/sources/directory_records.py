@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from workers.flags import flag
@@ -30,6 +31,15 @@ class _Records:
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+
+    def objects(self, rows: list[Any], name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(where, row) for each row that is an object; the others are problems."""
+        for i, row in enumerate(rows):
+            where = f"{name}[{i}]"
+            if isinstance(row, dict):
+                yield where, row
+            else:
+                self.problems.append(f"{where} must be an object, not {_kind(row)}")
 
     def id_of(self, value: Any, where: str) -> str | None:
         # ids are text or whole numbers (JSON exports often write numeric ids)
@@ -101,11 +111,7 @@ def parse_json(text: str, _separator: str = ";") -> Snapshot:
                                     f"not {_kind(value)}")
     records, snap = _Records(), Snapshot()
     user_ids: dict[str, str] = {}
-    for i, row in enumerate(users):
-        where = f"users[{i}]"
-        if not isinstance(row, dict):
-            records.problems.append(f"{where} must be an object, not {_kind(row)}")
-            continue
+    for where, row in records.objects(users, "users"):
         uid = records.id_of(row.get("id"), f"{where}.id")
         email = records.text(row.get("email"), f"{where}.email", required=True)
         user = User(uid or "", email, records.text(row.get("display_name"), f"{where}.display_name"),
@@ -113,11 +119,7 @@ def parse_json(text: str, _separator: str = ";") -> Snapshot:
         if uid and records.once(user_ids, uid, where, "user id"):
             snap.add_user(user)
     group_ids: dict[str, str] = {}
-    for i, row in enumerate(groups):
-        where = f"groups[{i}]"
-        if not isinstance(row, dict):
-            records.problems.append(f"{where} must be an object, not {_kind(row)}")
-            continue
+    for where, row in records.objects(groups, "groups"):
         gid = records.id_of(row.get("id"), f"{where}.id")
         name = records.text(row.get("name"), f"{where}.name", required=True)
         parents = records.ids(row.get("parents"), f"{where}.parents")

@@ -24,8 +24,8 @@ from workers.sources.http import (
     response_detail,
     workers_field,
 )
-from workers.sources.registry import register
-from workers.sync.model import Group, Snapshot, User
+from workers.sources.records import strict, with_parents
+from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 USER_TYPE = "#microsoft.graph.user"
 GROUP_TYPE = "#microsoft.graph.group"
@@ -109,7 +109,6 @@ class _TenantAuth(ClientCredentialsAuth):
         return super().token_error(client, response)
 
 
-@register
 class EntraSource(HttpSource):
     """Reads users, groups and direct memberships of one Entra ID tenant through Graph."""
 
@@ -117,6 +116,7 @@ class EntraSource(HttpSource):
     label = "Entra ID"
     settings_schema = EntraSettings
     supports_incremental = True
+    supports_targeted = True
 
     def make_client(self) -> HttpClient:
         s = self.settings
@@ -189,9 +189,51 @@ class EntraSource(HttpSource):
                     parents.setdefault(member_id, set()).add(gid)
         return parents
 
+    # -- one user, one group -----------------------------------------------------------
+
+    def fetch_user(self, user_id: str) -> UserSlice:
+        """GET /users/{id}, its groups from /memberOf (transitive: /transitiveMemberOf), and
+        each group's parents from that group's /memberOf."""
+        uid = quote(user_id, safe="")
+        item = self.get_or_none(f"users/{uid}", {"$select": USER_FIELDS})
+        if item is None:
+            return UserSlice(user_id, None)
+        relation = "transitiveMemberOf" if self.settings.transitive else "memberOf"
+        groups = self._groups_at(f"users/{uid}/{relation}/microsoft.graph.group")
+        if self.settings.transitive:  # flattened: the snapshot has no nesting either
+            found = tuple(Group(gid, name) for gid, name in groups)
+        else:
+            found = with_parents(groups, self._parents, self.client.map_concurrent)
+        return UserSlice(user_id, strict(to_user, item, "user", self.label), found)
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        """GET /groups/{id}, its parents, and its user members (transitive ones when flattened)."""
+        gid = quote(group_id, safe="")
+        item = self.get_or_none(f"groups/{gid}", {"$select": "id,displayName"})
+        if item is None:
+            return GroupSlice(group_id, None)
+        parents = () if self.settings.transitive else tuple(sorted(self._parents(group_id)))
+        group = strict(lambda g: Group(g["id"], g.get("displayName") or g["id"], parents), item,
+                       "group", self.label)
+        relation = "transitiveMembers" if self.settings.transitive else "members"
+        pages = self.client.pages_next_url(f"groups/{gid}/{relation}/microsoft.graph.user",
+                                           {"$select": USER_FIELDS, "$top": PAGE})
+        members = tuple(strict(to_user, u, "user", self.label) for page in pages for u in page)
+        return GroupSlice(group_id, group, members)
+
+    def _groups_at(self, path: str) -> list[tuple[str, str]]:
+        pages = self.client.pages_next_url(path, {"$select": "id,displayName", "$top": PAGE})
+        return [strict(lambda g: (g["id"], g.get("displayName") or g["id"]), g, "group",
+                       self.label) for page in pages for g in page]
+
+    def _parents(self, group_id: str) -> list[str]:
+        """The ids of the groups `group_id` is a direct member of."""
+        return [gid for gid, _ in self._groups_at(
+            f"groups/{quote(group_id, safe='')}/memberOf/microsoft.graph.group")]
+
     # -- incremental -------------------------------------------------------------------
 
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
         try:
             links = json.loads(cursor)
             users_link, groups_link = links["users"], links["groups"]

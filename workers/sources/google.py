@@ -26,8 +26,8 @@ from workers.sources.http import (
     token_from_response,
     workers_field,
 )
-from workers.sources.registry import register
-from workers.sync.model import Group, Snapshot, User
+from workers.sources.records import every, strict, with_parents
+from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 SCOPES = " ".join(f"https://www.googleapis.com/auth/admin.directory.{s}.readonly"
                   for s in ("user", "group", "group.member"))
@@ -122,7 +122,6 @@ class DelegatedAuth(TokenAuth):
         return SourceAuthError(f"Google refused the service-account key{detail}.")
 
 
-@register
 class GoogleSource(HttpSource):
     """Reads users, groups, direct members and group nesting of one Workspace customer."""
 
@@ -130,6 +129,7 @@ class GoogleSource(HttpSource):
     label = "Google Workspace"
     settings_schema = GoogleSettings
     default_backoff = BackoffPolicy(initial=1.0, cap=32.0, max_retries=6)  # Google's advice
+    supports_targeted = True
 
     def make_client(self) -> HttpClient:
         s = self.settings
@@ -184,6 +184,46 @@ class GoogleSource(HttpSource):
                 elif member_type == "USER":  # CUSTOMER (everyone) is not a person to sync
                     snapshot.add_member(gid, member_id)
         return parents
+
+
+    # -- one user, one group -----------------------------------------------------------
+
+    def fetch_user(self, user_id: str) -> UserSlice:
+        """users.get, then groups.list?userKey= for the user and again for each group's parents."""
+        item = self.get_or_none(f"users/{quote(user_id, safe='')}", {"projection": "basic"})
+        if item is None:
+            return UserSlice(user_id, None)
+        groups = with_parents(self._groups_of(user_id), lambda g: [
+            gid for gid, _ in self._groups_of(g)], self.client.map_concurrent)
+        return UserSlice(user_id, strict(to_user, item, "user", self.label), groups)
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        """groups.get, its parents (groups.list?userKey=), and members.list with each USER
+        member read by users.get (a member entry has no name)."""
+        gkey = quote(group_id, safe="")
+        item = self.get_or_none(f"groups/{gkey}")
+        if item is None:
+            return GroupSlice(group_id, None)
+        parents = tuple(sorted(gid for gid, _ in self._groups_of(group_id)))
+        group = strict(lambda g: Group(g["id"], g.get("name") or g.get("email") or g["id"],
+                                       parents), item, "group", self.label)
+        pages = self.client.pages_token(f"groups/{gkey}/members", {"maxResults": MEMBERS_PAGE},
+                                        items_field="members")
+        user_ids = [strict(lambda m: m["id"], m, "member", self.label)
+                    for page in pages for m in page if m.get("type", "USER") == "USER"]
+        found = every(self.client.map_concurrent(
+            lambda uid: self.get_or_none(f"users/{quote(uid, safe='')}",
+                                         {"projection": "basic"}), user_ids))
+        # a member deleted between the two reads is no longer a member
+        members = tuple(strict(to_user, u, "user", self.label) for _, u in found if u)
+        return GroupSlice(group_id, group, members)
+
+    def _groups_of(self, key: str) -> list[tuple[str, str]]:
+        """(id, name) of the groups a user or group is a direct member of."""
+        pages = self.client.pages_token("groups", {"userKey": key, "maxResults": GROUPS_PAGE},
+                                        items_field="groups")
+        return [strict(lambda g: (g["id"], g.get("name") or g.get("email") or g["id"]), g,
+                       "group", self.label) for page in pages for g in page]
 
 
 def to_user(item: dict[str, Any]) -> User:

@@ -32,7 +32,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
@@ -57,6 +58,7 @@ from workers.sources.base import (
 from workers.sources.http_auth import (  # noqa: F401  (re-exported: the layer's one import point)
     Auth,
     ClientCredentialsAuth,
+    RefreshingClientCredentials,
     StaticAuth,
     Token,
     TokenAuth,
@@ -69,6 +71,7 @@ from workers.sources.http_errors import (  # noqa: F401
     is_google_quota,
     response_detail,
 )
+from workers.sources.records import MALFORMED, convert  # noqa: F401  (re-exported)
 from workers.sync.model import Snapshot
 
 T = TypeVar("T")
@@ -375,7 +378,7 @@ class HttpClient:
                 raise
             except SourceError as exc:
                 return item, None, exc
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except MALFORMED as exc:
                 # a malformed record costs this item only, and leaves the snapshot incomplete
                 return item, None, SourceError(f"{self.label} sent a malformed record "
                                                f"({type(exc).__name__}: {exc}).")
@@ -398,17 +401,6 @@ def drain(pages: Iterator[list], snapshot: Snapshot, what: str) -> list:
     except (SourceTransientError, ForeignNextPage) as exc:
         snapshot.mark_incomplete(f"reading {what}: {exc.message}")
     return out
-
-
-def convert(items: Iterable[dict], to_model: Callable[[dict], R], snapshot: Snapshot,
-            what: str) -> Iterator[R]:
-    """`to_model` over IdP records; a malformed record is skipped and marks the snapshot incomplete."""
-    for item in items:
-        try:
-            yield to_model(item)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            snapshot.mark_incomplete(f"skipped a malformed {what} record "
-                                     f"({type(exc).__name__}: {exc}): {str(item)[:120]}")
 
 
 def copy_snapshot(previous: Snapshot) -> Snapshot:
@@ -434,20 +426,20 @@ def _float(value: str | None) -> float | None:
 class HttpSource(Source):
     """Base of HTTP sources: one cached HttpClient, injectable backoff, sleep and pool size.
 
-    Subclasses implement `make_client()` and `check()` (the steps of test_connection, returning
-    the success sentence); tests pass a tiny `backoff` and a recording `sleep`.
+    Subclasses implement `make_client()` and `check()`; tests pass a tiny `backoff` and a
+    recording `sleep`.
     """
 
     default_workers: ClassVar[int] = 8
     default_backoff: ClassVar[BackoffPolicy] = BackoffPolicy(initial=1.0, cap=30.0, max_retries=5)
 
-    def __init__(self, settings: dict[str, Any], *, allow_private: bool = False,
+    def __init__(self, settings: Mapping[str, Any], *, allow_private: bool = False,
                  backoff: BackoffPolicy | None = None,
                  sleep: Callable[[float], None] | None = None, workers: int | None = None):
         super().__init__(settings, allow_private=allow_private)
         self.backoff = backoff or self.default_backoff
         self.sleep = sleep or time.sleep
-        self.workers = workers or int(settings.get("workers") or self.default_workers)
+        self.workers = workers or int(self.settings.get("workers") or self.default_workers)
         self._client: HttpClient | None = None
 
     @property
@@ -462,11 +454,9 @@ class HttpSource(Source):
                           backoff=self.backoff, sleep=self.sleep, workers=self.workers,
                           label=self.label or self.kind, **kwargs)
 
+    @abstractmethod
     def make_client(self) -> HttpClient:
-        raise NotImplementedError
-
-    def check(self) -> str:
-        raise NotImplementedError
+        """The client for this connection: base URL and auth from the settings."""
 
     def test_connection(self) -> ConnectionCheck:
         """Run `check()` with short timeouts and one retry: the admin is waiting for the answer."""
@@ -479,11 +469,16 @@ class HttpSource(Source):
         client.backoff = replace(saved[1], max_retries=min(saved[1].max_retries, 1),
                                  max_retry_after=min(saved[1].max_retry_after, 5.0))
         try:
-            return ConnectionCheck(ok=True, message=self.check())
-        except SourceError as exc:
-            return ConnectionCheck.failed(exc)
+            return super().test_connection()
         finally:
             client.timeout, client.backoff = saved
+
+    def get_or_none(self, path: str, params: Any = None) -> Any:
+        """One resource by path, or None when the IdP answers 404 (a user or group gone)."""
+        try:
+            return self.client.get_json(path, params)
+        except SourceNotFound:
+            return None
 
     @property
     def requests(self) -> int:

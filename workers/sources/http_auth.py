@@ -173,3 +173,26 @@ class ClientCredentialsAuth(TokenAuth):
                                f"{self.client_id!r} ({response.status_code})"
                                f"{response_detail(response)}: check the client id and its "
                                f"secret or key.")
+
+
+class RefreshingClientCredentials(ClientCredentialsAuth):
+    """Client credentials whose refresh drops exactly the token this thread was refused with.
+
+    The shared layer decides by token generation, read before the first token exists; a 401
+    on the very first request would then retry with the same dead token.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._sent = threading.local()
+
+    def headers(self, client: HttpClient, method: str, url: str) -> dict[str, str]:
+        token = self.token(client)
+        self._sent.value = token.value
+        return {"Authorization": f"{token.token_type} {token.value}"}
+
+    def refresh(self, client: HttpClient, seen_generation: int) -> bool:
+        with self._lock:
+            if self._token is not None and self._token.value == getattr(self._sent, "value", None):
+                self._token = None  # still the refused one: the next caller fetches a new one
+        return True

@@ -19,8 +19,8 @@ from workers.sources.http import (
     drain,
     workers_field,
 )
-from workers.sources.registry import register
-from workers.sync.model import Group, Snapshot, User
+from workers.sources.records import strict
+from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 EVENT_TYPES = ["USER", "GROUP", "GROUP_MEMBERSHIP"]
 
@@ -63,7 +63,6 @@ class _RealmTokenAuth(ClientCredentialsAuth):
                                  f"(check the realm name, and that the URL has no /auth).") from None
 
 
-@register
 class KeycloakSource(HttpSource):
     """Reads one Keycloak realm through the Admin REST API."""
 
@@ -71,6 +70,7 @@ class KeycloakSource(HttpSource):
     label = "Keycloak"
     settings_schema = KeycloakSettings
     supports_incremental = True
+    supports_targeted = True
 
     def make_client(self) -> HttpClient:
         s = self.settings
@@ -147,6 +147,40 @@ class KeycloakSource(HttpSource):
                 continue
             snapshot.members[gid] = set(ids or [])
 
+    # -- one user, one group -----------------------------------------------------------
+
+    def fetch_user(self, user_id: str) -> UserSlice:
+        """GET users/{id}, then every page of users/{id}/groups (direct groups, with paths)."""
+        uid = quote(user_id, safe="")
+        item = self.get_or_none(f"users/{uid}")
+        if item is None:
+            return UserSlice(user_id, None)
+        listed = [g for page in self._pages(f"users/{uid}/groups") for g in page]
+        groups = tuple(strict(self._group_of, g, "group", self.label) for g in listed)
+        return UserSlice(user_id, strict(to_user, item, "user", self.label), groups)
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        """GET groups/{id}, then every page of groups/{id}/members."""
+        gid = quote(group_id, safe="")
+        item = self.get_or_none(f"groups/{gid}")
+        if item is None:
+            return GroupSlice(group_id, None)
+        group = strict(self._group_of, item, "group", self.label)
+        members = tuple(strict(to_user, u, "user", self.label)
+                        for page in self._pages(f"groups/{gid}/members") for u in page)
+        return GroupSlice(group_id, group, members)
+
+    def _group_of(self, item: dict[str, Any]) -> Group:
+        """A group with its parent: `parentId` from Keycloak 23 on, else found by its path."""
+        if "parentId" in item:
+            parent = item["parentId"]
+        else:
+            parent_path = str(item.get("path") or "").rstrip("/").rpartition("/")[0]
+            parent = (self.client.get_json(f"group-by-path/{quote(parent_path.lstrip('/'))}")["id"]
+                      if parent_path else None)
+        return Group(id=item["id"], name=item.get("name") or item["id"],
+                     parent_ids=(parent,) if parent else ())
+
     # -- incremental -------------------------------------------------------------------
 
     def _newest_event(self) -> str:
@@ -155,7 +189,7 @@ class KeycloakSource(HttpSource):
         # with no event yet, every later event is news: "0" avoids trusting our own clock
         return str(events[0]["time"]) if events else "0"
 
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
         if (not self.settings.get("use_admin_events") or not cursor.isdigit()
                 or not previous.complete):
             return self.fetch()

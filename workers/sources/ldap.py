@@ -8,7 +8,7 @@ import re
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +20,6 @@ from marshmallow import ValidationError
 from workers.backoff import BackoffPolicy
 from workers.netguard import UnresolvableHost, UnsafeURLError, check_url, resolve_checked
 from workers.sources.base import (
-    ConnectionCheck,
     Source,
     SourceConfigError,
     SourceError,
@@ -29,8 +28,7 @@ from workers.sources.base import (
 from workers.sources.ldap_errors import SearchFailed, raise_for_result, result_error, socket_error
 from workers.sources.ldap_primary import primary_memberships, sid_text
 from workers.sources.ldap_settings import LdapConfig, LdapSettingsSchema, resolve
-from workers.sources.registry import register
-from workers.sync.model import Group, Snapshot, User
+from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"
 SID = "objectSid"
@@ -76,15 +74,15 @@ def first_text(entry: Entry, attribute: str) -> str:
     return ""
 
 
-@register
 class LdapSource(Source):
     """Reads an LDAP directory (OpenLDAP, Active Directory, any LDAPv3 server) over ldap3."""
 
     kind = "ldap"
     label = "LDAP / Active Directory"
     settings_schema = LdapSettingsSchema
+    supports_targeted = True
 
-    def __init__(self, settings: dict[str, Any], *, allow_private: bool = False,
+    def __init__(self, settings: Mapping[str, Any], *, allow_private: bool = False,
                  backoff: BackoffPolicy | None = None, sleep: Callable[[float], None] = time.sleep):
         super().__init__(settings, allow_private=allow_private)
         self.backoff = backoff or BackoffPolicy(initial=1.0, cap=15.0, max_retries=3)
@@ -204,37 +202,48 @@ class LdapSource(Source):
 
     # -- the interface ----------------------------------------------------------------------
 
-    def test_connection(self) -> ConnectionCheck:
-        try:
-            config = self._config()
-            conn = self._connect(config)
+    def check(self) -> str:
+        config = self._config()
+        with self._bound(config) as link:
+            conn = link.get()
+            for label, base in (("user", config.user_base_dn), ("group", config.group_base_dn)):
+                conn.search(base, "(objectClass=*)", search_scope=ldap3.BASE,
+                            attributes=ldap3.NO_ATTRIBUTES)
+                raise_for_result(conn.result, f"reading the {label} base DN {base}")
             try:
-                for label, base in (("user", config.user_base_dn),
-                                    ("group", config.group_base_dn)):
-                    conn.search(base, "(objectClass=*)", search_scope=ldap3.BASE,
-                                attributes=ldap3.NO_ATTRIBUTES)
-                    raise_for_result(conn.result, f"reading the {label} base DN {base}")
                 conn.search(config.user_base_dn, config.user_filter, size_limit=1,
                             attributes=ldap3.NO_ATTRIBUTES)
-            finally:
-                conn.unbind()
-        except SourceError as exc:
-            return ConnectionCheck.failed(exc)
-        except LDAPInvalidFilterError:
-            return ConnectionCheck.failed(SourceConfigError("The user filter is not valid."))
-        return ConnectionCheck(True, f"Connected to {urlsplit(config.url).hostname} "
-                                     f"as {config.bind_dn}.")
+            except LDAPInvalidFilterError:
+                raise SourceConfigError("The user filter is not valid.") from None
+        return f"Connected to {urlsplit(config.url).hostname} as {config.bind_dn}."
 
-    def fetch(self) -> Snapshot:
-        config = self._config()
-        # One bind for the whole fetch: searches and ranged reads share the connection. The
-        # bind comes first so that bad credentials fail the run with the admin's error.
+    @contextlib.contextmanager
+    def _bound(self, config: LdapConfig) -> Iterator[_Link]:
+        """One bound connection for a whole operation, released at the end. The bind comes
+        first so that bad credentials fail with the admin's error, not a search's."""
         link = _Link(self, config)
         link.get()
         try:
-            return self._read(link)
+            yield link
         finally:
             link.drop()
+
+    def fetch(self) -> Snapshot:
+        # One bind for the whole fetch: searches and ranged reads share the connection.
+        with self._bound(self._config()) as link:
+            return self._read(link)
+
+    def fetch_user(self, user_id: str) -> UserSlice:
+        from workers.sources.ldap_slices import Slices  # it builds on this module
+
+        with self._bound(self._config()) as link:
+            return Slices(self, link).user(user_id)
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        from workers.sources.ldap_slices import Slices
+
+        with self._bound(self._config()) as link:
+            return Slices(self, link).group(group_id)
 
     def _read(self, link: _Link) -> Snapshot:
         config = link.config

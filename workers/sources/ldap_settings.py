@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,9 +138,12 @@ class LdapConfig:
     timeout: float
 
 
-def resolve(settings: dict[str, Any]) -> LdapConfig:
-    """Validate raw settings and fill blanks from the preset; ValidationError on bad input."""
-    data = LdapSettingsSchema().load(settings)
+def resolve(settings: Mapping[str, Any]) -> LdapConfig:
+    """Fill the blanks of loaded settings from the preset (raw settings are validated first;
+    ValidationError on bad input)."""
+    from workers.sources.settings import Settings
+
+    data = dict(settings) if isinstance(settings, Settings) else LdapSettingsSchema().load(settings)
     preset = PRESETS[data.pop("preset")]
     for name, default in preset.items():
         value = data.get(name)

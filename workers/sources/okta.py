@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -30,10 +31,11 @@ from workers.sources.http import (
     token_from_response,
     workers_field,
 )
-from workers.sources.registry import register
-from workers.sync.model import Group, Snapshot, User
+from workers.sources.records import strict
+from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 USERS_PAGE, GROUPS_PAGE, MEMBERS_PAGE = 200, 10000, 1000  # Okta's largest `limit` per list
+USER_GROUPS_PAGE = 200  # /users/{id}/groups pages at most 200
 CLOCK_MARGIN = 300.0  # seconds of overlap so clock skew between us and Okta loses nothing
 
 
@@ -148,7 +150,6 @@ def _oauth_error(response: Any) -> str:
         return ""
 
 
-@register
 class OktaSource(HttpSource):
     """Reads users, groups and group members of one Okta org."""
 
@@ -156,6 +157,7 @@ class OktaSource(HttpSource):
     label = "Okta"
     settings_schema = OktaSettings
     supports_incremental = True
+    supports_targeted = True
 
     def make_client(self) -> HttpClient:
         s = self.settings
@@ -199,7 +201,30 @@ class OktaSource(HttpSource):
             else:
                 snapshot.members[gid] = ids or set()
 
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+    # -- one user, one group ---------------------------------------------------------------
+
+    def fetch_user(self, user_id: str) -> UserSlice:
+        """GET /users/{id}, then /users/{id}/groups (Okta groups are flat: no parents)."""
+        item = self.get_or_none(f"users/{quote(user_id, safe='')}")
+        if item is None:
+            return UserSlice(user_id, None)
+        user = strict(to_user, item, "user", self.label)
+        groups = [strict(to_group, g, "group", self.label) for page in self._pages(
+            f"users/{quote(user_id, safe='')}/groups", limit=USER_GROUPS_PAGE) for g in page]
+        return UserSlice(user_id, user, tuple(groups))
+
+    def fetch_group(self, group_id: str) -> GroupSlice:
+        """GET /groups/{id}, then every page of /groups/{id}/users."""
+        item = self.get_or_none(f"groups/{quote(group_id, safe='')}")
+        if item is None:
+            return GroupSlice(group_id, None)
+        members = [strict(to_user, u, "user", self.label) for page in self._pages(
+            f"groups/{quote(group_id, safe='')}/users", limit=MEMBERS_PAGE) for u in page]
+        return GroupSlice(group_id, strict(to_group, item, "group", self.label), tuple(members))
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
         if not previous.complete or _parse(cursor) is None:
             return self.fetch()
         snapshot = copy_snapshot(previous)

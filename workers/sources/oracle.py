@@ -10,13 +10,13 @@ from workers.backoff import BackoffPolicy
 from workers.sources.base import SourceError
 from workers.sources.http import (
     HttpClient,
-    HttpSource,
+    RefreshingClientCredentials,
     SourceTransientError,
     workers_field,
 )
-from workers.sources.registry import register
-from workers.sources.scim import ClientCredentials, load_settings
-from workers.sources.scim_paging import ScimReader, check_listing, list_page
+from workers.sources.scim_api import SCIM_ACCEPT, ScimApiSource
+from workers.sources.scim_paging import ScimReader, list_page
+from workers.sources.settings import field_meta
 from workers.sync.model import Snapshot
 
 SCOPE = "urn:opc:idm:__myscopes__"
@@ -24,25 +24,22 @@ MAX_PAGE = 1000
 MEMBER_LIMIT = 10_000
 
 
-def _meta(label: str, help_: str, secret: bool = False) -> dict[str, Any]:
-    return {"label": label, "help": help_, "secret": secret}
-
 
 class OracleSettingsSchema(Schema):
     """The identity domain and its confidential application (client credentials)."""
 
     domain_url = fields.String(required=True, validate=validate.URL(
-        schemes={"https", "http"}, require_tld=False), metadata=_meta(
+        schemes={"https", "http"}, require_tld=False), metadata=field_meta(
         "Domain URL", "https://idcs-<id>.identity.oraclecloud.com (the domain's URL)."))
-    client_id = fields.String(required=True, validate=validate.Length(min=1), metadata=_meta(
+    client_id = fields.String(required=True, validate=validate.Length(min=1), metadata=field_meta(
         "Client id", "Of a confidential app with the User Administrator app role."))
     client_secret = fields.String(required=True, validate=validate.Length(min=1),
-                                  metadata=_meta("Client secret", "", secret=True))
+                                  metadata=field_meta("Client secret", "", secret=True))
     page_size = fields.Integer(load_default=MAX_PAGE, validate=validate.Range(1, MAX_PAGE),
-                               metadata=_meta("Page size", "Users or groups per request."))
+                               metadata=field_meta("Page size", "Users or groups per request."))
     member_page_size = fields.Integer(
         load_default=MEMBER_LIMIT, validate=validate.Range(1, MEMBER_LIMIT),
-        metadata=_meta("Member page size", "Members per request for very large groups."))
+        metadata=field_meta("Member page size", "Members per request for very large groups."))
     workers = workers_field(4, "the free tier allows 20 requests a second")
 
 
@@ -132,43 +129,25 @@ class OracleReader(ScimReader):
                 return out
 
 
-@register
-class OracleSource(HttpSource):
-    """Reads an OCI IAM identity domain (IDCS) through its SCIM admin API."""
+class OracleSource(ScimApiSource):
+    """Reads an OCI IAM identity domain (IDCS) through its SCIM admin API (which filters on
+    meta.lastModified and members.value)."""
 
     kind = "oracle"
     label = "Oracle identity domain"
     settings_schema = OracleSettingsSchema
-    supports_incremental = True
-    default_workers = 4
+    place = "the identity domain"
     # Oracle's limits are per second and per minute: start gently, wait up to a minute
     default_backoff = BackoffPolicy(initial=2.0, cap=60.0, max_retries=5)
 
-    @property
-    def config(self) -> dict[str, Any]:
-        return load_settings(OracleSettingsSchema, self.settings)
-
     def make_client(self) -> HttpClient:
-        config = self.config
-        domain = config["domain_url"].rstrip("/")
-        auth = ClientCredentials(f"{domain}/oauth2/v1/token", config["client_id"],
-                                     client_secret=config["client_secret"], scope=SCOPE,
-                                     secret_style="basic")
-        return self.new_client(f"{domain}/admin/v1/", auth,
-                               headers={"Accept": "application/scim+json, application/json"})
+        config = self.settings
+        domain = config.domain_url.rstrip("/")
+        auth = RefreshingClientCredentials(f"{domain}/oauth2/v1/token", config.client_id,
+                                           client_secret=config.client_secret, scope=SCOPE,
+                                           secret_style="basic")
+        return self.new_client(f"{domain}/admin/v1/", auth, headers={"Accept": SCIM_ACCEPT})
 
     def reader(self) -> OracleReader:
-        config = self.config
-        return OracleReader(self.client, page_size=config["page_size"],
-                            member_page_size=config["member_page_size"])
-
-    def check(self) -> str:
-        users = check_listing(self.client, "Users")
-        groups = check_listing(self.client, "Groups")
-        return f"Connected to the identity domain: {users} users and {groups} groups."
-
-    def fetch(self) -> Snapshot:
-        return self.reader().fetch()
-
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
-        return self.reader().fetch_incremental(previous, cursor)
+        return OracleReader(self.client, page_size=self.settings.page_size,
+                            member_page_size=self.settings.member_page_size)

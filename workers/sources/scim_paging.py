@@ -176,7 +176,7 @@ class ScimReader:
             snapshot.cursor = last_modified(users + groups)
         return snapshot
 
-    def fetch_incremental(self, previous: Snapshot, cursor: str) -> Snapshot:
+    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
         """Changed users and groups since `cursor`, plus id listings to notice deletions."""
         if '"' in cursor:
             raise SourceConfigError("The stored incremental cursor is not a timestamp.")

@@ -100,16 +100,9 @@ def finish(db: Database, run_id: int, status: str, reason: str | None = None,
 
 def make_source(conn: Connection, decrypt: Callable[[str], str], allow_private: bool) -> Source:
     """The connection's source with its settings and decrypted secrets, validated again."""
-    settings = dict(conn.settings or {})
-    settings.update(conn.get_secrets(decrypt))
-    settings["connection_id"] = conn.id
-    cls = registry.get(conn.kind)
-    return cls(cls.settings_schema().load(_schema_fields(cls, settings)), allow_private=allow_private)
-
-
-def _schema_fields(cls: type[Source], settings: dict[str, Any]) -> dict[str, Any]:
-    known = cls.settings_schema._declared_fields
-    return {k: v for k, v in settings.items() if k in known}
+    settings = {**(conn.settings or {}), "connection_id": conn.id}
+    return registry.build(conn.kind, settings, conn.get_secrets(decrypt),
+                          allow_private=allow_private)
 
 
 def previous_user_count(session, connection_id: int) -> int | None:  # type: ignore[no-untyped-def]

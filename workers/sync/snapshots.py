@@ -105,7 +105,7 @@ def _base(state: SourceState) -> tuple[Snapshot, str] | None:
 def _incremental(source: Source, previous: Snapshot, cursor: str) -> tuple[Snapshot, str]:
     """The source's change read; a refused cursor, or the source's own fallback, is a full read."""
     try:
-        snapshot = source.fetch_incremental(previous, cursor)
+        snapshot = source.fetch_changes(previous, cursor)
     except SourceError as exc:
         if not cursor_rejected(exc):
             raise

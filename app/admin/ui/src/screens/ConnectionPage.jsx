@@ -48,7 +48,7 @@ export default function ConnectionPage({ id, tab, nav }) {
   const [error, setError] = useState(null);
   const [deleting, setDeleting] = useState(false);
   const c = conn.data;
-  const tabs = c?.kind === 'scim' ? [...TABS.slice(0, 3), 'scim', 'history'] : TABS;
+  const tabs = c?.kind === 'scim_push' ? [...TABS.slice(0, 3), 'scim', 'history'] : TABS;
   const [selected, setSelected] = useState(Math.max(0, tabs.indexOf(tab || 'settings')));
 
   if (conn.error) return <Problem error={conn.error} />;
