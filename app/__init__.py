@@ -21,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     crypto.init_app(app)
     extensions.configure(app.config)
 
-    from app import admin, connect, forge, health, limits, scim
+    from app import admin, connect, forge, health, limits, scim, webhooks
 
     limits.init_app(app)
     health.init_app(app)
@@ -29,4 +29,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     forge.init_app(app)
     scim.init_app(app)
     admin.init_app(app)
+    webhooks.init_app(app)
     return app

@@ -8,7 +8,7 @@ from typing import Any
 from rq import get_current_job
 
 from app import extensions, logs
-from workers import context, runlock
+from workers import context, events, runlock
 from workers.queue import JOB_TIMEOUT, LOCK_KEY, LOCK_TTL, PROGRESS_KEY, WAITING_KEY
 from workers.sync import engine
 
@@ -53,6 +53,12 @@ def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool =
                      inactive)
             return {"run_id": None, "status": "skipped", "reason": inactive}
         engine.close_interrupted(env.db, connection_id)
+        # What webhooks named since the last run (a webhook run may be limited to it; every
+        # other run covers it): taken before the run clears pending_changes.
+        scope = None if dry_run else events.drain(redis, env.db, connection_id, trigger)
+        if scope is not None:
+            log.info("webhook run of connection %s: %d user(s), %d group(s) named",
+                     connection_id, len(scope["users"]), len(scope["groups"]))
         run_id = engine.start_run(env.db, connection_id, trigger, dry_run, job_id)
         try:
             status = engine.run_sync(env, run_id, _progress(redis, connection_id, run_id))
@@ -60,7 +66,7 @@ def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool =
             engine.finish(env.db, run_id, "failed", error=f"internal error: {type(exc).__name__}")
             raise
     log.info("sync of connection %s ended %s (run %s)", connection_id, status, run_id)
-    return {"run_id": run_id, "status": status}
+    return {"run_id": run_id, "status": status, "scope": scope}
 
 
 def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, Any]:
