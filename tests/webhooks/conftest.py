@@ -69,18 +69,26 @@ def hook_for(live, test_config):
     redis = Redis.from_url(test_config["REDIS_URL"])
 
     def make(kind: str, enabled: bool = True) -> Hook:
+        cid = add_connection(kind, enabled)
         with extensions.db.session() as session:
-            inst = Installation(client_key=f"client-{uuid.uuid4()}", product_type="jira",
-                                base_url="https://example.atlassian.net", shared_secret_encrypted="x")
-            session.add(inst)
-            session.flush()
-            conn = Connection(installation_id=inst.id, name=kind, kind=kind, enabled=enabled,
-                              settings={}, mapping={}, filters={}, default_groups=[], policy={},
-                              pending_changes=False)
-            session.add(conn)
-            session.flush()
-            endpoint = endpoints.ensure(session, conn, extensions.secrets.encrypt)
-            return Hook(conn.id, endpoints.url(live.url, endpoint),
+            endpoint = endpoints.ensure(session, session.get(Connection, cid),
+                                        extensions.secrets.encrypt)
+            return Hook(cid, endpoints.url(live.url, endpoint),
                         extensions.secrets.decrypt(endpoint.secret_encrypted), redis)
 
     return make
+
+
+def add_connection(kind: str, enabled: bool = True) -> int:
+    """An enabled installation with one connection of `kind`; returns its id."""
+    with extensions.db.session() as session:
+        inst = Installation(client_key=f"client-{uuid.uuid4()}", product_type="jira",
+                            base_url="https://example.atlassian.net", shared_secret_encrypted="x")
+        session.add(inst)
+        session.flush()
+        conn = Connection(installation_id=inst.id, name=kind, kind=kind, enabled=enabled,
+                          settings={}, mapping={}, filters={}, default_groups=[], policy={},
+                          pending_changes=False)
+        session.add(conn)
+        session.flush()
+        return conn.id
