@@ -15,6 +15,7 @@ from app.models import Connection, Installation, SyncRun
 from app.models.webhook import WebhookDelivery
 from app.webhooks import endpoints
 from sandbox.live import LiveServer
+from tests.forge.conftest import forge_stack  # noqa: F401  (the Forge fixture)
 from workers.events import PENDING_KEY
 from workers.queue import WAITING_KEY, queue
 
