@@ -59,6 +59,7 @@ def rotate(connection_id: int) -> None:
 @click.argument("connection_id", type=int)
 def subscribe(connection_id: int) -> None:
     """Create or renew the IdP's push subscriptions now (Entra: Graph; Google: watch channels)."""
+    _describe(connection_id, rotate=False)  # the webhook URL the subscriptions point to
     settings = _settings()
     from workers import subscriptions
 

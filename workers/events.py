@@ -39,7 +39,7 @@ def add(redis: Redis, connection_id: int, members: list[str]) -> int:
     pipe.scard(key)
     pipe.expire(key, KEY_TTL)
     size = pipe.execute()[1]
-    if size > THRESHOLD:
+    if size > THRESHOLD or (EVERYTHING in members and size > 1):
         # Bounded memory in a storm: once past the threshold the run is a full one anyway.
         pipe = redis.pipeline(transaction=True)
         pipe.delete(key)

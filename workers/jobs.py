@@ -86,7 +86,12 @@ def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, 
 
 def schedule_tick() -> int:
     """Enqueue every connection that is due (the `rq cron` job, each minute)."""
-    from workers import schedule
+    from workers import schedule, subscriptions
 
     context.settings()
-    return schedule.tick(extensions.db, context.redis())
+    enqueued = schedule.tick(extensions.db, context.redis())
+    try:  # IdP push subscriptions (Graph, Google) renewed before they expire
+        subscriptions.renew_due(extensions.db, context.redis())
+    except Exception:
+        log.warning("subscription renewals not queued", exc_info=True)
+    return enqueued
