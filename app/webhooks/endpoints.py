@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Connection
+from app.models import Connection, Installation
 from app.models.installation import utcnow
 from app.models.webhook import WebhookEndpoint
 from app.webhooks.signatures import SECRET_PREFIX
@@ -60,8 +60,10 @@ def by_token(session: Session, token: str) -> tuple[WebhookEndpoint, Connection]
     """The endpoint and its (not deleted) connection for a URL token, or None."""
     if not TOKEN_PATTERN.match(token or ""):
         return None
-    row = session.execute(select(WebhookEndpoint, Connection)
+    # the installation in the same query: the handler's active check then reads no more rows
+    row = session.execute(select(WebhookEndpoint, Connection, Installation)
                           .join(Connection, Connection.id == WebhookEndpoint.connection_id)
+                          .join(Installation, Installation.id == Connection.installation_id)
                           .where(WebhookEndpoint.token == token,
                                  Connection.deleted_at.is_(None))).first()
     return (row[0], row[1]) if row else None

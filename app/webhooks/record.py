@@ -52,20 +52,29 @@ def first_delivery(db: Database, connection_id: int, message_id: str) -> bool:
 
 
 def record(db: Database, connection_id: int, named: Named,
-           redis: Callable[[], Redis] | None) -> bool:
-    """Flag, remember and enqueue; False when the connection may not run (nothing is done)."""
+           redis: Callable[[], Redis] | None, flagged: bool | None = None) -> bool:
+    """Flag, remember and enqueue; False when the connection may not run (nothing is done).
+
+    `flagged` is the connection's `pending_changes` as the caller just read it after checking
+    the connection is active (the webhook handler does); None makes this function check both.
+    """
     if named.empty():
         return True
-    with db.session() as session:
-        conn = session.get(Connection, connection_id)
-        inactive = conn.inactive_reason() if conn is not None else "gone"
-        if inactive:
-            log.info("webhook for connection %s not recorded: %s", connection_id, inactive)
-            return False
-        session.execute(update(Connection)
-                        .where(Connection.id == connection_id,
-                               Connection.pending_changes.is_(False))
-                        .values(pending_changes=True))
+    if flagged is None:
+        with db.session() as session:
+            conn = session.get(Connection, connection_id)
+            inactive = conn.inactive_reason() if conn is not None else "gone"
+            if inactive:
+                log.info("webhook for connection %s not recorded: %s", connection_id, inactive)
+                return False
+            flagged = conn.pending_changes
+    if not flagged:
+        # Only an unflagged row is written: a burst does not rewrite (and lock) it each time.
+        with db.session() as session:
+            session.execute(update(Connection)
+                            .where(Connection.id == connection_id,
+                                   Connection.pending_changes.is_(False))
+                            .values(pending_changes=True))
     if redis is None:
         return True
     try:

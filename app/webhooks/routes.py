@@ -43,7 +43,7 @@ def receive(token: str):  # type: ignore[no-untyped-def]
         if found is None or found[1].kind in endpoints.NO_WEBHOOK_KINDS:
             return _error(404, "no webhook at this address")
         endpoint, conn = found
-        cid, kind, inactive = conn.id, conn.kind, conn.inactive_reason()
+        cid, kind, inactive, flagged = conn.id, conn.kind, conn.inactive_reason(), conn.pending_changes
         secret = extensions.secrets.decrypt(endpoint.secret_encrypted)
     handler = HANDLERS.get(kind, _standard)
     try:
@@ -61,7 +61,7 @@ def receive(token: str):  # type: ignore[no-untyped-def]
         return jsonify(status=f"connection not active ({inactive}): nothing done"), ok
     if answer.empty():
         return jsonify(status="nothing to sync"), ok
-    record.record(extensions.db, cid, answer, _redis())
+    record.record(extensions.db, cid, answer, _redis(), flagged=flagged)
     return jsonify(status="accepted"), ok
 
 
