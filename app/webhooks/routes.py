@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app import extensions
+from app.crypto import SecretError
 from app.webhooks import endpoints, formats, record, subscribe_jobs
 from app.webhooks.named import BadEvent, Named, everything
 from app.webhooks.signatures import SignatureRejected, same_secret, verify, verify_keycloak
@@ -44,7 +45,12 @@ def receive(token: str):  # type: ignore[no-untyped-def]
             return _error(404, "no webhook at this address")
         endpoint, conn = found
         cid, kind, inactive, flagged = conn.id, conn.kind, conn.inactive_reason(), conn.pending_changes
-        secret = extensions.secrets.decrypt(endpoint.secret_encrypted)
+        try:
+            secret = extensions.secrets.decrypt(endpoint.secret_encrypted)
+        except SecretError as exc:  # the operator removed the key: say so, keep nothing
+            log.error("webhook secret of connection %s unreadable: %s", cid, exc.message)
+            return _error(503, "this webhook's secret cannot be read; the operator must restore "
+                               "the key that encrypted it (USERSYNC_SECRET_KEYS)")
     handler = HANDLERS.get(kind, _standard)
     try:
         answer = handler(cid, secret)

@@ -365,3 +365,16 @@ def test_handlers_answer_fast(hook_for):
         assert hook.post(body, standard_headers(hook.secret, body)).status_code == 200
         timings.append(time.perf_counter() - started)
     assert sorted(timings)[int(len(timings) * 0.95)] < 0.5
+
+
+def test_an_unreadable_secret_is_a_clear_503_without_side_effect(hook_for):
+    from app import extensions
+    from app.models.webhook import WebhookEndpoint
+
+    hook = hook_for("custom_rest")
+    with extensions.db.session() as session:
+        session.query(WebhookEndpoint).filter_by(connection_id=hook.cid).one().secret_encrypted = "gAAAAjunk"
+    body = b'{"type": "directory.changed", "data": {}}'
+    r = hook.post(body, standard_headers(hook.secret, body))
+    assert r.status_code == 503 and "USERSYNC_SECRET_KEYS" in r.json()["error"]
+    assert hook.side_effects() == NOTHING
