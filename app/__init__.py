@@ -21,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     crypto.init_app(app)
     app.config["SETTINGS"] = extensions.configure(app.config)  # the typed object, read once
 
-    from app import admin, cli, connect, forge, health, limits, scim
+    from app import admin, cli, connect, forge, health, limits, scim, webhooks
 
     limits.init_app(app)
     health.init_app(app)
@@ -30,4 +30,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     scim.init_app(app)
     admin.init_app(app)
     cli.init_app(app)
+    webhooks.init_app(app)
     return app

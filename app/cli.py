@@ -93,13 +93,14 @@ def run(port: int, sandbox_port: int, no_sandbox: bool, verbose: bool, once: boo
 
 def _register_subcommands() -> None:
     """Commands that live with their subsystem; each module adds itself to `main`."""
-    from app import cli_ops, cli_sandbox, cli_secrets
+    from app import cli_ops, cli_sandbox, cli_secrets, cli_webhooks
     from app.connect.cli import installations
     from app.installations_cli import installations_list
 
     cli_ops.register(main)
     main.add_command(cli_secrets.secrets)
     main.add_command(cli_sandbox.sandbox)
+    main.add_command(cli_webhooks.webhooks)
     installations.add_command(installations_list)  # one group: list, confirm-url, purge
 
 

@@ -43,9 +43,9 @@ def sandbox() -> None:
 @port_option
 def leave(email: str, sandbox_port: int) -> None:
     """EMAIL leaves the company: deactivated in the IdP."""
-    _call(sandbox_port, "POST", "leave", {"email": email})
-    click.echo(f"{email} is deactivated in the sandbox IdP; the next scheduled sync (within "
-               "five minutes) removes them from the synced groups")
+    answer = _call(sandbox_port, "POST", "leave", {"email": email})
+    click.echo(f"{email} is deactivated in the sandbox IdP; " + _when(answer, "removes them from "
+               "the synced groups"))
 
 
 @sandbox.command("join")
@@ -54,9 +54,15 @@ def leave(email: str, sandbox_port: int) -> None:
 @port_option
 def join(email: str, group: str, sandbox_port: int) -> None:
     """EMAIL joins GROUP (and is active again)."""
-    _call(sandbox_port, "POST", "join", {"email": email, "group": group})
-    click.echo(f"{email} joined {group} in the sandbox IdP; the next scheduled sync (within five "
-               "minutes) adds them in Atlassian")
+    answer = _call(sandbox_port, "POST", "join", {"email": email, "group": group})
+    click.echo(f"{email} joined {group} in the sandbox IdP; " + _when(answer, "adds them in "
+               "Atlassian"))
+
+
+def _when(answer: dict[str, Any], what: str) -> str:
+    if answer.get("webhook"):
+        return f"its signed webhook told the app, whose sync {what} within seconds"
+    return f"the next scheduled sync (within five minutes) {what}"
 
 
 @sandbox.command("status")

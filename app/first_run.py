@@ -143,7 +143,18 @@ class FirstRun:
         tested = self.api("POST", f"/connections/{self.out.connection_id}/test")
         if not tested.get("ok"):
             raise StepFailed(f"the IdP connection test failed: {tested.get('message') or tested}")
-        return f"connection {self.out.connection_id}"
+        self.register_webhook()
+        return f"connection {self.out.connection_id}, webhook registered"
+
+    def register_webhook(self) -> None:
+        """Give the sandbox IdP this connection's webhook URL and secret: a change made with
+        `usersync sandbox leave|join` then arrives within seconds, not at the next tick."""
+        hook = self.api("GET", f"/connections/{self.out.connection_id}/webhook")
+        answer = requests.post(f"{self.sites.idp}/sandbox/webhook", timeout=10,
+                               json={"url": hook["url"], "secret": hook["secret"]},
+                               headers={"Authorization": f"Bearer {self.sites.idp_token}"})
+        if answer.status_code >= 300:
+            raise StepFailed(f"the sandbox IdP refused the webhook: {_text(answer)}")
 
     def preview(self) -> str | None:
         run = self._run("preview")

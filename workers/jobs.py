@@ -8,7 +8,7 @@ from typing import Any
 from rq import get_current_job
 
 from app import extensions, logs
-from workers import context, runlock
+from workers import context, events, runlock
 from workers.queue import JOB_TIMEOUT, LOCK_KEY, PROGRESS_KEY, WAITING_KEY
 from workers.sync import engine
 from workers.vocabulary import RunStatus, Trigger
@@ -54,6 +54,12 @@ def sync_connection(connection_id: int, trigger: str = Trigger.MANUAL, dry_run: 
                      inactive)
             return {"run_id": None, "status": "skipped", "reason": inactive}
         engine.close_interrupted(env.db, connection_id)
+        # What webhooks named since the last run (a webhook run may be limited to it; every
+        # other run covers it): taken before the run clears pending_changes.
+        scope = None if dry_run else events.drain(redis, env.db, connection_id, trigger)
+        if scope is not None:
+            log.info("webhook run of connection %s: %d user(s), %d group(s) named",
+                     connection_id, len(scope["users"]), len(scope["groups"]))
         run_id = engine.start_run(env.db, connection_id, trigger, dry_run, job_id)
         try:
             status = engine.run_sync(env, run_id, _progress(redis, connection_id, run_id))
@@ -61,7 +67,7 @@ def sync_connection(connection_id: int, trigger: str = Trigger.MANUAL, dry_run: 
             engine.finish(env.db, run_id, RunStatus.FAILED, error=f"internal error: {type(exc).__name__}")
             raise
     log.info("sync of connection %s ended %s (run %s)", connection_id, status, run_id)
-    return {"run_id": run_id, "status": status}
+    return {"run_id": run_id, "status": status, "scope": scope}
 
 
 def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, Any]:
@@ -81,16 +87,12 @@ def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, 
 
 def schedule_tick() -> int:
     """Enqueue every connection that is due (the `rq cron` job, each minute)."""
-    from workers import schedule
 
     context.settings()
-    return schedule.tick(extensions.db, context.redis())
 
 
-def purge_job() -> list[str]:
-    """The daily `rq cron` entry: delete the data of sites uninstalled past the retention."""
-    from workers.retention import purge_uninstalled
+def ensure_subscriptions(connection_id: int) -> dict[str, Any]:
+    """Create or renew the connection's IdP push subscriptions (Graph, Google)."""
+    from workers import subscriptions
 
-    cfg = context.settings()
-    with extensions.db.session() as session:
-        return purge_uninstalled(session, cfg["UNINSTALLED_RETENTION_DAYS"])
+    return subscriptions.ensure(extensions.db, connection_id, context.settings())

@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
         runs,
         scim_tokens,
         session,
+        webhooks,
     )
 
     app.register_blueprint(bp)

@@ -6,10 +6,9 @@ import json
 import logging
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import extensions, logs, triggers
+from app import extensions, logs
 from app.connect import descriptor, install_keys, replay, tenancy
 from app.connect.auth import connect_jwt, incoming, rejected
 from app.connect.verify import (
@@ -19,7 +18,7 @@ from app.connect.verify import (
     verify_request,
     verify_signed_install,
 )
-from app.models import Connection
+from app.webhooks import accounts
 
 log = logging.getLogger(__name__)
 bp = Blueprint("connect", __name__)
@@ -94,17 +93,16 @@ def _verify_lifecycle_token(event: str, req, cfg) -> tuple[str, dict]:  # type: 
 @connect_jwt()
 def atlassian_webhook(event: str):  # type: ignore[no-untyped-def]
     """A new account may be one an IdP user was waiting for (invited, or skipped for lack of an
-    account): sync the site's connections so it is linked now rather than at the next tick.
+    account): resync that user on each of the site's connections so it is linked now rather
+    than at the next tick (app/webhooks/accounts.py).
     Updates and deletions change nothing we manage, so they are only logged. Delivery is best
     effort on Atlassian's side; the schedule is what converges."""
-    account = ((request.get_json(silent=True) or {}).get("user") or {}).get("accountId")
+    user = (request.get_json(silent=True) or {}).get("user") or {}
+    account = user.get("accountId") if isinstance(user, dict) else None
     log.info("atlassian webhook %s for %s", event, account)
     if event == "user_created":
-        cfg = current_app.config
-        with extensions.db.session() as session:
-            for cid in session.scalars(select(Connection.id).where(
-                    Connection.installation_id == g.installation.id, Connection.enabled.is_(True))):
-                triggers.notify_change(session, cid, lambda: extensions.redis(cfg), "webhook")
+        accounts.account_created(g.installation.id, user if isinstance(user, dict) else {},
+                                 lambda: extensions.redis(current_app.config))
     return "", 204
 
 

@@ -20,6 +20,8 @@ LIFECYCLE_PATH = "/forge/lifecycle"
 SCHEDULE_PATH = "/forge/schedule"
 UNINSTALL_PATH = "/forge/uninstall"
 INSTALL_EVENTS = ("avi:forge:installed:app", "avi:forge:upgraded:app")
+EVENTS_PATH = "/forge/events"
+USER_EVENTS = ("avi:jira:created:user",)
 
 
 def verify_request() -> fit.Invocation:
@@ -71,6 +73,27 @@ def lifecycle():  # type: ignore[no-untyped-def]
                                     encrypt=extensions.secrets.encrypt, revive=True)
         installation_id = inst.id
     log.info("Forge %s accepted (installation %s)", event, installation_id)
+    return "", 204
+
+
+@bp.post("/events")
+@forge_fit
+def product_event():  # type: ignore[no-untyped-def]
+    """`avi:jira:created:user`: the IdP user waiting for this account is resynced now."""
+    from app.webhooks import accounts
+
+    body = request.get_json(silent=True)
+    event = body.get("eventType") if isinstance(body, dict) else None
+    if event not in USER_EVENTS:
+        return _bad_request(f"eventType must be one of {', '.join(USER_EVENTS)}, not {event!r}")
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    cfg = current_app.config
+    with extensions.db.session() as session:
+        inst = installations.record(session, g.invocation,
+                                    token=request.headers.get(SYSTEM_TOKEN_HEADER),
+                                    encrypt=extensions.secrets.encrypt)
+        installation_id = inst.id
+    accounts.account_created(installation_id, user, lambda: extensions.redis(cfg))
     return "", 204
 
 

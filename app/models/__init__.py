@@ -7,6 +7,8 @@ from app.models.lifecycle_token import UsedLifecycleToken
 from app.models.scim import ScimEndpoint, ScimGroup, ScimMember, ScimToken, ScimUser, ScimUserEmail  # noqa: F401
 from app.models.source_state import SourceState
 from app.models.sync import Change, GroupMapping, Link, SyncRun
+from app.models.webhook import IdpSubscription, WebhookDelivery, WebhookEndpoint
 
 __all__ = ["AtlassianCredential", "Change", "Connection", "GroupMapping", "Link", "SourceState", "SyncRun", "Installation",
-           "InstallationKind", "InstallationState", "UsedLifecycleToken"]
+           "InstallationKind", "InstallationState", "UsedLifecycleToken",
+           "IdpSubscription", "WebhookDelivery", "WebhookEndpoint"]

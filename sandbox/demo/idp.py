@@ -4,6 +4,7 @@ directory kept in a file, with a small control API to make people leave or join 
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from werkzeug.serving import run_simple
 from sandbox.idps import directory_gen, scim
 from sandbox.idps.common import bearer
 from sandbox.idps.directory import Directory, Person
+from sandbox.idps.hooks_standard import SignedSender
 
 CONTROL = "/sandbox"
 
@@ -33,6 +35,7 @@ def create_app(directory: Directory, path: Path, token: str, url: str = "") -> F
     app = Flask(__name__)
     scim.add_scim_routes(app, state, scim.PREFIX)
     lock = threading.Lock()
+    hooks = WebhookTargets(path.with_name(path.name + ".webhook.json"))
 
     @app.before_request
     def authenticate():  # type: ignore[no-untyped-def]
@@ -53,7 +56,8 @@ def create_app(directory: Directory, path: Path, token: str, url: str = "") -> F
                 return jsonify(error=f"nobody with e-mail {body.get('email')!r}"), 404
             p.active, p.updated = False, time.time()
             directory_gen.save(directory, path)
-        return jsonify(email=p.email, active=False)
+        hooks.send("user.updated", {"user": {"id": p.id, "email": p.email}})
+        return jsonify(email=p.email, active=False, webhook=hooks.registered())
 
     @app.post(f"{CONTROL}/join")
     def join():  # type: ignore[no-untyped-def]
@@ -71,7 +75,19 @@ def create_app(directory: Directory, path: Path, token: str, url: str = "") -> F
             p.active, p.updated = True, time.time()
             team.updated = p.updated
             directory_gen.save(directory, path)
-        return jsonify(email=p.email, group=team.name)
+        hooks.send("user.updated", {"user": {"id": p.id, "email": p.email}})
+        return jsonify(email=p.email, group=team.name, webhook=hooks.registered())
+
+    @app.post(f"{CONTROL}/webhook")
+    def register_webhook():  # type: ignore[no-untyped-def]
+        """Where to send signed Standard Webhooks when the directory changes (first run sets it)."""
+        body = request.get_json(silent=True) or {}
+        target, secret = body.get("url"), body.get("secret")
+        if not isinstance(target, str) or not target.startswith(("http://", "https://")) \
+                or not isinstance(secret, str) or not secret.startswith("whsec_"):
+            return jsonify(error="url (http or https) and secret (whsec_…) are required"), 400
+        hooks.register(target, secret)
+        return jsonify(url=target)
 
     @app.get(f"{CONTROL}/summary")
     def summary():  # type: ignore[no-untyped-def]
@@ -81,6 +97,30 @@ def create_app(directory: Directory, path: Path, token: str, url: str = "") -> F
                        nested=sum(t.parent_id is not None for t in directory.team_list()))
 
     return app
+
+
+class WebhookTargets:
+    """The one webhook this IdP signs its changes to, kept beside the directory file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.sender: SignedSender | None = None
+        if path.exists():
+            saved = json.loads(path.read_text())
+            self.sender = SignedSender(saved["url"], saved["secret"])
+
+    def register(self, url: str, secret: str) -> None:
+        self.sender = SignedSender(url, secret)
+        self.path.write_text(json.dumps({"url": url, "secret": secret}))
+        self.path.chmod(0o600)
+
+    def registered(self) -> bool:
+        return self.sender is not None
+
+    def send(self, event_type: str, data: dict) -> None:
+        """Sent in the background: the control call answers at once, the webhook follows."""
+        if self.sender is not None:
+            threading.Thread(target=self.sender.standard, args=(event_type, data), daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -127,6 +127,12 @@ class ForgeInvoker:
         return [self._deliver("event", inst, endpoint, module, body)
                 for module, endpoint, events in self.manifest.events if event in events]
 
+    def product_event(self, inst: ForgeInstallation, event: str, payload: dict[str, Any]) -> list[int]:
+        """An Atlassian app event (e.g. `avi:jira:created:user` with `user`) to its triggers."""
+        body = {"eventType": event, **payload, "context": self._ctx(inst)}
+        return [self._deliver("event", inst, endpoint, module, body)
+                for module, endpoint, events in self.manifest.events if event in events]
+
     def scheduled(self, inst: ForgeInstallation, times: int = 1) -> list[int]:
         """Fire the installation's scheduled triggers `times` times (Forge sometimes repeats one)."""
         statuses = []

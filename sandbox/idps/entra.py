@@ -19,6 +19,7 @@ from sandbox.idps.common import (
     serve_app,
 )
 from sandbox.idps.directory import Directory, Person
+from sandbox.idps.hooks_graph import GraphSubscriptions, add_routes
 
 KIND = "entra"
 MAX_PAGE = 999
@@ -60,6 +61,7 @@ class GraphState:
     """The directory as Graph sees it, and the states remembered for delta links."""
 
     def __init__(self, directory: Directory, permissions: set[str]):
+        self.subscriptions = GraphSubscriptions()
         self.directory = directory
         self.permissions = permissions
         self.certificate = ClientCertificate("usersync-entra-app")
@@ -298,6 +300,7 @@ def create_app(state: GraphState, tokens: TokenIssuer) -> Flask:
     def groups_delta():
         return _delta(state, "groups")
 
+    add_routes(app, state.subscriptions, "contoso-tenant-id")  # change notifications
     return app
 
 
@@ -322,6 +325,7 @@ def serve(directory: Directory, *, latency: float = 0.0,
     with serve_app(create_app(state, tokens), latency=latency, tokens=tokens, settings=settings,
                    error_body=_error_body) as handle:
         handle.extra["state"] = state
+        handle.extra["subscriptions"] = state.subscriptions
         yield handle
 
 

@@ -15,6 +15,7 @@ from flask import Flask, jsonify, request
 
 from sandbox.idps.common import SandboxHandle, TokenIssuer, bearer, serve_app
 from sandbox.idps.directory import Directory, Person, Team
+from sandbox.idps.hooks_google import GoogleChannels, add_routes
 
 KIND = "google"
 USERS_MAX, GROUPS_MAX, MEMBERS_MAX = 500, 200, 200
@@ -78,6 +79,7 @@ class Workspace:
     def __init__(self, directory: Directory, scopes: set[str]):
         self.directory = directory
         self.scopes = scopes
+        self.channels = GoogleChannels()
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.key_id = "sandbox-key-1"
         self.private_pem = key.private_bytes(
@@ -184,6 +186,7 @@ def create_app(ws: Workspace, tokens: TokenIssuer) -> Flask:
                   for t in d.children(key)]
         return _paged("admin#directory#members", "members", items, MEMBERS_MAX)
 
+    add_routes(app, ws.channels, lambda header: tokens.check(bearer(header)) is not None)
     return app
 
 
@@ -201,6 +204,7 @@ def serve(directory: Directory, *, latency: float = 0.0,
     with serve_app(create_app(ws, tokens), latency=latency, tokens=tokens, settings=settings,
                    error_body=_error_body) as handle:
         handle.extra["workspace"] = ws
+        handle.extra["channels"] = ws.channels
         faults = handle.faults
 
         def quota_on(n: int, reason: str = "userRateLimitExceeded") -> None:

@@ -22,6 +22,7 @@ from flask import Flask, Response, jsonify, request
 
 from sandbox.idps.common import SandboxHandle, TokenIssuer, serve_app
 from sandbox.idps.directory import Directory, Person, Team
+from sandbox.idps.hooks_okta import OktaHooks, add_routes
 
 KIND = "okta"
 USERS_MAX, GROUPS_MAX, MEMBERS_MAX = 200, 10000, 1000
@@ -96,6 +97,7 @@ class OktaOrg:
     def __init__(self, directory: Directory, dpop: bool, scopes: set[str],
                  budget: RateBudget | None):
         self.directory = directory
+        self.hooks = OktaHooks()
         self.dpop = dpop
         self.scopes = scopes
         self.budget = budget
@@ -216,6 +218,7 @@ def _since_filter(expression: str | None) -> float | None:
 def create_app(org: OktaOrg, tokens: TokenIssuer) -> Flask:
     """The org's token endpoint and Management API."""
     app = Flask("sandbox-okta")
+    add_routes(app, org.hooks)  # event hooks (registration, verification)
 
     @app.post("/oauth2/v1/token")
     def token():
@@ -318,6 +321,7 @@ def serve(directory: Directory, *, latency: float = 0.0, oauth: bool = False,
     with serve_app(create_app(org, tokens), latency=latency, tokens=tokens, settings=settings,
                    error_body=_error_body) as handle:
         handle.extra["org"] = org
+        handle.extra["hooks"] = org.hooks
         yield handle
 
 

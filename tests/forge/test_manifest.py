@@ -70,7 +70,9 @@ def test_manifest_matches_what_the_service_expects(manifest):
     token_routes = {e["route"]["path"] for e in modules["endpoint"]
                     if e.get("auth", {}).get("appSystemToken", {}).get("enabled")
                     and "route" in e}
-    assert token_routes == {"/forge/lifecycle", "/forge/schedule"}
+    assert token_routes == {"/forge/lifecycle", "/forge/schedule", "/forge/events"}
+    user_events = {t["endpoint"]: t["events"] for t in modules["trigger"]}["usersync-events"]
+    assert user_events == ["avi:jira:created:user"]
     resolver = {e["key"]: e for e in modules["endpoint"]}["usersync-admin"]
     assert resolver["auth"]["appUserToken"]["enabled"] is True  # the admin check asks as the user
     assert "read:app-user-token" in manifest["permissions"]["scopes"]

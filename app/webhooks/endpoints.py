@@ -1,0 +1,123 @@
+"""A connection's webhook endpoint: created on first use, rotated on demand, described per IdP."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Connection, Installation
+from app.models.installation import utcnow
+from app.models.webhook import WebhookEndpoint
+from app.webhooks.signatures import SECRET_PREFIX
+
+NO_WEBHOOK_KINDS = frozenset({"scim_push"})
+"""SCIM push connections are told of every change by the IdP already: they have no webhook."""
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+class NoWebhook(ValueError):
+    """This connection kind takes no webhooks; the message says why."""
+
+
+def new_secret() -> str:
+    # 24 bytes: a Standard Webhooks key (24–64 bytes) whose text also fits Graph's 128-char
+    # clientState and Google's 256-char channel token
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def ensure(session: Session, conn: Connection, encrypt: Callable[[str], str]) -> WebhookEndpoint:
+    """The connection's endpoint, created with a fresh token and secret the first time."""
+    if conn.kind in NO_WEBHOOK_KINDS:
+        raise NoWebhook(f"connection {conn.id} is a SCIM push connection: its IdP already "
+                        "pushes every change, so it has no webhook")
+    found = session.scalars(select(WebhookEndpoint).where(
+        WebhookEndpoint.connection_id == conn.id)).first()
+    if found is None:
+        found = WebhookEndpoint(connection_id=conn.id, token=secrets.token_urlsafe(32),
+                                secret_encrypted=encrypt(new_secret()))
+        session.add(found)
+        session.flush()
+    return found
+
+
+def rotate(session: Session, conn: Connection, encrypt: Callable[[str], str]) -> WebhookEndpoint:
+    """A new URL and secret; the old ones stop working at once (re-register with the IdP)."""
+    endpoint = ensure(session, conn, encrypt)
+    endpoint.token = secrets.token_urlsafe(32)
+    endpoint.secret_encrypted = encrypt(new_secret())
+    endpoint.rotated_at = utcnow()
+    session.flush()
+    return endpoint
+
+
+def by_token(session: Session, token: str) -> tuple[WebhookEndpoint, Connection] | None:
+    """The endpoint and its (not deleted) connection for a URL token, or None."""
+    if not TOKEN_PATTERN.match(token or ""):
+        return None
+    # the installation in the same query: the handler's active check then reads no more rows
+    row = session.execute(select(WebhookEndpoint, Connection, Installation)
+                          .join(Connection, Connection.id == WebhookEndpoint.connection_id)
+                          .join(Installation, Installation.id == Connection.installation_id)
+                          .where(WebhookEndpoint.token == token,
+                                 Connection.deleted_at.is_(None))).first()
+    return (row[0], row[1]) if row else None
+
+
+def url(base_url: str, endpoint: WebhookEndpoint) -> str:
+    return f"{base_url.rstrip('/')}/webhooks/{endpoint.token}"
+
+
+def describe(conn: Connection, endpoint: WebhookEndpoint, secret: str, base_url: str) -> dict[str, Any]:
+    """What `usersync webhooks show` and the admin API print: url, secret, format, setup steps."""
+    link = url(base_url, endpoint)
+    fmt, steps = SETUP.get(conn.kind, SETUP["*"])
+    return {"connection_id": conn.id, "kind": conn.kind, "format": fmt, "url": link,
+            "secret": secret, "created_at": endpoint.created_at, "rotated_at": endpoint.rotated_at,
+            "setup": [step.format(url=link, secret=secret) for step in steps]}
+
+
+SETUP: dict[str, tuple[str, list[str]]] = {
+    "okta": ("okta-event-hook", [
+        "Okta Admin Console → Workflow → Event Hooks → Create Event Hook.",
+        "URL: {url}",
+        "Authentication field: Authorization; Authentication secret: {secret}",
+        "Subscribe to: user.lifecycle.create, user.lifecycle.activate, user.lifecycle.deactivate, "
+        "user.lifecycle.suspend, user.lifecycle.unsuspend, user.lifecycle.delete.initiated, "
+        "user.account.update_profile, group.user_membership.add, group.user_membership.remove, "
+        "group.lifecycle.create, group.lifecycle.delete, group.profile.updated.",
+        "Save, then Verify: Okta sends its one-time verification request and this service answers it.",
+    ]),
+    "entra": ("graph-change-notifications", [
+        "Nothing to set up in Entra: `usersync webhooks subscribe CONNECTION_ID` (and every "
+        "sync) creates the Microsoft Graph subscriptions for users and groups with "
+        "notificationUrl {url} and renews them before they expire.",
+        "The app registration needs User.Read.All and GroupMember.Read.All (application).",
+    ]),
+    "google": ("google-push", [
+        "Nothing to set up in Google: `usersync webhooks subscribe CONNECTION_ID` creates the "
+        "Directory API users.watch channels and the Reports API admin activity channel "
+        "(group membership changes) with address {url}, and renews them before they expire.",
+        "The service account needs the admin.reports.audit.readonly scope in domain-wide "
+        "delegation as well as the directory read scopes.",
+    ]),
+    "keycloak": ("keycloak-events or standard-webhooks", [
+        "Install the p2-inc/keycloak-events extension and add `ext-event-webhook` to the "
+        "realm's event listeners; enable admin events.",
+        "Create a webhook (POST /realms/{{realm}}/webhooks) with url {url}, secret {secret} "
+        "and eventTypes [\"admin.*\", \"access.REGISTER\", \"access.UPDATE_PROFILE\"].",
+        "Or send Standard Webhooks yourself (app/webhooks/README.md) with the same secret.",
+    ]),
+    "*": ("standard-webhooks", [
+        "POST Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature: "
+        "v1,<base64 HMAC-SHA256 of \"id.timestamp.body\">) to {url}",
+        "Signing secret: {secret}",
+        "Body: {{\"type\": \"user.updated\" | \"user.deleted\" | \"group.updated\" | "
+        "\"directory.changed\", \"data\": {{...}}}} — see app/webhooks/README.md.",
+    ]),
+}

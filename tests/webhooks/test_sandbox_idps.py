@@ -1,0 +1,147 @@
+"""The sandbox IdPs run the real handshakes against the live app and send the real event shapes:
+Okta's hook verification, Graph's subscription validation and lifecycle notifications, Google's
+watch channel with its sync message, and signed Standard Webhooks / Keycloak events."""
+
+from __future__ import annotations
+
+import requests
+
+from app import extensions
+from app.connections import validate_settings
+from app.models import Connection
+from app.models.webhook import IdpSubscription
+from sandbox.idps import entra, google, okta
+from sandbox.idps.directory import Directory
+from sandbox.idps.hooks_okta import remove_member
+from sandbox.idps.hooks_standard import SignedSender
+from workers import subscriptions
+from workers.queue import queue
+
+
+def directory() -> Directory:
+    d = Directory()
+    ann, bob = d.add_person("ann"), d.add_person("bob")
+    eng = d.add_team("eng")
+    eng.member_ids = [ann.id, bob.id]
+    return d
+
+
+def configure(cid: int, kind: str, settings: dict) -> None:
+    plain, secret = validate_settings(kind, settings)
+    with extensions.db.session() as session:
+        conn = session.get(Connection, cid)
+        conn.settings = plain
+        conn.set_secrets(secret, extensions.secrets.encrypt)
+
+
+def test_okta_hook_is_verified_by_the_app_and_delivers_a_membership_removal(hook_for):
+    d = directory()
+    with okta.serve(d) as idp:
+        hook = hook_for("okta")
+        api = {"Authorization": f"SSWS {okta.API_TOKEN}"}
+        created = requests.post(f"{idp.url}/api/v1/eventHooks", headers=api, timeout=5, json={
+            "name": "User & Group Sync", "events": {"type": "EVENT_TYPE",
+                                                   "items": ["group.user_membership.remove"]},
+            "channel": {"type": "HTTP", "version": "1.0.0", "config": {
+                "uri": hook.url, "headers": [],
+                "authScheme": {"type": "HEADER", "key": "Authorization", "value": hook.secret}}}}).json()
+        verified = requests.post(f"{idp.url}/api/v1/eventHooks/{created['id']}/lifecycle/verify",
+                                 headers=api, timeout=10)
+        assert verified.status_code == 200 and verified.json()["verificationStatus"] == "VERIFIED"
+        eng = next(iter(d.teams.values()))
+        ann = next(p for p in d.people.values() if p.username == "ann")
+        assert remove_member(idp.extra["hooks"], d, eng.id, ann.id) == [200]
+        assert hook.pending() == {f"u:{ann.id}", f"g:{eng.id}"}
+        assert hook.queued() == 1
+
+
+def test_okta_verification_fails_for_a_url_that_does_not_answer_it(live):
+    with okta.serve(directory()) as idp:
+        api = {"Authorization": f"SSWS {okta.API_TOKEN}"}
+        created = requests.post(f"{idp.url}/api/v1/eventHooks", headers=api, timeout=5, json={
+            "name": "x", "events": {"type": "EVENT_TYPE", "items": ["user.lifecycle.create"]},
+            "channel": {"type": "HTTP", "version": "1.0.0",
+                        "config": {"uri": f"{live.url}/webhooks/{'x' * 43}"}}}).json()
+        r = requests.post(f"{idp.url}/api/v1/eventHooks/{created['id']}/lifecycle/verify",
+                          headers=api, timeout=10)
+        assert r.status_code == 400
+
+
+def test_graph_subscriptions_are_validated_created_renewed_and_deliver(hook_for, test_config):
+    d = directory()
+    with entra.serve(d) as idp:
+        hook = hook_for("entra")
+        configure(hook.cid, "entra", idp.settings)
+        config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0]}
+        made = subscriptions.ensure(extensions.db, hook.cid, config)
+        assert [s["action"] for s in made["subscriptions"]] == ["created", "created"]
+        subs = idp.extra["subscriptions"].items
+        assert {s["resource"] for s in subs.values()} == {"users", "groups"}
+        assert all(s["clientState"] == hook.secret for s in subs.values())
+        again = subscriptions.ensure(extensions.db, hook.cid, config)
+        assert [s["action"] for s in again["subscriptions"]] == ["kept", "kept"]
+        from datetime import UTC, datetime, timedelta
+
+        with extensions.db.session() as session:  # two days before they expire
+            for row in session.query(IdpSubscription).filter_by(connection_id=hook.cid):
+                row.expires_at = datetime.now(UTC) + timedelta(days=2)
+        assert subscriptions.due(extensions.db) == [hook.cid]
+        renewed = subscriptions.ensure(extensions.db, hook.cid, config)
+        assert [s["action"] for s in renewed["subscriptions"]] == ["renewed", "renewed"]
+        ann = next(iter(d.people.values()))
+        assert idp.extra["subscriptions"].notify("users", ann.id) == [202]
+        assert hook.pending() == {f"u:{ann.id}"}
+        assert idp.extra["subscriptions"].lifecycle("missed", "groups") == [202]
+        assert hook.pending() == {"*"}
+        assert idp.extra["subscriptions"].lifecycle("reauthorizationRequired") == [202]
+        assert "workers.jobs.ensure_subscriptions" in [j.func_name for j in queue(hook.redis).jobs]
+        with extensions.db.session() as session:
+            assert session.query(IdpSubscription).filter_by(connection_id=hook.cid).count() == 2
+
+
+def test_graph_refuses_a_subscription_whose_url_does_not_validate(hook_for, test_config):
+    import pytest
+
+    with entra.serve(directory()) as idp:
+        hook = hook_for("entra")
+        configure(hook.cid, "entra", idp.settings)
+        # a base URL under which nothing answers Graph's validation call
+        config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0] + "/elsewhere"}
+        with pytest.raises(subscriptions.SubscriptionError, match="validation"):
+            subscriptions.ensure(extensions.db, hook.cid, config)
+        assert idp.extra["subscriptions"].items == {}
+
+
+def test_google_watch_channels_get_their_sync_message_then_user_changes(hook_for, test_config):
+    import time
+
+    d = directory()
+    with google.serve(d) as idp:
+        hook = hook_for("google")
+        configure(hook.cid, "google", idp.settings)
+        config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0]}
+        made = subscriptions.ensure(extensions.db, hook.cid, config)
+        assert {s["resource"] for s in made["subscriptions"]} == set(subscriptions.GOOGLE_EVENTS)
+        channels = idp.extra["channels"]
+        deadline = time.monotonic() + 5
+        while len(channels.deliveries) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted((state, status) for _, state, status in channels.deliveries) == [("sync", 200)] * 4
+        assert hook.side_effects()["pending"] == set(), "sync messages are no work"
+        ann = next(iter(d.people.values()))
+        user = {"kind": "admin#directory#user", "id": ann.id, "primaryEmail": ann.email}
+        assert channels.notify("update", user) == [200]
+        assert hook.pending() == {f"u:{ann.id}"}
+
+
+def test_keycloak_and_custom_senders_are_accepted(hook_for):
+    kc = hook_for("keycloak")
+    sender = SignedSender(kc.url, kc.secret)
+    assert sender.keycloak({"type": "admin.GROUP_MEMBERSHIP-DELETE", "realmId": "acme",
+                            "resourcePath": "users/kc-1/groups/kc-g", "operationType": "DELETE",
+                            "resourceType": "GROUP_MEMBERSHIP"}) == 200
+    assert kc.pending() == {"u:kc-1", "g:kc-g"}
+    custom = hook_for("custom_rest")
+    assert SignedSender(custom.url, custom.secret).standard(
+        "user.updated", {"user": {"email": "ann@example.com"}}) == 200
+    assert custom.pending() == {"n:ann@example.com"}

@@ -1,0 +1,135 @@
+"""The pending set: what webhooks named for a connection, waiting for its next run to take.
+
+A webhook adds references (`u:<id>`, `g:<id>`, `n:<e-mail or userName>`, `gn:<group name>`, or
+`*` for everything) to a Redis set per connection, after committing `Connection.pending_changes`
+(the database's record that work is pending, as for SCIM pushes). The run takes the set
+atomically and turns it into a scope of IdP ids; it falls back to an ordinary run (None) when
+the set names everything, is too large, holds a name no stored snapshot resolves, or was lost
+with a Redis restart while the database still says work is pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from redis import Redis
+
+from app.db import Database
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "usersync:webhook:pending:{cid}"
+"""Redis set of the references webhooks named for connection `cid` since its last run began."""
+EVERYTHING = "*"
+THRESHOLD = 500
+"""Past this many references a scoped run would cost more than a full one: run in full."""
+WEBHOOK = "webhook"
+KEY_TTL = 7 * 86400
+"""A set nobody drains (connection deleted) does not outlive a week."""
+
+
+def add(redis: Redis, connection_id: int, members: list[str]) -> int:
+    """Add references to the connection's pending set; returns its size afterwards."""
+    if not members:
+        return 0
+    key = PENDING_KEY.format(cid=connection_id)
+    pipe = redis.pipeline(transaction=True)
+    pipe.sadd(key, *members)
+    pipe.scard(key)
+    pipe.expire(key, KEY_TTL)
+    size = pipe.execute()[1]
+    if size > THRESHOLD or (EVERYTHING in members and size > 1):
+        # Bounded memory in a storm: once past the threshold the run is a full one anyway.
+        pipe = redis.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.sadd(key, EVERYTHING)
+        pipe.expire(key, KEY_TTL)
+        pipe.execute()
+        return 1
+    return size
+
+
+def take(redis: Redis, connection_id: int) -> set[str]:
+    """Everything in the pending set, removed in the same transaction (later adds stay)."""
+    key = PENDING_KEY.format(cid=connection_id)
+    pipe = redis.pipeline(transaction=True)
+    pipe.smembers(key)
+    pipe.delete(key)
+    members, _ = pipe.execute()
+    return {m.decode() if isinstance(m, bytes) else m for m in members}
+
+
+def drain(redis: Redis, db: Database, connection_id: int, trigger: str) -> dict[str, Any] | None:
+    """At the start of a run: the scope a webhook run may be limited to, or None (everything).
+
+    Every run takes the set (an ordinary run covers what it named); only a `webhook` run
+    returns a scope. Call it before the run clears `pending_changes`.
+    """
+    try:
+        members = take(redis, connection_id)
+    except Exception:  # Redis gone: the run is an ordinary one, which covers every event
+        log.warning("pending set of connection %s unreadable; running in full", connection_id,
+                    exc_info=True)
+        return None
+    if trigger != WEBHOOK:
+        return None
+    if not members:
+        if _pending_in_database(db, connection_id):
+            log.info("connection %s: work is pending but its set is gone (Redis restarted?); "
+                     "running in full", connection_id)
+            return None
+        return {"users": [], "groups": []}
+    if EVERYTHING in members or len(members) > THRESHOLD:
+        return None
+    return resolve(members, lambda: _stored_snapshot(db, connection_id))
+
+
+def resolve(members: set[str], snapshot_of) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    """Pure: references → {"users": [...], "groups": [...]} of IdP ids, or None when a name is
+    unresolvable. `snapshot_of()` gives the stored base snapshot (or None), read only if needed."""
+    users, groups, names, group_names = set(), set(), set(), set()
+    for member in members:
+        prefix, _, value = member.partition(":")
+        {"u": users, "g": groups, "n": names, "gn": group_names}.get(prefix, names).add(value)
+    if names or group_names:
+        snapshot = snapshot_of()
+        if snapshot is None:
+            return None
+        by_email = {u.email.lower(): u.id for u in snapshot.users.values() if u.email}
+        for name in names:
+            found = name if name in snapshot.users else by_email.get(name.lower())
+            if found is None:
+                return None
+            users.add(found)
+        by_name = {g.name.lower(): g.id for g in snapshot.groups.values()}
+        for name in group_names:
+            found = name if name in snapshot.groups else by_name.get(name.lower())
+            if found is None:
+                return None
+            groups.add(found)
+    return {"users": sorted(users), "groups": sorted(groups)}
+
+
+def _pending_in_database(db: Database, connection_id: int) -> bool:
+    from app.models import Connection
+
+    with db.session() as session:
+        conn = session.get(Connection, connection_id)
+        return bool(conn is not None and conn.pending_changes)
+
+
+def _stored_snapshot(db: Database, connection_id: int):  # type: ignore[no-untyped-def]
+    from app.models import SourceState
+    from workers.sync import snapshots
+
+    with db.session() as session:
+        state = session.get(SourceState, connection_id)
+        if state is None:
+            return None
+        blob, cursor = state.snapshot, state.cursor
+    try:
+        return snapshots.decode(blob, cursor)
+    except Exception:  # an unreadable base resolves nothing: the run is a full one
+        log.warning("stored snapshot of connection %s unreadable", connection_id, exc_info=True)
+        return None

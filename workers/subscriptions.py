@@ -1,0 +1,184 @@
+"""Push subscriptions we hold at an IdP, created and renewed before they expire.
+
+Microsoft Graph (Entra): one subscription per resource (`users`, `groups`), changeType
+created,updated,deleted, notificationUrl and lifecycleNotificationUrl = the connection's
+webhook URL, clientState = its secret; Graph allows at most 41760 minutes for these resources,
+so we ask for a little less and renew (PATCH expirationDateTime) when less than three days are
+left — on every run of this job, which the schedule tick and Graph's reauthorizationRequired
+lifecycle notification both enqueue. Google Workspace: a Directory API `users.watch` channel
+(`{id, type: "web_hook", address, token, params.ttl}`); channels cannot be renewed, so a new
+one replaces an expiring one and the old is stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import Connection
+from app.models.webhook import IdpSubscription, WebhookEndpoint
+from workers.sources.base import SourceError
+
+log = logging.getLogger(__name__)
+
+GRAPH_LIFETIME = timedelta(minutes=41760 - 60)
+GOOGLE_LIFETIME = timedelta(days=6)
+RENEW_WHEN_LEFT = timedelta(days=3)
+GRAPH_RESOURCES = ("users", "groups")
+GOOGLE_EVENTS = ("add", "delete", "update", "undelete")
+"""Directory API users.watch `event` values we ask for (one channel each)."""
+
+
+class SubscriptionError(Exception):
+    """The subscriptions could not be made; the message says why (shown to the operator)."""
+
+
+def ensure(db: Database, connection_id: int, config: dict[str, Any],
+           now: datetime | None = None) -> dict[str, Any]:
+    """Create missing subscriptions and renew those expiring soon; returns what was done."""
+    from app import extensions
+    from workers.sync.engine import make_source
+
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        conn = session.get(Connection, connection_id)
+        if conn is None or conn.deleted_at is not None:
+            raise SubscriptionError(f"no connection {connection_id}")
+        if conn.kind not in ("entra", "google"):
+            return {"connection_id": connection_id, "kind": conn.kind,
+                    "subscriptions": [], "note": "this IdP has no push subscriptions to make"}
+        if conn.inactive_reason():
+            return {"connection_id": connection_id, "kind": conn.kind, "subscriptions": [],
+                    "note": conn.inactive_reason()}
+        endpoint = session.scalars(select(WebhookEndpoint).where(
+            WebhookEndpoint.connection_id == connection_id)).first()
+        if endpoint is None:
+            raise SubscriptionError(f"connection {connection_id} has no webhook yet: "
+                                    f"`usersync webhooks show {connection_id}` creates it")
+        url = f"{config['BASE_URL'].rstrip('/')}/webhooks/{endpoint.token}"
+        secret = extensions.secrets.decrypt(endpoint.secret_encrypted)
+        source = make_source(conn, extensions.secrets.decrypt, bool(config.get("ALLOW_PRIVATE_URLS")))
+        kind = conn.kind
+        held = {s.resource: _plain(s) for s in session.scalars(select(IdpSubscription).where(
+            IdpSubscription.connection_id == connection_id))}
+    try:
+        if kind == "entra":
+            done = [_graph(source.client, r, held.get(r), url, secret, now) for r in GRAPH_RESOURCES]
+        else:
+            stop_url = f"{source.settings['api_url'].rstrip('/')}/admin/directory_v1/channels/stop"
+            done = [_google(source.client, e, held.get(e), url, secret, now, stop_url)
+                    for e in GOOGLE_EVENTS]
+    except SourceError as exc:
+        raise SubscriptionError(f"the IdP refused the subscription: {exc.message}") from exc
+    _store(db, connection_id, "graph" if kind == "entra" else "google", done)
+    return {"connection_id": connection_id, "kind": kind, "url": url,
+            "subscriptions": [{k: v for k, v in d.items() if k != "stop"} for d in done]}
+
+
+def _plain(sub: IdpSubscription) -> dict[str, Any]:
+    expires = sub.expires_at if sub.expires_at.tzinfo else sub.expires_at.replace(tzinfo=UTC)
+    return {"external_id": sub.external_id, "resource_id": sub.resource_id, "expires_at": expires}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _graph(client, resource: str, held: dict[str, Any] | None, url: str, secret: str,  # type: ignore[no-untyped-def]
+           now: datetime) -> dict[str, Any]:
+    expires = now + GRAPH_LIFETIME
+    if held and held["expires_at"] - now > RENEW_WHEN_LEFT:
+        return {"resource": resource, "action": "kept", **held}
+    if held:
+        try:
+            client.request("PATCH", f"subscriptions/{held['external_id']}",
+                           json={"expirationDateTime": _iso(expires)})
+            return {"resource": resource, "action": "renewed", "external_id": held["external_id"],
+                    "resource_id": None, "expires_at": expires}
+        except SourceError as exc:
+            if getattr(exc, "status", None) != 404:
+                raise
+            log.info("Graph subscription %s is gone; creating a new one", held["external_id"])
+    body = {"changeType": "created,updated,deleted", "notificationUrl": url,
+            "lifecycleNotificationUrl": url, "resource": resource,
+            "expirationDateTime": _iso(expires), "clientState": secret}
+    created = client.decode(client.request("POST", "subscriptions", json=body))
+    return {"resource": resource, "action": "created", "external_id": created["id"],
+            "resource_id": None, "expires_at": expires}
+
+
+def _google(client, event: str, held: dict[str, Any] | None, url: str, secret: str,  # type: ignore[no-untyped-def]
+            now: datetime, stop_url: str) -> dict[str, Any]:
+    if held and held["expires_at"] - now > RENEW_WHEN_LEFT:
+        return {"resource": event, "action": "kept", **held}
+    channel = str(uuid.uuid4())
+    body = {"id": channel, "type": "web_hook", "address": url, "token": secret,
+            "params": {"ttl": str(int(GOOGLE_LIFETIME.total_seconds()))}}
+    answer = client.decode(client.request("POST", "users/watch",
+                                          params={"customer": "my_customer", "event": event},
+                                          json=body))
+    expiration = answer.get("expiration")
+    expires = (datetime.fromtimestamp(int(expiration) / 1000, UTC) if expiration
+               else now + GOOGLE_LIFETIME)
+    if held:  # the replaced channel is stopped, so the IdP does not deliver twice
+        try:
+            client.request("POST", stop_url, json={"id": held["external_id"],
+                                                          "resourceId": held["resource_id"]})
+        except SourceError:
+            log.info("old Google channel %s could not be stopped", held["external_id"])
+    return {"resource": event, "action": "created", "external_id": channel,
+            "resource_id": answer.get("resourceId"), "expires_at": expires}
+
+
+def _store(db: Database, connection_id: int, provider: str, done: list[dict[str, Any]]) -> None:
+    with db.session() as session:
+        for item in done:
+            if item["action"] == "kept":
+                continue
+            row = session.scalars(select(IdpSubscription).where(
+                IdpSubscription.connection_id == connection_id,
+                IdpSubscription.resource == item["resource"])).first()
+            if row is None:
+                row = IdpSubscription(connection_id=connection_id, provider=provider,
+                                      resource=item["resource"])
+                session.add(row)
+            row.external_id, row.resource_id = item["external_id"], item["resource_id"]
+            row.expires_at = item["expires_at"]
+            row.renewed_at = datetime.now(UTC)
+
+
+def due(db: Database, now: datetime | None = None) -> list[int]:
+    """Connections whose subscriptions expire within RENEW_WHEN_LEFT (for the schedule tick)."""
+    now = now or datetime.now(UTC)
+    with db.session() as session:
+        return sorted(set(session.scalars(select(IdpSubscription.connection_id).where(
+            IdpSubscription.expires_at < now + RENEW_WHEN_LEFT))))
+
+
+JOB = "workers.jobs.ensure_subscriptions"
+
+
+def enqueue(redis, connection_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Queue one renewal per connection (a second ask while one waits joins it)."""
+    from workers.queue import queue
+
+    job_id = f"subscriptions-{connection_id}"
+    q = queue(redis)
+    existing = q.fetch_job(job_id)
+    if existing is not None and existing.get_status(refresh=False) in ("queued", "deferred"):
+        return job_id
+    q.enqueue(JOB, connection_id, job_id=job_id, job_timeout=300, result_ttl=3600)
+    return job_id
+
+
+def renew_due(db: Database, redis) -> int:  # type: ignore[no-untyped-def]
+    """From the schedule tick: queue the renewal of every subscription expiring soon."""
+    ids = due(db)
+    for cid in ids:
+        enqueue(redis, cid)
+    return len(ids)
