@@ -87,8 +87,24 @@ def apply_approved(run_id: int, connection_id: int, approver: str) -> dict[str, 
 
 def schedule_tick() -> int:
     """Enqueue every connection that is due (the `rq cron` job, each minute)."""
+    from workers import schedule, subscriptions
 
     context.settings()
+    enqueued = schedule.tick(extensions.db, context.redis())
+    try:  # IdP push subscriptions (Graph, Google) renewed before they expire
+        subscriptions.renew_due(extensions.db, context.redis())
+    except Exception:
+        log.warning("subscription renewals not queued", exc_info=True)
+    return enqueued
+
+
+def purge_job() -> list[str]:
+    """The daily `rq cron` entry: delete the data of sites uninstalled past the retention."""
+    from workers.retention import purge_uninstalled
+
+    cfg = context.settings()
+    with extensions.db.session() as session:
+        return purge_uninstalled(session, cfg["UNINSTALLED_RETENTION_DAYS"])
 
 
 def ensure_subscriptions(connection_id: int) -> dict[str, Any]:
