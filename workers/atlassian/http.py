@@ -1,8 +1,9 @@
 """The one chokepoint for Atlassian HTTP: URL check, rate gate, retries with backoff, typed errors.
 
-We call `requests` directly rather than through atlassian-python-api here because this
-layer needs every status and header (Retry-After, X-RateLimit-*) and its own retry budget;
-the library's helpers raise away the status and retry on their own.
+atlassian-python-api supplies the endpoints (`workers.atlassian.clients`), but its clients
+send every request through a session whose `request` lands here: this layer needs every
+status and header (Retry-After, RateLimit-*) and its own retry budget, which the library's
+helpers would raise away or spend on retries of their own.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Transport:
 
     def request(self, operation: str, method: str, url: str, *, auth: AuthBase | None,
                 params: Mapping[str, Any] | None = None, json: Any = None,
+                data: str | bytes | None = None, headers: Mapping[str, str] | None = None,
                 accept: Callable[[requests.Response], bool] | None = None,
                 final: Callable[[requests.Response], AtlassianError | None] | None = None
                 ) -> requests.Response:
@@ -84,6 +86,7 @@ class Transport:
         `accept(response)` may declare an error status a success (idempotent outcomes such as
         "already a member"); otherwise any status >= 400 raises. `final(response)` may name
         an error answer as permanent (raised at once, never retried) by returning its error.
+        `data` is a body already encoded (the library's JSON text), `headers` the caller's own.
         """
         check_url(url, allow_private=self.allow_private, resolve=False)
         gate = self.gates["write" if method.upper() in WRITE_METHODS else "read"]
@@ -92,7 +95,7 @@ class Transport:
         while True:
             gate.acquire()
             try:
-                response = self._send(method, url, auth, params, json)
+                response = self._send(method, url, auth, params, json, data, headers)
             except UnsafeURLError as exc:  # the site's name resolves to a non-public address
                 raise RefusedAddress(operation, f"refusing to call {url}: {exc}") from None
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -117,12 +120,17 @@ class Transport:
             raise error_for_status(operation, response.status_code, _body(response))
 
     def _send(self, method: str, url: str, auth: AuthBase | None,
-              params: Mapping[str, Any] | None, json: Any) -> requests.Response:
+              params: Mapping[str, Any] | None, json: Any, data: str | bytes | None,
+              headers: Mapping[str, str] | None) -> requests.Response:
         with self._lock:
             self.calls += 1
-        return self.session.request(method, url, params=params, json=json, auth=auth,
-                                    timeout=self.timeout, allow_redirects=False,
-                                    headers={"Accept": "application/json"})
+        sent = {"Accept": "application/json"}
+        if data is not None:  # a bodiless request carries no Content-Type
+            sent["Content-Type"] = "application/json"
+        sent.update({k: v for k, v in (headers or {}).items() if k.lower() not in
+                     ("accept", "content-type", "authorization")})
+        return self.session.request(method, url, params=params, json=json, data=data, auth=auth,
+                                    timeout=self.timeout, allow_redirects=False, headers=sent)
 
     def _retry_or_raise(self, operation: str, attempt: int, response: requests.Response | None,
                         gate: RateGate, reason: str) -> int:

@@ -14,6 +14,7 @@ from requests.auth import AuthBase
 
 from workers.atlassian import products
 from workers.atlassian.budget import AppBudget
+from workers.atlassian.clients import Clients, send
 from workers.atlassian.errors import (
     CONFLUENCE_BARE_500,
     ORG_KEY_HINT,
@@ -76,6 +77,7 @@ class AtlassianSite:
         self.concurrency = max(1, concurrency)
         self.budget = budget
         self._lock = threading.Lock()
+        self._clients = Clients(transport)
         self._directory_ids: list[str] | None = None
         self._org_writes = OrgWrites(org.org_id, self._org_send,
                                      lambda: self._directories(org)) if org else None
@@ -180,9 +182,7 @@ class AtlassianSite:
         if self.write is None:
             raise MissingCredentialError("check_write_credential",
                                          f"no write credential is connected: {WRITE_CREDENTIAL_HINT}")
-        path = "/wiki/rest/api/user/current" if self.product.name == "confluence" \
-            else "/rest/api/3/myself"
-        body = self._json(self.write, products.Call("check_write_credential", "GET", path))
+        body = self._json(self.write, self.product.current_user())
         return str(body.get("displayName") or body.get("accountId") or "")
 
     # -- writes -----------------------------------------------------------------------
@@ -311,9 +311,10 @@ class AtlassianSite:
               final: Callable[[requests.Response], Any] | None = None) -> requests.Response:
         if self.budget is not None and access.app_traffic:
             self.budget.take(call.operation)
-        return self.transport.request(call.operation, call.method, access.base_url + call.path,
-                                      auth=access.auth, params=call.params, json=call.json,
-                                      accept=accept, final=final)
+        client = self._clients.get(access, "confluence" if call.api == "confluence" else "jira",
+                                   access.base_url, access.auth)
+        return send(client, call.operation, call.invoke, call.method, call.path,
+                    params=call.params, json=call.json, accept=accept, final=final)
 
     def _write(self, call: products.Call,
                accept: Callable[[requests.Response], bool] | None = None,
@@ -347,9 +348,9 @@ class AtlassianSite:
                   accept: Callable[[requests.Response], bool] | None = None,
                   final: Callable[[requests.Response], Any] | None = None) -> requests.Response:
         org = self._org_access()
-        return self.transport.request(call.operation, call.method,
-                                      org.api_base.rstrip("/") + call.path, auth=org.auth,
-                                      json=call.json, accept=accept, final=final)
+        client = self._clients.get(org, "org", org.api_base, org.auth)
+        return send(client, call.operation, call.invoke, call.method, call.path,
+                    params=call.params, json=call.json, accept=accept, final=final)
 
 
 CONFLUENCE_INVITE_HINT = (
