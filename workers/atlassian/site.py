@@ -29,6 +29,7 @@ from workers.atlassian.errors import (
 from workers.atlassian.http import Transport, json_body
 from workers.atlassian.memberships import MembershipOp, MembershipResult, apply_all
 from workers.atlassian.org_writes import OrgWrites
+from workers.atlassian.paging import all_pages, org_cursor_page
 from workers.atlassian.target import AtlassianGroup, AtlassianUser
 
 ALREADY_MEMBER = re.compile(r"already (a )?member", re.IGNORECASE)
@@ -111,16 +112,12 @@ class AtlassianSite:
         for field, values in (("ids", sorted(set(ids))), ("names", sorted(set(names)))):
             for start in range(0, len(values), products.ORG_GROUP_PAGE):
                 chunk = values[start:start + products.ORG_GROUP_PAGE]
-                cursor: str | None = None
-                while True:
-                    body = self._org(products.org_find_groups(self.org.org_id, cursor=cursor,
-                                                              **{field: chunk}))
-                    for item in (body or {}).get("data") or []:
-                        if products.org_synced(item) and item.get("id"):
-                            synced.add(str(item["id"]))
-                    cursor = ((body or {}).get("links") or {}).get("next")
-                    if not cursor:
-                        break
+                # "" is the first page: the org API takes no cursor then
+                found = all_pages(lambda cursor, c=chunk, f=field: self._org(
+                    products.org_find_groups(self.org.org_id, cursor=cursor or None, **{f: c})),
+                    org_cursor_page, "")
+                synced.update(str(item["id"]) for item in found
+                              if products.org_synced(item) and item.get("id"))
         return synced
 
     def group_members(self, group_id: str) -> list[AtlassianUser]:
@@ -294,14 +291,11 @@ class AtlassianSite:
     # -- plumbing ---------------------------------------------------------------------
     def _all_pages(self, call_for: Callable[[int], products.Call],
                    parse: Callable[[Any], Any]) -> list[Any]:
-        items: list[Any] = []
-        start: int | None = 0
-        while start is not None:
-            call = call_for(start)
-            page = self.product.page(self._json(self.read, call), start, parse)
-            items.extend(page.items)
-            start = page.next_start
-        return items
+        def read(body: Any, start: int) -> tuple[list[Any], int | None]:
+            page = self.product.page(body, start, parse)
+            return page.items, page.next_start
+
+        return all_pages(lambda start: self._json(self.read, call_for(start)), read, 0)
 
     def _json(self, access: Access, call: products.Call) -> Any:
         return json_body(call.operation, self._send(access, call))
