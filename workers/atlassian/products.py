@@ -11,6 +11,7 @@ global-permission check of its own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,10 @@ from urllib.parse import quote
 
 from workers.atlassian.target import AtlassianGroup, AtlassianUser
 
+# How the products and the org API word an idempotent outcome ("already a member", ...)
+ALREADY_MEMBER = re.compile(r"already (a )?member", re.IGNORECASE)
+NOT_MEMBER = re.compile(r"not (a )?member", re.IGNORECASE)
+GROUP_EXISTS = re.compile(r"already exists|duplicate", re.IGNORECASE)
 JIRA_PAGE = 50  # group/bulk and group/member cap maxResults at 50
 CONFLUENCE_PAGE = 200  # Confluence's documented default and cap for group lists
 

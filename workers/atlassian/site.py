@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -32,9 +31,8 @@ from workers.atlassian.org_writes import OrgWrites
 from workers.atlassian.paging import all_pages, org_cursor_page
 from workers.atlassian.target import AtlassianGroup, AtlassianUser
 
-ALREADY_MEMBER = re.compile(r"already (a )?member", re.IGNORECASE)
-NOT_MEMBER = re.compile(r"not (a )?member", re.IGNORECASE)
-GROUP_EXISTS = re.compile(r"already exists|duplicate", re.IGNORECASE)
+ALREADY_MEMBER, NOT_MEMBER, GROUP_EXISTS = (products.ALREADY_MEMBER, products.NOT_MEMBER,
+                                            products.GROUP_EXISTS)
 DEFAULT_CONCURRENCY = 6  # independent writes in flight; Atlassian's per-second limits bite above
 
 
