@@ -49,6 +49,12 @@ def accessible_resources() -> Response:
                      "avatarUrl": "https://site-admin-avatar-cdn.sandbox.invalid/avatar.png"}])
 
 
+@bp.get("/_edge/tenant_info")
+def tenant_info() -> Response:
+    """The site's cloud id, unauthenticated, as every Cloud site answers it on its own host."""
+    return jsonify({"cloudId": _cloud().site.cloud_id})
+
+
 @bp.get("/connect-install-keys/<kid>")
 def install_key(kid: str) -> Response:
     pem = _cloud().install_keys.public_pem(kid)

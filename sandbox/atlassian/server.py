@@ -27,7 +27,7 @@ from .spec import Operation, spec_for_path
 from .validation import check_request, check_response
 
 GATEWAY_PREFIXES = {"jira": "/ex/jira/", "confluence": "/ex/confluence/"}
-OPEN_PATHS = ("/authorize", "/oauth/token", "/connect-install-keys/")
+OPEN_PATHS = ("/authorize", "/oauth/token", "/connect-install-keys/", "/_edge/tenant_info")
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,8 @@ def _authenticate(cloud: AtlassianSandbox) -> Principal:
                                                             cloud.org_api_key.encode()):
             raise Denied(401, "A valid organization API key (Bearer) is required")
         return Principal("org-key", "org-key")
+    if "sandbox.gateway" in env and scheme == "Basic":
+        return basic(value, cloud.site, cloud.clock, via_gateway=True)  # a scoped API token
     if path == "/oauth/token/accessible-resources" or "sandbox.gateway" in env:
         if scheme != "Bearer":
             raise Denied(401, "Unauthorized; a Bearer access token is required")

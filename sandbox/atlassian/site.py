@@ -69,6 +69,9 @@ class SiteUser:
     email_hidden: bool = False
     # API tokens expire (a year at most since 2024; the admin picks a date): epoch seconds
     api_token_expires_at: float | None = None
+    # None: a classic API token (sent to the site URL); a set: a token created "with scopes",
+    # which Atlassian accepts only through api.atlassian.com/ex/{product}/{cloudId}
+    api_token_scopes: frozenset[str] | None = None
 
     @property
     def is_active(self) -> bool:
@@ -367,6 +370,8 @@ class Site:
                                      account_type=u.get("accountType", "atlassian"),
                                      active=u.get("active", True), api_token=u.get("apiToken"))
                 user.email_hidden = bool(u.get("emailHidden"))
+                if isinstance(u.get("apiTokenScopes"), list):
+                    user.api_token_scopes = frozenset(map(str, u["apiTokenScopes"]))
             for g in seed.get("groups", []):
                 if not isinstance(g, dict) or not isinstance(g.get("name"), str):
                     raise Invalid(f"seed group {g!r} needs a name")

@@ -63,6 +63,19 @@ def test_api_token_is_the_legacy_choice_and_is_checked(admin_env):
     assert admin_env.delete("/api/admin/credential/everything").status_code == 400
 
 
+def test_a_scoped_api_token_is_stored_as_such_and_checked_through_the_gateway(admin_env):
+    cloud = admin_env.cloud
+    cloud.site.user(cloud.admin_account_id).api_token_scopes = frozenset(
+        {"read:jira-user", "manage:jira-configuration"})
+    body = admin_env.put("/api/admin/credential/api-token",
+                         json={"email": cloud.admin_email, "api_token": cloud.admin_api_token,
+                               "scoped": True}).get_json()
+    assert body["active"] == "api_token" and body["items"][0]["scoped"] is True
+    check = admin_env.post("/api/admin/credential/check").get_json()
+    assert check["ok"] is True, check
+    assert cloud.requests.matching("GET", f"/ex/jira/{cloud.cloud_id}/rest/api/3/myself")
+
+
 def test_org_key_is_stored_write_only(admin_env):
     r = admin_env.put("/api/admin/credential/org-key",
                       json={"org_id": admin_env.cloud.org_id, "api_key": admin_env.cloud.org_api_key})

@@ -175,3 +175,26 @@ def test_token_endpoint_errors(cloud):
                                         "redirect_uri": "https://evil.example.com",
                                         "response_type": "code"})
     assert bad_redirect.status_code == 400
+
+
+def test_a_scoped_api_token_works_only_through_the_gateway(cloud):
+    admin = cloud.site.user(cloud.admin_account_id)
+    admin.api_token_scopes = frozenset({"read:jira-user", "manage:jira-configuration"})
+    on_site = requests.get(cloud.url("/rest/api/3/group/bulk"), auth=cloud.admin_auth, timeout=5)
+    assert on_site.status_code == 401  # the same bare refusal as an unknown token
+    tenant = requests.get(cloud.url("/_edge/tenant_info"), timeout=5)
+    assert tenant.status_code == 200 and tenant.json() == {"cloudId": cloud.cloud_id}
+    gateway = requests.get(cloud.jira_api_url("/rest/api/3/group/bulk"), auth=cloud.admin_auth,
+                           timeout=5)
+    assert gateway.status_code == 200
+    added = requests.post(cloud.jira_api_url("/rest/api/3/group/user"), auth=cloud.admin_auth,
+                          params={"groupId": ENGINEERING}, json={"accountId": DAVE}, timeout=5)
+    assert added.status_code == 201 and DAVE in cloud.site.group(ENGINEERING).members
+    wiki = requests.get(f"{cloud.base_url}/ex/confluence/{cloud.cloud_id}/wiki/rest/api/group",
+                        auth=cloud.admin_auth, timeout=5)
+    assert wiki.status_code == 401 and "scope does not match" in wiki.text  # a Jira token
+    admin.api_token_scopes = None  # a classic token is for the site URL only
+    assert requests.get(cloud.jira_api_url("/rest/api/3/group/bulk"), auth=cloud.admin_auth,
+                        timeout=5).status_code == 401
+    assert requests.get(cloud.url("/rest/api/3/group/bulk"), auth=cloud.admin_auth,
+                        timeout=5).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from redis import Redis
 
@@ -10,7 +11,7 @@ from app.db import Database
 from app.models.credential import CredentialKind, CredentialStatus
 from app.models.installation import Installation, InstallationKind
 from app.settings import Settings
-from workers.atlassian import oauth
+from workers.atlassian import oauth, scoped_token
 from workers.atlassian.api_token import StoredApiTokenAuth
 from workers.atlassian.auth import (
     AtlassianHosts,
@@ -135,9 +136,18 @@ def _write_access(installation_id: int, product: str, root: str, db: Database,
         return Access(gateway, OAuthBearerAuth(tokens), "site-admin OAuth account")
     token = load_site_credential(db, installation_id, CredentialKind.API_TOKEN, decrypt)
     if token and token.status == CredentialStatus.ACTIVE:
+        if token.material.get("scoped"):
+            # Atlassian takes a token created with scopes only through its API gateway
+            auth = StoredApiTokenAuth(db, installation_id, token.material, token.version, decrypt)
+            base = settings.hosts.product_gateway(product, str(
+                token.material.get("cloud_id") or scoped_token.tenant_cloud_id(transport, root)))
+            return Access(base, auth, scoped_token.LABEL, app_traffic=False)
+        probe = partial(scoped_token.gateway_takes, hosts=settings.hosts, product=product,
+                        transport=transport, site_root=root)
         return Access(root, StoredApiTokenAuth(db, installation_id, token.material,
-                                               token.version, decrypt), "site-admin API token",
-                      app_traffic=False)
+                                               token.version, decrypt, probe=probe,
+                                               encrypt=encrypt),
+                      "site-admin API token", app_traffic=False)
     return None
 
 

@@ -1,8 +1,9 @@
 """The one chokepoint for Atlassian HTTP: URL check, rate gate, retries with backoff, typed errors.
 
-We call `requests` directly rather than through atlassian-python-api here because this
-layer needs every status and header (Retry-After, X-RateLimit-*) and its own retry budget;
-the library's helpers raise away the status and retry on their own.
+atlassian-python-api supplies the endpoints (`workers.atlassian.clients`), but its clients
+send every request through a session whose `request` lands here: this layer needs every
+status and header (Retry-After, RateLimit-*) and its own retry budget, which the library's
+helpers would raise away or spend on retries of their own.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from workers.backoff import BackoffPolicy, parse_retry_after
 from workers.errors import Stop
 from workers.netguard import UnsafeURLError, check_url
 from workers.pinned_adapter import PinnedAdapter, mount
+from workers.retrying import send_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ class Transport:
 
     def request(self, operation: str, method: str, url: str, *, auth: AuthBase | None,
                 params: Mapping[str, Any] | None = None, json: Any = None,
+                data: str | bytes | None = None, headers: Mapping[str, str] | None = None,
                 accept: Callable[[requests.Response], bool] | None = None,
                 final: Callable[[requests.Response], AtlassianError | None] | None = None
                 ) -> requests.Response:
@@ -100,66 +103,90 @@ class Transport:
         `accept(response)` may declare an error status a success (idempotent outcomes such as
         "already a member"); otherwise any status >= 400 raises. `final(response)` may name
         an error answer as permanent (raised at once, never retried) by returning its error.
+        `data` is a body already encoded (the library's JSON text), `headers` the caller's own.
         """
         refuse_if_dry_run(self.read_only, operation, method)
         check_url(url, allow_private=self.allow_private, resolve=False)
         gate = self.gates["write" if method.upper() in WRITE_METHODS else "read"]
-        renewed = False
-        attempt = 0
-        while True:
+        answer = _Answers(self, operation, gate, auth, accept, final)
+
+        def send() -> requests.Response:
             gate.acquire()
-            try:
-                response = self._send(method, url, auth, params, json)
-            except UnsafeURLError as exc:  # the site's name resolves to a non-public address
-                raise RefusedAddress(operation, f"refusing to call {url}: {exc}") from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                attempt = self._retry_or_raise(operation, attempt, None, gate,
-                                               f"no answer ({type(exc).__name__})")
-                continue
+            response = self._send(method, url, auth, params, json, data, headers)
             gate.observe(response.headers, served=response.status_code != 429)
-            if response.status_code < 400 or (accept and accept(response)):
-                return response
-            if response.status_code == 401 and isinstance(auth, RenewableAuth) and not renewed:
-                renewed = True  # a token revoked early or rotated by another worker: renew once
-                auth.renew()
-                continue
-            permanent = final(response) if final else None
-            if permanent is not None:
-                raise permanent
-            if response.status_code == 429:
-                _raise_if_quota(operation, response)
-            if response.status_code in RETRY_STATUSES:
-                attempt = self._retry_or_raise(operation, attempt, response, gate, "")
-                continue
-            raise error_for_status(operation, response.status_code, _body(response))
+            return response
 
-    def _send(self, method: str, url: str, auth: AuthBase | None,
-              params: Mapping[str, Any] | None, json: Any) -> requests.Response:
-        with self._lock:
-            self.calls += 1
-        return self.session.request(method, url, params=params, json=json, auth=auth,
-                                    timeout=self.timeout, allow_redirects=False,
-                                    headers={"Accept": "application/json"})
+        try:
+            response = send_with_retries(
+                send, policy=self.policy, sleep=self._sleep, retryable=answer.retryable,
+                delay=answer.delay, renew=answer.renew, on_retry=answer.on_retry,
+                unreachable=(requests.ConnectionError, requests.Timeout))
+        except UnsafeURLError as exc:  # the site's name resolves to a non-public address
+            raise RefusedAddress(operation, f"refusing to call {url}: {exc}") from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise TransientError(operation, f"no answer ({type(exc).__name__}) after "
+                                 f"{self.policy.max_retries + 1} attempts") from None
+        if answer.succeeded(response):
+            return response
+        raise error_for_status(operation, response.status_code, _body(response))
 
-    def _retry_or_raise(self, operation: str, attempt: int, response: requests.Response | None,
-                        gate: RateGate, reason: str) -> int:
-        """Sleep before the next attempt, or raise TransientError when the budget is spent."""
-        attempt += 1
-        if attempt > self.policy.max_retries:
-            if response is not None:
-                raise error_for_status(operation, response.status_code, _body(response))
-            raise TransientError(operation, f"{reason} after {attempt} attempts")
-        retry_after = (parse_retry_after(response.headers.get("Retry-After"))
-                       if response is not None else None)
-        delay = self.policy.delay(attempt, retry_after)
-        if response is not None and response.status_code == 429:
-            gate.pause(delay)  # the bucket is per credential: every thread must wait
+    def count_retry(self) -> None:
         with self._lock:
             self.retries += 1
-        log.info("atlassian %s: retry %d in %.2fs (%s)", operation, attempt, delay,
-                 response.status_code if response is not None else reason)
-        self._sleep(delay)
-        return attempt
+
+    def _send(self, method: str, url: str, auth: AuthBase | None,
+              params: Mapping[str, Any] | None, json: Any, data: str | bytes | None,
+              headers: Mapping[str, str] | None) -> requests.Response:
+        with self._lock:
+            self.calls += 1
+        sent = {"Accept": "application/json"}
+        if data is not None:  # a bodiless request carries no Content-Type
+            sent["Content-Type"] = "application/json"
+        sent.update({k: v for k, v in (headers or {}).items() if k.lower() not in
+                     ("accept", "content-type", "authorization")})
+        return self.session.request(method, url, params=params, json=json, data=data, auth=auth,
+                                    timeout=self.timeout, allow_redirects=False, headers=sent)
+
+
+class _Answers:
+    """What one logical call makes of each answer: the questions the retry loop asks."""
+
+    def __init__(self, transport: Transport, operation: str, gate: RateGate,
+                 auth: AuthBase | None, accept: Callable[[requests.Response], bool] | None,
+                 final: Callable[[requests.Response], AtlassianError | None] | None) -> None:
+        self.transport, self.operation, self.gate = transport, operation, gate
+        self.auth, self.accept, self.final = auth, accept, final
+
+    def succeeded(self, response: requests.Response) -> bool:
+        return response.status_code < 400 or bool(self.accept and self.accept(response))
+
+    def retryable(self, response: requests.Response) -> bool:
+        """Worth sending again; raises at once for a permanent error or a spent quota."""
+        if self.succeeded(response):
+            return False
+        permanent = self.final(response) if self.final else None
+        if permanent is not None:
+            raise permanent
+        if response.status_code == 429:
+            _raise_if_quota(self.operation, response)
+        return response.status_code in RETRY_STATUSES
+
+    def delay(self, response: requests.Response, attempt: int) -> float:
+        return self.transport.policy.delay(
+            attempt, parse_retry_after(response.headers.get("Retry-After")))
+
+    def renew(self, response: requests.Response) -> bool:
+        if not isinstance(self.auth, RenewableAuth):
+            return False
+        self.auth.renew()  # raises the AuthError that asks for a reconnect when it cannot
+        return True
+
+    def on_retry(self, attempt: int, response: requests.Response | None, wait: float) -> None:
+        if response is not None and response.status_code == 429:
+            self.gate.pause(wait)  # the bucket is per credential: every thread must wait
+        self.transport.count_retry()
+        log.info("atlassian %s: retry %d in %.2fs (%s)", self.operation, attempt, wait,
+                 response.status_code if response is not None else "no answer")
 
 
 def _raise_if_quota(operation: str, response: requests.Response) -> None:

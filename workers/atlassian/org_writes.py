@@ -26,9 +26,8 @@ from workers.atlassian.errors import (
 from workers.atlassian.http import json_body
 from workers.atlassian.target import AtlassianGroup, AtlassianUser
 
-ALREADY_MEMBER = re.compile(r"already (a )?member", re.IGNORECASE)
-NOT_MEMBER = re.compile(r"not (a )?member", re.IGNORECASE)
-GROUP_EXISTS = re.compile(r"already exists|duplicate", re.IGNORECASE)
+ALREADY_MEMBER, NOT_MEMBER, GROUP_EXISTS = (products.ALREADY_MEMBER, products.NOT_MEMBER,
+                                            products.GROUP_EXISTS)
 USER_LIMIT = re.compile(r"user limit|licen[cs]ed users|licen[cs]e", re.IGNORECASE)
 # The access group each invite product grants on a site with classic product access
 ACCESS_GROUPS = {"jira-software": "jira-software-users", "jira-core": "jira-core-users",

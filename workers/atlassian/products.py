@@ -1,6 +1,9 @@
 """Jira REST v3 and Confluence v1 as data: the request for each operation and how to read its answer.
 
 Pure functions and constants only; `site.AtlassianSite` sends them through the transport.
+Each call names the atlassian-python-api method that makes it (`invoke`), or none where the
+library has no method for the endpoint or one that is wrong for Cloud: then the library's
+generic request sends our method and path (the reason is beside each such call).
 User lookup by e-mail, invitations and the admin check are the site's platform user
 endpoints (`/rest/api/3/...`): Confluence v1 has no e-mail search, no invite and no
 global-permission check of its own.
@@ -8,25 +11,34 @@ global-permission check of its own.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from workers.atlassian.target import AtlassianGroup, AtlassianUser
 
+# How the products and the org API word an idempotent outcome ("already a member", ...)
+ALREADY_MEMBER = re.compile(r"already (a )?member", re.IGNORECASE)
+NOT_MEMBER = re.compile(r"not (a )?member", re.IGNORECASE)
+GROUP_EXISTS = re.compile(r"already exists|duplicate", re.IGNORECASE)
 JIRA_PAGE = 50  # group/bulk and group/member cap maxResults at 50
 CONFLUENCE_PAGE = 200  # Confluence's documented default and cap for group lists
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One HTTP request, relative to the site (or OAuth gateway) base URL."""
+    """One HTTP request, relative to the site (or gateway) base URL; `api` is the library
+    client that sends it (jira, confluence, org) and `invoke` its method for this request."""
 
     operation: str
     method: str
     path: str
     params: dict[str, Any] | None = None
     json: Any = None
+    api: str = "jira"
+    invoke: Callable[[Any], Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +75,8 @@ class Jira:
 
     def groups(self, start: int) -> Call:
         return Call("list_groups", "GET", "/rest/api/3/group/bulk",
-                    {"startAt": start, "maxResults": JIRA_PAGE})
+                    {"startAt": start, "maxResults": JIRA_PAGE},
+                    invoke=lambda jira: jira.bulk_get_groups(start_at=start, max_results=JIRA_PAGE))
 
     def groups_filtered(self, ids: list[str], names: list[str], start: int) -> Call:
         """group/bulk narrowed to these groupIds and names (both repeatable; unknown ones are
@@ -73,30 +86,48 @@ class Jira:
             params["groupId"] = ids
         if names:
             params["groupName"] = names
-        return Call("list_groups", "GET", "/rest/api/3/group/bulk", params)
+        return Call("list_groups", "GET", "/rest/api/3/group/bulk", params,
+                    invoke=lambda jira: jira.bulk_get_groups(
+                        start_at=start, max_results=JIRA_PAGE, group_id=ids or None,
+                        group_name=names or None))
 
     def members(self, group_id: str, start: int) -> Call:
         return Call("group_members", "GET", "/rest/api/3/group/member",
                     {"groupId": group_id, "includeInactiveUsers": "true", "startAt": start,
-                     "maxResults": JIRA_PAGE})
+                     "maxResults": JIRA_PAGE},
+                    invoke=lambda jira: jira.get_users_from_group(
+                        group_id=group_id, include_inactive_users="true", start_at=start,
+                        max_results=JIRA_PAGE))
 
     def user_groups(self, account_id: str, start: int) -> Call:
-        return Call("user_groups", "GET", "/rest/api/3/user/groups", {"accountId": account_id})
+        return Call("user_groups", "GET", "/rest/api/3/user/groups", {"accountId": account_id},
+                    invoke=lambda jira: jira.get_user_groups(account_id=account_id))
 
     def group_by_name(self, name: str) -> Call:
         return Call("create_group", "GET", "/rest/api/3/group/bulk",
-                    {"groupName": name, "maxResults": JIRA_PAGE})
+                    {"groupName": name, "maxResults": JIRA_PAGE},
+                    invoke=lambda jira: jira.bulk_get_groups(group_name=name,
+                                                             max_results=JIRA_PAGE))
 
     def create_group(self, name: str) -> Call:
-        return Call("create_group", "POST", "/rest/api/3/group", json={"name": name})
+        return Call("create_group", "POST", "/rest/api/3/group", json={"name": name},
+                    invoke=lambda jira: jira.create_group(data={"name": name}))
 
     def add_member(self, group_id: str, account_id: str) -> Call:
         return Call("add_member", "POST", "/rest/api/3/group/user", {"groupId": group_id},
-                    {"accountId": account_id})
+                    {"accountId": account_id},
+                    invoke=lambda jira: jira.add_user_to_group(
+                        group_id=group_id, data={"accountId": account_id}))
 
     def remove_member(self, group_id: str, account_id: str) -> Call:
         return Call("remove_member", "DELETE", "/rest/api/3/group/user",
-                    {"groupId": group_id, "accountId": account_id})
+                    {"groupId": group_id, "accountId": account_id},
+                    invoke=lambda jira: jira.remove_user_from_group(group_id=group_id,
+                                                                    account_id=account_id))
+
+    def current_user(self) -> Call:
+        return Call("check_write_credential", "GET", "/rest/api/3/myself",
+                    invoke=lambda jira: jira.get_current_user())
 
     @staticmethod
     def page(body: Any, start: int, parse: Any) -> Page:
@@ -115,36 +146,51 @@ class Jira:
 
 
 class Confluence:
-    """Confluence Cloud REST v1 (v2 has no group endpoints)."""
+    """Confluence Cloud REST v1 (v2 has no group endpoints).
+
+    The library's ConfluenceCloud reads groups and members by id; it has no Cloud methods
+    for group writes, memberships by id, `memberof` or the current user (its
+    `get_current_user` asks v2, which has no such resource), so those are generic requests.
+    """
 
     name = "confluence"
 
     def groups(self, start: int) -> Call:
         return Call("list_groups", "GET", "/wiki/rest/api/group",
-                    {"start": start, "limit": CONFLUENCE_PAGE})
+                    {"start": start, "limit": CONFLUENCE_PAGE}, api="confluence",
+                    invoke=lambda wiki: wiki.get_groups(start=start, limit=CONFLUENCE_PAGE))
 
     def members(self, group_id: str, start: int) -> Call:
         return Call("group_members", "GET",
                     f"/wiki/rest/api/group/{quote(group_id, safe='')}/membersByGroupId",
-                    {"start": start, "limit": CONFLUENCE_PAGE})
+                    {"start": start, "limit": CONFLUENCE_PAGE}, api="confluence",
+                    invoke=lambda wiki: wiki.get_group_members(group_id, start=start,
+                                                               limit=CONFLUENCE_PAGE))
 
     def user_groups(self, account_id: str, start: int) -> Call:
         return Call("user_groups", "GET", "/wiki/rest/api/user/memberof",
-                    {"accountId": account_id, "start": start, "limit": CONFLUENCE_PAGE})
+                    {"accountId": account_id, "start": start, "limit": CONFLUENCE_PAGE},
+                    api="confluence")
 
     def group_by_name(self, name: str) -> Call:
-        return Call("create_group", "GET", "/wiki/rest/api/group/by-name", {"name": name})
+        return Call("create_group", "GET", "/wiki/rest/api/group/by-name", {"name": name},
+                    api="confluence")
 
     def create_group(self, name: str) -> Call:
-        return Call("create_group", "POST", "/wiki/rest/api/group", json={"name": name})
+        return Call("create_group", "POST", "/wiki/rest/api/group", json={"name": name},
+                    api="confluence")
 
     def add_member(self, group_id: str, account_id: str) -> Call:
         return Call("add_member", "POST", "/wiki/rest/api/group/userByGroupId",
-                    {"groupId": group_id}, {"accountId": account_id})
+                    {"groupId": group_id}, {"accountId": account_id}, api="confluence")
 
     def remove_member(self, group_id: str, account_id: str) -> Call:
         return Call("remove_member", "DELETE", "/wiki/rest/api/group/userByGroupId",
-                    {"groupId": group_id, "accountId": account_id})
+                    {"groupId": group_id, "accountId": account_id}, api="confluence")
+
+    def current_user(self) -> Call:
+        return Call("check_write_credential", "GET", "/wiki/rest/api/user/current",
+                    api="confluence")
 
     @staticmethod
     def page(body: Any, start: int, parse: Any) -> Page:
@@ -165,7 +211,8 @@ PRODUCTS: dict[str, Jira | Confluence] = {"jira": Jira(), "confluence": Confluen
 # -- the site's platform user endpoints (both flavours) ------------------------------------
 def find_user(email: str) -> Call:
     return Call("find_user_by_email", "GET", "/rest/api/3/user/search",
-                {"query": email, "maxResults": 10})
+                {"query": email, "maxResults": 10},
+                invoke=lambda jira: jira.find_users(query=email, max_results=10))
 
 
 def pick_user(body: Any, email: str) -> AtlassianUser | None:
@@ -185,18 +232,21 @@ def invite(email: str, display_name: str, products: list[str]) -> Call:
     body: dict[str, Any] = {"emailAddress": email, "products": list(products)}
     if display_name:
         body["displayName"] = display_name  # ignored for existing accounts, used in the invite
-    return Call("invite_user", "POST", "/rest/api/3/user", json=body)
+    return Call("invite_user", "POST", "/rest/api/3/user", json=body,
+                invoke=lambda jira: jira.create_user(data=body))
 
 
 def admin_check(account_id: str) -> Call:
-    return Call("is_site_admin", "POST", "/rest/api/3/permissions/check",
-                json={"accountId": account_id, "globalPermissions": ["ADMINISTER"]})
+    body = {"accountId": account_id, "globalPermissions": ["ADMINISTER"]}
+    return Call("is_site_admin", "POST", "/rest/api/3/permissions/check", json=body,
+                invoke=lambda jira: jira.get_bulk_permissions(data=body))
 
 
 def confluence_admin_check(account_id: str) -> Call:
     """Confluence's own administrator check: the account's operations on the application."""
+    # the library's get_user(user_id) asks v2 by path, which has no `operations`
     return Call("is_confluence_admin", "GET", "/wiki/rest/api/user",
-                params={"accountId": account_id, "expand": "operations"})
+                params={"accountId": account_id, "expand": "operations"}, api="confluence")
 
 
 def grants_confluence_admin(body: dict[str, Any]) -> bool:
@@ -206,15 +256,18 @@ def grants_confluence_admin(body: dict[str, Any]) -> bool:
 
 def org_directories(org_id: str) -> Call:
     """The organization API v2's directories (suspend and restore are per directory)."""
-    return Call("org_directories", "GET", f"/admin/v2/orgs/{quote(org_id, safe='')}/directories")
+    return Call("org_directories", "GET", f"/admin/v2/orgs/{quote(org_id, safe='')}/directories",
+                api="org", invoke=lambda admin: admin.get_directories(quote(org_id, safe="")))
 
 
 def org_find_user(org_id: str, email: str) -> Call:
     """The organization API v2's exact e-mail search over every directory (`-`): it finds
     suspended and inactive accounts and those whose owners hide their address."""
+    body = {"emails": [email], "limit": 10}
     return Call("org_find_user", "POST",
                 f"/admin/v2/orgs/{quote(org_id, safe='')}/directories/-/users/search",
-                json={"emails": [email], "limit": 10})
+                json=body, api="org", invoke=lambda admin: admin.search_directory_users(
+                    quote(org_id, safe=""), "-", data=body))
 
 
 def org_pick_user(body: Any, email: str) -> AtlassianUser | None:
@@ -231,10 +284,11 @@ def org_pick_user(body: Any, email: str) -> AtlassianUser | None:
 
 
 def org_user(org_id: str, directory_id: str, account_id: str, action: str) -> Call:
-    """suspend / restore of one account in one directory (organization API v2)."""
+    """suspend / restore of one account in one directory (organization API v2; the
+    library's CloudAdmin has only the v1 managed-account deactivation, which is not this)."""
     return Call(f"{action}_access", "POST",
                 f"/admin/v2/orgs/{quote(org_id, safe='')}/directories/"
-                f"{quote(directory_id, safe='')}/users/{quote(account_id, safe='')}/{action}")
+                f"{quote(directory_id, safe='')}/users/{quote(account_id, safe='')}/{action}", api="org")
 
 
 ORG_GROUP_PAGE = 100
@@ -251,7 +305,9 @@ def org_find_groups(org_id: str, *, ids: list[str] | None = None,
     if cursor:
         body["cursor"] = cursor
     return Call("org_find_groups", "POST",
-                f"/admin/v2/orgs/{quote(org_id, safe='')}/directories/-/groups/search", json=body)
+                f"/admin/v2/orgs/{quote(org_id, safe='')}/directories/-/groups/search", json=body,
+                api="org", invoke=lambda admin: admin.search_directory_groups(
+                    quote(org_id, safe=""), "-", data=body))
 
 
 def org_synced(item: Any) -> bool:

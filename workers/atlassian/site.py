@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from requests.auth import AuthBase
 from app.config import DEFAULT_CONCURRENCY
 from workers.atlassian import products
 from workers.atlassian.budget import AppBudget
+from workers.atlassian.clients import Clients, send
 from workers.atlassian.errors import (
     CONFLUENCE_BARE_500,
     ORG_KEY_HINT,
@@ -29,11 +29,11 @@ from workers.atlassian.errors import (
 from workers.atlassian.http import Transport, json_body
 from workers.atlassian.memberships import MembershipOp, MembershipResult, apply_all
 from workers.atlassian.org_writes import OrgWrites
+from workers.atlassian.paging import all_pages, org_cursor_page
 from workers.atlassian.target import AtlassianGroup, AtlassianUser
 
-ALREADY_MEMBER = re.compile(r"already (a )?member", re.IGNORECASE)
-NOT_MEMBER = re.compile(r"not (a )?member", re.IGNORECASE)
-GROUP_EXISTS = re.compile(r"already exists|duplicate", re.IGNORECASE)
+ALREADY_MEMBER, NOT_MEMBER, GROUP_EXISTS = (products.ALREADY_MEMBER, products.NOT_MEMBER,
+                                            products.GROUP_EXISTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,7 @@ class AtlassianSite:
         self.concurrency = max(1, concurrency)
         self.budget = budget
         self._lock = threading.Lock()
+        self._clients = Clients(transport)
         self._directory_ids: list[str] | None = None
         self._org_writes = OrgWrites(org.org_id, self._org_send,
                                      lambda: self._directories(org)) if org else None
@@ -109,16 +110,12 @@ class AtlassianSite:
         for field, values in (("ids", sorted(set(ids))), ("names", sorted(set(names)))):
             for start in range(0, len(values), products.ORG_GROUP_PAGE):
                 chunk = values[start:start + products.ORG_GROUP_PAGE]
-                cursor: str | None = None
-                while True:
-                    body = self._org(products.org_find_groups(self.org.org_id, cursor=cursor,
-                                                              **{field: chunk}))
-                    for item in (body or {}).get("data") or []:
-                        if products.org_synced(item) and item.get("id"):
-                            synced.add(str(item["id"]))
-                    cursor = ((body or {}).get("links") or {}).get("next")
-                    if not cursor:
-                        break
+                # "" is the first page: the org API takes no cursor then
+                found = all_pages(lambda cursor, c=chunk, f=field: self._org(
+                    products.org_find_groups(self.org.org_id, cursor=cursor or None, **{f: c})),
+                    org_cursor_page, "")
+                synced.update(str(item["id"]) for item in found
+                              if products.org_synced(item) and item.get("id"))
         return synced
 
     def group_members(self, group_id: str) -> list[AtlassianUser]:
@@ -180,9 +177,7 @@ class AtlassianSite:
         if self.write is None:
             raise MissingCredentialError("check_write_credential",
                                          f"no write credential is connected: {WRITE_CREDENTIAL_HINT}")
-        path = "/wiki/rest/api/user/current" if self.product.name == "confluence" \
-            else "/rest/api/3/myself"
-        body = self._json(self.write, products.Call("check_write_credential", "GET", path))
+        body = self._json(self.write, self.product.current_user())
         return str(body.get("displayName") or body.get("accountId") or "")
 
     # -- writes -----------------------------------------------------------------------
@@ -294,14 +289,11 @@ class AtlassianSite:
     # -- plumbing ---------------------------------------------------------------------
     def _all_pages(self, call_for: Callable[[int], products.Call],
                    parse: Callable[[Any], Any]) -> list[Any]:
-        items: list[Any] = []
-        start: int | None = 0
-        while start is not None:
-            call = call_for(start)
-            page = self.product.page(self._json(self.read, call), start, parse)
-            items.extend(page.items)
-            start = page.next_start
-        return items
+        def read(body: Any, start: int) -> tuple[list[Any], int | None]:
+            page = self.product.page(body, start, parse)
+            return page.items, page.next_start
+
+        return all_pages(lambda start: self._json(self.read, call_for(start)), read, 0)
 
     def _json(self, access: Access, call: products.Call) -> Any:
         return json_body(call.operation, self._send(access, call))
@@ -311,9 +303,10 @@ class AtlassianSite:
               final: Callable[[requests.Response], Any] | None = None) -> requests.Response:
         if self.budget is not None and access.app_traffic:
             self.budget.take(call.operation)
-        return self.transport.request(call.operation, call.method, access.base_url + call.path,
-                                      auth=access.auth, params=call.params, json=call.json,
-                                      accept=accept, final=final)
+        client = self._clients.get(access, "confluence" if call.api == "confluence" else "jira",
+                                   access.base_url, access.auth)
+        return send(client, call.operation, call.invoke, call.method, call.path,
+                    params=call.params, json=call.json, accept=accept, final=final)
 
     def _write(self, call: products.Call,
                accept: Callable[[requests.Response], bool] | None = None,
@@ -347,9 +340,9 @@ class AtlassianSite:
                   accept: Callable[[requests.Response], bool] | None = None,
                   final: Callable[[requests.Response], Any] | None = None) -> requests.Response:
         org = self._org_access()
-        return self.transport.request(call.operation, call.method,
-                                      org.api_base.rstrip("/") + call.path, auth=org.auth,
-                                      json=call.json, accept=accept, final=final)
+        client = self._clients.get(org, "org", org.api_base, org.auth)
+        return send(client, call.operation, call.invoke, call.method, call.path,
+                    params=call.params, json=call.json, accept=accept, final=final)
 
 
 CONFLUENCE_INVITE_HINT = (

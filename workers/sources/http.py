@@ -45,6 +45,7 @@ from marshmallow import fields, validate
 from workers.backoff import BackoffPolicy, parse_retry_after
 from workers.netguard import UnsafeURLError, check_url
 from workers.pinned_adapter import PinnedAdapter, mount
+from workers.retrying import send_with_retries
 from workers.sources.base import (
     ConnectionCheck,
     Source,
@@ -157,24 +158,21 @@ class HttpClient:
                 authenticate: bool = True) -> requests.Response:
         """Send one logical request (retrying as needed); a 2xx response or a SourceError."""
         url = self._checked(self.url(path_or_url))
-        refreshed = False
-        attempt = 0
-        while True:
+        generation = [self.auth.generation]
+
+        def send() -> requests.Response:
             extra = self.auth.headers(self, method, url) if authenticate else {}
-            generation = self.auth.generation  # after headers(): they may have fetched a token
-            response = self._send(method, url, params=params, data=data, json=json,
-                                  headers={**extra, **(headers or {})})
-            if response.status_code == 401 and authenticate and not refreshed:
-                refreshed = self.auth.refresh(self, generation)
-                if refreshed:
-                    continue
-            if self._retryable(response) and attempt < self.backoff.max_retries:
-                attempt += 1
-                self.sleep(self._delay(response, attempt))
-                continue
-            if response.status_code < 300:
-                return response
-            raise self.error_for(response, url)
+            generation[0] = self.auth.generation  # after headers(): they may have fetched a token
+            return self._send(method, url, params=params, data=data, json=json,
+                              headers={**extra, **(headers or {})})
+
+        response = send_with_retries(
+            send, policy=self.backoff, sleep=self.sleep, retryable=self._retryable,
+            delay=self._delay,
+            renew=(lambda _: self.auth.refresh(self, generation[0])) if authenticate else None)
+        if response.status_code < 300:
+            return response
+        raise self.error_for(response, url)
 
     def get_json(self, path_or_url: str, params: Any = None) -> Any:
         """GET and decode JSON; a non-JSON body is a clear SourceError."""
@@ -185,16 +183,12 @@ class HttpClient:
                    auth: tuple[str, str] | None = None) -> requests.Response:
         """POST a token request form; answers 400/401 are returned for the Auth to explain."""
         url = self._checked(token_url)
-        attempt = 0
-        while True:
-            response = self._send("POST", url, data=form, headers=headers or {}, basic=auth)
-            if self._retryable(response) and attempt < self.backoff.max_retries:
-                attempt += 1
-                self.sleep(self._delay(response, attempt))
-                continue
-            if response.status_code in (400, 401) or response.status_code < 300:
-                return response
-            raise self.error_for(response, url)
+        response = send_with_retries(
+            lambda: self._send("POST", url, data=form, headers=headers or {}, basic=auth),
+            policy=self.backoff, sleep=self.sleep, retryable=self._retryable, delay=self._delay)
+        if response.status_code in (400, 401) or response.status_code < 300:
+            return response
+        raise self.error_for(response, url)
 
     def same_origin(self, url: str) -> str:
         """A next link the server handed back, made absolute; our credentials never follow it

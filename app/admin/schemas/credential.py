@@ -24,6 +24,8 @@ class CredentialItem(Schema):
     updated_at = fields.DateTime(allow_none=True)
     email = fields.String(allow_none=True)
     org_id = fields.String(allow_none=True)
+    scoped = fields.Boolean(allow_none=True, metadata={
+        "description": "API token only: created with scopes, so sent through api.atlassian.com"})
 
 
 class CredentialSummary(Schema):
@@ -51,6 +53,9 @@ class OrgKey(Schema):
 class ApiToken(Schema):
     email = fields.Email(required=True, validate=[validate.Length(max=320), ASCII])
     api_token = fields.String(required=True, validate=SECRET, load_only=True)
+    # Atlassian accepts a token created "with scopes" only through api.atlassian.com/ex/...;
+    # left false, a scoped token is recognised from the site's refusal on first use
+    scoped = fields.Boolean(load_default=False)
 
 
 class OrgKeyCheck(Schema):

@@ -25,7 +25,9 @@ def _item(row: AtlassianCredential) -> dict[str, Any]:
     material = row.material(extensions.secrets.decrypt)
     return {"kind": str(row.kind), "status": str(row.status), "last_error": row.last_error,
             "updated_at": row.updated_at, "email": material.get("email"),
-            "org_id": material.get("org_id")}
+            "org_id": material.get("org_id"),
+            "scoped": bool(material.get("scoped")) if row.kind == CredentialKind.API_TOKEN
+            else None}
 
 
 def summary(installation_id: int) -> dict[str, Any]:
@@ -104,9 +106,11 @@ def put_org_key(ctx: Context) -> dict[str, Any]:
            summary="Store a site-admin API token (legacy; see api_token_caution)", tag=TAG,
            body=s.ApiToken, answer=s.CredentialSummary, errors=(400,))
 def put_api_token(ctx: Context) -> dict[str, Any]:
+    material: dict[str, Any] = {"email": ctx.body["email"], "api_token": ctx.body["api_token"]}
+    if ctx.body.get("scoped"):
+        material["scoped"] = True
     save_credential(extensions.db, ctx.caller.installation.id, CredentialKind.API_TOKEN,
-                    {"email": ctx.body["email"], "api_token": ctx.body["api_token"]},
-                    extensions.secrets.encrypt)
+                    material, extensions.secrets.encrypt)
     return summary(ctx.caller.installation.id)
 
 

@@ -1,6 +1,7 @@
 // The Atlassian write credential: OAuth consent, organization API key, or the legacy API token.
 import Button from '@atlaskit/button/new';
-import Form, { ErrorMessage, Field, FormFooter } from '@atlaskit/form';
+import { Checkbox } from '@atlaskit/checkbox';
+import Form, { CheckboxField, ErrorMessage, Field, FormFooter } from '@atlaskit/form';
 import Lozenge from '@atlaskit/lozenge';
 import SectionMessage from '@atlaskit/section-message';
 import Textfield from '@atlaskit/textfield';
@@ -23,8 +24,11 @@ function KeyForm({ path, fields, submitText, onSaved }) {
     <Form onSubmit={submit} noValidate>
       {({ formProps, submitting }) => (
         <form {...formProps}>
-          {fields.map(([name, label, type]) => (
-            <Field key={name} name={name} label={label} isRequired defaultValue="">
+          {fields.map(([name, label, type]) => (type === 'checkbox'
+            ? <CheckboxField key={name} name={name} defaultIsChecked={false}>
+              {({ fieldProps }) => <Checkbox {...fieldProps} label={label} />}
+            </CheckboxField>
+            : <Field key={name} name={name} label={label} isRequired defaultValue="">
               {({ fieldProps, error }) => (<>
                 <Textfield {...fieldProps} type={type} autoComplete="off" />
                 {error && <ErrorMessage>{error}</ErrorMessage>}
@@ -78,7 +82,8 @@ export default function Credential() {
       <h2>API token (legacy)</h2>
       <SectionMessage appearance="warning"><p>{data.api_token_caution}</p></SectionMessage>
       <KeyForm path="/credential/api-token" submitText="Save API token" onSaved={reload}
-        fields={[['email', 'Site admin e-mail', 'email'], ['api_token', 'API token', 'password']]} />
+        fields={[['email', 'Site admin e-mail', 'email'], ['api_token', 'API token', 'password'],
+          ['scoped', 'Created with scopes (sent through api.atlassian.com)', 'checkbox']]} />
     </div>
   );
 }
