@@ -83,6 +83,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_ATLASSIAN_TENANT_SHARE", "0.25", "The most of that hourly budget one site "
             "may use, so a large first sync cannot starve the other sites."),
     Setting("USERSYNC_SYNC_LOCK_TTL", "60", "Seconds before a killed worker's per-connection run lock expires."),
+    Setting("USERSYNC_BULK_MEMBERSHIPS", "50000", "A connection whose last run planned this many "
+            "memberships or more runs its full syncs on the `usersync-bulk` queue (see Queues)."),
     Setting("USERSYNC_FULL_FETCH_MAX_AGE_HOURS", "24",
             "Incremental IdP reads are used until the last full read is this old; then a full read heals drift."),
     Setting("USERSYNC_FORGE_JWKS_URL", DEFAULT_FORGE_JWKS_URL,
@@ -160,7 +162,8 @@ def record_network_rule(instance: str | Path, allow_private: bool) -> None:
 # line rather than a ValueError deep inside a worker.
 INTEGER_SETTINGS = {"USERSYNC_JWT_LEEWAY": 0, "PORT": 1, "USERSYNC_ATLASSIAN_CONCURRENCY": 1,
                     "USERSYNC_ATLASSIAN_POINTS_PER_HOUR": 0,
-                    "USERSYNC_SYNC_LOCK_TTL": 1, "USERSYNC_FULL_FETCH_MAX_AGE_HOURS": 1,
+                    "USERSYNC_SYNC_LOCK_TTL": 1, "USERSYNC_BULK_MEMBERSHIPS": 1,
+                    "USERSYNC_FULL_FETCH_MAX_AGE_HOURS": 1,
                     "USERSYNC_DIRECTORY_FILE_MAX_MB": 1,
                     "USERSYNC_JWT_MAX_LIFETIME": 1, "USERSYNC_MAX_REQUEST_BYTES": 1,
                     "USERSYNC_UNINSTALLED_RETENTION_DAYS": 1}

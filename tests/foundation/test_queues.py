@@ -223,7 +223,6 @@ def test_a_targeted_run_starts_on_a_free_worker_while_a_bulk_run_executes(env):
 TAKER = textwrap.dedent("""
     import sys, time
     from redis import Redis
-from rq import Worker
     from workers.atlassian.budget import AppBudget
     from workers.atlassian.errors import QuotaExhaustedError
     url, tenant, limit, share = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
