@@ -41,6 +41,7 @@ from sandbox.live import LiveServer  # noqa: E402
 from tests.engine.harness import LateApp  # noqa: E402
 from workers.atlassian.credentials import save_credential  # noqa: E402
 from workers.queue import QUEUES, UNHURRIED, enqueue_sync, fetch_job  # noqa: E402
+from workers.worker import BULK_NICENESS  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DATABASE = "postgresql://postgres@127.0.0.1:5432/bench_tenants"
@@ -73,9 +74,11 @@ def spawn(command: list[str], log: Path, env: dict[str, str] | None = None) -> s
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def start_site(users: int, logs: Path, name: str) -> tuple[str, subprocess.Popen]:
+def start_site(users: int, logs: Path, name: str, nice: int = 0) -> tuple[str, subprocess.Popen]:
+    """A sandbox site process. The big tenant's is niced like its bulk run: on a real deployment
+    Atlassian's machines serve it, and its load is not on the workers' CPU."""
     port = free_port()
-    proc = spawn([sys.executable, "-m", "sandbox.atlassian", "--port", str(port),
+    proc = spawn(["nice", "-n", str(nice), sys.executable, "-m", "sandbox.atlassian", "--port", str(port),
                   "--users", str(users), "--no-validate", "--no-auto-webhooks",
                   "--admin-email", ADMIN[0], "--admin-token", ADMIN[1]], logs / f"{name}.log")
     return f"http://127.0.0.1:{port}", proc
@@ -201,12 +204,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--unhurried", type=int, default=1, help="workers that never take bulk work")
     parser.add_argument("--sites", type=int, default=4, help="sandbox sites the small tenants share")
-    parser.add_argument("--spread", type=float, default=0.0,
-                        help="seconds over which the targeted triggers arrive (0: all at once)")
+    parser.add_argument("--spread", type=float, default=120.0, help="seconds over which the "
+                        "second round of targeted triggers arrives (the first: all at once; 0: skip)")
     parser.add_argument("--points-per-hour", type=int, default=0,
                         help="the app's Atlassian budget (0: off; reads draw points, API-token writes none)")
-    parser.add_argument("--bulk-wait", type=float, default=1800, help="most seconds to wait for "
-                        "the big first sync to reach its writes before triggering the others")
+    parser.add_argument("--bulk-warmup", type=float, default=60, help="seconds the big first "
+                        "sync runs (unless it writes sooner) before the others are triggered")
+    parser.add_argument("--bulk-wait", type=float, default=1800,
+                        help="most seconds to wait for the big first sync to start")
     args = parser.parse_args()
     users, groups = int(100_000 * args.scale), max(1, int(1_000 * args.scale))
     memberships = int(1_000_000 * args.scale)
@@ -220,7 +225,7 @@ def main() -> None:
     keys = Fernet.generate_key().decode()
     procs: list[subprocess.Popen] = []
     try:
-        big_url, proc = start_site(users, logs, "site-big")
+        big_url, proc = start_site(users, logs, "site-big", nice=BULK_NICENESS)
         procs.append(proc)
         per_site = -(-small // args.sites)
         small_sites = []
@@ -268,7 +273,7 @@ def run(args, app, app_url, big_url, small_sites, per_site, small, size, tmp, ke
     first_syncs = {"seconds": round(time.monotonic() - t0, 1),
                    "statuses": sorted({r.status for r in firsts.values()})}
 
-    # 2. the big tenant's first sync, until it is writing (or --bulk-wait has passed)
+    # 2. the big tenant's first sync, until it writes or has run --bulk-warmup seconds
     mark, t0 = last_run_id(), time.monotonic()
     job = enqueue_sync(redis, big, "manual", db=extensions.db)
     bulk_run = None
@@ -277,25 +282,17 @@ def run(args, app, app_url, big_url, small_sites, per_site, small, size, tmp, ke
         if found is not None:
             bulk_run = found.id
             state = bulk_state(bulk_run)
-            if state["ops_done"] > 0 or state["status"] != "running":
+            if state["ops_done"] > 0 or state["status"] != "running" or \
+                    time.monotonic() - t0 >= args.bulk_warmup:
                 break
         time.sleep(1)
     if bulk_run is None:
         raise SystemExit(f"the big first sync ({job}) did not start in {args.bulk_wait:.0f} s")
     bulk_at_trigger = {**bulk_state(bulk_run), "seconds_in": round(time.monotonic() - t0, 1)}
 
-    # 3. a targeted trigger (an IdP webhook) for every other tenant
-    mark, spread_from = last_run_id(), time.monotonic()
-    fired: dict[int, datetime] = {}
-    jobs = []
-    for n, cid in enumerate(cids):
-        if args.spread:  # evenly over --spread seconds
-            time.sleep(max(0.0, spread_from + args.spread * n / max(1, small - 1) - time.monotonic()))
-        fired[cid] = datetime.now(UTC)
-        jobs.append(enqueue_sync(redis, cid, "webhook", db=extensions.db))
-    queues_used = sorted({fetch_job(redis, j).origin for j in jobs if fetch_job(redis, j)})
-    targeted = wait_finished(cids, mark, 900)
-    trigger_delays = [(aware(targeted[c].started_at) - fired[c]).total_seconds() for c in cids]
+    # 3. a targeted trigger (an IdP webhook) for every other tenant: all at once, then spread
+    burst = targeted(redis, cids, 0.0)
+    spread = targeted(redis, cids, args.spread) if args.spread else None
 
     # 4. every small tenant's schedule falls due at one moment; the clock's tick starts them
     mark = last_run_id()
@@ -313,16 +310,32 @@ def run(args, app, app_url, big_url, small_sites, per_site, small, size, tmp, ke
                                             "memberships": memberships},
         "setup_s": round(setup_s, 1), "small_first_syncs": first_syncs,
         "bulk_run_at_trigger": bulk_at_trigger, "bulk_run_after": bulk_after,
-        "targeted_trigger_to_start": summary(trigger_delays),
-        "targeted_queues": queues_used, "spread_s": args.spread,
+        "targeted_all_at_once": burst, "targeted_spread": spread,
         "due_schedule_to_start": summary(due_delays),
         "schedules_started_within_60s": sum(1 for d in due_delays if d <= 60),
         "schedule_statuses": sorted({r.status for r in scheduled.values()}),
-        "goals": {"targeted_p95_under_30s": percentile(trigger_delays, 0.95) < 30,
+        "goals": {"targeted_p95_under_30s": {"all_at_once": burst["p95_s"] < 30,
+                                             "spread": spread["p95_s"] < 30 if spread else None},
                   "every_schedule_within_60s": max(due_delays) <= 60,
                   "bulk_still_running": bulk_after["status"] == "running"},
         "points_per_hour": args.points_per_hour, "logs": str(logs),
     }
+
+
+def targeted(redis: Redis, cids: list[int], spread: float) -> dict:
+    """A webhook trigger for each connection, evenly over `spread` seconds; trigger → run start."""
+    mark, spread_from = last_run_id(), time.monotonic()
+    fired: dict[int, datetime] = {}
+    jobs = []
+    for n, cid in enumerate(cids):
+        time.sleep(max(0.0, spread_from + spread * n / max(1, len(cids) - 1) - time.monotonic()))
+        fired[cid] = datetime.now(UTC)
+        jobs.append(enqueue_sync(redis, cid, "webhook", db=extensions.db))
+    origins = {job.origin for job in map(lambda j: fetch_job(redis, j), jobs) if job is not None}
+    runs = wait_finished(cids, mark, 1800)
+    delays = [(aware(runs[c].started_at) - fired[c]).total_seconds() for c in cids]
+    return {**summary(delays), "spread_s": spread, "queues": sorted(origins),
+            "statuses": sorted({r.status for r in runs.values()})}
 
 
 def _client_key(installation_id: int) -> str:
