@@ -117,7 +117,8 @@ def promote(redis: Redis, job_id: str, to: str) -> bool:
 
 
 def enqueue_sync(redis: Redis, connection_id: int, trigger: str = "manual",
-                 dry_run: bool = False, db: Database | None = None) -> str:
+                 dry_run: bool = False, db: Database | None = None,
+                 history: routing.RunHistory | None = None) -> str:
     """Enqueue a sync for the connection or join the one already waiting; returns the job id.
 
     Dry runs (previews) are never merged into a real sync, nor into each other. Callers
@@ -125,14 +126,15 @@ def enqueue_sync(redis: Redis, connection_id: int, trigger: str = "manual",
     refuses a connection whose site is not installed (NotInstalled), since its run could only
     fail and retry against a site that is gone; the job checks again when it starts, since a
     connection or its site can be disabled while the job waits. `db` defaults to the
-    process's configured database. The queue is chosen by `routing.select_queue`.
+    process's configured database. The queue is chosen by `routing.select_queue` from
+    `history` (read from the database when not given).
     """
     if db is None:
         from app import extensions
 
         db = extensions.db
     require_installed(db, connection_id)
-    name = routing.select_queue(trigger, routing.run_history(db, connection_id))
+    name = routing.select_queue(trigger, history or routing.run_history(db, connection_id))
     job_id = f"sync-{connection_id}-{uuid.uuid4().hex[:12]}"
     if not dry_run:
         key = WAITING_KEY.format(cid=connection_id)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from app.db import Database
 
 INTERACTIVE = "usersync-interactive"
-"""Runs someone waits for (Sync now, webhooks, pushes, targeted runs) and the minute tick."""
+"""Runs someone waits for (Sync now, webhooks, pushes, targeted runs) and the schedule tick."""
 ORDINARY = "usersync"
 """Scheduled runs of connections under BULK_MEMBERSHIPS (the queue's name before the split)."""
 BULK = "usersync-bulk"
@@ -91,17 +91,27 @@ def planned_ops(db: Database, run_id: int) -> int:
 
 
 def run_history(db: Database, connection_id: int) -> RunHistory:
-    """The connection's RunHistory, in two small indexed reads of its latest runs."""
+    """The connection's RunHistory, from its latest runs."""
+    return run_histories(db, [connection_id])[connection_id]
+
+
+def run_histories(db: Database, connection_ids: list[int]) -> dict[int, RunHistory]:
+    """The RunHistory of each connection, in two queries however many there are (the tick)."""
     from app.models import SyncRun
 
+    ids = sorted(set(connection_ids))
     with db.session() as session:
-        done = session.scalar(select(SyncRun.id).where(
-            SyncRun.connection_id == connection_id, SyncRun.dry_run.is_(False),
-            SyncRun.status.in_(COMPLETED)).limit(1))
-        # The latest run that got as far as a plan (a preview counts: it read everything).
-        recent = session.scalars(select(SyncRun.counts).where(
-            SyncRun.connection_id == connection_id, SyncRun.status != "running")
-            .order_by(SyncRun.id.desc()).limit(5)).all()
-    memberships = next((c["desired_memberships"] for c in recent
-                        if c and isinstance(c.get("desired_memberships"), int)), None)
-    return RunHistory(first_sync_done=done is not None, memberships=memberships)
+        done = set(session.scalars(select(SyncRun.connection_id).distinct().where(
+            SyncRun.connection_id.in_(ids), SyncRun.dry_run.is_(False),
+            SyncRun.status.in_(COMPLETED))))
+        # Per connection, the latest run that got as far as a plan (a preview counts: it read
+        # everything); newest first, so the first one seen per connection wins.
+        rows = session.execute(select(SyncRun.connection_id, SyncRun.counts).where(
+            SyncRun.connection_id.in_(ids), SyncRun.status != "running")
+            .order_by(SyncRun.connection_id, SyncRun.id.desc()))
+        sizes: dict[int, int] = {}
+        for cid, counts in rows:
+            if cid not in sizes and isinstance(counts, dict) and \
+                    isinstance(counts.get("desired_memberships"), int):
+                sizes[cid] = counts["desired_memberships"]
+    return {cid: RunHistory(first_sync_done=cid in done, memberships=sizes.get(cid)) for cid in ids}

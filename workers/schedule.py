@@ -1,4 +1,4 @@
-"""Sync schedules: the intervals Forge offers or a cron expression, and the minute tick."""
+"""Sync schedules: the intervals Forge offers or a cron expression, and the tick (every 20 s)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from app.db import Database
 from app.models import Connection, Installation, InstallationState
 from workers.queue import NotInstalled, enqueue_sync
+from workers.routing import run_histories
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +89,13 @@ def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
     """Enqueue the due connections and move their next run on; returns how many were enqueued."""
     now = now or datetime.now(UTC)
     count = 0
-    for cid, schedule, pending in due_connections(db, now):
+    due = due_connections(db, now)
+    # the queue of each comes from its earlier runs: read for all of them at once
+    histories = run_histories(db, [cid for cid, _, _ in due])
+    for cid, schedule, pending in due:
         try:
-            enqueue_sync(redis, cid, "push" if pending else "schedule", db=db)
+            enqueue_sync(redis, cid, "push" if pending else "schedule", db=db,
+                         history=histories[cid])
         except NotInstalled as exc:  # uninstalled since the query above: nothing to sync to
             log.info("%s", exc)
             continue

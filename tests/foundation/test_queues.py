@@ -127,6 +127,11 @@ def test_run_history_reads_the_runs(env):
     assert routing.run_history(extensions.db, cid) == RunHistory(True, 30)
     add_run(cid, "running", {"desired_memberships": 9})  # not finished planning: not yet news
     assert routing.run_history(extensions.db, cid) == RunHistory(True, 30)
+    other = env.connection(directory([], {}), name="other.json")
+    add_run(other, "succeeded", {"desired_memberships": 80_000})
+    # the tick reads every due connection's history at once: the same answers
+    assert routing.run_histories(extensions.db, [cid, other, other]) == {
+        cid: RunHistory(True, 30), other: RunHistory(True, 80_000)}
 
 
 def test_a_waiting_job_moves_to_a_faster_queue_and_is_never_doubled(env):
