@@ -14,9 +14,11 @@ every due schedule started within 60 s of being due.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -71,7 +73,21 @@ def fresh_database() -> None:
 def spawn(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A child process in the repository, its output in `log` (the child keeps the file open)."""
     with open(log, "w") as out:
-        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # its own process group: stopping it stops the job processes a worker forked too
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    """Stop every child and whatever it forked (a bulk job's process outlives a killed worker)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+        deadline = time.monotonic() + 10
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
 
 
 def start_site(users: int, logs: Path, name: str, nice: int = 0) -> tuple[str, subprocess.Popen]:
@@ -245,13 +261,7 @@ def main() -> None:
             result = run(args, late.app, server.url, big_url, small_sites, per_site, small,
                          (users, groups, memberships), tmp, keys, logs, procs, redis)
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
     print(json.dumps(result))
 
 

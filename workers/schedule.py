@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from croniter import CroniterBadDateError, croniter
@@ -13,6 +14,7 @@ from app.db import Database
 from app.models import Connection, Installation, InstallationState
 from workers.queue import NotInstalled, enqueue_sync
 from workers.routing import run_histories
+from workers.runlock import compare_and_delete
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,9 @@ INTERVALS = {
 """Named intervals (Forge's scheduledTrigger offers fiveMinute, hour, day, week)."""
 ALIASES = {"fiveMinute": "five_minutes", "5m": "five_minutes", "hourly": "hour",
            "daily": "day", "weekly": "week"}
+TICK_KEY = "usersync:schedule:tick"
+"""Held while a tick runs (by any worker); it expires, so a killed tick frees it."""
+TICK_TTL = 300
 MANUAL = ("", "manual", "none")
 """Spellings of 'on demand only', stored as NULL: the tick never enqueues such a connection."""
 
@@ -86,8 +91,22 @@ def due_connections(db: Database, now: datetime) -> list[tuple[int, str | None, 
 
 
 def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
-    """Enqueue the due connections and move their next run on; returns how many were enqueued."""
-    now = now or datetime.now(UTC)
+    """Enqueue the due connections and move their next run on; returns how many were enqueued.
+
+    One tick at a time across every worker: `rq cron` enqueues one every 20 s, and when a tick
+    of many due connections outlasts that, the next would otherwise take a second worker to
+    repeat the same work row by row against the first (found by bench/tenants.py)."""
+    token = uuid.uuid4().hex
+    if not redis.set(TICK_KEY, token, nx=True, ex=TICK_TTL):
+        log.info("a schedule tick is still running; this one has nothing to add")
+        return 0
+    try:
+        return _tick(db, redis, now or datetime.now(UTC))
+    finally:
+        compare_and_delete(redis, TICK_KEY, token)
+
+
+def _tick(db: Database, redis: Redis, now: datetime) -> int:
     count = 0
     due = due_connections(db, now)
     # the queue of each comes from its earlier runs: read for all of them at once

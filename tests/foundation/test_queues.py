@@ -267,3 +267,16 @@ def test_a_sites_share_holds_across_processes(redis_url):
     assert counts[0] + counts[1] == limit * share, "the big site's two processes took its share"
     assert counts[0] > 0 and counts[1] > 0, "both processes drew on the one shared count"
     assert counts[2] == limit * share, "the other site kept its whole share"
+
+
+def test_one_schedule_tick_at_a_time(env):
+    from workers import schedule
+
+    cid = env.connection(directory([], {}), {"schedule": "hour"})
+    env.redis.set(schedule.TICK_KEY, "another worker's tick", ex=60)
+    assert schedule.tick(extensions.db, env.redis) == 0, "a tick is running elsewhere"
+    assert queued(env.redis) == 0
+    env.redis.delete(schedule.TICK_KEY)
+    assert schedule.tick(extensions.db, env.redis) == 1
+    assert env.redis.get(schedule.TICK_KEY) is None, "released when done"
+    assert fetch_job(env.redis, env.redis.get(WAITING_KEY.format(cid=cid)).decode()).origin == BULK
