@@ -154,7 +154,7 @@ def connections_enable(connection_id: int) -> None:
 def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
     """Enqueue a sync (coalesced with any waiting one)."""
     from app.models import Connection
-    from workers.queue import NotInstalled, enqueue_sync, queue
+    from workers.queue import NotInstalled, enqueue_sync, fetch_job
 
     cfg = _setup()
     with extensions.db.session() as session:
@@ -173,7 +173,7 @@ def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
     if not wait:
         click.echo(job_id)
         return
-    job = queue(redis).fetch_job(job_id)
+    job = fetch_job(redis, job_id)
     deadline = time.monotonic() + WAIT_TIMEOUT
     while job.get_status(refresh=True) not in ("finished", "failed", "stopped", "canceled"):
         if time.monotonic() > deadline:

@@ -91,6 +91,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("USERSYNC_ATLASSIAN_TENANT_SHARE", "0.25", "The most of that hourly budget one site "
             "may use, so a large first sync cannot starve the other sites."),
     Setting("USERSYNC_SYNC_LOCK_TTL", "60", "Seconds before a killed worker's per-connection run lock expires."),
+    Setting("USERSYNC_BULK_MEMBERSHIPS", "50000", "A connection whose last run planned this many "
+            "memberships or more runs its full syncs on the `usersync-bulk` queue (see Queues)."),
     Setting("USERSYNC_FULL_FETCH_MAX_AGE_HOURS", "24",
             "Incremental IdP reads are used until the last full read is this old; then a full read heals drift."),
     Setting("USERSYNC_FORGE_JWKS_URL", DEFAULT_FORGE_JWKS_URL,
@@ -163,6 +165,7 @@ INTEGER_SETTINGS = {"USERSYNC_JWT_LEEWAY": ("JWT_LEEWAY", 0), "PORT": ("PORT", 1
                     "USERSYNC_ATLASSIAN_CONCURRENCY": ("ATLASSIAN_CONCURRENCY", 1),
                     "USERSYNC_ATLASSIAN_POINTS_PER_HOUR": ("ATLASSIAN_POINTS_PER_HOUR", 0),
                     "USERSYNC_SYNC_LOCK_TTL": ("SYNC_LOCK_TTL", 1),
+                    "USERSYNC_BULK_MEMBERSHIPS": ("BULK_MEMBERSHIPS", 1),
                     "USERSYNC_FULL_FETCH_MAX_AGE_HOURS": ("FULL_FETCH_MAX_AGE_HOURS", 1),
                     "USERSYNC_DIRECTORY_FILE_MAX_MB": ("DIRECTORY_FILE_MAX_MB", 1),
                     "USERSYNC_JWT_MAX_LIFETIME": ("JWT_MAX_LIFETIME", 1),

@@ -21,6 +21,7 @@ from app import config as app_config
 from app import crypto, migrate, redis_conn
 from app.run_console import LogFiles, Progress, RunWatcher
 from workers.flags import flag
+from workers.routing import QUEUES
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -134,7 +135,9 @@ def commands(port: int, redis_url: str, sandbox_port: int | None,
     cmds = {
         "web": f"{BIN / 'gunicorn'} --bind 127.0.0.1:{port} --workers 2 --access-logfile - "
                 f"--logger-class app.access_log.ScrubbingLogger app.wsgi:application",
-        "worker": f"{BIN / 'rq'} worker --url {redis_url} usersync",
+        # every queue, fastest first (workers/routing.py): one worker does all of the demo's work
+        "worker": f"{BIN / 'rq'} worker -w workers.worker.SyncWorker --url {redis_url} "
+                  f"{' '.join(QUEUES)}",
         "clock": f"{BIN / 'rq'} cron --url {redis_url} {ROOT / 'workers' / 'cron.py'}",
     }
     if sandbox_port:

@@ -44,6 +44,7 @@ class Settings:
     atlassian_points_per_hour: int
     atlassian_tenant_share: float
     sync_lock_ttl: int
+    bulk_memberships: int
     full_fetch_max_age_hours: int
     forge_jwks_url: str
     forge_app_id: str
@@ -82,6 +83,7 @@ FLASK_KEYS: dict[str, str] = {
     "ATLASSIAN_CONCURRENCY": "atlassian_concurrency",
     "ATLASSIAN_POINTS_PER_HOUR": "atlassian_points_per_hour",
     "ATLASSIAN_TENANT_SHARE": "atlassian_tenant_share", "SYNC_LOCK_TTL": "sync_lock_ttl",
+    "BULK_MEMBERSHIPS": "bulk_memberships",
     "FULL_FETCH_MAX_AGE_HOURS": "full_fetch_max_age_hours", "FORGE_JWKS_URL": "forge_jwks_url",
     "FORGE_APP_ID": "forge_app_id", "DIRECTORY_FILES_DIR": "directory_files_dir",
     "DIRECTORY_FILE_MAX_MB": "directory_file_max_mb",

@@ -43,7 +43,7 @@ from sandbox.atlassian.testing import running_site  # noqa: E402
 from sandbox.forge.testing import running_invoker  # noqa: E402
 from sandbox.live import LiveServer  # noqa: E402
 from tests.engine.harness import LateApp  # noqa: E402
-from workers.queue import QUEUE, WAITING_KEY  # noqa: E402
+from workers.queue import WAITING_KEY, fetch_job, queues  # noqa: E402
 
 
 def scratch(url: str) -> None:
@@ -83,8 +83,8 @@ def next_interval(redis) -> None:  # type: ignore[no-untyped-def]
         redis.delete(key)
 
 
-def queued_jobs(queue: Queue) -> Counter:
-    return Counter(job.args[0] for job in (queue.fetch_job(j) for j in queue.job_ids)
+def queued_jobs(queue: list[Queue]) -> Counter:
+    return Counter(job.args[0] for job in (fetch_job(q.connection, j) for q in queue for j in q.job_ids)
                    if job is not None)
 
 
@@ -136,8 +136,9 @@ def main() -> None:
                     session.flush()
                     connection_ids.append(conn.id)
         redis = extensions.redis(config)
-        queue = Queue(QUEUE, connection=redis)
-        queue.empty()
+        queue = queues(redis)
+        for each in queue:
+            each.empty()
 
         # 1. as Forge delivers: each installation at its own moment of the window, some twice
         rng = random.Random(5)
@@ -150,7 +151,8 @@ def main() -> None:
         # 3. a burst: every installation due at the same moment, each trigger delivered twice
         with extensions.db.session() as session:
             session.execute(update(Connection).values(next_run_at=None))
-        queue.empty()
+        for each in queue:
+            each.empty()
         picked_up(redis, connection_ids)
         next_interval(redis)
         burst = fire(invoker, [(0.0, inst, 2) for inst in installs], args.concurrency)

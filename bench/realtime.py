@@ -184,15 +184,14 @@ def _storm(args, d, idp, env, cid, redis, hook_url, secret) -> dict:  # type: ig
     watching = threading.Event()
 
     def watch() -> None:
-        from workers.queue import queue
+        from workers.queue import queued
 
-        q = queue(redis)
         while not watching.is_set():
             running = int(bool(redis.exists(LOCK_KEY.format(cid=cid))))
             waiting = int(bool(redis.exists(WAITING_KEY.format(cid=cid))))
             most["running"] = max(most["running"], running)
             most["waiting"] = max(most["waiting"], waiting)
-            most["queued"] = max(most["queued"], len(q))
+            most["queued"] = max(most["queued"], queued(redis))
             time.sleep(0.005)
 
     watcher = threading.Thread(target=watch, daemon=True)

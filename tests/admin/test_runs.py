@@ -16,6 +16,7 @@ from redis import Redis
 
 from app import extensions
 from tests.conftest import TEST_KEYS
+from workers.queue import QUEUES
 
 RQ = Path(sys.executable).parent / "rq"
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def work(env) -> None:  # type: ignore[no-untyped-def]
                     REDIS_URL=env.redis_url, USERSYNC_ALLOW_PRIVATE_URLS="true",
                     USERSYNC_ATLASSIAN_API_URL=base, USERSYNC_ATLASSIAN_AUTH_URL=base,
                     USERSYNC_LOG_FORMAT="text")
-    done = subprocess.run([str(RQ), "worker", "--burst", "--url", env.redis_url, "usersync"],
+    done = subprocess.run([str(RQ), "worker", "--burst", "--url", env.redis_url, *QUEUES],
                           env=proc_env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
 

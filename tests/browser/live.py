@@ -15,6 +15,7 @@ from redis import Redis
 
 from app import extensions
 from tests.engine.harness import Stack, stack
+from workers.queue import QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 RQ = Path(sys.executable).parent / "rq"
@@ -41,7 +42,7 @@ def worker(s: Stack, redis_url: str) -> subprocess.Popen:
                USERSYNC_SECRET_KEYS=",".join(s.secret_keys), USERSYNC_ALLOW_PRIVATE_URLS="true",
                USERSYNC_ATLASSIAN_API_URL=s.cloud.base_url, USERSYNC_ATLASSIAN_AUTH_URL=s.cloud.base_url,
                USERSYNC_LOG_FORMAT="text", USERSYNC_LOG_LEVEL="WARNING")
-    return subprocess.Popen([str(RQ), "worker", "--url", redis_url, "usersync"], env=env, cwd=ROOT,
+    return subprocess.Popen([str(RQ), "worker", "--url", redis_url, *QUEUES], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

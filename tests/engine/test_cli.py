@@ -87,13 +87,18 @@ def test_bad_input_is_a_clear_error(env):
     assert result.exit_code != 0 and "does not exist" in result.output
 
 
-def test_clock_configuration_registers_the_minute_tick():
+def test_clock_configuration_registers_the_schedule_tick():
     from rq.cron import CronScheduler
+
+    from workers.queue import BULK, INTERACTIVE
 
     scheduler = CronScheduler(connection=Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:9")))
     scheduler.load_config_from_file(str(Path(__file__).resolve().parents[2] / "workers" / "cron.py"))
     jobs = {job.func_name: job for job in scheduler.get_jobs()}
-    assert jobs["workers.jobs.schedule_tick"].interval == 60
+    # a due schedule is enqueued within 20 s, on the queue every worker takes from first
+    assert jobs["workers.jobs.schedule_tick"].interval == 20
+    assert jobs["workers.jobs.schedule_tick"].queue_name == INTERACTIVE
+    assert jobs["app.connect.retention.purge_job"].queue_name == BULK
     # and once a day, the data of sites uninstalled past the retention period goes
     assert jobs["workers.jobs.purge_job"].interval == 86400
     assert len(jobs) == 2
@@ -123,7 +128,7 @@ def test_manual_schedule_is_stored_and_never_ticked(env):
 
     from app import extensions
     from workers import schedule
-    from workers.queue import queue
+    from workers.queue import queued_jobs
 
     path = env.write_directory(directory([("u1", "a@example.com", True)], {"g": ["u1"]}))
     add = ["connections", "add", "--client-key", env.client_key, "--kind", "directory_file",
@@ -134,7 +139,7 @@ def test_manual_schedule_is_stored_and_never_ticked(env):
     assert listed[int(manual)]["schedule"] is None, "null: manual, on demand only"
     assert listed[int(hourly)]["schedule"] == "hour"
     assert schedule.tick(extensions.db, env.redis, datetime.now(UTC)) == 1
-    [job] = queue(env.redis).get_jobs()
+    [job] = queued_jobs(env.redis)
     assert job.args[0] == int(hourly), "only the scheduled connection is enqueued"
 
 

@@ -13,7 +13,7 @@ from sandbox.live import LiveServer
 from tests.conftest import TEST_KEYS
 from tests.engine.harness import LateApp
 from workers import schedule
-from workers.queue import NotInstalled, enqueue_sync, queue
+from workers.queue import NotInstalled, enqueue_sync, queued, queues
 
 
 def bootstrap_into_fresh_sandbox(settings: dict, app, app_url: str) -> int:  # type: ignore[no-untyped-def]
@@ -41,14 +41,14 @@ def test_connections_of_an_earlier_sandbox_run_are_neither_ticked_nor_queued(
         assert session.get(Connection, second).installation.state == InstallationState.ENABLED
 
     assert schedule.tick(extensions.db, redis, datetime.now(UTC)) == 1
-    assert [job.args[0] for job in queue(redis).get_jobs()] == [second]
+    assert [job.args[0] for q in queues(redis) for job in q.get_jobs()] == [second]
     with pytest.raises(NotInstalled, match="uninstalled"):
         enqueue_sync(redis, first, "manual")
-    assert len(queue(redis)) == 1
+    assert queued(redis) == 1
 
     result = late.app.test_cli_runner().invoke(args=["sync", str(first)])
     assert result.exit_code != 0 and "uninstalled" in result.output
-    assert len(queue(redis)) == 1
+    assert queued(redis) == 1
 
 
 def test_only_loopback_sites_count_as_sandbox_sites(test_config):

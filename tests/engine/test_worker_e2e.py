@@ -19,7 +19,7 @@ from app.models import SyncRun
 from tests.conftest import TEST_KEYS
 from tests.engine.harness import directory, stack
 from workers import schedule
-from workers.queue import enqueue_sync, queue
+from workers.queue import QUEUES, enqueue_sync, queued
 
 RQ = Path(sys.executable).parent / "rq"
 LENIENT = {"max_removal_percent": 100, "max_users_affected": 100000}
@@ -40,7 +40,7 @@ def worker(env, *extra: str) -> subprocess.Popen:
                     USERSYNC_ATLASSIAN_API_URL=cfg, USERSYNC_ATLASSIAN_AUTH_URL=cfg,
                     USERSYNC_SYNC_LOCK_TTL="3", USERSYNC_LOG_FORMAT="text")
     return subprocess.Popen([str(RQ), "worker", "--url", env.redis_url,
-                             *extra, "usersync"], env=proc_env, cwd=Path(__file__).resolve().parents[2],
+                             *extra, *QUEUES], env=proc_env, cwd=Path(__file__).resolve().parents[2],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -86,7 +86,7 @@ def test_worker_runs_a_sync_and_triggers_coalesce(env, test_config):
     cid = env.connection(population(env, 20, 2), {"policy": LENIENT})
     job_ids = {enqueue_sync(env.redis, cid, "webhook") for _ in range(100)}
     assert len(job_ids) == 1, "100 triggers with no worker running become one waiting job"
-    assert len(queue(env.redis)) == 1
+    assert queued(env.redis) == 1
     proc = worker(env, "--burst")
     assert proc.wait(timeout=120) == 0
     done = runs(cid)
@@ -141,7 +141,7 @@ def test_schedule_tick_enqueues_due_and_pushed_connections(env, test_config):
         nxt = session.get(Connection, due).next_run_at
         assert nxt.replace(tzinfo=UTC) == now + timedelta(hours=1)
     assert schedule.tick(extensions.db, env.redis, now) == 1, "only the pushed one is still due"
-    assert len(queue(env.redis)) == 2, "the repeated trigger joined the waiting job"
+    assert queued(env.redis) == 2, "the repeated trigger joined the waiting job"
 
 
 def sync_with_worker(env, cid: int) -> SyncRun:

@@ -11,7 +11,7 @@ from app import extensions
 from app.connections import create as create_connection
 from app.forge.schedule import DELIVERY_KEY
 from app.models import Installation
-from workers.queue import QUEUE, WAITING_KEY
+from workers.queue import WAITING_KEY, fetch_job, queues
 
 
 def installation(**where: Any) -> Installation | None:
@@ -38,19 +38,20 @@ def connection(client_key: str, path: str, schedule: str | None = "five_minutes"
         return conn.id
 
 
-def fresh_queue(config: dict) -> Queue:
-    """The sync queue, emptied (the embedded Redis lives for the whole test session)."""
+def fresh_queue(config: dict) -> list[Queue]:
+    """The sync queues, emptied (the embedded Redis lives for the whole test session)."""
     redis = extensions.redis(config)
-    queue = Queue(QUEUE, connection=redis)
-    queue.empty()
+    queue = queues(redis)
+    for each in queue:
+        each.empty()
     for pattern in (WAITING_KEY.format(cid="*"), DELIVERY_KEY.format(installation="*")):
         for key in redis.scan_iter(pattern):
             redis.delete(key)
     return queue
 
 
-def queued_syncs(queue: Queue) -> list[tuple[int, str]]:
-    """(connection id, trigger) of every queued sync job."""
-    jobs = [queue.fetch_job(job_id) for job_id in queue.job_ids]
+def queued_syncs(queue: list[Queue]) -> list[tuple[int, str]]:
+    """(connection id, trigger) of every queued sync job, on any of the queues."""
+    jobs = [fetch_job(each.connection, job_id) for each in queue for job_id in each.job_ids]
     return sorted((job.args[0], job.args[1]) for job in jobs
                   if job is not None and job.func_name == "workers.jobs.sync_connection")

@@ -22,6 +22,7 @@ from tests.engine.harness import directory
 from tests.engine.test_worker_e2e import runs, wait_for
 from tests.forge.helpers import connection, installation
 from workers.atlassian.credentials import save_credential
+from workers.queue import QUEUES
 
 RQ = Path(sys.executable).parent / "rq"
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +38,7 @@ def worker(forge_stack, test_config):  # type: ignore[no-untyped-def]
                REDIS_URL=test_config["REDIS_URL"], USERSYNC_ALLOW_PRIVATE_URLS="true",
                USERSYNC_ATLASSIAN_API_URL=base, USERSYNC_ATLASSIAN_AUTH_URL=base,
                USERSYNC_LOG_FORMAT="text")
-    proc = subprocess.Popen([str(RQ), "worker", "--url", test_config["REDIS_URL"], "usersync"],
+    proc = subprocess.Popen([str(RQ), "worker", "--url", test_config["REDIS_URL"], *QUEUES],
                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield proc
     proc.terminate()

@@ -10,14 +10,14 @@ from app.extensions import db
 from app.models import Connection
 from sandbox.live import LiveServer
 from tests.scim.conftest import ScimClient, connect_client, patch_body, user_body
-from workers.queue import WAITING_KEY, queue
+from workers.queue import WAITING_KEY, empty, queued_jobs
 
 
 @pytest.fixture()
 def redis(redis_url: str) -> Redis:
     """The test Redis with no sync queued: database ids restart in every test, queues do not."""
     client = Redis.from_url(redis_url)
-    queue(client).empty()
+    empty(client)
     for key in client.scan_iter(WAITING_KEY.format(cid="*")):
         client.delete(key)
     return client
@@ -29,7 +29,7 @@ def pending(connection_id: int) -> bool:
 
 
 def queued_syncs(redis: Redis, connection_id: int) -> list:
-    return [job for job in queue(redis).get_jobs()
+    return [job for job in queued_jobs(redis)
             if job.func_name == "workers.jobs.sync_connection" and job.args[0] == connection_id]
 
 

@@ -13,7 +13,7 @@ from app.models import Connection, Installation, InstallationState, SyncRun
 from tests.conftest import TEST_KEYS
 from tests.engine.harness import directory, stack
 from workers import context, jobs, schedule
-from workers.queue import WAITING_KEY, enqueue_sync, queue
+from workers.queue import WAITING_KEY, enqueue_sync, queued
 
 ALICE = ("u-alice", "alice@example.com", True)
 
@@ -87,10 +87,10 @@ def test_cli_disable_stops_sync_and_enable_restores_it(env):
     assert refused.exit_code == 1
     assert f"connection {env.cid} is disabled" in refused.output
     assert f"usersync connections enable {env.cid}" in refused.output
-    assert len(queue(env.redis)) == 0 and env.redis.get(WAITING_KEY.format(cid=env.cid)) is None
+    assert queued(env.redis) == 0 and env.redis.get(WAITING_KEY.format(cid=env.cid)) is None
     assert cli("connections", "enable", str(env.cid)).exit_code == 0
     accepted = cli("sync", str(env.cid), "--dry-run")
-    assert accepted.exit_code == 0 and len(queue(env.redis)) == 1
+    assert accepted.exit_code == 0 and queued(env.redis) == 1
 
 
 @pytest.mark.parametrize("command", ["disable", "enable"])
@@ -104,7 +104,7 @@ def test_cli_sync_refuses_a_connection_of_a_site_not_enabled(env):
     set_site_state(env, InstallationState.UNINSTALLED)
     result = cli("sync", str(env.cid))
     assert result.exit_code == 1 and "not enabled" in result.output
-    assert len(queue(env.redis)) == 0
+    assert queued(env.redis) == 0
 
 
 def test_a_pushed_change_for_a_disabled_connection_is_not_flagged_nor_enqueued(env):
@@ -113,7 +113,7 @@ def test_a_pushed_change_for_a_disabled_connection_is_not_flagged_nor_enqueued(e
         triggers.notify_change(session, env.cid, lambda: env.redis, "webhook")
     with extensions.db.session() as session:
         assert session.get(Connection, env.cid).pending_changes is False
-    assert len(queue(env.redis)) == 0
+    assert queued(env.redis) == 0
 
 
 def test_schedule_tick_skips_disabled_connections_and_sites(env):

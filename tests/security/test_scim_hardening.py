@@ -17,7 +17,7 @@ from app.models.installation import InstallationState, utcnow
 from app.models.scim import ScimGroup, ScimMember, ScimUser
 from app.scim import group_patch, groups
 from tests.scim.conftest import add_connection, group_body, issue_token, patch_body, user_body
-from workers.queue import queue
+from workers.queue import empty, queued_jobs
 
 ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -78,7 +78,7 @@ REFUSALS = [(_disable_connection, 403), (_set_site(InstallationState.DISABLED), 
 
 
 def _queued(redis_client: Redis, connection_id: int) -> list:
-    return [job for job in queue(redis_client).get_jobs()
+    return [job for job in queued_jobs(redis_client)
             if job.func_name == "workers.jobs.sync_connection" and job.args[0] == connection_id]
 
 
@@ -87,10 +87,10 @@ def _queued(redis_client: Redis, connection_id: int) -> list:
 def test_refused_tenants_store_nothing_and_queue_nothing(scim: Client, redis_url: str,
                                                          switch_off, status: int) -> None:
     redis_client = Redis.from_url(redis_url)
-    queue(redis_client).empty()
+    empty(redis_client)
     user = scim("POST", "/Users", user_body("kept@example.com")).get_json()
     group = scim("POST", "/Groups", group_body("kept", [user["id"]])).get_json()
-    queue(redis_client).empty()
+    empty(redis_client)
     with db.session() as session:
         session.get(Connection, scim.connection_id).pending_changes = False
     switch_off(scim.connection_id)

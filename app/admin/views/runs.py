@@ -19,7 +19,7 @@ from app.admin.schemas import runs as s
 from app.admin.views import exports
 from app.admin.views.queueing import redis, with_queue
 from app.models import Change, Connection, SyncRun
-from workers.queue import PROGRESS_KEY, enqueue_approval, enqueue_sync, queue
+from workers.queue import PROGRESS_KEY, enqueue_approval, enqueue_sync, fetch_job
 from workers.sync.plan import Plan, PlanFormatError
 from workers.vocabulary import RunStatus, Trigger
 
@@ -65,7 +65,7 @@ def job_state(ctx: Context, job_id: str) -> dict[str, Any]:
         else:
             run = tenancy.run(session, ctx.caller, int(found.group(2)))
         run_id = run.id if run else None
-    job = with_queue(lambda r: queue(r).fetch_job(job_id))
+    job = with_queue(lambda r: fetch_job(r, job_id))
     state = job.get_status(refresh=False) if job is not None else None
     return {"job_id": job_id, "state": str(getattr(state, "value", state) or "unknown"),
             "run_id": run_id}
