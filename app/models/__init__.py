@@ -4,9 +4,11 @@ from app.models.connection import Connection
 from app.models.credential import AtlassianCredential
 from app.models.installation import Installation, InstallationKind, InstallationState
 from app.models.lifecycle_token import UsedLifecycleToken
+from app.models.mirror import ManagedGroup, ManagedMembership
 from app.models.scim import ScimEndpoint, ScimGroup, ScimMember, ScimToken, ScimUser, ScimUserEmail  # noqa: F401
 from app.models.source_state import SourceState
 from app.models.sync import Change, GroupMapping, Link, SyncRun
 
 __all__ = ["AtlassianCredential", "Change", "Connection", "GroupMapping", "Link", "SourceState", "SyncRun", "Installation",
-           "InstallationKind", "InstallationState", "UsedLifecycleToken"]
+           "InstallationKind", "InstallationState", "ManagedGroup", "ManagedMembership",
+           "UsedLifecycleToken"]
