@@ -11,6 +11,7 @@ from app import extensions, logs
 from workers import context, runlock
 from workers.queue import JOB_TIMEOUT, LOCK_KEY, LOCK_TTL, PROGRESS_KEY, WAITING_KEY
 from workers.sync import engine
+from workers.sync.scope import Scope, ScopeError
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,12 @@ def _progress(redis, connection_id: int, run_id: int):  # type: ignore[no-untype
     return publish
 
 
-def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool = False) -> dict[str, Any]:
-    """Run one sync of `connection_id`, after any sync of it already running."""
+def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool = False,
+                    scope: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one sync of `connection_id`, after any sync of it already running.
+
+    `scope` ({"users": [...], "groups": [...]}, IdP ids) makes it a targeted run of those
+    users and groups; a source that cannot read them one by one runs in full instead."""
     context.settings()
     redis = context.redis()
     job = get_current_job()
@@ -53,7 +58,12 @@ def sync_connection(connection_id: int, trigger: str = "manual", dry_run: bool =
                      inactive)
             return {"run_id": None, "status": "skipped", "reason": inactive}
         engine.close_interrupted(env.db, connection_id)
-        run_id = engine.start_run(env.db, connection_id, trigger, dry_run, job_id)
+        try:
+            targeted = Scope.from_json(scope)
+        except ScopeError as exc:
+            log.warning("sync of connection %s: %s; running it whole", connection_id, exc)
+            targeted = Scope()
+        run_id = engine.start_run(env.db, connection_id, trigger, dry_run, job_id, targeted)
         try:
             status = engine.run_sync(env, run_id, _progress(redis, connection_id, run_id))
         except Exception as exc:

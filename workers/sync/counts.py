@@ -34,6 +34,8 @@ class RunCounts:
     kept flat in the stored form because earlier runs stored them so."""
 
     fetch: str | None = None
+    basis: str | None = None
+    """Fingerprint of the mapping and policy the plan was made with."""
     planning: str | None = None
     """full | incremental | targeted | unchanged: how the plan was made."""
     site_reads: str | None = None
@@ -50,7 +52,7 @@ class RunCounts:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.stats)
-        for name in ("fetch", "planning", "site_reads", "idp_groups", "planned", "scope",
+        for name in ("fetch", "basis", "planning", "site_reads", "idp_groups", "planned", "scope",
                      "applied", "failed", "skipped", "applied_by_kind"):
             value = getattr(self, name)
             if value is not None:

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from workers.sync.mapping import Desired
-from workers.sync.planner import Current, Links, emails_to_look_up, plan
 from workers.sync.plan import Plan
+from workers.sync.planner import Current, Links, emails_to_look_up, plan
 from workers.sync.policy import SyncPolicy
 
 
@@ -41,15 +41,29 @@ def _changed(old: dict, new: dict) -> set[str]:
     return gone_or_new | {k for k in old.keys() & new.keys() if old[k] != new[k]}
 
 
+def planned_users(old: Desired, new: Desired, keys: set[str], users: set[str]) -> set[str]:
+    """The synced users a delta plans: the touched ones and every member, old or new, of a
+    touched group (a leaver still synced elsewhere is removed there)."""
+    planned = set(users & new.users.keys())
+    for k in keys:
+        if k in new.groups:
+            planned |= new.members[k]
+            planned |= old.members.get(k, set()) & new.users.keys()
+    return planned
+
+
+def emails_needed(old: Desired, new: Desired, links: Links, keys: set[str],
+                  users: set[str]) -> list[str]:
+    """The e-mails to look up on the site for this delta: those of its unlinked planned users."""
+    planned = planned_users(old, new, keys, users)
+    return emails_to_look_up(Desired(users={u: new.users[u] for u in planned}), links)
+
+
 def project(old: Desired, new: Desired, current: Current, links: Links, keys: set[str],
             users: set[str]) -> tuple[Desired, Current, Links]:
     """The inputs narrowed to what `keys` and `users` touch (see the module's docstring)."""
+    planned = planned_users(old, new, keys, users)
     keys = {k for k in keys if k in new.groups}
-    planned = set(users & new.users.keys())
-    for k in keys:
-        # members who stay, join, or leave (a leaver still synced elsewhere is removed here)
-        planned |= new.members[k]
-        planned |= old.members.get(k, set()) & new.users.keys()
     planned |= _colliders(new, current, links, planned)
     touched_accounts = {links.users[u] for u in users if u in links.users}
     touched_accounts |= {current.accounts_by_email[e] for e in _emails(new, users)
@@ -114,12 +128,17 @@ def _narrow_current(current: Current, new: Desired, links: Links, keys: set[str]
 
 
 def plan_incremental(old: Desired, new: Desired, current: Current, links: Links,
-                     policy: SyncPolicy) -> Plan:
-    """The ops of `plan(new, current, links, policy)`, given that the site matched `old`."""
+                     policy: SyncPolicy, *, managed: tuple[int, int] | None = None) -> Plan:
+    """The ops of `plan(new, current, links, policy)`, given that the site matched `old`.
+
+    `managed` is (groups, memberships) the connection manages in all, for the guard's
+    percentages (the narrowed plan counts only what it touched)."""
     keys, users = touched(old, new)
     desired, narrowed, narrowed_links = project(old, new, current, links, keys, users)
     result = plan(desired, narrowed, narrowed_links, policy)
     result.stats.update({"idp_users": len(new.idp_users), "desired_users": len(new.users),
                          "desired_memberships": sum(len(m) for m in new.members.values()),
                          "touched_groups": len(keys), "touched_users": len(users)})
+    if managed is not None:
+        result.stats["managed_groups"], result.stats["managed_memberships"] = managed
     return result

@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -37,28 +37,41 @@ class Mirror:
         return {gid for gid, rights in self.admin_rights.items() if rights}
 
 
-def load(session: Session, connection_id: int, members_of: Collection[str] | None = None) -> Mirror:
-    """The mirror with the members of `members_of` (every managed group when None)."""
+def load(session: Session, connection_id: int, members_of: Collection[str] | None = None,
+         accounts: Collection[str] = ()) -> Mirror:
+    """The mirror's groups, with the members of `members_of` (every group's when None) and
+    the memberships of `accounts` in any group."""
     mirror = Mirror()
     for gid, name, rights in session.execute(
             select(ManagedGroup.group_id, ManagedGroup.name, ManagedGroup.admin_rights)
             .where(ManagedGroup.connection_id == connection_id)):
         mirror.groups[gid], mirror.admin_rights[gid] = name, rights
         mirror.members[gid] = set()
-    if members_of is not None and not members_of:
-        return mirror
-    query = select(ManagedMembership.group_id, ManagedMembership.account_id,
-                   ManagedMembership.active).where(ManagedMembership.connection_id == connection_id)
-    if members_of is not None and len(members_of) <= 500:
-        query = query.where(ManagedMembership.group_id.in_(list(members_of)))
-    wanted = None if members_of is None else set(members_of)
-    for gid, acc, active in session.execute(query):
-        if wanted is not None and gid not in wanted:
-            continue
-        mirror.members.setdefault(gid, set()).add(acc)
-        if not active:
-            mirror.inactive.add(acc)
+    base = select(ManagedMembership.group_id, ManagedMembership.account_id,
+                  ManagedMembership.active).where(ManagedMembership.connection_id == connection_id)
+    if members_of is None:
+        queries = [base]
+    else:
+        wanted, who = sorted(set(members_of)), sorted(set(accounts))
+        queries = [base.where(ManagedMembership.group_id.in_(wanted[i:i + 500]))
+                   for i in range(0, len(wanted), 500)]
+        queries += [base.where(ManagedMembership.account_id.in_(who[i:i + 500]))
+                    for i in range(0, len(who), 500)]
+    for query in queries:
+        for gid, acc, active in session.execute(query):
+            mirror.members.setdefault(gid, set()).add(acc)
+            if not active:
+                mirror.inactive.add(acc)
     return mirror
+
+
+def size(session: Session, connection_id: int) -> tuple[int, int]:
+    """(groups, memberships) the mirror holds for the connection."""
+    groups = session.scalar(select(func.count()).select_from(ManagedGroup).where(
+        ManagedGroup.connection_id == connection_id))
+    members = session.scalar(select(func.count()).select_from(ManagedMembership).where(
+        ManagedMembership.connection_id == connection_id))
+    return int(groups or 0), int(members or 0)
 
 
 def is_built(session: Session, connection_id: int) -> bool:

@@ -14,11 +14,13 @@ from typing import Any
 from app.db import Database
 from app.models import Connection, SourceState, SyncRun
 from workers.sources.base import Source, SourceConfigError, SourceError
+from workers.sync import targeted
 from workers.sync.model import Group, Snapshot, User
+from workers.sync.scope import Scope
 
 log = logging.getLogger(__name__)
 
-FULL, INCREMENTAL = "full", "incremental"
+FULL, INCREMENTAL, TARGETED = "full", "incremental", "targeted"
 SCHEMA_VERSION = 1
 """Layout of SourceState.snapshot; a stored state of another version is ignored (full read)."""
 MAX_AGE_ENV = "USERSYNC_FULL_FETCH_MAX_AGE_HOURS"
@@ -41,6 +43,8 @@ class Fetched:
     settings_hash: str
     full_at: datetime
     incremental_capable: bool
+    base: Snapshot | None = None
+    """The stored snapshot this one was built on (incremental and targeted reads), else None."""
 
 
 def settings_hash(kind: str, settings: dict[str, Any] | None) -> str:
@@ -95,10 +99,39 @@ def fetch(db: Database, run_id: int, source: Source, *, max_age: timedelta | Non
     else:
         snapshot, mode = _incremental(source, *base)
         full_at = now if mode == FULL else full_at
+    _record_mode(db, run_id, mode)
+    return Fetched(snapshot, mode, connection_id, fingerprint, full_at, source.supports_incremental,
+                   base=base[0] if base is not None and mode == INCREMENTAL else None)
+
+
+def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> Fetched | None:
+    """Read only the users and groups of `scope`, laid over the stored base; None when that
+    cannot be done (the source reads no single users, or there is no current base): the run
+    then reads as usual."""
+    if not source.supports_targeted or scope.empty:
+        return None
+    with db.session() as session:
+        conn = session.get(Connection, session.get(SyncRun, run_id).connection_id)
+        fingerprint = settings_hash(conn.kind, conn.settings)
+        state = session.get(SourceState, conn.id)
+        if (state is None or state.schema_version != SCHEMA_VERSION
+                or state.settings_hash != fingerprint):
+            return None
+        base = _base(state)
+        full_at, connection_id = _aware(state.full_at), conn.id
+    if base is None:
+        return None
+    snapshot = targeted.fetch_scope(source, base[0], scope)
+    _record_mode(db, run_id, TARGETED)
+    # The base's cursor stays: the next change read covers these changes again, harmlessly.
+    return Fetched(snapshot, TARGETED, connection_id, fingerprint, full_at,
+                   source.supports_incremental, base=base[0])
+
+
+def _record_mode(db: Database, run_id: int, mode: str) -> None:
     with db.session() as session:
         run = session.get(SyncRun, run_id)
         run.counts = {**(run.counts or {}), "fetch": mode}
-    return Fetched(snapshot, mode, connection_id, fingerprint, full_at, source.supports_incremental)
 
 
 def _base(state: SourceState) -> tuple[Snapshot, str] | None:
