@@ -222,7 +222,7 @@ class Executor:
             for write in writes:
                 write(session)
             session.add_all(changes)
-            mirror.add_groups(session, cid, created)
+            mirror.add_groups(session, cid, created, admin_rights=False)
             mirror.add_members(session, cid, added)
             mirror.remove_members(session, cid, removed)
         self.done += len(rows)

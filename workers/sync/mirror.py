@@ -94,10 +94,14 @@ def _insert_ignoring_duplicates(session: Session, model: type, rows: list[dict])
                 session.execute(insert(model), [row])
 
 
-def add_groups(session: Session, connection_id: int, groups: Iterable[tuple[str, str]]) -> None:
-    """Groups this connection now manages (created, or read for the first time)."""
+def add_groups(session: Session, connection_id: int, groups: Iterable[tuple[str, str]],
+               admin_rights: bool | None = None) -> None:
+    """Groups this connection now manages (created, or read for the first time). A group this
+    app created holds no permission (`admin_rights` False) until someone grants one; the
+    reconcile judges every group again."""
     _insert_ignoring_duplicates(session, ManagedGroup, [
-        {"connection_id": connection_id, "group_id": gid, "name": name} for gid, name in groups])
+        {"connection_id": connection_id, "group_id": gid, "name": name,
+         "admin_rights": admin_rights} for gid, name in groups])
 
 
 def add_members(session: Session, connection_id: int, pairs: Iterable[tuple[str, str]],

@@ -11,6 +11,15 @@ CHANGE_KINDS = ("create_group", "link_group", "link_user", "invite_user", "resto
 OUTCOMES = ("applied", "failed", "skipped")
 
 
+class SyncRequest(Schema):
+    """Options of "Sync now"; the body may be left out."""
+
+    optional_body = True
+    reconcile = fields.Boolean(load_default=False, metadata={
+        "description": "Read every managed group from the site first (the drift reconcile) "
+                       "instead of trusting the mirror of what this app wrote."})
+
+
 class RunSummary(Schema):
     id = fields.Integer(required=True)
     connection_id = fields.Integer(required=True)
