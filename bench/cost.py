@@ -41,74 +41,62 @@ from sandbox.idps import entra  # noqa: E402
 from sandbox.idps.directory import Directory  # noqa: E402
 from tests.engine.harness import Stack, stack  # noqa: E402
 from tests.engine.sources_fixtures import connect  # noqa: E402
-from workers.sync import engine, snapshots  # noqa: E402
-from workers.sync import run as run_context
+from workers.sync import engine, mapping, snapshots  # noqa: E402
+from workers.sync import run as run_context  # noqa: E402
+from workers.sync.policy import from_connection  # noqa: E402
 
 LENIENT = {"max_removal_percent": 100, "max_users_affected": 10**9, "on_unmatched": "skip"}
 
 
-def seed_site(env: Stack, d: Directory) -> tuple[dict[str, str], dict[str, str]]:
-    """The site as a converged sync leaves it: every person an account, every team a group."""
-    site = env.cloud.site
+def seed(env: Stack, cid: int, d: Directory) -> dict[str, str]:
+    """The state a converged first sync leaves: the IdP base from a real full read (kept as a
+    succeeded run keeps it), the desired groups on the site with exactly the desired members,
+    links, the mirror, and the run itself. Returns IdP group id → site groupId."""
+    db, site = extensions.db, env.cloud.site
     accounts = {p.id: site.add_user(p.email, p.display_name).account_id for p in d.person_list()}
-    groups: dict[str, str] = {}
-    members = _flattened(d)
-    for team in d.team_list():
-        gid = site.add_group(team.name).group_id
-        groups[team.id] = gid
-        for pid in members[team.id]:
-            site.add_member(gid, accounts[pid])
-    return accounts, groups
-
-
-def _flattened(d: Directory) -> dict[str, set[str]]:
-    """Each team's members with its child teams' (Entra reads are direct; the mapping flattens)."""
-    out = {t.id: set(t.member_ids) for t in d.team_list()}
-    for team in d.team_list():  # one level of nesting in the generated directory
-        if team.parent_id:
-            out[team.parent_id] |= set(team.member_ids)
-    return out
-
-
-def seed_state(env: Stack, cid: int, d: Directory, accounts: dict[str, str],
-               groups: dict[str, str]) -> None:
-    """Links, mirror, stored base and one converged run, as after a first sync."""
-    db = extensions.db
-    members = _flattened(d)
     now = datetime.now(UTC)
     with db.session() as session:
-        session.execute(insert(Link), [
-            {"connection_id": cid, "kind": "user", "idp_id": pid, "atlassian_id": acc,
-             "suspended": False} for pid, acc in accounts.items()])
-        session.execute(insert(Link), [
-            {"connection_id": cid, "kind": "group", "idp_id": tid, "atlassian_id": gid,
-             "suspended": False} for tid, gid in groups.items()])
-        session.execute(insert(ManagedGroup), [
-            {"connection_id": cid, "group_id": gid, "name": d.teams[tid].name,
-             "admin_rights": False, "reconciled_at": now} for tid, gid in groups.items()])
-        rows = [{"connection_id": cid, "group_id": groups[tid], "account_id": accounts[pid],
-                 "active": True} for tid, pids in members.items() for pid in pids]
-        for start in range(0, len(rows), 20000):
-            session.execute(insert(ManagedMembership), rows[start:start + 20000])
         conn = session.get(Connection, cid)
         conn.reconciled_at = now
         conn.policy = {**LENIENT, "invite_domains": ["example.com"]}
-        basis = run_context.basis_of(conn)
-    # the IdP base: a real full read, kept as a converged run keeps it
     run_id = engine.start_run(db, cid, "manual", False)
     with db.session() as session:
-        source = run_context.make_source(session.get(Connection, cid), extensions.secrets.decrypt,
-                                         True)
+        conn = session.get(Connection, cid)
+        basis = run_context.basis_of(conn)
+        policy = from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
+                                 conn.default_groups, conn.deprovision, conn.policy)
+        source = run_context.make_source(conn, extensions.secrets.decrypt, True)
     fetched = snapshots.fetch(db, run_id, source)
     snapshots.keep(db, fetched, "succeeded", True)
-    users = sum(1 for p in d.person_list() if any(p.id in m for m in members.values()))
+    desired = mapping.desired(fetched.snapshot, policy.mapping)
+    groups: dict[str, str] = {}
+    mirror_rows: list[dict] = []
+    group_rows: list[dict] = []
+    for key, target in desired.groups.items():
+        gid = site.add_group(target.name).group_id
+        group_rows.append({"connection_id": cid, "group_id": gid, "name": target.name,
+                           "admin_rights": False, "reconciled_at": now})
+        for idp_gid in target.idp_group_ids:
+            groups[idp_gid] = gid
+        for uid in desired.members[key]:
+            site.add_member(gid, accounts[uid])
+            mirror_rows.append({"connection_id": cid, "group_id": gid,
+                                "account_id": accounts[uid], "active": True})
+    link_rows = [{"connection_id": cid, "kind": "user", "idp_id": uid,
+                  "atlassian_id": accounts[uid], "suspended": False} for uid in desired.users]
+    link_rows += [{"connection_id": cid, "kind": "group", "idp_id": idp_gid,
+                   "atlassian_id": gid, "suspended": False} for idp_gid, gid in groups.items()]
     with db.session() as session:
+        for table, rows in ((Link, link_rows), (ManagedGroup, group_rows),
+                            (ManagedMembership, mirror_rows)):
+            for start in range(0, len(rows), 20000):
+                session.execute(insert(table), rows[start:start + 20000])
         run = session.get(SyncRun, run_id)
         run.status, run.finished_at = "succeeded", datetime.now(UTC)
-        run.counts = {"basis": basis, "applied": sum(map(len, members.values())), "failed": 0,
-                      "skipped": 0, "desired_users": users, "idp_users": len(d.people),
-                      "managed_groups": len(groups),
-                      "managed_memberships": sum(map(len, members.values()))}
+        run.counts = {"basis": basis, "applied": len(mirror_rows), "failed": 0, "skipped": 0,
+                      "desired_users": len(desired.users), "idp_users": len(d.people),
+                      "managed_groups": len(group_rows), "managed_memberships": len(mirror_rows)}
+    return groups
 
 
 def measured(env: Stack, cid: int, trigger: str = "schedule") -> dict[str, Any]:
@@ -170,9 +158,8 @@ def main() -> None:
     rng = random.Random(5)
     started = time.monotonic()
     with stack(config, tmp, validate=False) as env, entra.serve(d) as idp:
-        accounts, site_groups = seed_site(env, d)
         cid = connect(env, entra.KIND, idp.settings)
-        seed_state(env, cid, d, accounts, site_groups)
+        site_groups = seed(env, cid, d)
         setup_s = time.monotonic() - started
         noop = measured(env, cid)
         changed = change_memberships(d, args.change, rng)
