@@ -133,6 +133,10 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
                or snapshots.fetch(env.db, run_id, ctx.source))
     sync_policy = _with_invite_domains(env.db, ctx.connection_id, ctx.policy.sync,
                                        fetched.snapshot)
+    if sync_policy is not ctx.policy.sync:  # the allow-list just filled is part of the basis
+        with env.db.session() as session:
+            ctx = replace(ctx, basis=run_context.basis_of(session.get(Connection,
+                                                                      ctx.connection_id)))
     target = env.target_for(ctx.installation_id)
     made = planning.make(env, ctx, fetched, sync_policy, target)
     counts = made.counts
