@@ -21,7 +21,7 @@ from workers.sync import run as run_context
 from workers.sync.counts import RunCounts
 from workers.sync.executor import DEFERRED, Executor
 from workers.sync.model import Snapshot
-from workers.sync.plan import Plan
+from workers.sync.plan import Plan, bulk_allocation
 from workers.sync.planner import Links
 from workers.sync.policy import PolicyError, SyncPolicy, email_domain, is_domain
 from workers.sync.run import APPLIED_STATUSES, RunContext, RunFailed
@@ -113,7 +113,10 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None,
         with env.db.session() as session:
             session.get(SyncRun, run_id).scope = scope.to_json()
     try:
-        return _pipeline(env, run_id, progress)
+        # A run holds millions of small acyclic objects (snapshot, desired state, plan); the
+        # cyclic collector's passes over them would cost more than the run's own work.
+        with bulk_allocation():
+            return _pipeline(env, run_id, progress)
     except QuotaExhaustedError as exc:  # while reading the site: nothing was written yet
         defer(env.db, run_id, exc.retry_after, exc.message)
         return DEFERRED
@@ -156,7 +159,8 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
         return status
     finish_status = apply_plan(env, ctx, made.plan, progress, target=target, counts=counts,
                                reason=verdict.reason)
-    snapshots.keep(env.db, fetched, finish_status, verdict.proceed)
+    snapshots.keep(env.db, fetched, finish_status, verdict.proceed,
+                   unchanged=counts.planning == planning.UNCHANGED)
     return finish_status
 
 

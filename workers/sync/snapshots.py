@@ -162,8 +162,10 @@ def cursor_rejected(exc: SourceError) -> bool:
     return isinstance(exc, SourceConfigError) or getattr(exc, "status", None) in CURSOR_REJECTED
 
 
-def keep(db: Database, fetched: Fetched, status: str, trusted: bool) -> bool:
-    """After a run: store its snapshot as the next base when the run used it successfully."""
+def keep(db: Database, fetched: Fetched, status: str, trusted: bool,
+         unchanged: bool = False) -> bool:
+    """After a run: store its snapshot as the next base when the run used it successfully.
+    `unchanged`: the snapshot equals the stored base, so only the cursor moves on."""
     snapshot = fetched.snapshot
     if (not fetched.incremental_capable or status not in KEPT_STATUSES or not trusted
             or not snapshot.complete or snapshot.errors):
@@ -174,6 +176,9 @@ def keep(db: Database, fetched: Fetched, status: str, trusted: bool) -> bool:
             if state is not None:
                 session.delete(state)
             return False
+        if unchanged and state is not None and state.settings_hash == fetched.settings_hash:
+            state.cursor, state.saved_at = snapshot.cursor, datetime.now(UTC)
+            return True
         if state is None:
             state = SourceState(connection_id=fetched.connection_id)
             session.add(state)
