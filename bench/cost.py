@@ -41,6 +41,7 @@ from sandbox.idps import entra  # noqa: E402
 from sandbox.idps.directory import Directory  # noqa: E402
 from tests.engine.harness import Stack, stack  # noqa: E402
 from tests.engine.sources_fixtures import connect  # noqa: E402
+from workers.sources.http import HttpClient  # noqa: E402
 from workers.sync import engine, mapping, snapshots  # noqa: E402
 from workers.sync import run as run_context  # noqa: E402
 from workers.sync.policy import from_connection  # noqa: E402
@@ -144,8 +145,13 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--change", type=float, default=0.001, help="fraction of memberships")
     parser.add_argument("--drift", type=int, default=10, help="manual edits before the reconcile")
+    parser.add_argument("--idp-timeout", type=float, default=600.0,
+                        help="read timeout for the sandbox IdP (it computes each Graph delta "
+                             "over the whole directory, in this process)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # The sandbox Graph is slow at a million memberships, not the engine: give it time.
+    HttpClient.__init__.__kwdefaults__["timeout"] = (5.0, args.idp_timeout)
     users, groups = int(100_000 * args.scale), max(1, int(10_000 * args.scale))
     memberships = int(1_000_000 * args.scale)
     tmp = Path(tempfile.mkdtemp(prefix="bench-cost-"))
