@@ -38,7 +38,9 @@ def _changed(old: dict, new: dict) -> set[str]:
     if old is new:
         return set()
     gone_or_new = old.keys() ^ new.keys()
-    return gone_or_new | {k for k in old.keys() & new.keys() if old[k] != new[k]}
+    # identity first: a change read copies the snapshot, so unchanged records are the same objects
+    return gone_or_new | {k for k in old.keys() & new.keys()
+                          if old[k] is not new[k] and old[k] != new[k]}
 
 
 def planned_users(old: Desired, new: Desired, keys: set[str], users: set[str]) -> set[str]:
