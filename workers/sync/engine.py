@@ -15,7 +15,7 @@ from app.db import Database
 from app.models import Connection, SyncRun
 from workers.atlassian.errors import AtlassianError, QuotaExhaustedError
 from workers.atlassian.target import AtlassianTarget
-from workers.sources.base import Source, SourceError
+from workers.sources.base import SourceError
 from workers.sync import guard, linkstore, planning, snapshots
 from workers.sync import run as run_context
 from workers.sync.counts import RunCounts
@@ -97,11 +97,6 @@ def finish(db: Database, run_id: int, status: str, reason: str | None = None,
         if status in APPLIED_STATUSES:
             conn = session.get(Connection, run.connection_id)
             conn.last_run_at = run.finished_at
-
-
-def make_source(conn: Connection, decrypt: Callable[[str], str], allow_private: bool) -> Source:
-    """The connection's source with its settings and decrypted secrets, validated again."""
-    return run_context.make_source(conn, decrypt, allow_private)
 
 
 def run_sync(env: Environment, run_id: int, progress: Progress | None = None,
