@@ -24,10 +24,12 @@ from workers.sync.model import Snapshot
 from workers.sync.plan import Plan, bulk_allocation
 from workers.sync.planner import Links
 from workers.sync.policy import PolicyError, SyncPolicy, email_domain, is_domain
-from workers.sync.run import APPLIED_STATUSES, RunContext, RunFailed
+from workers.sync.run import APPLIED_STATUSES, RunContext, RunFailed, make_source
 from workers.sync.scope import Scope, ScopeError
 
 log = logging.getLogger(__name__)
+__all__ = ["Environment", "RunFailed", "apply_held", "close_interrupted", "discard_held",
+           "finish", "inactive_reason", "make_source", "run_sync", "start_run"]
 
 TargetFactory = Callable[[int], AtlassianTarget]
 """installation id → the site client (workers.atlassian.factory in production)."""
