@@ -151,7 +151,9 @@ def connections_enable(connection_id: int) -> None:
 @click.argument("connection_id", type=int)
 @click.option("--dry-run", is_flag=True, help="Plan and guard only; store the preview.")
 @click.option("--wait", is_flag=True, help="Wait for the worker and print the result.")
-def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
+@click.option("--reconcile", is_flag=True,
+              help="Read every managed group from the site first (drift reconcile).")
+def sync(connection_id: int, dry_run: bool, wait: bool, reconcile: bool = False) -> None:
     """Enqueue a sync (coalesced with any waiting one)."""
     from app.models import Connection
     from workers.queue import NotInstalled, enqueue_sync, fetch_job
@@ -162,12 +164,15 @@ def sync(connection_id: int, dry_run: bool, wait: bool) -> None:
         if conn is None:
             raise click.ClickException(f"connection {connection_id} does not exist")
         inactive = conn.inactive_reason()
+        if reconcile and not inactive:  # due now, whichever waiting job runs next
+            conn.reconciled_at = None
     if inactive:
         hint = f" (usersync connections enable {connection_id})" if "disabled" in inactive else ""
         raise click.ClickException(f"not synced: {inactive}{hint}")
     redis = extensions.redis(cfg)
     try:
-        job_id = enqueue_sync(redis, connection_id, Trigger.MANUAL, dry_run)
+        job_id = enqueue_sync(redis, connection_id,
+                              Trigger.RECONCILE if reconcile else Trigger.MANUAL, dry_run)
     except NotInstalled as exc:
         raise click.ClickException(str(exc)) from None
     if not wait:

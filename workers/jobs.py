@@ -11,6 +11,7 @@ from app import extensions, logs
 from workers import context, events, runlock
 from workers.queue import JOB_TIMEOUT, LOCK_KEY, PROGRESS_KEY, WAITING_KEY
 from workers.sync import engine
+from workers.sync.scope import Scope, ScopeError
 from workers.vocabulary import RunStatus, Trigger
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,13 @@ def _progress(redis, connection_id: int, run_id: int):  # type: ignore[no-untype
     return publish
 
 
-def sync_connection(connection_id: int, trigger: str = Trigger.MANUAL, dry_run: bool = False) -> dict[str, Any]:
-    """Run one sync of `connection_id`, after any sync of it already running."""
+def sync_connection(connection_id: int, trigger: str = Trigger.MANUAL, dry_run: bool = False,
+                    scope: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one sync of `connection_id`, after any sync of it already running.
+
+    `scope` ({"users": [...], "groups": [...]}, IdP ids) makes it a targeted run of those
+    users and groups; a source that cannot read them one by one runs in full instead. A
+    webhook run without one takes what webhooks named since the last run (workers.events)."""
     lock_ttl = context.settings()["SYNC_LOCK_TTL"]
     redis = context.redis()
     job = get_current_job()
@@ -56,11 +62,17 @@ def sync_connection(connection_id: int, trigger: str = Trigger.MANUAL, dry_run: 
         engine.close_interrupted(env.db, connection_id)
         # What webhooks named since the last run (a webhook run may be limited to it; every
         # other run covers it): taken before the run clears pending_changes.
-        scope = None if dry_run else events.drain(redis, env.db, connection_id, trigger)
-        if scope is not None:
+        drained = None if dry_run else events.drain(redis, env.db, connection_id, trigger)
+        if scope is None and drained is not None:
+            scope = drained
             log.info("webhook run of connection %s: %d user(s), %d group(s) named",
                      connection_id, len(scope["users"]), len(scope["groups"]))
-        run_id = engine.start_run(env.db, connection_id, trigger, dry_run, job_id)
+        try:
+            targeted = Scope.from_json(scope)
+        except ScopeError as exc:
+            log.warning("sync of connection %s: %s; running it whole", connection_id, exc)
+            targeted = Scope()
+        run_id = engine.start_run(env.db, connection_id, trigger, dry_run, job_id, targeted)
         try:
             status = engine.run_sync(env, run_id, _progress(redis, connection_id, run_id))
         except Exception as exc:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from redis import Redis
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.db import Database
-from app.models import Connection, Installation, InstallationState
+from app.models import Connection, Installation, InstallationState, SyncRun
 from workers.cadence import ScheduleError, next_run
 from workers.queue import NotInstalled, enqueue_sync
 from workers.routing import run_histories
 from workers.runlock import compare_and_delete
+from workers.sync import reconcile
 from workers.vocabulary import Trigger
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,43 @@ def due_connections(db: Database, now: datetime) -> list[tuple[int, str | None, 
         return [(r.id, r.schedule, r.pending_changes) for r in rows]
 
 
+def reconcile_due(db: Database, now: datetime) -> list[int]:
+    """Enabled connections of enabled sites whose drift reconcile is due and not yet tried:
+    no run started since it fell due (a run that could not reconcile, say the IdP was down,
+    is not retried every minute; the next scheduled or manual run reconciles)."""
+    with db.session() as session:
+        rows = session.execute(
+            select(Connection.id, Connection.reconciled_at, Connection.reconcile_interval_hours,
+                   func.max(SyncRun.started_at))
+            .join(Installation, Installation.id == Connection.installation_id)
+            .outerjoin(SyncRun, SyncRun.connection_id == Connection.id)
+            .where(Connection.enabled.is_(True), Installation.state == InstallationState.ENABLED,
+                   Connection.deleted_at.is_(None), Connection.reconciled_at.is_not(None),
+                   Connection.deferred_until.is_(None))
+            .group_by(Connection.id, Connection.reconciled_at,
+                      Connection.reconcile_interval_hours)).all()
+    due = []
+    for cid, reconciled_at, hours, last_started in rows:
+        if not reconcile.is_due(reconciled_at, hours, now):
+            continue
+        fell_due = _aware(reconciled_at) + timedelta(hours=max(1, hours or 24))
+        if last_started is None or _aware(last_started) < fell_due:
+            due.append(cid)
+    return due
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
     """Enqueue the due connections and move their next run on; returns how many were enqueued.
 
     One tick at a time across every worker: `rq cron` enqueues one every 20 s, and when a tick
     of many due connections outlasts that, the next would otherwise take a second worker to
-    repeat the same work row by row against the first (found by bench/tenants.py)."""
+    repeat the same work row by row against the first (found by bench/tenants.py). A
+    connection whose drift reconcile is due gets a `reconcile` run even if it syncs only on
+    demand."""
     token = uuid.uuid4().hex
     if not redis.set(TICK_KEY, token, nx=True, ex=TICK_TTL):
         log.info("a schedule tick is still running; this one has nothing to add")
@@ -58,10 +90,19 @@ def tick(db: Database, redis: Redis, now: datetime | None = None) -> int:
 
 def _tick(db: Database, redis: Redis, now: datetime) -> int:
     count = 0
-    due = due_connections(db, now)
+    scheduled = due_connections(db, now)
+    ids = {cid for cid, _, _ in scheduled}
+    for cid in reconcile_due(db, now):
+        if cid in ids:
+            continue  # its scheduled run reconciles: the engine sees the reconcile is due
+        try:
+            enqueue_sync(redis, cid, Trigger.RECONCILE, db=db)
+            count += 1
+        except NotInstalled as exc:
+            log.info("%s", exc)
     # the queue of each comes from its earlier runs: read for all of them at once
-    histories = run_histories(db, [cid for cid, _, _ in due])
-    for cid, schedule, pending in due:
+    histories = run_histories(db, list(ids))
+    for cid, schedule, pending in scheduled:
         try:
             enqueue_sync(redis, cid, Trigger.PUSH if pending else Trigger.SCHEDULE, db=db,
                          history=histories[cid])

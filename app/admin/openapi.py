@@ -48,7 +48,7 @@ def _operation(app: Flask, op: Operation) -> dict[str, Any]:
     if op.query is not None:
         body["parameters"].append({"in": "query", "schema": op.query})
     if op.body is not None:
-        body["requestBody"] = {"required": True,
+        body["requestBody"] = {"required": not getattr(op.body, "optional_body", False),
                                "content": {"application/json": {"schema": op.body}}}
     if op.status == 204 or (op.answer is None and op.produces == ("application/json",)
                             and op.method == "delete"):

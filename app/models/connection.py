@@ -48,6 +48,10 @@ class Connection(Base):
     # Atlassian's hourly points quota ran out: the tick resumes the sync once it resets
     deferred_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pending_changes: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The drift reconcile: a full read of the managed groups every this many hours (and on
+    # demand, and after a run that failed or was interrupted); NULL reconciled_at means due.
+    reconcile_interval_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Deleted by the admin with its history kept: hidden and never synced, runs still readable.
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

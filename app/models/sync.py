@@ -63,6 +63,8 @@ class SyncRun(Base):
     ops_total: Mapped[int] = mapped_column(Integer, default=0)
     ops_done: Mapped[int] = mapped_column(Integer, default=0)
     job_id: Mapped[str | None] = mapped_column(String(64))
+    # A targeted run's IdP ids ({"users": [...], "groups": [...]}); NULL for a whole run.
+    scope: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     approved_by: Mapped[str | None] = mapped_column(String(128))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -211,3 +211,26 @@ def test_a_run_stopped_by_the_quota_shows_as_deferred(admin_env):
     (item,) = admin_env.get("/api/admin/overview").get_json()["connections"]
     assert item["health"] == "deferred" and item["deferred_until"]
     assert item["last_run"]["status"] == "deferred" and "quota" in item["last_run"]["reason"]
+
+
+def test_sync_now_can_ask_for_a_reconcile(runs_env):
+    """{"reconcile": true} makes the run read the managed groups from the site: a member
+    removed by hand is found as drift and put back."""
+    env = runs_env
+    cid = connection(env, directory(["ann", "bob"], {"eng": ["ann", "bob"]}))
+    env.post(f"/api/admin/connections/{cid}/sync")
+    work(env)
+    site = env.cloud.site
+    eng = site.group_by_name("eng")
+    site.remove_member(eng.group_id, site.user_by_email("bob@example.com").account_id)
+    ordinary = env.post(f"/api/admin/connections/{cid}/sync").get_json()["job_id"]
+    work(env)
+    assert run_of(env, ordinary)["summary"]["add_member"] == 0  # the mirror is trusted
+    r = env.post(f"/api/admin/connections/{cid}/sync", json={"reconcile": True})
+    assert r.status_code == 202, r.get_json()
+    work(env)
+    run = env.get(f"/api/admin/runs/{run_of(env, r.get_json()['job_id'])['id']}").get_json()
+    assert run["trigger"] == "reconcile" and run["counts"]["drift"]["removed"] == 1
+    assert {u.email for u in site.members(eng.group_id)} == {"ann@example.com", "bob@example.com"}
+    bad = env.post(f"/api/admin/connections/{cid}/sync", json={"reconcile": "soon"})
+    assert bad.status_code == 400

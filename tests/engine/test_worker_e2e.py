@@ -19,7 +19,7 @@ from app.models import SyncRun
 from tests.conftest import TEST_KEYS
 from tests.engine.harness import directory, stack
 from workers import schedule
-from workers.queue import QUEUES, enqueue_sync, queued
+from workers.queue import INTERACTIVE, QUEUES, enqueue_sync, queue, queued
 
 RQ = Path(sys.executable).parent / "rq"
 LENIENT = {"max_removal_percent": 100, "max_users_affected": 100000}
@@ -184,3 +184,19 @@ def test_idp_changes_and_an_approved_hold_through_the_worker(env, test_config):
     assert sync_with_worker(env, cid).status == "succeeded"
     assert env.members("eng") == {"ann@example.com", "cat@example.com"}
     assert env.cloud.requests.duplicate_writes() == []
+
+
+def test_a_scoped_job_records_its_scope_and_runs_whole_without_targeted_reads(env, test_config):
+    """The webhook contract: sync_connection(id, "webhook", False, scope) through a real worker;
+    a directory file cannot read one user, so the run reads the file and plans as usual."""
+    env.redis_url = test_config["REDIS_URL"]
+    cid = env.connection(directory([("u-ann", "ann@example.com", True)], {"eng": ["u-ann"]}))
+    env.cloud.site.add_user("ann@example.com", "Ann")
+    scope = {"users": ["u-ann"], "groups": []}
+    queue(env.redis, INTERACTIVE).enqueue("workers.jobs.sync_connection", cid, "webhook", False, scope)
+    assert worker(env, "--burst").wait(timeout=120) == 0
+    with extensions.db.session() as session:
+        run = session.scalars(select(SyncRun).where(SyncRun.connection_id == cid)).one()
+        assert (run.status, run.trigger, run.scope) == ("succeeded", "webhook", scope)
+        assert run.counts["fetch"] == "full"
+    assert env.members("eng") == {"ann@example.com"}

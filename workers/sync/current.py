@@ -1,14 +1,17 @@
-"""Reads what the Atlassian site has now, for the planner: only what the plan can touch."""
+"""Reads what the Atlassian site has now, for the planner: only what the plan can touch, and
+only what the mirror does not already know."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from app.config import DEFAULT_CONCURRENCY
 from workers.atlassian.target import AtlassianTarget
-from workers.sync.mapping import Desired
+from workers.sync.mapping import Desired, group_key
+from workers.sync.mirror import Mirror
 from workers.sync.plan import ADD_MEMBER, REMOVAL_KINDS, Plan
 from workers.sync.planner import Current, Links, emails_to_look_up, groups_to_read
 from workers.sync.policy import SyncPolicy
@@ -31,21 +34,56 @@ def concurrent_map(fn: Callable[[T], R], items: Iterable[T], concurrency: int) -
         return list(pool.map(fn, items))
 
 
+@dataclass(slots=True)
+class SiteRead:
+    """What one run learned of the site: the planner's Current, and the managed groups whose
+    members were read from the site this time (to start mirroring them)."""
+
+    current: Current
+    read: dict[str, str] = field(default_factory=dict)
+    """groupId → name of managed groups read from the site (all of them on a reconcile)."""
+    product_groups: set[str] = field(default_factory=set)
+    """Product-access groups read for deprovisioning: read each time, never mirrored."""
+
+
 def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy: SyncPolicy,
-                 concurrency: int = DEFAULT_CONCURRENCY) -> Current:
-    """Site groups, members of the managed groups, and accounts for unlinked e-mails."""
+                 concurrency: int = DEFAULT_CONCURRENCY, mirror: Mirror | None = None,
+                 emails: list[str] | None = None) -> SiteRead:
+    """Site groups, members of the managed groups, and accounts for unlinked e-mails.
+
+    With a `mirror` (an ordinary run) only what the mirror does not know is asked of the
+    site: groups new to this connection and their members, product-access groups, e-mails.
+    Without one (a reconcile, or no mirror yet) every managed group is read. `emails` are the
+    addresses to look up (default: every synced user without a link)."""
     ids, names = groups_to_look_up(desired, links, policy)
-    site_groups = {g.group_id: g.name for g in target.groups_named(ids, names)}
-    synced = target.synced_groups(site_groups, ())
-    wanted = sorted(groups_to_read(desired, site_groups, links, policy))
-    member_lists = concurrent_map(target.group_members, wanted, concurrency)
-    members = {gid: {u.account_id for u in users} for gid, users in zip(wanted, member_lists, strict=True)}
+    known: dict[str, str] = dict(mirror.groups) if mirror is not None else {}
+    product_names = {group_key(n) for n in policy.product_access_groups}
+    if mirror is not None:
+        known_keys = {group_key(n) for n in known.values()}
+        ids = ids - known.keys()
+        names = {n for n in names if group_key(n) not in known_keys or group_key(n) in product_names}
+    looked = {g.group_id: g.name for g in target.groups_named(ids, names)} if ids or names else {}
+    site_groups = {**known, **looked}
+    synced = target.synced_groups(looked, ()) if looked else set()
+    wanted = groups_to_read(desired, site_groups, links, policy)
+    products = {gid for gid in wanted if group_key(site_groups[gid]) in product_names}
+    to_read = sorted(wanted - known.keys() | products)
+    member_lists = concurrent_map(target.group_members, to_read, concurrency)
+    members = {gid: set(mirror.members.get(gid, ())) for gid in wanted
+               if gid in known} if mirror is not None else {}
+    members.update({gid: {u.account_id for u in users}
+                    for gid, users in zip(to_read, member_lists, strict=True)})
     inactive = {u.account_id for users in member_lists for u in users if not u.active}
-    emails = emails_to_look_up(desired, links)
+    if mirror is not None:
+        inactive |= mirror.inactive
+    emails = emails_to_look_up(desired, links) if emails is None else emails
     found = concurrent_map(target.find_user_by_email, emails, concurrency)
     accounts = {email: user.account_id for email, user in zip(emails, found, strict=True) if user}
-    return Current(groups=site_groups, members=members, accounts_by_email=accounts,
-                   inactive=inactive, synced_groups=synced)
+    current = Current(groups=site_groups, members=members, accounts_by_email=accounts,
+                      inactive=inactive, synced_groups=synced,
+                      admin_groups=mirror.admin_groups if mirror is not None else set())
+    return SiteRead(current, {gid: site_groups[gid] for gid in to_read if gid not in products},
+                    products)
 
 
 def groups_to_look_up(desired: Desired, links: Links, policy: SyncPolicy
@@ -67,7 +105,8 @@ def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = DE
 
 
 def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
-                       concurrency: int = DEFAULT_CONCURRENCY) -> set[str]:
+                       concurrency: int = DEFAULT_CONCURRENCY,
+                       judged: Mapping[str, bool | None] | None = None) -> dict[str, bool]:
     """Existing groups this plan adds members to whose members hold Administer Jira.
 
     Jira's REST API names the global permissions of an account (POST /rest/api/3/permissions/
@@ -78,10 +117,15 @@ def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
     taken for an admin group (the safe side: at worst a group of admins is skipped and
     reported). A group with no such member cannot be judged this way; admin names and the
     adoption choice guard those.
+
+    Returns the verdict of each group probed; groups with a verdict in `judged` (the
+    mirror's, from an earlier probe) are not probed again.
     """
-    adding = sorted({op.group_id for op in plan.ops if op.kind == ADD_MEMBER and op.group_id})
+    judged = judged or {}
+    adding = sorted({op.group_id for op in plan.ops if op.kind == ADD_MEMBER and op.group_id
+                     and judged.get(op.group_id) is None})
     if not adding:
-        return set()
+        return {}
     # the run reads only its own groups; the admin-named ones are listed here, and only for
     # a plan that adds members to groups that already exist
     named = [g.group_id for g in target.list_groups() if is_admin_name(g.name)]
@@ -101,4 +145,4 @@ def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
         return bool(sample) and all(admin(acc) for acc in sample)  # stops at the first non-admin
 
     found = concurrent_map(holds_admin, adding, concurrency)
-    return {gid for gid, is_admin in zip(adding, found, strict=True) if is_admin}
+    return dict(zip(adding, found, strict=True))

@@ -10,33 +10,31 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.config import DEFAULT_CONCURRENCY
 from app.crypto import SecretError
 from app.db import Database
 from app.models import Connection, SyncRun
 from workers.atlassian.target import AtlassianTarget
-from workers.errors import QuotaExhausted, Stop, SyncError
-from workers.sources import registry
-from workers.sources.base import Source
-from workers.sync import guard, linkstore, mapping, planner, snapshots
-from workers.sync.current import admin_groups_among, read_current, site_admins_among
+from workers.errors import QuotaExhausted, SyncError
+from workers.sync import guard, linkstore, planning, snapshots
+from workers.sync import run as run_context
+from workers.sync.counts import RunCounts
 from workers.sync.executor import DEFERRED, Executor
 from workers.sync.model import Snapshot
-from workers.sync.plan import Plan
-from workers.sync.policy import PolicyError, SyncPolicy, email_domain, from_connection, is_domain
+from workers.sync.plan import Plan, bulk_allocation
+from workers.sync.planner import Links
+from workers.sync.policy import PolicyError, SyncPolicy, email_domain, is_domain
+from workers.sync.run import APPLIED_STATUSES, RunContext, RunFailed, make_source
+from workers.sync.scope import Scope, ScopeError
 from workers.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
+__all__ = ["Environment", "RunFailed", "apply_held", "close_interrupted", "discard_held",
+           "finish", "inactive_reason", "make_source", "run_sync", "start_run"]
 
 TargetFactory = Callable[[int], AtlassianTarget]
 """installation id → the site client (workers.atlassian.factory in production)."""
 Progress = Callable[[int, int], None]
 
-APPLIED_STATUSES = tuple(s for s in RunStatus if s.applied)
-
-
-class RunFailed(Stop):
-    """A run cannot go on; the message is what the admin reads."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +45,7 @@ class Environment:
     target_for: TargetFactory
     decrypt: Callable[[str], str]
     allow_private: bool = False
-    concurrency: int = DEFAULT_CONCURRENCY
+    concurrency: int = 4
 
 
 def inactive_reason(db: Database, connection_id: int) -> str | None:
@@ -61,29 +59,33 @@ def inactive_reason(db: Database, connection_id: int) -> str | None:
 
 def close_interrupted(db: Database, connection_id: int) -> int:
     """Mark runs left `running` by a worker that died as failed; call only under the run lock
-    (then no live worker can be running them). Returns how many were closed."""
+    (then no live worker can be running them). Returns how many were closed. The next run
+    reconciles: the killed chunk's writes may be on the site without being in the mirror."""
     with db.session() as session:
         stale = list(session.scalars(select(SyncRun).where(
             SyncRun.connection_id == connection_id, SyncRun.status == RunStatus.RUNNING)))
         for run in stale:
             run.status, run.finished_at = RunStatus.FAILED, datetime.now(UTC)
             run.error = ("interrupted: the worker stopped before the run finished; "
-                         "the changes it recorded were made, the next run completes the rest")
+                         "the changes it recorded were made, the next run reconciles and "
+                         "completes the rest")
         return len(stale)
 
 
 def start_run(db: Database, connection_id: int, trigger: str, dry_run: bool,
-              job_id: str | None = None) -> int:
+              job_id: str | None = None, scope: Scope | None = None) -> int:
     with db.session() as session:
         run = SyncRun(connection_id=connection_id, trigger=trigger, dry_run=dry_run,
-                      status=RunStatus.RUNNING, counts={}, job_id=job_id)
+                      status=RunStatus.RUNNING, counts={}, job_id=job_id,
+                      scope=scope.to_json() if scope is not None and not scope.empty else None)
         session.add(run)
         session.flush()
         return run.id
 
 
 def finish(db: Database, run_id: int, status: str, reason: str | None = None,
-           error: str | None = None, plan: Plan | None = None, counts: dict[str, Any] | None = None) -> None:
+           error: str | None = None, plan: Plan | None = None,
+           counts: RunCounts | dict[str, Any] | None = None) -> None:
     with db.session() as session:
         run = session.get(SyncRun, run_id)
         run.status, run.finished_at = status, datetime.now(UTC)
@@ -92,35 +94,30 @@ def finish(db: Database, run_id: int, status: str, reason: str | None = None,
         if plan is not None:
             run.plan, run.ops_total = plan.to_json(), len(plan.ops)
         if counts is not None:
-            run.counts = {**(run.counts or {}), **counts}
+            stored = counts.to_json() if isinstance(counts, RunCounts) else counts
+            run.counts = {**(run.counts or {}), **stored}
         if status in APPLIED_STATUSES:
             conn = session.get(Connection, run.connection_id)
             conn.last_run_at = run.finished_at
 
 
-def make_source(conn: Connection, decrypt: Callable[[str], str], allow_private: bool) -> Source:
-    """The connection's source with its settings and decrypted secrets, validated again."""
-    settings = {**(conn.settings or {}), "connection_id": conn.id}
-    return registry.build(conn.kind, settings, conn.get_secrets(decrypt),
-                          allow_private=allow_private)
-
-
-def previous_user_count(session, connection_id: int) -> int | None:  # type: ignore[no-untyped-def]
-    counts = session.scalars(select(SyncRun.counts).where(
-        SyncRun.connection_id == connection_id, SyncRun.status.in_(APPLIED_STATUSES),
-        SyncRun.dry_run.is_(False)).order_by(SyncRun.id.desc()).limit(1)).first()
-    return counts.get("desired_users") if counts else None
-
-
-def run_sync(env: Environment, run_id: int, progress: Progress | None = None) -> str:
+def run_sync(env: Environment, run_id: int, progress: Progress | None = None,
+             scope: Scope | None = None) -> str:
     """Run the pipeline for the SyncRun `run_id`; returns its final status (never raises for
-    a remote or settings failure: those end the run `failed` with the message)."""
+    a remote or settings failure: those end the run `failed` with the message). A `scope`
+    (or the run's stored one) makes it a targeted run of those IdP users and groups."""
+    if scope is not None and not scope.empty:
+        with env.db.session() as session:
+            session.get(SyncRun, run_id).scope = scope.to_json()
     try:
-        return _pipeline(env, run_id, progress)
+        # A run holds millions of small acyclic objects (snapshot, desired state, plan); the
+        # cyclic collector's passes over them would cost more than the run's own work.
+        with bulk_allocation():
+            return _pipeline(env, run_id, progress)
     except QuotaExhausted as exc:  # while reading the site: nothing was written yet
         defer(env.db, run_id, exc.retry_after, exc.message)
         return DEFERRED
-    except (SyncError, PolicyError, SecretError) as exc:  # every category ends a run's reads
+    except (SyncError, PolicyError, SecretError, ScopeError) as exc:  # every category ends a run's reads
         message = getattr(exc, "message", None) or str(exc)
         log.warning("run %s failed: %s", run_id, message)
         finish(env.db, run_id, RunStatus.FAILED, error=message)
@@ -129,46 +126,38 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None) ->
 
 def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
     with env.db.session() as session:
-        run = session.get(SyncRun, run_id)
-        conn = session.get(Connection, run.connection_id)
-        inactive = conn.inactive_reason()
-        if inactive:
-            raise RunFailed(f"nothing was run: {inactive}")
-        policy = from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
-                                 conn.default_groups, conn.deprovision, conn.policy)
-        source = make_source(conn, env.decrypt, env.allow_private)
-        links = linkstore.load(session, conn.id)
-        previous = previous_user_count(session, conn.id)
-        connection_id, installation_id, dry_run = conn.id, conn.installation_id, run.dry_run
-        # Clear before fetching: a push that lands during this run sets it again.
-        conn.pending_changes = False
-    fetched = snapshots.fetch(env.db, run_id, source)
+        ctx = run_context.load(session, run_id, env.decrypt, env.allow_private)
+        # Cleared before fetching: a push that lands during this run sets it again.
+        session.get(Connection, ctx.connection_id).pending_changes = False
+    fetched = (snapshots.fetch_targeted(env.db, run_id, ctx.source, ctx.scope)
+               or snapshots.fetch(env.db, run_id, ctx.source))
+    sync_policy = _with_invite_domains(env.db, ctx.connection_id, ctx.policy.sync,
+                                       fetched.snapshot)
+    if sync_policy is not ctx.policy.sync:  # the allow-list just filled is part of the basis
+        with env.db.session() as session:
+            ctx = replace(ctx, basis=run_context.basis_of(session.get(Connection,
+                                                                      ctx.connection_id)))
+    target = env.target_for(ctx.installation_id)
+    made = planning.make(env, ctx, fetched, sync_policy, target)
+    counts = made.counts
     snapshot = fetched.snapshot
-    sync_policy = _with_invite_domains(env.db, connection_id, policy.sync, snapshot)
-    desired = mapping.desired(snapshot, policy.mapping)
-    target = env.target_for(installation_id)
-    current = read_current(target, desired, links, sync_policy, env.concurrency)
-    plan = planner.plan(desired, current, links, sync_policy)
-    admins = site_admins_among(target, plan, env.concurrency)
-    admin_groups = admin_groups_among(target, plan, current, env.concurrency)
-    if admins or admin_groups:
-        current.site_admins, current.admin_groups = admins, admin_groups
-        plan = planner.plan(desired, current, links, sync_policy)
-    verdict = guard.check(plan, complete=snapshot.complete, previous_user_count=previous,
-                          policy=policy.guard, errors=snapshot.errors,
-                          admin_groups=current.admin_groups)
-    counts = {**plan.stats, "planned": plan.summary(), "idp_groups": len(snapshot.groups)}
-    if dry_run:
-        finish(env.db, run_id, RunStatus.PREVIEW, verdict.reason, plan=plan, counts=counts)
+    verdict = guard.check(made.plan, complete=snapshot.complete,
+                          previous_user_count=ctx.previous_user_count, policy=ctx.policy.guard,
+                          errors=snapshot.errors, admin_groups=made.admin_groups)
+    counts.stats, counts.planned = dict(made.plan.stats), made.plan.summary()
+    counts.idp_groups = len(snapshot.groups)
+    if ctx.dry_run:
+        finish(env.db, run_id, RunStatus.PREVIEW, verdict.reason, plan=made.plan, counts=counts)
         snapshots.keep(env.db, fetched, RunStatus.PREVIEW, verdict.proceed)
         return RunStatus.PREVIEW
     if not verdict.proceed:
         status = RunStatus.HELD if verdict.decision == guard.HOLD else RunStatus.ABORTED
-        finish(env.db, run_id, status, verdict.reason, plan=plan, counts=counts)
+        finish(env.db, run_id, status, verdict.reason, plan=made.plan, counts=counts)
         return status
-    finish_status = apply_plan(env, run_id, connection_id, installation_id, plan, links, progress,
-                               target=target, counts=counts, reason=verdict.reason)
-    snapshots.keep(env.db, fetched, finish_status, verdict.proceed)
+    finish_status = apply_plan(env, ctx, made.plan, progress, target=target, counts=counts,
+                               reason=verdict.reason)
+    snapshots.keep(env.db, fetched, finish_status, verdict.proceed,
+                   unchanged=counts.planning == planning.UNCHANGED)
     return finish_status
 
 
@@ -191,23 +180,36 @@ def _with_invite_domains(db: Database, connection_id: int, sync: SyncPolicy,
     return replace(sync, invite_domains=tuple(domains))
 
 
-def apply_plan(env: Environment, run_id: int, connection_id: int, installation_id: int, plan: Plan,
-               links: planner.Links, progress: Progress | None, *, target: AtlassianTarget | None = None,
-               counts: dict[str, Any] | None = None, reason: str | None = None) -> str:
+def apply_plan(env: Environment, ctx: RunContext | HeldRun, plan: Plan,
+               progress: Progress | None, *, target: AtlassianTarget | None = None,
+               counts: RunCounts | None = None, reason: str | None = None) -> str:
+    counts = counts or RunCounts()
     with env.db.session() as session:
-        run = session.get(SyncRun, run_id)
+        run = session.get(SyncRun, ctx.run_id)
         run.plan, run.ops_total, run.status = plan.to_json(), len(plan.ops), RunStatus.RUNNING
-        if counts:
-            run.counts = {**(run.counts or {}), **counts}
-    target = target or env.target_for(installation_id)
-    outcome = Executor(env.db, run_id, connection_id, target, links, progress).apply(plan)
-    applied = {"applied": outcome.applied, "failed": outcome.failed, "skipped": outcome.skipped,
-               "applied_by_kind": outcome.by_kind}
+        run.counts = {**(run.counts or {}), **counts.to_json()}
+    target = target or env.target_for(ctx.installation_id)
+    outcome = Executor(env.db, ctx.run_id, ctx.connection_id, target, ctx.links,
+                       progress).apply(plan)
+    counts.applied, counts.failed, counts.skipped = outcome.applied, outcome.failed, outcome.skipped
+    counts.applied_by_kind = outcome.by_kind
+    applied = {k: v for k, v in counts.to_json().items()
+               if k in ("applied", "failed", "skipped", "applied_by_kind")}
     if outcome.deferred_for is not None:
-        defer(env.db, run_id, outcome.deferred_for, outcome.stopped_by or "", counts=applied)
+        defer(env.db, ctx.run_id, outcome.deferred_for, outcome.stopped_by or "", counts=applied)
         return DEFERRED
-    finish(env.db, run_id, outcome.status, reason, error=outcome.stopped_by, counts=applied)
+    finish(env.db, ctx.run_id, outcome.status, reason, error=outcome.stopped_by, counts=applied)
     return outcome.status
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRun:
+    """What applying an approved plan needs: the run, its connection and site, and the links."""
+
+    run_id: int
+    connection_id: int
+    installation_id: int
+    links: Links
 
 
 def defer(db: Database, run_id: int, seconds: float, message: str,
@@ -232,10 +234,10 @@ def apply_held(env: Environment, run_id: int, approver: str, progress: Progress 
         if inactive:
             raise RunFailed(f"run {run_id} stays held: {inactive}")
         run.approved_by, run.status = approver, RunStatus.RUNNING
-        links = linkstore.load(session, conn.id)
-        plan, cid, iid = Plan.from_json(run.plan), conn.id, conn.installation_id
+        held = HeldRun(run_id, conn.id, conn.installation_id, linkstore.load(session, conn.id))
+        plan = Plan.from_json(run.plan)
     try:
-        return apply_plan(env, run_id, cid, iid, plan, links, progress)
+        return apply_plan(env, held, plan, progress)
     except (SyncError, SecretError) as exc:
         finish(env.db, run_id, RunStatus.FAILED, error=exc.message)
         return RunStatus.FAILED

@@ -1,10 +1,11 @@
 """Applies a plan through the Atlassian client in its written-down order, recording every op.
 
-Ops go out a chunk at a time; each chunk's Change rows and the links its changes created
-(a created group, an invited account) are committed together when the chunk ends. A worker
-killed mid-chunk loses at most that chunk's records: the next run re-reads the site, finds
-the created groups by name and the invited accounts by e-mail, and converges without
-creating or inviting twice.
+Ops go out a chunk at a time; each chunk's Change rows, the links its changes created
+(a created group, an invited account) and the mirror's update (groups created, members
+added or removed) are committed together when the chunk ends. A worker killed mid-chunk
+loses at most that chunk's records: the run is closed as interrupted, the next run is a
+reconcile that re-reads the site, finds the created groups by name and the invited accounts
+by e-mail, and converges without creating or inviting twice.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from app.db import Database
 from app.models import Change
 from workers.atlassian.memberships import MembershipOp
 from workers.errors import NotFound, QuotaExhausted, Stop, SyncError
-from workers.sync import linkstore
+from workers.sync import linkstore, mirror
 from workers.sync.current import concurrent_map
 from workers.sync.plan import (
     ADD_MEMBER,
@@ -212,6 +213,9 @@ class Executor:
     def _record(self, rows: list[Row], writes: Sequence[LinkWrite] = ()) -> None:
         """Store the chunk's Change rows and the links its changes created, in one transaction."""
         changes = []
+        created: list[tuple[str, str]] = []
+        added: list[tuple[str, str]] = []
+        removed: list[tuple[str, str]] = []
         for op, outcome, message, resolved in rows:
             self.seq += 1
             group_id, account_id = resolved or (op.group_id or self.refs.get(op.group_ref or ""),
@@ -225,10 +229,20 @@ class Executor:
             setattr(self.outcome, outcome, getattr(self.outcome, outcome) + 1)
             if outcome == APPLIED:
                 self.outcome.by_kind[op.kind] = self.outcome.by_kind.get(op.kind, 0) + 1
+                if op.kind == CREATE_GROUP and group_id:
+                    created.append((group_id, op.group_name or ""))
+                elif op.kind == ADD_MEMBER and group_id and account_id:
+                    added.append((group_id, account_id))
+                elif op.kind == REMOVE_MEMBER and group_id and account_id:
+                    removed.append((group_id, account_id))
+        cid = self.connection_id
         with self.db.session() as session:
             for write in writes:
                 write(session)
             session.add_all(changes)
+            mirror.add_groups(session, cid, created, admin_rights=False)
+            mirror.add_members(session, cid, added)
+            mirror.remove_members(session, cid, removed)
         self.done += len(rows)
         self.progress(self.done, self.total)
 

@@ -12,6 +12,15 @@ CHANGE_KINDS = APPLY_ORDER
 OUTCOMES = tuple(Outcome)
 
 
+class SyncRequest(Schema):
+    """Options of "Sync now"; the body may be left out."""
+
+    optional_body = True
+    reconcile = fields.Boolean(load_default=False, metadata={
+        "description": "Read every managed group from the site first (the drift reconcile) "
+                       "instead of trusting the mirror of what this app wrote."})
+
+
 class RunSummary(Schema):
     id = fields.Integer(required=True)
     connection_id = fields.Integer(required=True)

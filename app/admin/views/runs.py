@@ -27,15 +27,19 @@ TAG = "runs"
 JOB_ID = re.compile(r"^(sync|approve)-(\d{1,10})-[0-9a-f]{8,12}$")
 
 
-def _enqueue(ctx: Context, connection_id: int, dry_run: bool) -> dict[str, Any]:
+def _enqueue(ctx: Context, connection_id: int, dry_run: bool,
+             reconcile: bool = False) -> dict[str, Any]:
     with extensions.db.session() as session:
         conn = tenancy.connection(session, ctx.caller, connection_id)
         # The worker runs nothing for a disabled connection, not even a preview: say so now.
         inactive = conn.inactive_reason()
         if inactive:
             raise conflict(f"{inactive}: enable it first")
+        if reconcile:  # due now, whichever waiting job runs next
+            conn.reconciled_at = None
         cid = conn.id
-    job_id = with_queue(lambda r: enqueue_sync(r, cid, Trigger.MANUAL, dry_run))
+    trigger = Trigger.RECONCILE if reconcile else Trigger.MANUAL
+    job_id = with_queue(lambda r: enqueue_sync(r, cid, trigger, dry_run))
     return {"job_id": job_id, "run_id": None}
 
 
@@ -47,9 +51,9 @@ def preview(ctx: Context, connection_id: int) -> dict[str, Any]:
 
 
 @operation("/connections/<int:connection_id>/sync", "POST", summary="Sync now", tag=TAG,
-           answer=common.JobAnswer, status=202, errors=(404, 409, 503))
+           body=s.SyncRequest, answer=common.JobAnswer, status=202, errors=(404, 409, 503))
 def sync_now(ctx: Context, connection_id: int) -> dict[str, Any]:
-    return _enqueue(ctx, connection_id, dry_run=False)
+    return _enqueue(ctx, connection_id, dry_run=False, reconcile=ctx.body["reconcile"])
 
 
 @operation("/jobs/<job_id>", "GET", summary="A queued job and the run it made", tag=TAG,

@@ -1,0 +1,44 @@
+"""Our mirror of what a connection manages on the Atlassian site: its groups and their members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+
+class ManagedGroup(Base):
+    """A site group a connection manages, as of its last reconcile and our writes since.
+
+    `admin_rights` is the verdict of the last admin-permission probe of its members (None:
+    not probed yet); `reconciled_at` when its members were last read from the site.
+    """
+
+    __tablename__ = "managed_group"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    admin_rights: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ManagedMembership(Base):
+    """One account in a managed group, as the mirror knows it (every member, ours or not).
+
+    `active` is False for an account the site reported deactivated when it was read.
+    """
+
+    __tablename__ = "managed_membership"
+    __table_args__ = (Index("ix_managed_membership_connection_account", "connection_id",
+                            "account_id"),)
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,118 @@
+"""The mirror end to end: ordinary runs read no member lists, the reconcile finds manual edits
+of managed groups and corrects them, an interrupted run is followed by a reconcile."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app import extensions
+from app.models import Connection, ManagedMembership, SyncRun
+from tests.engine.harness import directory, stack
+from workers import schedule
+from workers.sync import engine
+
+ALICE = ("u-alice", "alice@example.com", True)
+BOB = ("u-bob", "bob@example.com", True)
+CAROL = ("u-carol", "carol@example.com", True)
+LENIENT = {"max_removal_percent": 100, "max_users_affected": 1000}
+
+
+@pytest.fixture()
+def env(test_config, tmp_path):
+    with stack(test_config, tmp_path) as s:
+        for _, email, _active in (ALICE, BOB, CAROL):
+            s.cloud.site.add_user(email, email.split("@")[0])
+        yield s
+
+
+def member_reads(env) -> int:
+    return sum(1 for r in env.cloud.requests.all() if r.path.endswith("/group/member"))
+
+
+def mirrored(cid: int) -> set[tuple[str, str]]:
+    with extensions.db.session() as session:
+        return set(session.execute(select(ManagedMembership.group_id, ManagedMembership.account_id)
+                                   .where(ManagedMembership.connection_id == cid)).all())
+
+
+def site_pairs(env, *names: str) -> set[tuple[str, str]]:
+    site = env.cloud.site
+    return {(site.group_by_name(n).group_id, u.account_id) for n in names
+            for u in site.members(site.group_by_name(n).group_id)}
+
+
+def test_noop_resync_reads_no_group_members(env):
+    cid = env.connection(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"], "ops": ["u-bob"]}))
+    first = env.sync(cid)
+    assert first.status == "succeeded" and first.counts["site_reads"] == "reconcile"
+    assert mirrored(cid) == site_pairs(env, "eng", "ops")
+    env.cloud.requests.clear()
+    again = env.sync(cid)
+    assert (again.status, again.ops_total, again.counts["site_reads"]) == ("succeeded", 0, "mirror")
+    assert member_reads(env) == 0 and env.cloud.requests.writes() == []
+    # an IdP change is planned against the mirror too, and the mirror follows the writes
+    env.write_directory(directory([ALICE, BOB, CAROL], {"eng": ["u-alice", "u-carol"],
+                                                          "ops": ["u-bob"]}))
+    with extensions.db.session() as session:
+        session.get(Connection, cid).policy = LENIENT
+    changed = env.sync(cid)
+    assert changed.status == "succeeded" and member_reads(env) == 0
+    assert env.members("eng") == {"alice@example.com", "carol@example.com"}
+    assert mirrored(cid) == site_pairs(env, "eng", "ops")
+
+
+def test_reconcile_finds_and_corrects_a_manual_edit(env):
+    cid = env.connection(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"]}), {"policy": LENIENT})
+    env.sync(cid)
+    site = env.cloud.site
+    eng = site.group_by_name("eng")
+    site.remove_member(eng.group_id, site.user_by_email("bob@example.com").account_id)
+    # an ordinary run trusts the mirror: the manual removal is not seen yet
+    assert env.sync(cid).ops_total == 0 and env.members("eng") == {"alice@example.com"}
+    run = env.sync(cid, trigger="reconcile")
+    assert run.status == "succeeded", (run.reason, run.error)
+    assert run.counts["site_reads"] == "reconcile"
+    assert run.counts["drift"]["removed"] == 1 and run.counts["drift"]["total"] == 1
+    assert env.members("eng") == {"alice@example.com", "bob@example.com"}
+    assert mirrored(cid) == site_pairs(env, "eng")
+    assert env.sync(cid).counts.get("drift") is None
+
+
+def test_a_due_reconcile_runs_on_the_ordinary_schedule(env):
+    cid = env.connection(directory([ALICE], {"eng": ["u-alice"]}))
+    env.sync(cid)
+    site = env.cloud.site
+    outsider = site.add_user("outsider@example.com", "Outsider")
+    site.add_member(site.group_by_name("eng").group_id, outsider.account_id)
+    day_ago = datetime.now(UTC) - timedelta(hours=25)
+    with extensions.db.session() as session:
+        session.get(Connection, cid).reconciled_at = day_ago
+        for run in session.scalars(select(SyncRun).where(SyncRun.connection_id == cid)):
+            run.started_at = day_ago
+    assert schedule.reconcile_due(extensions.db, datetime.now(UTC)) == [cid]
+    run = env.sync(cid, trigger="schedule")
+    assert run.counts["site_reads"] == "reconcile" and run.counts["drift"]["added"] == 1
+    # someone added by hand is not ours to remove: drift is shown, the member stays
+    assert "outsider@example.com" in env.members("eng")
+    assert schedule.reconcile_due(extensions.db, datetime.now(UTC)) == []
+
+
+def test_an_interrupted_run_is_followed_by_a_reconcile(env):
+    cid = env.connection(directory([ALICE, BOB], {"eng": ["u-alice"]}), {"policy": LENIENT})
+    env.sync(cid)
+    # a worker died mid-run after writing to the site but before recording it
+    site = env.cloud.site
+    site.add_member(site.group_by_name("eng").group_id,
+                    site.user_by_email("bob@example.com").account_id)
+    dead = engine.start_run(extensions.db, cid, "schedule", False)
+    assert engine.close_interrupted(extensions.db, cid) == 1
+    with extensions.db.session() as session:
+        assert session.get(SyncRun, dead).status == "failed"
+    env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"]}))
+    run = env.sync(cid)
+    assert run.counts["site_reads"] == "reconcile" and run.counts["drift"]["added"] == 1
+    assert run.counts["planned"]["add_member"] == 0  # bob is there already: only linked
+    assert mirrored(cid) == site_pairs(env, "eng")

@@ -1,0 +1,201 @@
+"""The mirror: what this connection manages on the site, kept in our database.
+
+Ordinary runs read it instead of the site's member lists. The executor updates it with each
+chunk's Change rows, in the same transaction; the drift reconcile reads the site and puts it
+right (`replace`). Product-access groups are never mirrored: Atlassian itself adds people to
+them (an invitation does), so the engine reads them from the site when the policy needs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.models import ManagedGroup, ManagedMembership
+from workers.sync.counts import Drift
+
+EXAMPLES = 10
+"""Drift listed in words per run; the counts cover the rest."""
+
+
+@dataclass(slots=True)
+class Mirror:
+    """The managed groups (groupId → name), the members we know of, and what we judged."""
+
+    groups: dict[str, str] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    inactive: set[str] = field(default_factory=set)
+    admin_rights: dict[str, bool | None] = field(default_factory=dict)
+
+    @property
+    def admin_groups(self) -> set[str]:
+        return {gid for gid, rights in self.admin_rights.items() if rights}
+
+
+def load(session: Session, connection_id: int, members_of: Collection[str] | None = None,
+         accounts: Collection[str] = ()) -> Mirror:
+    """The mirror's groups, with the members of `members_of` (every group's when None) and
+    the memberships of `accounts` in any group."""
+    mirror = Mirror()
+    for gid, name, rights in session.execute(
+            select(ManagedGroup.group_id, ManagedGroup.name, ManagedGroup.admin_rights)
+            .where(ManagedGroup.connection_id == connection_id)):
+        mirror.groups[gid], mirror.admin_rights[gid] = name, rights
+        mirror.members[gid] = set()
+    base = select(ManagedMembership.group_id, ManagedMembership.account_id,
+                  ManagedMembership.active).where(ManagedMembership.connection_id == connection_id)
+    if members_of is None:
+        queries = [base]
+    else:
+        wanted, who = sorted(set(members_of)), sorted(set(accounts))
+        queries = [base.where(ManagedMembership.group_id.in_(wanted[i:i + 500]))
+                   for i in range(0, len(wanted), 500)]
+        queries += [base.where(ManagedMembership.account_id.in_(who[i:i + 500]))
+                    for i in range(0, len(who), 500)]
+    for query in queries:
+        for gid, acc, active in session.execute(query):
+            mirror.members.setdefault(gid, set()).add(acc)
+            if not active:
+                mirror.inactive.add(acc)
+    return mirror
+
+
+def size(session: Session, connection_id: int) -> tuple[int, int]:
+    """(groups, memberships) the mirror holds for the connection."""
+    groups = session.scalar(select(func.count()).select_from(ManagedGroup).where(
+        ManagedGroup.connection_id == connection_id))
+    members = session.scalar(select(func.count()).select_from(ManagedMembership).where(
+        ManagedMembership.connection_id == connection_id))
+    return int(groups or 0), int(members or 0)
+
+
+def is_built(session: Session, connection_id: int) -> bool:
+    return session.scalar(select(ManagedGroup.group_id).where(
+        ManagedGroup.connection_id == connection_id).limit(1)) is not None
+
+
+def _insert_ignoring_duplicates(session: Session, model: type, rows: list[dict]) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(postgresql.insert(model).on_conflict_do_nothing(), rows)
+    elif dialect == "sqlite":
+        session.execute(sqlite.insert(model).on_conflict_do_nothing(), rows)
+    else:  # no upsert: a row already there is a row we need not write
+        for row in rows:
+            keys = [getattr(model, k) == v for k, v in row.items() if k != "active" and k != "name"]
+            if session.scalar(select(model).where(*keys).limit(1)) is None:
+                session.execute(insert(model), [row])
+
+
+def add_groups(session: Session, connection_id: int, groups: Iterable[tuple[str, str]],
+               admin_rights: bool | None = None) -> None:
+    """Groups this connection now manages (created, or read for the first time). A group this
+    app created holds no permission (`admin_rights` False) until someone grants one; the
+    reconcile judges every group again."""
+    _insert_ignoring_duplicates(session, ManagedGroup, [
+        {"connection_id": connection_id, "group_id": gid, "name": name,
+         "admin_rights": admin_rights} for gid, name in groups])
+
+
+def add_members(session: Session, connection_id: int, pairs: Iterable[tuple[str, str]],
+                active: bool = True) -> None:
+    _insert_ignoring_duplicates(session, ManagedMembership, [
+        {"connection_id": connection_id, "group_id": gid, "account_id": acc, "active": active}
+        for gid, acc in pairs])
+
+
+def remove_members(session: Session, connection_id: int, pairs: Iterable[tuple[str, str]]) -> None:
+    by_group: dict[str, list[str]] = {}
+    for gid, acc in pairs:
+        by_group.setdefault(gid, []).append(acc)
+    for gid, accounts in by_group.items():
+        for start in range(0, len(accounts), 500):
+            session.execute(delete(ManagedMembership).where(
+                ManagedMembership.connection_id == connection_id,
+                ManagedMembership.group_id == gid,
+                ManagedMembership.account_id.in_(accounts[start:start + 500])))
+
+
+def judge(session: Session, connection_id: int, verdicts: dict[str, bool]) -> None:
+    """Store the admin-permission verdicts of managed groups (probed once, kept till the reconcile)."""
+    for gid, rights in verdicts.items():
+        session.execute(update(ManagedGroup).where(
+            ManagedGroup.connection_id == connection_id, ManagedGroup.group_id == gid)
+            .values(admin_rights=rights))
+
+
+def adopt(session: Session, connection_id: int, groups: dict[str, str],
+          members: dict[str, set[str]], inactive: Collection[str], now: datetime) -> None:
+    """Start mirroring groups just read from the site (not managed before): their members as read."""
+    add_groups(session, connection_id, groups.items())
+    session.execute(update(ManagedGroup).where(
+        ManagedGroup.connection_id == connection_id,
+        ManagedGroup.group_id.in_(list(groups))).values(reconciled_at=now))
+    for gid, accounts in members.items():
+        if gid in groups:
+            _members_as_read(session, connection_id, gid, accounts, inactive)
+
+
+def _members_as_read(session: Session, connection_id: int, gid: str, accounts: set[str],
+                     inactive: Collection[str]) -> None:
+    session.execute(delete(ManagedMembership).where(
+        ManagedMembership.connection_id == connection_id, ManagedMembership.group_id == gid))
+    rows = [{"connection_id": connection_id, "group_id": gid, "account_id": acc,
+             "active": acc not in inactive} for acc in accounts]
+    if rows:
+        session.execute(insert(ManagedMembership), rows)
+
+
+def replace(session: Session, connection_id: int, groups: dict[str, str],
+            members: dict[str, set[str]], inactive: Collection[str], now: datetime,
+            admin_rights: dict[str, bool | None] | None = None) -> None:
+    """The reconcile's result becomes the mirror: exactly these groups with these members."""
+    session.execute(delete(ManagedMembership).where(
+        ManagedMembership.connection_id == connection_id))
+    session.execute(delete(ManagedGroup).where(ManagedGroup.connection_id == connection_id))
+    rights = admin_rights or {}
+    if groups:
+        session.execute(insert(ManagedGroup), [
+            {"connection_id": connection_id, "group_id": gid, "name": name,
+             "admin_rights": rights.get(gid), "reconciled_at": now}
+            for gid, name in groups.items()])
+    rows = [{"connection_id": connection_id, "group_id": gid, "account_id": acc,
+             "active": acc not in inactive}
+            for gid, accounts in members.items() if gid in groups for acc in accounts]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(ManagedMembership), rows[start:start + 5000])
+
+
+def drift(mirror: Mirror, site_groups: dict[str, str], site_members: dict[str, set[str]]) -> Drift:
+    """What the site has that the mirror did not expect, over the groups the mirror manages.
+
+    Groups the mirror did not manage yet are not drift (they are simply new to us)."""
+    found = Drift()
+    for gid, name in sorted(mirror.groups.items()):
+        if gid not in site_groups:
+            found.groups_gone += 1
+            _example(found, f"group '{name}' was deleted on the site")
+            continue
+        if gid not in site_members:
+            continue  # not read this time (no longer mapped): nothing to compare
+        known, now = mirror.members.get(gid, set()), site_members[gid]
+        added, removed = now - known, known - now
+        found.added += len(added)
+        found.removed += len(removed)
+        for acc in sorted(added)[:EXAMPLES]:
+            _example(found, f"{acc} was added to '{name}' outside this app")
+        for acc in sorted(removed)[:EXAMPLES]:
+            _example(found, f"{acc} was removed from '{name}' outside this app")
+    return found
+
+
+def _example(found: Drift, text: str) -> None:
+    if len(found.examples) < EXAMPLES:
+        found.examples.append(text)

@@ -1,0 +1,152 @@
+"""One planning pass per run: choose how to plan, read what that needs, plan, protect admins.
+
+- `unchanged`: the IdP's change read found nothing and the last run converged on the same
+  mapping; nothing to read on the site and nothing to plan.
+- `incremental` (and `targeted`): plan only what the delta touches, against the mirror.
+- `full`: plan the whole directory against the mirror (no member reads on the site).
+- `reconcile`: read every managed group from the site, count the drift from the mirror,
+  make the site's state the mirror, and plan the whole directory against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from app.models import Connection
+from workers.atlassian.target import AtlassianTarget
+from workers.sync import incremental, mapping, mirror, planner
+from workers.sync.counts import RunCounts
+from workers.sync.current import SiteRead, admin_groups_among, read_current, site_admins_among
+from workers.sync.mapping import Desired, group_key
+from workers.sync.model import Snapshot
+from workers.sync.plan import Plan
+from workers.sync.policy import SyncPolicy
+from workers.sync.protect import protect
+from workers.sync.run import RunContext
+from workers.sync.snapshots import TARGETED, Fetched
+
+UNCHANGED, INCREMENTAL, FULL, RECONCILE = "unchanged", "incremental", "full", "reconcile"
+CARRIED = ("idp_users", "desired_users", "managed_groups", "managed_memberships",
+           "desired_memberships", "groups_adopted", "groups_skipped")
+"""Plan figures an unchanged run carries over from the last one (the guard reads desired_users)."""
+
+
+@dataclass(slots=True)
+class Made:
+    """The plan of a run, its figures so far, and the groups found to carry admin rights."""
+
+    plan: Plan
+    counts: RunCounts
+    admin_groups: set[str] = field(default_factory=set)
+
+
+def same_snapshot(a: Snapshot, b: Snapshot) -> bool:
+    return a.users == b.users and a.groups == b.groups and a.members == b.members
+
+
+def mode_for(ctx: RunContext, fetched: Fetched) -> str:
+    if ctx.reconcile is not None:
+        return RECONCILE
+    if fetched.base is None or not ctx.builds_on_last:
+        return FULL
+    if same_snapshot(fetched.base, fetched.snapshot):
+        return UNCHANGED
+    return TARGETED if fetched.mode == TARGETED else INCREMENTAL
+
+
+def make(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy,
+         target: AtlassianTarget) -> Made:
+    """Plan run `ctx` from `fetched` (env: the engine's Environment, for db and concurrency)."""
+    mode = mode_for(ctx, fetched)
+    counts = RunCounts(fetch=fetched.mode, planning=mode, basis=ctx.basis,
+                       scope=None if ctx.scope.empty else ctx.scope.to_json())
+    if mode == UNCHANGED:
+        counts.site_reads = "none"
+        carried = {k: v for k, v in (ctx.last.counts if ctx.last else {}).items() if k in CARRIED}
+        return Made(Plan(stats=carried), counts)
+    desired = mapping.desired(fetched.snapshot, ctx.policy.mapping)
+    if mode == RECONCILE:
+        counts.site_reads = "reconcile"
+        read, known = _reconcile(env, ctx, desired, policy, target, counts)
+        plan = planner.plan(desired, read.current, ctx.links, policy)
+    elif mode == FULL:
+        counts.site_reads = "mirror"
+        with env.db.session() as session:
+            known = mirror.load(session, ctx.connection_id)
+        read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=known)
+        plan = planner.plan(desired, read.current, ctx.links, policy)
+    else:
+        counts.site_reads = "mirror"
+        plan, read, known = _incremental(env, ctx, fetched, desired, policy, target)
+    if not ctx.dry_run and mode != RECONCILE and read.read:
+        with env.db.session() as session:  # groups new to this connection: mirrored from now on
+            mirror.adopt(session, ctx.connection_id, read.read, read.current.members,
+                         read.current.inactive, datetime.now(UTC))
+    return _protected(env, ctx, plan, read, known, target, counts)
+
+
+def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
+               target: AtlassianTarget, counts: RunCounts) -> tuple[SiteRead, mirror.Mirror]:
+    with env.db.session() as session:
+        stored = mirror.load(session, ctx.connection_id)
+    read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=None)
+    members = {gid: read.current.members.get(gid, set()) for gid in read.read}
+    counts.drift = mirror.drift(stored, read.current.groups, members)
+    if not ctx.dry_run:
+        now = datetime.now(UTC)
+        with env.db.session() as session:
+            # admin verdicts are judged again after a reconcile (permissions drift too)
+            mirror.replace(session, ctx.connection_id, read.read, members,
+                           read.current.inactive, now)
+            session.get(Connection, ctx.connection_id).reconciled_at = now
+    return read, mirror.Mirror(groups=dict(read.read), members=members)
+
+
+def _incremental(env: Any, ctx: RunContext, fetched: Fetched, desired: Desired,
+                 policy: SyncPolicy, target: AtlassianTarget
+                 ) -> tuple[Plan, SiteRead, mirror.Mirror]:
+    old = mapping.desired(fetched.base, ctx.policy.mapping)
+    keys, users = incremental.touched(old, desired)
+    with env.db.session() as session:
+        groups_only = mirror.load(session, ctx.connection_id, members_of=())
+        gids = _group_ids(keys, old, desired, ctx, groups_only.groups)
+        accounts = {ctx.links.users[u] for u in users if u in ctx.links.users}
+        known = mirror.load(session, ctx.connection_id, members_of=gids, accounts=accounts)
+        managed = mirror.size(session, ctx.connection_id)
+    emails = incremental.emails_needed(old, desired, ctx.links, keys, users)
+    read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=known,
+                        emails=emails)
+    plan = incremental.plan_incremental(old, desired, read.current, ctx.links, policy,
+                                        managed=managed)
+    return plan, read, known
+
+
+def _group_ids(keys: set[str], old: Desired, new: Desired, ctx: RunContext,
+               groups: dict[str, str]) -> set[str]:
+    """The site groups the touched desired groups are (by link, else by name)."""
+    by_name = {group_key(name): gid for gid, name in groups.items()}
+    out: set[str] = set()
+    for k in keys:
+        target = new.groups.get(k) or old.groups.get(k)
+        if target is not None:
+            out.update(ctx.links.groups[i] for i in target.idp_group_ids if i in ctx.links.groups)
+        if k in by_name:
+            out.add(by_name[k])
+    return out
+
+
+def _protected(env: Any, ctx: RunContext, plan: Plan, read: SiteRead, known: mirror.Mirror,
+               target: AtlassianTarget, counts: RunCounts) -> Made:
+    """Ask the site about the admins this plan touches, and take out what they forbid."""
+    current = read.current
+    admins = site_admins_among(target, plan, env.concurrency)
+    verdicts = admin_groups_among(target, plan, current, env.concurrency,
+                                  judged=known.admin_rights)
+    if verdicts and not ctx.dry_run:
+        with env.db.session() as session:
+            mirror.judge(session, ctx.connection_id, verdicts)
+    admin_groups = current.admin_groups | {gid for gid, rights in verdicts.items() if rights}
+    plan = protect(plan, site_admins=admins, admin_groups=admin_groups, members=current.members)
+    return Made(plan, counts, admin_groups)
