@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from workers.sync.model import Group, Snapshot, User
-from workers.sync.plan import Notice
+from workers.sync.plan import Notice, bulk_allocation
 from workers.sync.policy import REGEX_PREFIX, GroupFilter, MappingPolicy, UserFilter
 
 _EMPTY: frozenset[str] = frozenset()
@@ -115,6 +115,10 @@ class _TarjanClosure:
         for root in roots:
             if root in self.index:
                 continue
+            if root not in self.children:
+                # No nested groups below: its closure is its own members (shared, not copied).
+                self.out[root] = self.direct.get(root, _EMPTY)
+                continue
             work: list = []
             self._enter(root, work)
             while work:
@@ -183,6 +187,11 @@ def _targets(groups: list[Group], policy: MappingPolicy) -> tuple[Targets, list[
 
 def desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     """The desired state for one connection: targets, members (flattened), default groups."""
+    with bulk_allocation():
+        return _desired(snapshot, policy)
+
+
+def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     domains = frozenset(d.lower().lstrip("@") for d in policy.users.email_domains)
     scope = {uid for uid, u in snapshot.users.items() if user_passes(u, policy.users, domains)}
     sources, notices = _targets(select_groups(snapshot.groups.values(), policy.groups), policy)
@@ -190,7 +199,9 @@ def desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     result = Desired(idp_users=snapshot.users, notices=notices)
     linkable = policy.mode == "on_the_fly"
     for group, names in sources:
-        users_here = closures[group.id] & scope
+        closure = closures[group.id]
+        # Most groups hold only users in scope: share their set rather than copy it.
+        users_here = closure if closure <= scope else closure & scope
         for name in names:
             _merge(result, name, users_here, group.id if linkable else None,
                    explicit=not linkable)

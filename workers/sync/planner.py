@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import repeat
 
 from workers.sync.mapping import Desired, DesiredGroup, group_key
 from workers.sync.model import User
+from workers.sync.ops import MemberBatch, Ops, UserEmails
 from workers.sync.plan import (
     ADD_MEMBER,
     APPLY_ORDER,
@@ -22,11 +22,11 @@ from workers.sync.plan import (
     Op,
     Plan,
     bulk_allocation,
-    member_ops,
 )
 from workers.sync.policy import SyncPolicy, email_domain
 from workers.sync.privileged import SKIP_REASONS, is_admin_name, skip_reason
 
+_NONE: frozenset[str] = frozenset()
 LEFT, DISABLED, OUT_OF_SCOPE = "left the IdP", "disabled in the IdP", "outside the sync filters"
 """Why a linked IdP user is no longer synced; the first two are departures (deprovisioning)."""
 
@@ -69,9 +69,16 @@ class _Draft:
     """The plan under construction: ops bucketed by kind, so the apply order costs no sort."""
 
     ops: dict[str, list[Op]] = field(default_factory=lambda: {k: [] for k in APPLY_ORDER})
+    batches: list[MemberBatch] = field(default_factory=list)
+    """The additions, one batch per group (a first sync's millions of them stay compact)."""
     notices: list[Notice] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
     skipped: list[GroupSkip] = field(default_factory=list)
+
+    def parts(self) -> Ops:
+        """Every op in apply order."""
+        return Ops(part for kind in APPLY_ORDER
+                   for part in (self.batches if kind == ADD_MEMBER else (self.ops[kind],)))
 
     def add(self, op: Op) -> None:
         self.ops[op.kind].append(op)
@@ -229,9 +236,9 @@ def _diff_members(desired: Desired, resolved: dict[str, str | None], current: Cu
     for key, gid in resolved.items():
         by_gid.setdefault(gid if gid is not None else "\0" + key, []).append(key)
     managed = 0
-    adds, removes = draft.ops[ADD_MEMBER], draft.ops[REMOVE_MEMBER]
+    adds, removes = draft.batches, draft.ops[REMOVE_MEMBER]
     uid_of = accounts.uid_of
-    email_of = {uid: user.email for uid, user in desired.users.items()}
+    email_of = UserEmails(desired.users)
     for keys in by_gid.values():
         gid = resolved[keys[0]]
         name = current.groups[gid] if gid is not None else desired.groups[keys[0]].name
@@ -240,18 +247,19 @@ def _diff_members(desired: Desired, resolved: dict[str, str | None], current: Cu
             *(desired.members[k] for k in keys))
         default = all(desired.groups[k].default for k in keys)
         reason = "default group" if default else "IdP membership"
-        want = set(map(accounts.of.get, ids))
+        want = set(map(accounts.of.get, ids)) if accounts.of else set()
         want.discard(None)
-        have = current.members.get(gid, set()) if gid is not None else set()
+        have = current.members.get(gid, _NONE) if gid is not None else _NONE
         managed += len(have)
-        fresh = list(want - have)
-        uids = list(map(uid_of.__getitem__, fresh))
-        adds += member_ops(ADD_MEMBER, gid, name, ref, fresh, uids,
-                           map(email_of.__getitem__, uids), reason)
+        fresh = tuple(want - have)
+        if fresh:
+            uids = tuple(map(uid_of.__getitem__, fresh))
+            adds.append(MemberBatch(ADD_MEMBER, gid, name, ref, fresh, uids, email_of, reason))
         if accounts.invited:
-            new_users = list(ids & accounts.invited)
-            adds += member_ops(ADD_MEMBER, gid, name, ref, repeat(None, len(new_users)),
-                               new_users, map(email_of.__getitem__, new_users), reason)
+            new_users = tuple(ids & accounts.invited)
+            if new_users:
+                adds.append(MemberBatch(ADD_MEMBER, gid, name, ref, None, new_users, email_of,
+                                        reason))
         leaving = (have - want) & accounts.ours
         accounts.spared |= leaving & accounts.keep
         for acc in leaving - accounts.keep:
@@ -349,7 +357,7 @@ def _plan(desired: Desired, current: Current, links: Links, policy: SyncPolicy) 
                      reason="user is back in the IdP"))
     for acc in sorted(accounts.spared & accounts.protected):
         draft.note("protected_kept", f"Protected account {acc} keeps its memberships")
-    return Plan(ops=[op for kind in APPLY_ORDER for op in draft.ops[kind]], notices=draft.notices,
+    return Plan(ops=draft.parts(), notices=draft.notices,
                 stats={"idp_users": len(desired.idp_users), "desired_users": len(desired.users),
                        "managed_groups": len(resolved),
                        "managed_memberships": managed,
