@@ -37,9 +37,10 @@ class DesiredGroup:
 class Desired:
     """What Atlassian should look like for this connection, still in IdP ids.
 
-    `groups` and `members` are keyed by `group_key(name)`; member sets may be shared with
-    the snapshot, so treat them as read-only. `idp_users` is every user the fetch saw, so
-    the planner can tell a user who left from one who was disabled or filtered out.
+    `groups` and `members` are keyed by `group_key(name)`; member sets, and `users` when it
+    is every user, may be shared with the snapshot, so treat them as read-only. Every member
+    is one of `users`. `idp_users` is every user the fetch saw, so the planner can tell a user
+    who left from one who was disabled or filtered out.
     """
 
     users: dict[str, User] = field(default_factory=dict)
@@ -192,8 +193,7 @@ def desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
 
 
 def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
-    domains = frozenset(d.lower().lstrip("@") for d in policy.users.email_domains)
-    scope = {uid for uid, u in snapshot.users.items() if user_passes(u, policy.users, domains)}
+    scope = _in_scope(snapshot.users, policy.users)
     sources, notices = _targets(select_groups(snapshot.groups.values(), policy.groups), policy)
     closures = member_closure(snapshot, [g.id for g, _ in sources], policy.flatten_nested)
     result = Desired(idp_users=snapshot.users, notices=notices)
@@ -209,11 +209,24 @@ def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
         synced: set[str] = set().union(*result.members.values()) if result.members else set()
     else:
         synced = scope
-    # In the snapshot's order, so invites come out in the same order run after run.
-    result.users = {uid: u for uid, u in snapshot.users.items() if uid in synced}
+    # In the snapshot's order, so invites come out in the same order run after run; when
+    # every user is synced the snapshot's own dict serves (a million entries not copied).
+    result.users = snapshot.users if len(synced) == len(snapshot.users) else {
+        uid: u for uid, u in snapshot.users.items() if uid in synced}
     for name in policy.default_groups:
         _merge(result, name, synced, None, default=True, explicit=True)
     return result
+
+
+def _in_scope(users: dict[str, User], rule: UserFilter) -> set[str]:
+    """The ids of the users that pass the user filter (`user_passes`, inlined for the common
+    filters: this runs once per user of a million)."""
+    domains = frozenset(d.lower().lstrip("@") for d in rule.email_domains)
+    if domains:
+        return {uid for uid, u in users.items() if user_passes(u, rule, domains)}
+    if rule.active_only:
+        return {uid for uid, u in users.items() if u.active}
+    return set(users)
 
 
 def _merge(result: Desired, name: str, users: set[str] | frozenset[str],

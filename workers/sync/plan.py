@@ -53,16 +53,21 @@ _REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
 
 @contextmanager
 def bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a plan is built or read back.
+    """Pause the cyclic garbage collector while a desired state or a plan is built or read back.
 
-    A first sync's plan is a million small op tuples that can hold no reference cycle; the
-    collector's repeated passes over them would more than double the time to make or load it.
+    These are millions of small objects that hold no reference cycle (reference counting
+    frees them); the collector's repeated passes over them would more than double the time
+    to make them. When the build ends its survivors move straight to the oldest generation
+    (`freeze` then `unfreeze`), so the first collection after it does not walk them as young
+    objects either, and a later full collection still frees anything cyclic among them.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if was_enabled:
             gc.enable()
 

@@ -27,6 +27,8 @@ from workers.sync.policy import SyncPolicy, email_domain
 from workers.sync.privileged import SKIP_REASONS, is_admin_name, skip_reason
 
 _NONE: frozenset[str] = frozenset()
+_new_tuple = tuple.__new__
+_NEW_GROUP, _LINKED_GROUP = "mapped IdP group has no Atlassian group yet", "IdP group maps to this group"
 LEFT, DISABLED, OUT_OF_SCOPE = "left the IdP", "disabled in the IdP", "outside the sync filters"
 """Why a linked IdP user is no longer synced; the first two are departures (deprovisioning)."""
 
@@ -90,6 +92,8 @@ class _Draft:
 def _linked_group(key: str, target: DesiredGroup, site_groups: dict[str, str], links: Links,
                   draft: _Draft) -> str | None:
     """The site group an IdP group is linked to, followed through renames on the IdP side."""
+    if not links.groups:
+        return None
     linked = [links.groups[i] for i in target.idp_group_ids if i in links.groups]
     gid = next((g for g in linked if g in site_groups), None)
     if gid is None and linked:
@@ -111,6 +115,7 @@ def _resolve_groups(desired: Desired, current: Current, links: Links, policy: Sy
     site_groups = current.groups
     by_name = {group_key(name): gid for gid, name in site_groups.items()}
     resolved: dict[str, str | None] = {}
+    creates, link_ops = draft.ops[CREATE_GROUP], draft.ops[LINK_GROUP]
     for key, target in desired.groups.items():
         gid = _linked_group(key, target, site_groups, links, draft)
         adopting = gid is None and key in by_name
@@ -133,13 +138,14 @@ def _resolve_groups(desired: Desired, current: Current, links: Links, policy: Sy
             draft.adopted.append(site_groups[gid])
             draft.note("group_adopted", f"Existing group '{site_groups[gid]}' adopted: "
                        "this connection now manages its members")
+        # Positional ops: a first sync at the largest directory creates a quarter million groups.
         if gid is None:
-            draft.add(Op(CREATE_GROUP, group_name=target.name, group_ref=key,
-                         reason="mapped IdP group has no Atlassian group yet"))
+            creates.append(_new_tuple(Op, (CREATE_GROUP, None, target.name, key, None, None, None,
+                                           None, None, (), _NEW_GROUP)))
         for idp_group_id in target.idp_group_ids:
             if gid is None or links.groups.get(idp_group_id) != gid:
-                draft.add(Op(LINK_GROUP, group_id=gid, group_name=target.name, group_ref=key,
-                             idp_group_id=idp_group_id, reason="IdP group maps to this group"))
+                link_ops.append(_new_tuple(Op, (LINK_GROUP, gid, target.name, key, None, None,
+                                                idp_group_id, None, None, (), _LINKED_GROUP)))
         resolved[key] = gid
     return resolved
 
@@ -160,8 +166,10 @@ def _resolve_users(desired: Desired, current: Current, links: Links, policy: Syn
     account_of: dict[str, str] = {}
     invited: set[str] = set()
     taken_emails: set[str] = set()
+    # Once per user of a million on a first sync: lookups hoisted into locals.
+    linked, by_email, invite = links.users, current.accounts_by_email, _Inviter(policy, draft)
     for uid, user in desired.users.items():
-        acc = links.users.get(uid)
+        acc = linked.get(uid)
         if acc is not None:
             account_of[uid] = acc
             continue
@@ -171,13 +179,14 @@ def _resolve_users(desired: Desired, current: Current, links: Links, policy: Syn
                        f"({user.email!r}); not synced")
             continue
         taken_emails.add(email)
-        acc = _match_by_email(desired, current, holder, uid, email, draft)
-        if acc is not None:
-            account_of[uid], holder[acc] = acc, uid
+        if email in by_email:
+            acc = _match_by_email(desired, current, holder, uid, email, draft)
+            if acc is not None:
+                account_of[uid], holder[acc] = acc, uid
         elif uid in stranded:
             draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited: "
                        "every group it maps to was skipped")
-        elif email not in current.accounts_by_email and _invite(user, email, policy, draft):
+        elif invite(user, email):
             invited.add(uid)
     return account_of, invited
 
@@ -199,20 +208,30 @@ def _match_by_email(desired: Desired, current: Current, holder: dict[str, str], 
     return acc
 
 
-def _invite(user: User, email: str, policy: SyncPolicy, draft: _Draft) -> bool:
-    """Invite an IdP user who has no account, or report the skip, per the connection setting."""
-    if policy.on_unmatched != "invite":
-        draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited "
-                   "(connection setting)")
-        return False
-    if policy.invite_domains is not None and email_domain(email) not in policy.invite_domains:
-        draft.note("invite_domain_skipped", f"No Atlassian account for {user.email}; not "
-                   "invited: its domain is not on the connection's invite allow-list")
-        return False
-    draft.add(Op(INVITE_USER, idp_user_id=user.id, email=user.email,
-                 display_name=user.display_name or email.partition("@")[0],
-                 products=policy.invite_products, reason="no Atlassian account with this e-mail"))
-    return True
+class _Inviter:
+    """Invites an IdP user who has no account, or reports the skip, per the connection setting."""
+
+    __slots__ = ("policy", "draft", "invites")
+
+    def __init__(self, policy: SyncPolicy, draft: _Draft):
+        self.policy, self.draft, self.invites = policy, draft, draft.ops[INVITE_USER]
+
+    def __call__(self, user: User, email: str) -> bool:
+        policy = self.policy
+        if policy.on_unmatched != "invite":
+            self.draft.note("user_skipped", f"No Atlassian account for {user.email}; not "
+                            "invited (connection setting)")
+            return False
+        if policy.invite_domains is not None and email_domain(email) not in policy.invite_domains:
+            self.draft.note("invite_domain_skipped", f"No Atlassian account for {user.email}; "
+                            "not invited: its domain is not on the connection's invite allow-list")
+            return False
+        # Positional: a first sync makes a million of these.
+        self.invites.append(_new_tuple(Op, (
+            INVITE_USER, None, None, None, None, user.id, None, user.email,
+            user.display_name or email.partition("@")[0], policy.invite_products,
+            "no Atlassian account with this e-mail")))
+        return True
 
 
 def _status(desired: Desired, uid: str) -> str:
@@ -388,4 +407,8 @@ def emails_to_look_up(desired: Desired, links: Links) -> list[str]:
 
 def _normal_email(email: str | None) -> str:
     """How e-mails are compared with Atlassian's: trimmed, lower-cased; '' when missing."""
-    return email.strip().lower() if isinstance(email, str) else ""
+    if not isinstance(email, str):
+        return ""
+    normal = email.strip().lower()
+    # Keep the user's own string when it is already normal: a million copies add up.
+    return email if normal == email else normal
