@@ -198,24 +198,41 @@ def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     closures = member_closure(snapshot, [g.id for g, _ in sources], policy.flatten_nested)
     result = Desired(idp_users=snapshot.users, notices=notices)
     linkable = policy.mode == "on_the_fly"
+    # Every user any mapped group reaches, once: when all are in scope (the usual case), every
+    # group's set is shared as it is instead of being checked or copied member by member.
+    reached: set[str] = set().union(*(closures[g.id] for g, _ in sources))
+    all_in_scope = reached <= scope
     for group, names in sources:
         closure = closures[group.id]
-        # Most groups hold only users in scope: share their set rather than copy it.
-        users_here = closure if closure <= scope else closure & scope
+        users_here = closure if all_in_scope or closure <= scope else closure & scope
         for name in names:
             _merge(result, name, users_here, group.id if linkable else None,
                    explicit=not linkable)
-    if policy.users.members_only:
-        synced: set[str] = set().union(*result.members.values()) if result.members else set()
-    else:
+    if not policy.users.members_only:
         synced = scope
-    # In the snapshot's order, so invites come out in the same order run after run; when
-    # every user is synced the snapshot's own dict serves (a million entries not copied).
-    result.users = snapshot.users if len(synced) == len(snapshot.users) else {
-        uid: u for uid, u in snapshot.users.items() if uid in synced}
+    elif any(n.code == "empty_name" for n in result.notices):
+        # A group mapped to no name added nobody: count only the groups that were merged.
+        synced = set().union(*result.members.values())
+    else:
+        synced = reached if all_in_scope else reached & scope
+    result.users = _synced_users(snapshot.users, synced)
     for name in policy.default_groups:
         _merge(result, name, synced, None, default=True, explicit=True)
     return result
+
+
+def _synced_users(users: dict[str, User], synced: set[str]) -> dict[str, User]:
+    """The synced users in the snapshot's order, so invites come out in the same order run
+    after run. When every user is synced the snapshot's own dict serves, when nearly every
+    one a copy with the few others taken out (a million entries either way)."""
+    if len(synced) == len(users):
+        return users
+    if 2 * len(synced) < len(users):
+        return {uid: u for uid, u in users.items() if uid in synced}
+    kept = dict(users)
+    for uid in users.keys() - synced:
+        del kept[uid]
+    return kept
 
 
 def _in_scope(users: dict[str, User], rule: UserFilter) -> set[str]:

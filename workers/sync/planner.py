@@ -173,7 +173,10 @@ def _resolve_users(desired: Desired, current: Current, links: Links, policy: Syn
         if acc is not None:
             account_of[uid] = acc
             continue
-        email = _normal_email(user.email)
+        raw = user.email
+        email = raw.strip().lower() if isinstance(raw, str) else ""  # _normal_email, inlined
+        if email == raw:
+            email = raw  # the user's own string: a million copies add up
         if not email or "@" not in email or email in taken_emails:
             draft.note("user_skipped", f"IdP user {uid} has no usable or a duplicate e-mail "
                        f"({user.email!r}); not synced")
@@ -255,37 +258,52 @@ def _diff_members(desired: Desired, resolved: dict[str, str | None], current: Cu
     for key, gid in resolved.items():
         by_gid.setdefault(gid if gid is not None else "\0" + key, []).append(key)
     managed = 0
-    adds, removes = draft.batches, draft.ops[REMOVE_MEMBER]
-    uid_of = accounts.uid_of
+    adds = draft.batches
+    of, uid_of, invited = accounts.of, accounts.uid_of, accounts.invited
     email_of = UserEmails(desired.users)
+    # Every member is a desired user: when all of them are invited (a first sync), a
+    # group's members are its new users, with no lookup among the million invited.
+    everyone_invited = len(invited) == len(desired.users)
     for keys in by_gid.values():
-        gid = resolved[keys[0]]
-        name = current.groups[gid] if gid is not None else desired.groups[keys[0]].name
-        ref = None if gid is not None else keys[0]
-        ids = desired.members[keys[0]] if len(keys) == 1 else set().union(
-            *(desired.members[k] for k in keys))
-        default = all(desired.groups[k].default for k in keys)
+        gid, first = resolved[keys[0]], keys[0]
+        name = current.groups[gid] if gid is not None else desired.groups[first].name
+        ref = None if gid is not None else first
+        if len(keys) == 1:
+            ids, default = desired.members[first], desired.groups[first].default
+        else:
+            ids = set().union(*(desired.members[k] for k in keys))
+            default = all(desired.groups[k].default for k in keys)
         reason = "default group" if default else "IdP membership"
-        want = set(map(accounts.of.get, ids)) if accounts.of else set()
-        want.discard(None)
         have = current.members.get(gid, _NONE) if gid is not None else _NONE
         managed += len(have)
-        fresh = tuple(want - have)
-        if fresh:
-            uids = tuple(map(uid_of.__getitem__, fresh))
-            adds.append(MemberBatch(ADD_MEMBER, gid, name, ref, fresh, uids, email_of, reason))
-        if accounts.invited:
-            new_users = tuple(ids & accounts.invited)
+        want: set[str] | frozenset[str] = _NONE
+        if of:
+            want = set(map(of.get, ids))
+            want.discard(None)
+            fresh = tuple(want - have)
+            if fresh:
+                uids = tuple(map(uid_of.__getitem__, fresh))
+                adds.append(MemberBatch(ADD_MEMBER, gid, name, ref, fresh, uids, email_of,
+                                        reason))
+        if invited:
+            new_users = tuple(ids) if everyone_invited else tuple(ids & invited)
             if new_users:
                 adds.append(MemberBatch(ADD_MEMBER, gid, name, ref, None, new_users, email_of,
                                         reason))
-        leaving = (have - want) & accounts.ours
-        accounts.spared |= leaving & accounts.keep
-        for acc in leaving - accounts.keep:
-            removes.append(Op(REMOVE_MEMBER, group_id=gid, group_name=name, account_id=acc,
-                              idp_user_id=accounts.former.get(acc),
-                              reason=_why_gone(accounts.unsynced.get(acc))))
+        if have:
+            _removals(gid, name, have - want, accounts, draft.ops[REMOVE_MEMBER])
     return managed
+
+
+def _removals(gid: str | None, name: str, leaving: set[str], accounts: _Accounts,
+              removes: list[Op]) -> None:
+    """Remove ops for the accounts leaving one group: only ours, never the kept ones."""
+    leaving &= accounts.ours
+    accounts.spared |= leaving & accounts.keep
+    for acc in leaving - accounts.keep:
+        removes.append(Op(REMOVE_MEMBER, group_id=gid, group_name=name, account_id=acc,
+                          idp_user_id=accounts.former.get(acc),
+                          reason=_why_gone(accounts.unsynced.get(acc))))
 
 
 def _why_gone(status: str | None) -> str:
