@@ -87,6 +87,11 @@ class UserEmails(Mapping[str, "str | None"]):
     def __getitem__(self, uid: str) -> str | None:
         return self._users[uid].email
 
+    def of(self, uids: Iterable[str]) -> dict[str, str | None]:
+        """Id → e-mail of the given users (known ones only), in one pass."""
+        users = self._users
+        return {uid: users[uid].email for uid in uids if uid in users}
+
     def __len__(self) -> int:
         return len(self._users)
 

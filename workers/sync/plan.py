@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, NamedTuple
 
-from workers.sync.ops import MemberBatch, Op, Ops
+from workers.sync.ops import MemberBatch, Op, Ops, UserEmails
 
 CREATE_GROUP = "create_group"
 """Create the group `group_name`; later ops that need its new groupId carry its `group_ref`."""
@@ -212,8 +212,11 @@ def _email_table(batches: list[MemberBatch]) -> dict[str, str | None]:
         parts = list(group)
         uids = set().union(*(b.idp_user_ids for b in parts))
         uids.discard(None)
-        get = parts[0].email_of.get
-        table.update((uid, get(uid)) for uid in uids)
+        email_of = parts[0].email_of
+        if isinstance(email_of, UserEmails):
+            table.update(email_of.of(uids))
+        else:
+            table.update((uid, email_of.get(uid)) for uid in uids)
     return table
 
 
