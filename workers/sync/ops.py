@@ -57,7 +57,7 @@ class MemberBatch:
 
     def __iter__(self) -> Iterator[Op]:
         head = (self.kind, self.group_id, self.group_name, self.group_ref)
-        tail = (None, None, (), self.reason)
+        tail = (None, (), self.reason)  # display_name, products, reason
         accounts = self.account_ids if self.account_ids is not None else repeat(None)
         uids, email = self.idp_user_ids, self.email_of.get
         # Positional tuple building: an Op by keywords would be three times slower.
