@@ -167,7 +167,7 @@ def _resolve_users(desired: Desired, current: Current, links: Links, policy: Syn
     invited: set[str] = set()
     taken_emails: set[str] = set()
     # Once per user of a million on a first sync: lookups hoisted into locals.
-    linked, by_email, invite = links.users, current.accounts_by_email, _Inviter(policy, draft)
+    linked, by_email = links.users, current.accounts_by_email
     for uid, user in desired.users.items():
         acc = linked.get(uid)
         if acc is not None:
@@ -189,7 +189,7 @@ def _resolve_users(desired: Desired, current: Current, links: Links, policy: Syn
         elif uid in stranded:
             draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited: "
                        "every group it maps to was skipped")
-        elif invite(user, email):
+        elif _invite(user, email, policy, draft):
             invited.add(uid)
     return account_of, invited
 
@@ -211,30 +211,22 @@ def _match_by_email(desired: Desired, current: Current, holder: dict[str, str], 
     return acc
 
 
-class _Inviter:
-    """Invites an IdP user who has no account, or reports the skip, per the connection setting."""
-
-    __slots__ = ("policy", "draft", "invites")
-
-    def __init__(self, policy: SyncPolicy, draft: _Draft):
-        self.policy, self.draft, self.invites = policy, draft, draft.ops[INVITE_USER]
-
-    def __call__(self, user: User, email: str) -> bool:
-        policy = self.policy
-        if policy.on_unmatched != "invite":
-            self.draft.note("user_skipped", f"No Atlassian account for {user.email}; not "
-                            "invited (connection setting)")
-            return False
-        if policy.invite_domains is not None and email_domain(email) not in policy.invite_domains:
-            self.draft.note("invite_domain_skipped", f"No Atlassian account for {user.email}; "
-                            "not invited: its domain is not on the connection's invite allow-list")
-            return False
-        # Positional: a first sync makes a million of these.
-        self.invites.append(_new_tuple(Op, (
-            INVITE_USER, None, None, None, None, user.id, None, user.email,
-            user.display_name or email.partition("@")[0], policy.invite_products,
-            "no Atlassian account with this e-mail")))
-        return True
+def _invite(user: User, email: str, policy: SyncPolicy, draft: _Draft) -> bool:
+    """Invite an IdP user who has no account, or report the skip, per the connection setting."""
+    if policy.on_unmatched != "invite":
+        draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited "
+                   "(connection setting)")
+        return False
+    if policy.invite_domains is not None and email_domain(email) not in policy.invite_domains:
+        draft.note("invite_domain_skipped", f"No Atlassian account for {user.email}; not "
+                   "invited: its domain is not on the connection's invite allow-list")
+        return False
+    # Positional: a first sync makes a million of these.
+    draft.ops[INVITE_USER].append(_new_tuple(Op, (
+        INVITE_USER, None, None, None, None, user.id, None, user.email,
+        user.display_name or email.partition("@")[0], policy.invite_products,
+        "no Atlassian account with this e-mail")))
+    return True
 
 
 def _status(desired: Desired, uid: str) -> str:
