@@ -182,14 +182,14 @@ def _resolve_users(desired: Desired, current: Current, links: Links, policy: Syn
                        f"({user.email!r}); not synced")
             continue
         taken_emails.add(email)
-        if email in by_email:
-            acc = _match_by_email(desired, current, holder, uid, email, draft)
-            if acc is not None:
-                account_of[uid], holder[acc] = acc, uid
+        known = email in by_email
+        acc = _match_by_email(desired, current, holder, uid, email, draft) if known else None
+        if acc is not None:
+            account_of[uid], holder[acc] = acc, uid
         elif uid in stranded:
             draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited: "
                        "every group it maps to was skipped")
-        elif _invite(user, email, policy, draft):
+        elif not known and _invite(user, email, policy, draft):
             invited.add(uid)
     return account_of, invited
 
