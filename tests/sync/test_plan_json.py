@@ -168,3 +168,10 @@ def test_a_stored_batch_reads_back_as_ops():
     plan = Plan.from_json(batch_plan(account_ids=["a1"]))
     assert list(plan.ops) == [Op("add_member", group_id="G", group_name="Eng", account_id="a1",
                                  idp_user_id="u1", email="ann@corp.com")]
+
+
+def test_the_groups_of_some_kinds_are_those_of_their_ops():
+    plan = sample_plan()
+    for kinds in (("add_member",), ("add_member", "create_group"), ("remove_member",)):
+        assert plan.ops.groups(kinds) == {(op.group_id, op.group_name) for op in plan.ops
+                                          if op.kind in kinds}

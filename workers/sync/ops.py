@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from itertools import chain, islice, repeat
 from typing import Any, NamedTuple, overload
 
@@ -173,6 +173,18 @@ class Ops(Sequence[Op]):
             else:
                 counts.update(op.kind for op in part)
         return counts
+
+    def groups(self, kinds: Collection[str]) -> set[tuple[str | None, str | None]]:
+        """(group_id, group_name) of the ops of `kinds`, one look per batch rather than per
+        member: what the guard and the admin-group check need from a first sync's plan."""
+        found: set[tuple[str | None, str | None]] = set()
+        for part in self._parts:
+            if isinstance(part, MemberBatch):
+                if part.kind in kinds:
+                    found.add((part.group_id, part.group_name))
+            else:
+                found.update((op.group_id, op.group_name) for op in part if op.kind in kinds)
+        return found
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Ops | list | tuple):
