@@ -114,3 +114,64 @@ def test_settings_parse_with_defaults():
 def test_bad_settings_name_the_setting(args, message):
     with pytest.raises(PolicyError, match=message):
         from_connection(*args)
+
+
+def test_a_stored_version_1_plan_still_loads():
+    plan = sample_plan()
+    rows = {**plan.to_dict(), "version": 1, "ops": [list(op) for op in plan.ops]}
+    rows.pop("emails")
+    assert Plan.from_json(json.dumps(rows)).ops == list(plan.ops)
+
+
+def test_member_additions_are_stored_once_per_group_with_one_e_mail_table():
+    data = json.loads(sample_plan().to_json())
+    batches = [row for row in data["ops"] if isinstance(row, dict)]
+    assert data["version"] == 2 and batches
+    assert {b["kind"] for b in batches} == {"add_member"}
+    assert data["emails"] == {"u1": "ann@corp.com", "u2": "bob@corp.com"}
+
+
+def test_ops_read_as_a_list_whatever_their_storage():
+    plan = sample_plan()
+    ops = list(plan.ops)
+    assert len(plan.ops) == len(ops) and plan.ops == ops and ops == plan.ops
+    assert [plan.ops[i] for i in range(len(ops))] == ops and plan.ops[-1] == ops[-1]
+    assert plan.ops[2:7] == ops[2:7] and plan.ops[::2] == ops[::2]
+    assert all(len(op) == len(Op._fields) for op in plan.ops)
+    with pytest.raises(IndexError):
+        plan.ops[len(ops)]
+    assert plan.summary()["add_member"] == sum(op.kind == "add_member" for op in ops)
+
+
+def batch_plan(**batch: object) -> str:
+    row = {"kind": "add_member", "group_id": "G", "group_name": "Eng", "group_ref": None,
+           "reason": "", "account_ids": None, "idp_user_ids": ["u1"], **batch}
+    return json.dumps({"version": 2, "fields": json.loads(FIELDS), "ops": [row],
+                       "emails": {"u1": "ann@corp.com"}}, separators=(",", ":"))
+
+
+@pytest.mark.parametrize("data, message", [
+    (batch_plan(kind="invite_user"), "a batch must be add_member or remove_member"),
+    (batch_plan(group_id=None), "needs group_id or group_ref"),
+    (batch_plan(group_name=3), "group fields must be strings"),
+    (batch_plan(idp_user_ids="u1"), "idp_user_ids must be a list of strings"),
+    (batch_plan(idp_user_ids=[None]), "needs account_id or idp_user_id"),
+    (batch_plan(account_ids=["a1", "a2"]), "same length"),
+    (batch_plan().replace('"emails":{', '"emails":{"u2":7,'), "'emails' must map"),
+])
+def test_bad_stored_batches_are_refused_clearly(data, message):
+    with pytest.raises(PlanFormatError, match=message):
+        Plan.from_json(data)
+
+
+def test_a_stored_batch_reads_back_as_ops():
+    plan = Plan.from_json(batch_plan(account_ids=["a1"]))
+    assert list(plan.ops) == [Op("add_member", group_id="G", group_name="Eng", account_id="a1",
+                                 idp_user_id="u1", email="ann@corp.com")]
+
+
+def test_the_groups_of_some_kinds_are_those_of_their_ops():
+    plan = sample_plan()
+    for kinds in (("add_member",), ("add_member", "create_group"), ("remove_member",)):
+        assert plan.ops.groups(kinds) == {(op.group_id, op.group_name) for op in plan.ops
+                                          if op.kind in kinds}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gc
 import json
-from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, NamedTuple
 
+from workers.sync.ops import MemberBatch, Op, Ops, UserEmails
 from workers.vocabulary import OpKind  # plain str values: the fast paths check `type(x) is str`
 
 CREATE_GROUP = OpKind.CREATE_GROUP.value
@@ -53,38 +54,27 @@ _REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
 
 @contextmanager
 def bulk_allocation() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a plan is built or read back.
+    """Pause the cyclic garbage collector while a desired state or a plan is built or read back.
 
-    A first sync's plan is a million small op tuples that can hold no reference cycle; the
-    collector's repeated passes over them would more than double the time to make or load it.
+    These are millions of small objects that hold no reference cycle (reference counting
+    frees them); the collector's repeated passes over them would more than double the time
+    to make them. When the build ends its survivors move straight to the oldest generation
+    (`freeze` then `unfreeze`), so the first collection after it does not walk them as young
+    objects either, and a later full collection still frees anything cyclic among them.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         if was_enabled:
             gc.enable()
 
 
 class PlanFormatError(ValueError):
     """A stored plan could not be read back; the message says which op and field."""
-
-
-class Op(NamedTuple):
-    """One change: what the executor needs to make it and what the admin reads about it."""
-
-    kind: str
-    group_id: str | None = None
-    group_name: str | None = None
-    group_ref: str | None = None
-    account_id: str | None = None
-    idp_user_id: str | None = None
-    idp_group_id: str | None = None
-    email: str | None = None
-    display_name: str | None = None
-    products: tuple[str, ...] = ()
-    reason: str = ""
 
 
 class Notice(NamedTuple):
@@ -113,9 +103,12 @@ _REQUIRED_AT = {kind: tuple(tuple(_OP_FIELDS.index(name) for name in one_of) for
 
 @dataclass(slots=True)
 class Plan:
-    """Ordered ops plus notices and the figures the guard and the admin page need."""
+    """Ordered ops plus notices and the figures the guard and the admin page need.
 
-    ops: list[Op] = field(default_factory=list)
+    `ops` reads as a list of Op in apply order; given a list, the plan wraps it.
+    """
+
+    ops: Ops = field(default_factory=Ops)
     notices: list[Notice] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     adopted: list[str] = field(default_factory=list)
@@ -125,9 +118,13 @@ class Plan:
     invite_domains: list[str] | None = None
     """The e-mail domains this plan may invite (None: no allow-list applied)."""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.ops, Ops):
+            self.ops = Ops.of(self.ops)
+
     def summary(self) -> dict[str, int]:
         """How many ops of each kind, every kind listed, in apply order."""
-        counts = Counter(op.kind for op in self.ops)
+        counts = self.ops.kind_counts()
         return {kind: counts.get(kind, 0) for kind in APPLY_ORDER}
 
     @property
@@ -136,7 +133,7 @@ class Plan:
 
     @property
     def removals(self) -> int:
-        return sum(1 for op in self.ops if op.kind == REMOVE_MEMBER)
+        return self.ops.kind_counts().get(REMOVE_MEMBER, 0)
 
     @property
     def users_affected(self) -> int:
@@ -144,23 +141,37 @@ class Plan:
         return len({op.account_id for op in self.ops if op.kind in REMOVAL_KINDS})
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored form. Ops are rows in the order of `fields`: a first sync's plan has a
-        million ops, and rows are half the size and twice as fast as one object per op."""
-        return {"version": 1, "summary": self.summary(), "stats": dict(self.stats),
+        """The stored form. Single ops are rows in the order of `fields`; a batch of one
+        group's member ops is an object with a column of accounts and one of IdP users, whose
+        e-mails are stored once for the plan under `emails`: a first sync's millions of
+        additions store each group and each user once."""
+        rows: list[Any] = []
+        batches: list[MemberBatch] = []
+        for part in self.ops.parts:
+            if isinstance(part, MemberBatch):
+                batches.append(part)
+                rows.append({"kind": part.kind, "group_id": part.group_id,
+                             "group_name": part.group_name, "group_ref": part.group_ref,
+                             "reason": part.reason, "account_ids": part.account_ids,
+                             "idp_user_ids": part.idp_user_ids})
+            else:
+                rows.extend(part)
+        return {"version": 2, "summary": self.summary(), "stats": dict(self.stats),
                 "notices": [n._asdict() for n in self.notices],
                 "groups": {"adopted": list(self.adopted),
                            "skipped": [s._asdict() for s in self.skipped_groups]},
                 "invite_domains": self.invite_domains,
-                "fields": list(_OP_FIELDS), "ops": list(self.ops)}
+                "fields": list(_OP_FIELDS), "ops": rows, "emails": _email_table(batches)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
 
     @classmethod
     def from_dict(cls, data: Any) -> Plan:
-        """Read back what `to_dict` wrote; PlanFormatError on anything else."""
-        if not isinstance(data, dict) or data.get("version") != 1:
-            raise PlanFormatError("not a stored plan (version 1 expected)")
+        """Read back what `to_dict` wrote (or version 1, rows only); PlanFormatError on
+        anything else."""
+        if not isinstance(data, dict) or data.get("version") not in (1, 2):
+            raise PlanFormatError("not a stored plan (version 1 or 2 expected)")
         ops, notices, stats = data.get("ops"), data.get("notices", []), data.get("stats", {})
         if not (isinstance(ops, list) and isinstance(notices, list) and isinstance(stats, dict)):
             raise PlanFormatError("plan needs lists 'ops' and 'notices' and an object 'stats'")
@@ -169,7 +180,10 @@ class Plan:
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in stats.values()):
             raise PlanFormatError("plan stats must be whole numbers")
         adopted, skipped, domains = _groups_from_dict(data.get("groups", {}), data)
-        return cls(ops=[_op_from_row(i, row) for i, row in enumerate(ops)],
+        emails = _emails_from_dict(data.get("emails", {})) if data["version"] == 2 else None
+        return cls(ops=Ops.of(_batch_from_dict(i, row, emails)
+                              if emails is not None and isinstance(row, dict)
+                              else _op_from_row(i, row) for i, row in enumerate(ops)),
                    notices=[_notice_from_dict(i, n) for i, n in enumerate(notices)],
                    stats=dict(stats), adopted=adopted, skipped_groups=skipped,
                    invite_domains=domains)
@@ -184,17 +198,54 @@ class Plan:
             return cls.from_dict(data)
 
 
-def member_ops(kind: str, group_id: str | None, group_name: str, group_ref: str | None,
-               account_ids: Iterable[str | None], idp_user_ids: Iterable[str | None],
-               emails: Iterable[str | None], reason: str) -> list[Op]:
-    """Add or remove ops for one group, one per (account, IdP user, e-mail) position.
+def _texts(value: Any, index: int, name: str, *, optional: bool = False) -> Sequence[str | None]:
+    if value is None and optional:
+        return value
+    if not isinstance(value, list | tuple) or not _TEXT_TYPES.issuperset(map(type, value)):
+        raise PlanFormatError(f"op {index}: batch {name} must be a list of strings")
+    return value
 
-    Built positionally in one comprehension: a first sync makes a million of these, and
-    this is a third faster than a keyword call per op.
-    """
-    return [_new_tuple(Op, (kind, group_id, group_name, group_ref, acc, uid, None, email, None,
-                            (), reason))
-            for acc, uid, email in zip(account_ids, idp_user_ids, emails, strict=True)]
+
+def _email_table(batches: list[MemberBatch]) -> dict[str, str | None]:
+    """The e-mail of every IdP user the batches name, each user once."""
+    table: dict[str, str | None] = {}
+    for _, group in groupby(batches, key=lambda b: id(b.email_of)):
+        parts = list(group)
+        uids = set().union(*(b.idp_user_ids for b in parts))
+        uids.discard(None)
+        email_of = parts[0].email_of
+        if isinstance(email_of, UserEmails):
+            table.update(email_of.of(uids))
+        else:
+            table.update((uid, email_of.get(uid)) for uid in uids)
+    return table
+
+
+def _emails_from_dict(emails: Any) -> dict[str, str | None]:
+    if not isinstance(emails, dict) or not _TEXT_TYPES.issuperset(map(type, emails.values())):
+        raise PlanFormatError("plan 'emails' must map IdP user ids to e-mails")
+    return emails
+
+
+def _batch_from_dict(index: int, data: dict[str, Any], emails: dict[str, str | None]
+                     ) -> MemberBatch:
+    """One group's member ops from their stored columns (see `Plan.to_dict`)."""
+    kind = data.get("kind")
+    if kind not in (ADD_MEMBER, REMOVE_MEMBER):
+        raise PlanFormatError(f"op {index}: a batch must be {ADD_MEMBER} or {REMOVE_MEMBER}")
+    head = [data.get(k) for k in ("group_id", "group_name", "group_ref", "reason")]
+    if not _TEXT_TYPES.issuperset(map(type, head)):
+        raise PlanFormatError(f"op {index}: batch group fields must be strings")
+    if not (head[0] or head[2]):
+        raise PlanFormatError(f"op {index} ({kind}) needs group_id or group_ref")
+    accounts = _texts(data.get("account_ids"), index, "account_ids", optional=True)
+    uids = _texts(data.get("idp_user_ids"), index, "idp_user_ids")
+    if accounts is not None and len(accounts) != len(uids):
+        raise PlanFormatError(f"op {index}: batch columns must have the same length")
+    if not all(uids if accounts is None else map(any, zip(accounts, uids, strict=True))):
+        raise PlanFormatError(f"op {index} ({kind}) needs account_id or idp_user_id "
+                              "for every member")
+    return MemberBatch(kind, head[0], head[1], head[2], accounts, uids, emails, head[3] or "")
 
 
 def _op_from_row(index: int, row: Any) -> Op:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import repeat
 
 from workers.sync.mapping import Desired, DesiredGroup, group_key
 from workers.sync.model import User
+from workers.sync.ops import MemberBatch, Ops, UserEmails
 from workers.sync.plan import (
     ADD_MEMBER,
     APPLY_ORDER,
@@ -22,11 +22,13 @@ from workers.sync.plan import (
     Op,
     Plan,
     bulk_allocation,
-    member_ops,
 )
 from workers.sync.policy import SyncPolicy, email_domain
 from workers.sync.privileged import SKIP_REASONS, is_admin_name, skip_reason
 
+_NONE: frozenset[str] = frozenset()
+_new_tuple = tuple.__new__
+_NEW_GROUP, _LINKED_GROUP = "mapped IdP group has no Atlassian group yet", "IdP group maps to this group"
 LEFT, DISABLED, OUT_OF_SCOPE = "left the IdP", "disabled in the IdP", "outside the sync filters"
 """Why a linked IdP user is no longer synced; the first two are departures (deprovisioning)."""
 
@@ -69,9 +71,16 @@ class _Draft:
     """The plan under construction: ops bucketed by kind, so the apply order costs no sort."""
 
     ops: dict[str, list[Op]] = field(default_factory=lambda: {k: [] for k in APPLY_ORDER})
+    batches: list[MemberBatch] = field(default_factory=list)
+    """The additions, one batch per group (a first sync's millions of them stay compact)."""
     notices: list[Notice] = field(default_factory=list)
     adopted: list[str] = field(default_factory=list)
     skipped: list[GroupSkip] = field(default_factory=list)
+
+    def parts(self) -> Ops:
+        """Every op in apply order."""
+        return Ops(part for kind in APPLY_ORDER
+                   for part in (self.batches if kind == ADD_MEMBER else (self.ops[kind],)))
 
     def add(self, op: Op) -> None:
         self.ops[op.kind].append(op)
@@ -83,6 +92,8 @@ class _Draft:
 def _linked_group(key: str, target: DesiredGroup, site_groups: dict[str, str], links: Links,
                   draft: _Draft) -> str | None:
     """The site group an IdP group is linked to, followed through renames on the IdP side."""
+    if not links.groups:
+        return None
     linked = [links.groups[i] for i in target.idp_group_ids if i in links.groups]
     gid = next((g for g in linked if g in site_groups), None)
     if gid is None and linked:
@@ -104,6 +115,7 @@ def _resolve_groups(desired: Desired, current: Current, links: Links, policy: Sy
     site_groups = current.groups
     by_name = {group_key(name): gid for gid, name in site_groups.items()}
     resolved: dict[str, str | None] = {}
+    creates, link_ops = draft.ops[CREATE_GROUP], draft.ops[LINK_GROUP]
     for key, target in desired.groups.items():
         gid = _linked_group(key, target, site_groups, links, draft)
         adopting = gid is None and key in by_name
@@ -126,13 +138,14 @@ def _resolve_groups(desired: Desired, current: Current, links: Links, policy: Sy
             draft.adopted.append(site_groups[gid])
             draft.note("group_adopted", f"Existing group '{site_groups[gid]}' adopted: "
                        "this connection now manages its members")
+        # Positional ops: a first sync at the largest directory creates a quarter million groups.
         if gid is None:
-            draft.add(Op(CREATE_GROUP, group_name=target.name, group_ref=key,
-                         reason="mapped IdP group has no Atlassian group yet"))
+            creates.append(_new_tuple(Op, (CREATE_GROUP, None, target.name, key, None, None, None,
+                                           None, None, (), _NEW_GROUP)))
         for idp_group_id in target.idp_group_ids:
             if gid is None or links.groups.get(idp_group_id) != gid:
-                draft.add(Op(LINK_GROUP, group_id=gid, group_name=target.name, group_ref=key,
-                             idp_group_id=idp_group_id, reason="IdP group maps to this group"))
+                link_ops.append(_new_tuple(Op, (LINK_GROUP, gid, target.name, key, None, None,
+                                                idp_group_id, None, None, (), _LINKED_GROUP)))
         resolved[key] = gid
     return resolved
 
@@ -153,24 +166,30 @@ def _resolve_users(desired: Desired, current: Current, links: Links, policy: Syn
     account_of: dict[str, str] = {}
     invited: set[str] = set()
     taken_emails: set[str] = set()
+    # Once per user of a million on a first sync: lookups hoisted into locals.
+    linked, by_email = links.users, current.accounts_by_email
     for uid, user in desired.users.items():
-        acc = links.users.get(uid)
+        acc = linked.get(uid)
         if acc is not None:
             account_of[uid] = acc
             continue
-        email = _normal_email(user.email)
+        raw = user.email
+        email = raw.strip().lower() if isinstance(raw, str) else ""  # _normal_email, inlined
+        if email == raw:
+            email = raw  # the user's own string: a million copies add up
         if not email or "@" not in email or email in taken_emails:
             draft.note("user_skipped", f"IdP user {uid} has no usable or a duplicate e-mail "
                        f"({user.email!r}); not synced")
             continue
         taken_emails.add(email)
-        acc = _match_by_email(desired, current, holder, uid, email, draft)
+        known = email in by_email
+        acc = _match_by_email(desired, current, holder, uid, email, draft) if known else None
         if acc is not None:
             account_of[uid], holder[acc] = acc, uid
         elif uid in stranded:
             draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited: "
                        "every group it maps to was skipped")
-        elif email not in current.accounts_by_email and _invite(user, email, policy, draft):
+        elif not known and _invite(user, email, policy, draft):
             invited.add(uid)
     return account_of, invited
 
@@ -202,9 +221,11 @@ def _invite(user: User, email: str, policy: SyncPolicy, draft: _Draft) -> bool:
         draft.note("invite_domain_skipped", f"No Atlassian account for {user.email}; not "
                    "invited: its domain is not on the connection's invite allow-list")
         return False
-    draft.add(Op(INVITE_USER, idp_user_id=user.id, email=user.email,
-                 display_name=user.display_name or email.partition("@")[0],
-                 products=policy.invite_products, reason="no Atlassian account with this e-mail"))
+    # Positional: a first sync makes a million of these.
+    draft.ops[INVITE_USER].append(_new_tuple(Op, (
+        INVITE_USER, None, None, None, None, user.id, None, user.email,
+        user.display_name or email.partition("@")[0], policy.invite_products,
+        "no Atlassian account with this e-mail")))
     return True
 
 
@@ -229,36 +250,52 @@ def _diff_members(desired: Desired, resolved: dict[str, str | None], current: Cu
     for key, gid in resolved.items():
         by_gid.setdefault(gid if gid is not None else "\0" + key, []).append(key)
     managed = 0
-    adds, removes = draft.ops[ADD_MEMBER], draft.ops[REMOVE_MEMBER]
-    uid_of = accounts.uid_of
-    email_of = {uid: user.email for uid, user in desired.users.items()}
+    adds = draft.batches
+    of, uid_of, invited = accounts.of, accounts.uid_of, accounts.invited
+    email_of = UserEmails(desired.users)
+    # Every member is a desired user: when all of them are invited (a first sync), a
+    # group's members are its new users, with no lookup among the million invited.
+    everyone_invited = len(invited) == len(desired.users)
     for keys in by_gid.values():
-        gid = resolved[keys[0]]
-        name = current.groups[gid] if gid is not None else desired.groups[keys[0]].name
-        ref = None if gid is not None else keys[0]
-        ids = desired.members[keys[0]] if len(keys) == 1 else set().union(
-            *(desired.members[k] for k in keys))
-        default = all(desired.groups[k].default for k in keys)
+        gid, first = resolved[keys[0]], keys[0]
+        name = current.groups[gid] if gid is not None else desired.groups[first].name
+        ref = None if gid is not None else first
+        if len(keys) == 1:
+            ids, default = desired.members[first], desired.groups[first].default
+        else:
+            ids = set().union(*(desired.members[k] for k in keys))
+            default = all(desired.groups[k].default for k in keys)
         reason = "default group" if default else "IdP membership"
-        want = set(map(accounts.of.get, ids))
-        want.discard(None)
-        have = current.members.get(gid, set()) if gid is not None else set()
+        have = current.members.get(gid, _NONE) if gid is not None else _NONE
         managed += len(have)
-        fresh = list(want - have)
-        uids = list(map(uid_of.__getitem__, fresh))
-        adds += member_ops(ADD_MEMBER, gid, name, ref, fresh, uids,
-                           map(email_of.__getitem__, uids), reason)
-        if accounts.invited:
-            new_users = list(ids & accounts.invited)
-            adds += member_ops(ADD_MEMBER, gid, name, ref, repeat(None, len(new_users)),
-                               new_users, map(email_of.__getitem__, new_users), reason)
-        leaving = (have - want) & accounts.ours
-        accounts.spared |= leaving & accounts.keep
-        for acc in leaving - accounts.keep:
-            removes.append(Op(REMOVE_MEMBER, group_id=gid, group_name=name, account_id=acc,
-                              idp_user_id=accounts.former.get(acc),
-                              reason=_why_gone(accounts.unsynced.get(acc))))
+        want: set[str] | frozenset[str] = _NONE
+        if of:
+            want = set(map(of.get, ids))
+            want.discard(None)
+            fresh = tuple(want - have)
+            if fresh:
+                uids = tuple(map(uid_of.__getitem__, fresh))
+                adds.append(MemberBatch(ADD_MEMBER, gid, name, ref, fresh, uids, email_of,
+                                        reason))
+        if invited:
+            new_users = tuple(ids) if everyone_invited else tuple(ids & invited)
+            if new_users:
+                adds.append(MemberBatch(ADD_MEMBER, gid, name, ref, None, new_users, email_of,
+                                        reason))
+        if have:
+            _removals(gid, name, have - want, accounts, draft.ops[REMOVE_MEMBER])
     return managed
+
+
+def _removals(gid: str | None, name: str, leaving: set[str], accounts: _Accounts,
+              removes: list[Op]) -> None:
+    """Remove ops for the accounts leaving one group: only ours, never the kept ones."""
+    leaving &= accounts.ours
+    accounts.spared |= leaving & accounts.keep
+    for acc in leaving - accounts.keep:
+        removes.append(Op(REMOVE_MEMBER, group_id=gid, group_name=name, account_id=acc,
+                          idp_user_id=accounts.former.get(acc),
+                          reason=_why_gone(accounts.unsynced.get(acc))))
 
 
 def _why_gone(status: str | None) -> str:
@@ -349,7 +386,7 @@ def _plan(desired: Desired, current: Current, links: Links, policy: SyncPolicy) 
                      reason="user is back in the IdP"))
     for acc in sorted(accounts.spared & accounts.protected):
         draft.note("protected_kept", f"Protected account {acc} keeps its memberships")
-    return Plan(ops=[op for kind in APPLY_ORDER for op in draft.ops[kind]], notices=draft.notices,
+    return Plan(ops=draft.parts(), notices=draft.notices,
                 stats={"idp_users": len(desired.idp_users), "desired_users": len(desired.users),
                        "managed_groups": len(resolved),
                        "managed_memberships": managed,
@@ -380,4 +417,8 @@ def emails_to_look_up(desired: Desired, links: Links) -> list[str]:
 
 def _normal_email(email: str | None) -> str:
     """How e-mails are compared with Atlassian's: trimmed, lower-cased; '' when missing."""
-    return email.strip().lower() if isinstance(email, str) else ""
+    if not isinstance(email, str):
+        return ""
+    normal = email.strip().lower()
+    # Keep the user's own string when it is already normal: a million copies add up.
+    return email if normal == email else normal

@@ -1,0 +1,338 @@
+"""The sync core as first written, one Op per change: the oracle the compact planner is checked
+against (same plans, op order within a kind aside)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import repeat
+
+from workers.sync.mapping import Desired, DesiredGroup, group_key
+from workers.sync.model import User
+from workers.sync.plan import (
+    ADD_MEMBER,
+    APPLY_ORDER,
+    CREATE_GROUP,
+    INVITE_USER,
+    LINK_GROUP,
+    LINK_USER,
+    REMOVE_MEMBER,
+    RESTORE_ACCESS,
+    SUSPEND_ACCESS,
+    GroupSkip,
+    Notice,
+    Op,
+    Plan,
+)
+from workers.sync.planner import Current, Links
+from workers.sync.policy import SyncPolicy, email_domain
+from workers.sync.privileged import SKIP_REASONS, is_admin_name, skip_reason
+
+LEFT, DISABLED, OUT_OF_SCOPE = "left the IdP", "disabled in the IdP", "outside the sync filters"
+"""Why a linked IdP user is no longer synced; the first two are departures (deprovisioning)."""
+
+
+@dataclass(slots=True)
+class _Draft:
+    """The plan under construction: ops bucketed by kind, so the apply order costs no sort."""
+
+    ops: dict[str, list[Op]] = field(default_factory=lambda: {k: [] for k in APPLY_ORDER})
+    notices: list[Notice] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
+    skipped: list[GroupSkip] = field(default_factory=list)
+
+    def add(self, op: Op) -> None:
+        self.ops[op.kind].append(op)
+
+    def note(self, code: str, message: str) -> None:
+        self.notices.append(Notice(code, message))
+
+
+def _linked_group(key: str, target: DesiredGroup, site_groups: dict[str, str], links: Links,
+                  draft: _Draft) -> str | None:
+    """The site group an IdP group is linked to, followed through renames on the IdP side."""
+    linked = [links.groups[i] for i in target.idp_group_ids if i in links.groups]
+    gid = next((g for g in linked if g in site_groups), None)
+    if gid is None and linked:
+        draft.note("linked_group_gone", f"The Atlassian group linked to IdP group "
+                   f"'{target.name}' no longer exists; syncing into a group of that name")
+    elif gid is not None and group_key(site_groups[gid]) != key:
+        draft.note("rename_followed", f"IdP group now named '{target.name}' keeps syncing into "
+                   f"'{site_groups[gid]}' (Atlassian cannot rename groups)")
+    return gid
+
+
+def _resolve_groups(desired: Desired, current: Current, links: Links, policy: SyncPolicy,
+                    draft: _Draft) -> dict[str, str | None]:
+    """Desired group key → existing groupId, or None when the plan creates it (ref = key).
+
+    Groups the plan may not touch (admin groups, product-access groups an IdP name matched,
+    pre-existing groups not allowed for adoption) are left out and reported in the plan.
+    """
+    site_groups = current.groups
+    by_name = {group_key(name): gid for gid, name in site_groups.items()}
+    resolved: dict[str, str | None] = {}
+    for key, target in desired.groups.items():
+        gid = _linked_group(key, target, site_groups, links, draft)
+        adopting = gid is None and key in by_name
+        if gid is None:
+            gid = by_name.get(key)
+        site_name = site_groups[gid] if gid is not None else None
+        reason = skip_reason(target.name, site_name, explicit=target.explicit, adopting=adopting,
+                             admin_rights=gid in current.admin_groups,
+                             synced=gid in current.synced_groups,
+                             adopt_allowed=policy.adopt_existing_groups)
+        if reason is not None:
+            also = f" (site group '{site_name}')" if site_name and site_name != target.name else ""
+            draft.skipped.append(GroupSkip(target.name, reason))
+            draft.note("group_skipped",
+                       f"Group '{target.name}'{also} skipped: {SKIP_REASONS[reason]}")
+            continue
+        if adopting and target.idp_group_ids:
+            # Reported once: the link made here keeps it managed (manual and default targets
+            # are named by the admin and never linked, so they are not "adopted" each run).
+            draft.adopted.append(site_groups[gid])
+            draft.note("group_adopted", f"Existing group '{site_groups[gid]}' adopted: "
+                       "this connection now manages its members")
+        if gid is None:
+            draft.add(Op(CREATE_GROUP, group_name=target.name, group_ref=key,
+                         reason="mapped IdP group has no Atlassian group yet"))
+        for idp_group_id in target.idp_group_ids:
+            if gid is None or links.groups.get(idp_group_id) != gid:
+                draft.add(Op(LINK_GROUP, group_id=gid, group_name=target.name, group_ref=key,
+                             idp_group_id=idp_group_id, reason="IdP group maps to this group"))
+        resolved[key] = gid
+    return resolved
+
+
+def _stranded(desired: Desired, resolved: dict[str, str | None], draft: _Draft) -> set[str]:
+    """IdP users whose every mapped group was skipped: never invited for a group they cannot join."""
+    if not draft.skipped:
+        return set()
+    kept = set(resolved)
+    skipped = set().union(*(m for k, m in desired.members.items() if k not in kept))
+    return skipped - set().union(*(desired.members[k] for k in kept))
+
+
+def _resolve_users(desired: Desired, current: Current, links: Links, policy: SyncPolicy,
+                   draft: _Draft, stranded: set[str]) -> tuple[dict[str, str], set[str]]:
+    """IdP user id → accountId for every synced user we can place, and the ids being invited."""
+    holder = {acc: uid for uid, acc in links.users.items()}
+    account_of: dict[str, str] = {}
+    invited: set[str] = set()
+    taken_emails: set[str] = set()
+    for uid, user in desired.users.items():
+        acc = links.users.get(uid)
+        if acc is not None:
+            account_of[uid] = acc
+            continue
+        email = _normal_email(user.email)
+        if not email or "@" not in email or email in taken_emails:
+            draft.note("user_skipped", f"IdP user {uid} has no usable or a duplicate e-mail "
+                       f"({user.email!r}); not synced")
+            continue
+        taken_emails.add(email)
+        acc = _match_by_email(desired, current, holder, uid, email, draft)
+        if acc is not None:
+            account_of[uid], holder[acc] = acc, uid
+        elif uid in stranded:
+            draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited: "
+                       "every group it maps to was skipped")
+        elif email not in current.accounts_by_email and _invite(user, email, policy, draft):
+            invited.add(uid)
+    return account_of, invited
+
+
+def _match_by_email(desired: Desired, current: Current, holder: dict[str, str], uid: str,
+                    email: str, draft: _Draft) -> str | None:
+    """The account to link an unlinked IdP user to, unless a synced user already holds it."""
+    acc = current.accounts_by_email.get(email)
+    if acc is None:
+        return None
+    owner = holder.get(acc)
+    if owner is not None and owner in desired.users:
+        draft.note("account_taken", f"{email} belongs to an account already linked to "
+                   f"IdP user {owner}; IdP user {uid} not synced")
+        return None
+    # An owner no longer synced (the IdP user was deleted and re-created) gives way.
+    draft.add(Op(LINK_USER, account_id=acc, idp_user_id=uid, email=desired.users[uid].email,
+                 reason="matched by e-mail"))
+    return acc
+
+
+def _invite(user: User, email: str, policy: SyncPolicy, draft: _Draft) -> bool:
+    """Invite an IdP user who has no account, or report the skip, per the connection setting."""
+    if policy.on_unmatched != "invite":
+        draft.note("user_skipped", f"No Atlassian account for {user.email}; not invited "
+                   "(connection setting)")
+        return False
+    if policy.invite_domains is not None and email_domain(email) not in policy.invite_domains:
+        draft.note("invite_domain_skipped", f"No Atlassian account for {user.email}; not "
+                   "invited: its domain is not on the connection's invite allow-list")
+        return False
+    draft.add(Op(INVITE_USER, idp_user_id=user.id, email=user.email,
+                 display_name=user.display_name or email.partition("@")[0],
+                 products=policy.invite_products, reason="no Atlassian account with this e-mail"))
+    return True
+
+
+def _status(desired: Desired, uid: str) -> str:
+    user = desired.idp_users.get(uid)
+    if user is None:
+        return LEFT
+    return DISABLED if not user.active else OUT_OF_SCOPE
+
+
+def _unsynced(desired: Desired, links: Links, account_of: dict[str, str]) -> dict[str, str]:
+    """AccountId → status, for linked accounts that no synced IdP user claims any more."""
+    claimed = set(account_of.values())
+    return {acc: _status(desired, uid) for uid, acc in links.users.items()
+            if uid not in desired.users and acc not in claimed}
+
+
+def _diff_members(desired: Desired, resolved: dict[str, str | None], current: Current,
+                  accounts: _Accounts, draft: _Draft) -> int:
+    """Add/remove ops for every managed group; returns the managed memberships counted."""
+    by_gid: dict[str, list[str]] = {}
+    for key, gid in resolved.items():
+        by_gid.setdefault(gid if gid is not None else "\0" + key, []).append(key)
+    managed = 0
+    adds, removes = draft.ops[ADD_MEMBER], draft.ops[REMOVE_MEMBER]
+    uid_of = accounts.uid_of
+    email_of = {uid: user.email for uid, user in desired.users.items()}
+    for keys in by_gid.values():
+        gid = resolved[keys[0]]
+        name = current.groups[gid] if gid is not None else desired.groups[keys[0]].name
+        ref = None if gid is not None else keys[0]
+        ids = desired.members[keys[0]] if len(keys) == 1 else set().union(
+            *(desired.members[k] for k in keys))
+        default = all(desired.groups[k].default for k in keys)
+        reason = "default group" if default else "IdP membership"
+        want = set(map(accounts.of.get, ids))
+        want.discard(None)
+        have = current.members.get(gid, set()) if gid is not None else set()
+        managed += len(have)
+        fresh = list(want - have)
+        uids = list(map(uid_of.__getitem__, fresh))
+        adds += member_ops(ADD_MEMBER, gid, name, ref, fresh, uids,
+                           map(email_of.__getitem__, uids), reason)
+        if accounts.invited:
+            new_users = list(ids & accounts.invited)
+            adds += member_ops(ADD_MEMBER, gid, name, ref, repeat(None, len(new_users)),
+                               new_users, map(email_of.__getitem__, new_users), reason)
+        leaving = (have - want) & accounts.ours
+        accounts.spared |= leaving & accounts.keep
+        for acc in leaving - accounts.keep:
+            removes.append(Op(REMOVE_MEMBER, group_id=gid, group_name=name, account_id=acc,
+                              idp_user_id=accounts.former.get(acc),
+                              reason=_why_gone(accounts.unsynced.get(acc))))
+    return managed
+
+
+def member_ops(kind: str, group_id: str | None, group_name: str, group_ref: str | None,
+               account_ids, idp_user_ids, emails, reason: str) -> list[Op]:  # type: ignore[no-untyped-def]
+    return [Op(kind, group_id, group_name, group_ref, acc, uid, None, email, None, (), reason)
+            for acc, uid, email in zip(account_ids, idp_user_ids, emails, strict=True)]
+
+
+def _why_gone(status: str | None) -> str:
+    return "not in the mapped IdP group" if status is None else f"user {status}"
+
+
+def _deprovision(departed: dict[str, str], resolved: dict[str, str | None], current: Current,
+                 links: Links, policy: SyncPolicy, draft: _Draft) -> None:
+    """The extra steps for accounts whose IdP user left or was disabled, per the policy."""
+    if policy.deprovision == "remove_product_access":
+        by_name = {group_key(name): gid for gid, name in current.groups.items()}
+        managed = set(resolved.values())
+        seen: set[str] = set()
+        for name in policy.product_access_groups:
+            gid = by_name.get(group_key(name))
+            if gid is None:
+                draft.note("product_group_missing",
+                           f"Product-access group '{name}' is not on the site")
+                continue
+            if gid in managed or gid in seen or gid in current.admin_groups \
+                    or is_admin_name(current.groups[gid]):
+                continue
+            seen.add(gid)
+            for acc in current.members.get(gid, set()) & departed.keys():
+                draft.add(Op(REMOVE_MEMBER, group_id=gid, group_name=current.groups[gid],
+                             account_id=acc,
+                             reason=f"user {departed[acc]}: product access removed"))
+    elif policy.deprovision == "suspend":
+        for acc in departed.keys() - links.suspended:
+            draft.add(Op(SUSPEND_ACCESS, account_id=acc, reason=f"user {departed[acc]}"))
+
+
+@dataclass(slots=True)
+class _Accounts:
+    """Who is who for one plan: the account of each placed IdP user and what may be removed."""
+
+    of: dict[str, str]
+    invited: set[str]
+    unsynced: dict[str, str]
+    protected: set[str]
+    keep: set[str] = field(default_factory=set)
+    spared: set[str] = field(default_factory=set)
+    uid_of: dict[str, str] = field(default_factory=dict)
+    former: dict[str, str] = field(default_factory=dict)
+    ours: set[str] = field(default_factory=set)
+
+
+def _accounts(desired: Desired, current: Current, links: Links, policy: SyncPolicy,
+              draft: _Draft, stranded: set[str]) -> _Accounts:
+    account_of, invited = _resolve_users(desired, current, links, policy, draft, stranded)
+    unsynced = _unsynced(desired, links, account_of)
+    accounts = _Accounts(of=account_of, invited=invited, unsynced=unsynced,
+                         protected=current.site_admins | policy.protected_account_ids)
+    accounts.keep = set(accounts.protected)
+    if policy.deprovision == "none":
+        accounts.keep |= {acc for acc, status in unsynced.items() if status != OUT_OF_SCOPE}
+    accounts.uid_of = {acc: uid for uid, acc in account_of.items()}
+    accounts.former = {acc: uid for uid, acc in links.users.items() if acc in unsynced}
+    accounts.ours = set(account_of.values()) | unsynced.keys()
+    return accounts
+
+
+def plan(desired: Desired, current: Current, links: Links, policy: SyncPolicy) -> Plan:
+    """Every op that makes the managed part of the site match `desired`, in apply order.
+
+    Only groups the mapping names are changed; only accounts linked to this connection lose
+    memberships; protected accounts (site admins, the policy's list) lose nothing. A linked
+    user who left or was disabled in the IdP is deprovisioned per `policy.deprovision`; one
+    still active but now outside the filters only leaves the managed groups. A synced user
+    whose account this connection suspended gets its access restored. Within one kind the
+    order of ops is unspecified.
+    """
+    return _plan(desired, current, links, policy)
+
+
+def _plan(desired: Desired, current: Current, links: Links, policy: SyncPolicy) -> Plan:
+    draft = _Draft(notices=list(desired.notices))
+    resolved = _resolve_groups(desired, current, links, policy, draft)
+    accounts = _accounts(desired, current, links, policy, draft,
+                         _stranded(desired, resolved, draft))
+    managed = _diff_members(desired, resolved, current, accounts, draft)
+    departed = {acc: status for acc, status in accounts.unsynced.items()
+                if status != OUT_OF_SCOPE and acc not in accounts.protected}
+    _deprovision(departed, resolved, current, links, policy, draft)
+    for acc in links.suspended & accounts.uid_of.keys():
+        draft.add(Op(RESTORE_ACCESS, account_id=acc, idp_user_id=accounts.uid_of[acc],
+                     reason="user is back in the IdP"))
+    for acc in sorted(accounts.spared & accounts.protected):
+        draft.note("protected_kept", f"Protected account {acc} keeps its memberships")
+    return Plan(ops=[op for kind in APPLY_ORDER for op in draft.ops[kind]], notices=draft.notices,
+                stats={"idp_users": len(desired.idp_users), "desired_users": len(desired.users),
+                       "managed_groups": len(resolved),
+                       "managed_memberships": managed,
+                       "desired_memberships": sum(len(m) for m in desired.members.values()),
+                       "groups_adopted": len(draft.adopted),
+                       "groups_skipped": len(draft.skipped)},
+                adopted=draft.adopted, skipped_groups=draft.skipped,
+                invite_domains=None if policy.invite_domains is None
+                else list(policy.invite_domains))
+
+
+def _normal_email(email: str | None) -> str:
+    """How e-mails are compared with Atlassian's: trimmed, lower-cased; '' when missing."""
+    return email.strip().lower() if isinstance(email, str) else ""
