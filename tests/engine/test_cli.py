@@ -98,7 +98,7 @@ def test_clock_configuration_registers_the_schedule_tick():
     # a due schedule is enqueued within 20 s, on the queue every worker takes from first
     assert jobs["workers.jobs.schedule_tick"].interval == 20
     assert jobs["workers.jobs.schedule_tick"].queue_name == INTERACTIVE
-    assert jobs["app.connect.retention.purge_job"].queue_name == BULK
+    assert jobs["workers.jobs.purge_job"].queue_name == BULK
     # and once a day, the data of sites uninstalled past the retention period goes
     assert jobs["workers.jobs.purge_job"].interval == 86400
     assert len(jobs) == 2
