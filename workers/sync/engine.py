@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from app.config import DEFAULT_CONCURRENCY
 from app.crypto import SecretError
 from app.db import Database
 from app.models import Connection, SyncRun
@@ -45,7 +46,7 @@ class Environment:
     target_for: TargetFactory
     decrypt: Callable[[str], str]
     allow_private: bool = False
-    concurrency: int = 4
+    concurrency: int = DEFAULT_CONCURRENCY
 
 
 def inactive_reason(db: Database, connection_id: int) -> str | None:
