@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from app import triggers
@@ -61,7 +61,9 @@ def _rows(session: Session, model: Any, scope: Any, sort: Any,
                 sort_order=params.sort_order)
 
 
-def _listing(read_page: PageReader, params: ListParams) -> Response:
+def _listing(read_page: PageReader) -> Response:
+    """A list answer: GET takes the parameters from the query, POST .search from the body."""
+    params = list_params(json_body()) if request.method == "POST" else list_params()
     with db.session() as session:
         total, resources = read_page(session, params)
     return respond(list_response(resources, total, params.start))
@@ -96,13 +98,9 @@ def _user_page(session: Session, params: ListParams) -> tuple[int, list[dict]]:
 
 
 @bp.get("/Users")
-def list_users() -> Response:
-    return _listing(_user_page, list_params())
-
-
 @bp.post("/Users/.search")
-def search_users() -> Response:
-    return _listing(_user_page, list_params(json_body()))
+def list_users() -> Response:
+    return _listing(_user_page)
 
 
 @bp.put("/Users/<scim_id>")
@@ -185,13 +183,9 @@ def _group_page(session: Session, params: ListParams) -> tuple[int, list[dict]]:
 
 
 @bp.get("/Groups")
-def list_groups() -> Response:
-    return _listing(_group_page, list_params())
-
-
 @bp.post("/Groups/.search")
-def search_groups() -> Response:
-    return _listing(_group_page, list_params(json_body()))
+def list_groups() -> Response:
+    return _listing(_group_page)
 
 
 @bp.post("/.search")
