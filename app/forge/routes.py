@@ -7,10 +7,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
+from sqlalchemy.orm import Session
 
 from app import extensions, logs, triggers
 from app.forge import fit, installations, jwks, schedule
+from app.models import Installation
 from workers.atlassian.system_token import HEADER as SYSTEM_TOKEN_HEADER
 
 log = logging.getLogger(__name__)
@@ -53,25 +55,32 @@ def forge_fit(view: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
-def _bad_request(message: str):  # type: ignore[no-untyped-def]
-    response = jsonify(error={"code": "validation", "message": message})
-    response.status_code = 400
-    return response
+def _event(known: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """The delivery's JSON body and its eventType; anything else is answered 400 here."""
+    body = request.get_json(silent=True)
+    event = body.get("eventType") if isinstance(body, dict) else None
+    if event not in known:
+        response = jsonify(error={"code": "validation", "message":
+                                  f"eventType must be one of {', '.join(known)}, not {event!r}"})
+        response.status_code = 400
+        abort(response)
+    return body, event
+
+
+def _recorded(session: Session, *, revive: bool = False) -> Installation:
+    """The invocation's installation, recorded (or refreshed) with the system token it carries."""
+    return installations.record(session, g.invocation,
+                                token=request.headers.get(SYSTEM_TOKEN_HEADER),
+                                encrypt=extensions.secrets.encrypt, revive=revive)
 
 
 @bp.post("/lifecycle")
 @forge_fit
 def lifecycle():  # type: ignore[no-untyped-def]
     """`avi:forge:installed:app` / `avi:forge:upgraded:app`: record (or adopt) the installation."""
-    body = request.get_json(silent=True)
-    event = body.get("eventType") if isinstance(body, dict) else None
-    if event not in INSTALL_EVENTS:
-        return _bad_request(f"eventType must be one of {', '.join(INSTALL_EVENTS)}, not {event!r}")
+    _, event = _event(INSTALL_EVENTS)
     with extensions.db.session() as session:
-        inst = installations.record(session, g.invocation,
-                                    token=request.headers.get(SYSTEM_TOKEN_HEADER),
-                                    encrypt=extensions.secrets.encrypt, revive=True)
-        installation_id = inst.id
+        installation_id = _recorded(session, revive=True).id
     log.info("Forge %s accepted (installation %s)", event, installation_id)
     return "", 204
 
@@ -82,17 +91,11 @@ def product_event():  # type: ignore[no-untyped-def]
     """`avi:jira:created:user`: the IdP user waiting for this account is resynced now."""
     from app.webhooks import accounts
 
-    body = request.get_json(silent=True)
-    event = body.get("eventType") if isinstance(body, dict) else None
-    if event not in USER_EVENTS:
-        return _bad_request(f"eventType must be one of {', '.join(USER_EVENTS)}, not {event!r}")
+    body, _ = _event(USER_EVENTS)
     user = body.get("user") if isinstance(body.get("user"), dict) else {}
     cfg = current_app.config
     with extensions.db.session() as session:
-        inst = installations.record(session, g.invocation,
-                                    token=request.headers.get(SYSTEM_TOKEN_HEADER),
-                                    encrypt=extensions.secrets.encrypt)
-        installation_id = inst.id
+        installation_id = _recorded(session).id
     accounts.account_created(installation_id, user, lambda: extensions.redis(cfg))
     return "", 204
 
@@ -108,10 +111,7 @@ def scheduled_trigger():  # type: ignore[no-untyped-def]
         return "", 204
     try:
         with extensions.db.session() as session:
-            inst = installations.record(session, g.invocation,
-                                        token=request.headers.get(SYSTEM_TOKEN_HEADER),
-                                        encrypt=extensions.secrets.encrypt)
-            due = schedule.claim_due(session, inst)
+            due = schedule.claim_due(session, _recorded(session))
     except Exception:
         schedule.delivery_failed(redis, g.invocation.installation_id)
         raise

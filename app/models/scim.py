@@ -22,6 +22,22 @@ from app.db import Base
 from app.models.installation import utcnow
 
 
+class ScimResource:
+    """What a pushed user and a pushed group both hold: their ids, the document as stored, the
+    version behind its ETag and the meta dates."""
+
+    # the ids lead each table's columns, as in the migration that created them
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-3)
+    scim_id: Mapped[str] = mapped_column(String(36), unique=True, sort_order=-2)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), index=True, sort_order=-1)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class ScimEndpoint(Base):
     """The SCIM base URL of one connection; `endpoint_id` is the opaque id in the URL path."""
 
@@ -50,7 +66,7 @@ class ScimToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class ScimUser(Base):
+class ScimUser(ScimResource, Base):
     """A pushed user. `document` is the resource as stored; the columns mirror what filters need."""
 
     __tablename__ = "scim_user"
@@ -59,21 +75,12 @@ class ScimUser(Base):
         Index("ix_scim_user_connection_external", "connection_id", "external_id"),
     )
 
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scim_id: Mapped[str] = mapped_column(String(36), unique=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
     user_name: Mapped[str] = mapped_column(String(255))
     # userName is unique and compared case-insensitively: its key (NFC, case-folded, trimmed;
     # app/scim/names.py) carries the unique index, on SQLite and PostgreSQL alike.
     user_name_key: Mapped[str] = mapped_column(String(255))
-    external_id: Mapped[str | None] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ScimUserEmail(Base):
@@ -89,7 +96,7 @@ class ScimUserEmail(Base):
     primary: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ScimGroup(Base):
+class ScimGroup(ScimResource, Base):
     """A pushed group; members live in ScimMember so one change never rewrites the whole list."""
 
     __tablename__ = "scim_group"
@@ -98,17 +105,8 @@ class ScimGroup(Base):
         Index("ix_scim_group_connection_external", "connection_id", "external_id"),
     )
 
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True)
-    scim_id: Mapped[str] = mapped_column(String(36), unique=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
     display_name: Mapped[str] = mapped_column(String(255))
     display_name_key: Mapped[str] = mapped_column(String(255))
-    external_id: Mapped[str | None] = mapped_column(String(255))
-    document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ScimMember(Base):

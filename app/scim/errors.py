@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
@@ -25,33 +26,18 @@ class ScimError(Exception):
         return body
 
 
-def invalid_value(detail: str) -> ScimError:
-    return ScimError(400, detail, "invalidValue")
+def _refusal(status: int, scim_type: str | None = None) -> Callable[[str], ScimError]:
+    """A maker of one kind of refusal: the same status and keyword, the detail per call."""
+    def make(detail: str) -> ScimError:
+        return ScimError(status, detail, scim_type)
+    return make
 
 
-def invalid_syntax(detail: str) -> ScimError:
-    return ScimError(400, detail, "invalidSyntax")
-
-
-def invalid_filter(detail: str) -> ScimError:
-    return ScimError(400, detail, "invalidFilter")
-
-
-def invalid_path(detail: str) -> ScimError:
-    return ScimError(400, detail, "invalidPath")
-
-
-def no_target(detail: str) -> ScimError:
-    return ScimError(400, detail, "noTarget")
-
-
-def mutability(detail: str) -> ScimError:
-    return ScimError(400, detail, "mutability")
-
-
-def not_found(detail: str) -> ScimError:
-    return ScimError(404, detail)
-
-
-def uniqueness(detail: str) -> ScimError:
-    return ScimError(409, detail, "uniqueness")
+invalid_value = _refusal(400, "invalidValue")
+invalid_syntax = _refusal(400, "invalidSyntax")
+invalid_filter = _refusal(400, "invalidFilter")
+invalid_path = _refusal(400, "invalidPath")
+no_target = _refusal(400, "noTarget")
+mutability = _refusal(400, "mutability")
+not_found = _refusal(404)
+uniqueness = _refusal(409, "uniqueness")

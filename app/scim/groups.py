@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, aliased
 from app.models.installation import utcnow
 from app.models.scim import ScimGroup, ScimMember, ScimUser
 from app.scim import render
-from app.scim.errors import invalid_value, not_found
+from app.scim.errors import invalid_value
+from app.scim.listing import one
 from app.scim.schemas import GROUP
 from app.scim.text import storable
 
@@ -23,13 +24,7 @@ MAX_KEY = 255
 
 
 def get(session: Session, connection_id: int, scim_id: str) -> ScimGroup:
-    if not storable(scim_id):
-        raise not_found("no Group with that id")
-    group = session.scalar(select(ScimGroup).where(ScimGroup.scim_id == scim_id,
-                                                   ScimGroup.connection_id == connection_id))
-    if group is None:
-        raise not_found(f"no Group with id {scim_id!r}")
-    return group
+    return one(session, ScimGroup, connection_id, scim_id, "Group")
 
 
 def write(session: Session, group: ScimGroup, doc: dict[str, Any]) -> ScimGroup:

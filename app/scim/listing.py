@@ -1,4 +1,5 @@
-"""List queries: filter compiled to SQL, a total, and one page in a stable order."""
+"""Reads of a connection's rows: one by SCIM id, or a list (filter compiled to SQL, a total,
+one page in a stable order)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,21 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.scim.errors import invalid_value
+from app.scim.errors import invalid_value, not_found
 from app.scim.filters import parse_filter
 from app.scim.query import Scope, compile_filter
+from app.scim.text import storable
+
+
+def one(session: Session, model: Any, connection_id: int, scim_id: str, noun: str) -> Any:
+    """The row with this SCIM id in this connection, or 404 (also for ids no row could hold)."""
+    if not storable(scim_id):
+        raise not_found(f"no {noun} with that id")
+    row = session.scalar(select(model).where(model.scim_id == scim_id,
+                                             model.connection_id == connection_id))
+    if row is None:
+        raise not_found(f"no {noun} with id {scim_id!r}")
+    return row
 
 
 def page(session: Session, model: Any, scope: Scope, sort_columns: dict[str, Any],

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from app.models.installation import utcnow
 from app.models.scim import ScimUser, ScimUserEmail
 from app.scim import names, render
-from app.scim.errors import invalid_value, not_found, uniqueness
+from app.scim.errors import invalid_value, uniqueness
+from app.scim.listing import one
 from app.scim.schemas import ENTERPRISE, USER
-from app.scim.text import storable
 
 MAX_EMAIL = 320
 MAX_EMAIL_TYPE = 64
@@ -23,13 +23,7 @@ MAX_KEY = 255
 
 def get(session: Session, connection_id: int, scim_id: str) -> ScimUser:
     """The user with this SCIM id in this connection, or 404."""
-    if not storable(scim_id):
-        raise not_found("no User with that id")
-    user = session.scalar(select(ScimUser).where(ScimUser.scim_id == scim_id,
-                                                 ScimUser.connection_id == connection_id))
-    if user is None:
-        raise not_found(f"no User with id {scim_id!r}")
-    return user
+    return one(session, ScimUser, connection_id, scim_id, "User")
 
 
 def _emails(doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from flask import Response, current_app, g
+from flask import Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from app import triggers
@@ -49,6 +50,25 @@ def _one(resource: dict[str, Any], rtype: Any, version: int, status: int = 200) 
     return respond(_projection(rtype).apply(resource), status, headers)
 
 
+PageReader = Callable[[Session, ListParams], tuple[int, list[dict]]]
+
+
+def _rows(session: Session, model: Any, scope: Any, sort: Any,
+          params: ListParams) -> tuple[int, list[Any]]:
+    """One page of a connection's users or groups, as the list parameters ask."""
+    return page(session, model, scope, sort, g.scim_connection_id, filter_text=params.filter,
+                start=params.start, count=params.count, sort_by=params.sort_by,
+                sort_order=params.sort_order)
+
+
+def _listing(read_page: PageReader) -> Response:
+    """A list answer: GET takes the parameters from the query, POST .search from the body."""
+    params = list_params(json_body()) if request.method == "POST" else list_params()
+    with db.session() as session:
+        total, resources = read_page(session, params)
+    return respond(list_response(resources, total, params.start))
+
+
 # ---- Users -------------------------------------------------------------------------------------
 
 @bp.post("/Users")
@@ -72,27 +92,15 @@ def get_user(scim_id: str) -> Response:
 
 def _user_page(session: Session, params: ListParams) -> tuple[int, list[dict]]:
     shape = projection.parse(USER, params.attributes, params.excluded)
-    total, rows = page(session, ScimUser, query.USER_SCOPE, query.USER_SORT,
-                       g.scim_connection_id, filter_text=params.filter, start=params.start,
-                       count=params.count, sort_by=params.sort_by, sort_order=params.sort_order)
+    total, rows = _rows(session, ScimUser, query.USER_SCOPE, query.USER_SORT, params)
     root = base_url()
     return total, [shape.apply(users.resource(u, root)) for u in rows]
 
 
 @bp.get("/Users")
-def list_users() -> Response:
-    params = list_params()
-    with db.session() as session:
-        total, resources = _user_page(session, params)
-    return respond(list_response(resources, total, params.start))
-
-
 @bp.post("/Users/.search")
-def search_users() -> Response:
-    params = list_params(json_body())
-    with db.session() as session:
-        total, resources = _user_page(session, params)
-    return respond(list_response(resources, total, params.start))
+def list_users() -> Response:
+    return _listing(_user_page)
 
 
 @bp.put("/Users/<scim_id>")
@@ -167,9 +175,7 @@ def get_group(scim_id: str) -> Response:
 def _group_page(session: Session, params: ListParams) -> tuple[int, list[dict]]:
     shape = projection.parse(GROUP, params.attributes, params.excluded)
     root = base_url()
-    total, rows = page(session, ScimGroup, query.GROUP_SCOPE, query.GROUP_SORT,
-                       g.scim_connection_id, filter_text=params.filter, start=params.start,
-                       count=params.count, sort_by=params.sort_by, sort_order=params.sort_order)
+    total, rows = _rows(session, ScimGroup, query.GROUP_SCOPE, query.GROUP_SORT, params)
     # Members of the whole page in one query, and none at all for excludedAttributes=members.
     members = groups.members_of(session, [r.pk for r in rows], root) \
         if shape.wants("members") else {}
@@ -177,19 +183,9 @@ def _group_page(session: Session, params: ListParams) -> tuple[int, list[dict]]:
 
 
 @bp.get("/Groups")
-def list_groups() -> Response:
-    params = list_params()
-    with db.session() as session:
-        total, resources = _group_page(session, params)
-    return respond(list_response(resources, total, params.start))
-
-
 @bp.post("/Groups/.search")
-def search_groups() -> Response:
-    params = list_params(json_body())
-    with db.session() as session:
-        total, resources = _group_page(session, params)
-    return respond(list_response(resources, total, params.start))
+def list_groups() -> Response:
+    return _listing(_group_page)
 
 
 @bp.post("/.search")

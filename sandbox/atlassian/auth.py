@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from atlassian_jwt.url_utils import hash_url
@@ -41,6 +42,22 @@ class Principal:
 ANONYMOUS = Principal("none", "anonymous")
 
 
+def signed_claims(token: str, key: Any, algorithm: str, clock: Clock, *, invalid: str,
+                  expired: str, issuer: str | None = None) -> dict[str, Any]:
+    """The claims of a token verified with `key`; `exp` is checked on the sandbox clock, which
+    tests move, so PyJWT's own wall-clock checks are off. Failures are 401 with the caller's
+    wording (`invalid` is followed by PyJWT's reason)."""
+    try:
+        claims = jwt.decode(token, key, algorithms=[algorithm], issuer=issuer,
+                            options={"verify_exp": False, "verify_aud": False,
+                                     "verify_iat": False})
+    except jwt.PyJWTError as exc:
+        raise Denied(401, f"{invalid}: {exc}") from exc
+    if not isinstance(claims.get("exp"), int | float) or claims["exp"] <= clock.now():
+        raise Denied(401, expired)
+    return claims
+
+
 def connect_jwt(token: str, method: str, relative_url: str, installations: Installations,
                 clock: Clock, product_hint: str = "jira") -> Principal:
     """Verify an app→product JWT: known iss, enabled, HS256 signature, exp, then qsh."""
@@ -58,14 +75,9 @@ def connect_jwt(token: str, method: str, relative_url: str, installations: Insta
         raise Denied(401, f"App '{app.key}' is disabled on this site")
     if header.get("alg") != "HS256":
         raise Denied(401, "JWT must be signed with HS256")
-    try:
-        claims = jwt.decode(token, app.shared_secret, algorithms=["HS256"],
-                            options={"verify_exp": False, "verify_aud": False,
-                                     "verify_iat": False})
-    except jwt.PyJWTError as exc:
-        raise Denied(401, f"JWT signature is invalid: {exc}") from exc
-    if not isinstance(claims.get("exp"), int | float) or claims["exp"] <= clock.now():
-        raise Denied(401, "JWT is expired (or has no exp)")
+    claims = signed_claims(token, app.shared_secret, "HS256", clock,
+                           invalid="JWT signature is invalid",
+                           expired="JWT is expired (or has no exp)")
     if claims.get("qsh") != hash_url(method, relative_url):
         raise Denied(401, "JWT qsh does not match the request")
     return Principal("jwt", f"jwt:{app.key}", app.account_id, app.scopes, app.key)

@@ -16,7 +16,7 @@ import jwt
 import requests
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from .auth import Denied, Principal, _oauth_scope
+from .auth import Denied, Principal, _oauth_scope, signed_claims
 from .clock import Clock
 from .site import Site
 from .spec import Operation
@@ -79,14 +79,9 @@ class ForgeApps:
         if header.get("alg") != "RS256":
             raise Denied(401, "Unauthorized; the app system token must be RS256")
         key = self._key(app.jwks_url, str(header.get("kid", "")))
-        try:
-            claims = jwt.decode(token, key, algorithms=["RS256"], issuer=issuer,
-                                options={"verify_exp": False, "verify_aud": False,
-                                         "verify_iat": False})
-        except jwt.PyJWTError as exc:
-            raise Denied(401, f"Unauthorized; the app system token is invalid: {exc}") from exc
-        if not isinstance(claims.get("exp"), int | float) or claims["exp"] <= clock.now():
-            raise Denied(401, "Unauthorized; the app system token has expired")
+        claims = signed_claims(token, key, "RS256", clock, issuer=issuer,
+                               invalid="Unauthorized; the app system token is invalid",
+                               expired="Unauthorized; the app system token has expired")
         if claims.get("cloudId") != self.site.cloud_id:
             raise Denied(401, "Unauthorized; the app system token is for another site")
         if issuer == USER_TOKEN_ISSUER:

@@ -75,20 +75,21 @@ def _org_user(org_id: str, account_id: str):
 
 @bp.post("/admin/v1/orgs/<org_id>/directory/users/<account_id>/suspend-access")
 def suspend(org_id: str, account_id: str) -> Response:
-    user, error = _org_user(org_id, account_id)
-    if error:
-        return error
-    _cloud().site.set_suspended(user.account_id, True)
-    return jsonify({"message": f"User {account_id} access suspended"})
+    return _set_suspended(org_id, account_id, True)
 
 
 @bp.post("/admin/v1/orgs/<org_id>/directory/users/<account_id>/restore-access")
 def restore(org_id: str, account_id: str) -> Response:
+    return _set_suspended(org_id, account_id, False)
+
+
+def _set_suspended(org_id: str, account_id: str, suspended: bool) -> Response:
     user, error = _org_user(org_id, account_id)
     if error:
         return error
-    _cloud().site.set_suspended(user.account_id, False)
-    return jsonify({"message": f"User {account_id} access restored"})
+    _cloud().site.set_suspended(user.account_id, suspended)
+    done = "suspended" if suspended else "restored"
+    return jsonify({"message": f"User {account_id} access {done}"})
 
 
 @bp.delete("/admin/v1/orgs/<org_id>/directory/users/<account_id>")

@@ -76,11 +76,7 @@ def _check_body(op: Operation, body: bytes, content_type: str) -> list[str]:
         return []
     if "json" not in content_type:
         return [f"request body must be application/json, not '{content_type}'"]
-    try:
-        document = json.loads(body)
-    except ValueError as exc:
-        return [f"request body is not JSON: {exc}"]
-    return [f"request body {e}" for e in op.spec.errors(schema, document)]
+    return _json_errors(op, schema, body, "request body")
 
 
 def check_response(op: Operation, status: int, body: bytes, content_type: str) -> list[str]:
@@ -94,8 +90,13 @@ def check_response(op: Operation, status: int, body: bytes, content_type: str) -
         return []
     if "json" not in content_type:
         return [f"response body must be JSON, not '{content_type}'"]
+    return _json_errors(op, schema, body, "response body")
+
+
+def _json_errors(op: Operation, schema: Any, body: bytes, what: str) -> list[str]:
+    """A JSON body's violations of `schema`, each prefixed with `what` it is."""
     try:
         document = json.loads(body)
     except ValueError as exc:
-        return [f"response body is not JSON: {exc}"]
-    return [f"response body {e}" for e in op.spec.errors(schema, document)]
+        return [f"{what} is not JSON: {exc}"]
+    return [f"{what} {e}" for e in op.spec.errors(schema, document)]

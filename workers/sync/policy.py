@@ -143,14 +143,23 @@ def _strings(value: Any, setting: str) -> tuple[str, ...]:
     return items
 
 
+def pattern_error(pattern: str) -> str | None:
+    """Why a group-name pattern cannot be used (a `re:` one that does not compile), else None."""
+    if not pattern.startswith(REGEX_PREFIX):
+        return None
+    try:
+        re.compile(pattern[len(REGEX_PREFIX):])
+    except re.error as exc:
+        return f"bad regular expression {pattern!r}: {exc}"
+    return None
+
+
 def _patterns(value: Any, setting: str) -> tuple[str, ...]:
     items = _strings(value, setting)
     for pattern in items:
-        if pattern.startswith(REGEX_PREFIX):
-            try:
-                re.compile(pattern[len(REGEX_PREFIX):])
-            except re.error as exc:
-                raise PolicyError(f"{setting}: bad regular expression {pattern!r}: {exc}") from None
+        error = pattern_error(pattern)
+        if error:
+            raise PolicyError(f"{setting}: {error}")
     return items
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from workers.sync.policy import (
@@ -11,9 +9,9 @@ from workers.sync.policy import (
     INVITE_PRODUCTS,
     MAPPING_MODES,
     NAME_CASES,
-    REGEX_PREFIX,
     UNMATCHED_MODES,
     is_domain,
+    pattern_error,
 )
 
 GROUP = [validate.Length(min=1, max=255), validate.Regexp(r"[\s\S]*\S", error="Must not be blank.")]
@@ -21,11 +19,9 @@ GROUP = [validate.Length(min=1, max=255), validate.Regexp(r"[\s\S]*\S", error="M
 
 def _patterns_ok(values: list[str]) -> None:
     for pattern in values:
-        if pattern.startswith(REGEX_PREFIX):
-            try:
-                re.compile(pattern[len(REGEX_PREFIX):])
-            except re.error as exc:
-                raise ValidationError(f"bad regular expression {pattern!r}: {exc}") from None
+        error = pattern_error(pattern)
+        if error:
+            raise ValidationError(error)
 
 
 def _names(*, limit: int = 1000, least: int = 0, **kwargs) -> fields.List:  # type: ignore[no-untyped-def]

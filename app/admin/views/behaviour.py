@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,13 @@ def _checked(conn: Connection) -> None:
         raise validation({path: [str(exc)]}) from None
 
 
+def _shown(ctx: Context, connection_id: int, view: Callable[[Connection], dict[str, Any]],
+           ) -> dict[str, Any]:
+    """One of the caller's connections, as `view` presents it (404 when not theirs)."""
+    with extensions.db.session() as session:
+        return view(tenancy.connection(session, ctx.caller, connection_id))
+
+
 def mapping_of(conn: Connection) -> dict[str, Any]:
     stored, filters = conn.mapping or {}, conn.filters or {}
     return {"mode": conn.mapping_mode or "on_the_fly",
@@ -54,8 +62,7 @@ def mapping_of(conn: Connection) -> dict[str, Any]:
 @operation("/connections/<int:connection_id>/mapping", "GET", summary="Group mapping", tag=TAG,
            answer=s.Mapping, errors=(404,))
 def get_mapping(ctx: Context, connection_id: int) -> dict[str, Any]:
-    with extensions.db.session() as session:
-        return mapping_of(tenancy.connection(session, ctx.caller, connection_id))
+    return _shown(ctx, connection_id, mapping_of)
 
 
 @operation("/connections/<int:connection_id>/mapping", "PUT", summary="Replace the mapping",
@@ -77,12 +84,14 @@ def put_mapping(ctx: Context, connection_id: int) -> dict[str, Any]:
         return mapping_of(conn)
 
 
+def schedule_of(conn: Connection) -> dict[str, Any]:
+    return {"schedule": conn.schedule, "next_run_at": conn.next_run_at}
+
+
 @operation("/connections/<int:connection_id>/schedule", "GET", summary="When it syncs", tag=TAG,
            answer=s.Schedule, errors=(404,))
 def get_schedule(ctx: Context, connection_id: int) -> dict[str, Any]:
-    with extensions.db.session() as session:
-        conn = tenancy.connection(session, ctx.caller, connection_id)
-        return {"schedule": conn.schedule, "next_run_at": conn.next_run_at}
+    return _shown(ctx, connection_id, schedule_of)
 
 
 @operation("/connections/<int:connection_id>/schedule", "PUT", summary="Change the schedule",
@@ -96,7 +105,7 @@ def put_schedule(ctx: Context, connection_id: int) -> dict[str, Any]:
         conn = tenancy.connection(session, ctx.caller, connection_id)
         conn.schedule = value
         conn.next_run_at = schedules.next_run(value, datetime.now(UTC))
-        return {"schedule": conn.schedule, "next_run_at": conn.next_run_at}
+        return schedule_of(conn)
 
 
 def policy_of(conn: Connection) -> dict[str, Any]:
@@ -117,8 +126,7 @@ def policy_of(conn: Connection) -> dict[str, Any]:
            summary="Deprovisioning, guard thresholds and protected accounts", tag=TAG,
            answer=s.Policy, errors=(404,))
 def get_policy(ctx: Context, connection_id: int) -> dict[str, Any]:
-    with extensions.db.session() as session:
-        return policy_of(tenancy.connection(session, ctx.caller, connection_id))
+    return _shown(ctx, connection_id, policy_of)
 
 
 @operation("/connections/<int:connection_id>/policy", "PUT", summary="Replace the policy",
