@@ -49,6 +49,8 @@ def same_snapshot(a: Snapshot, b: Snapshot) -> bool:
 def mode_for(ctx: RunContext, fetched: Fetched) -> str:
     if ctx.reconcile is not None:
         return RECONCILE
+    if fetched.unchanged and ctx.builds_on_last:
+        return UNCHANGED
     if fetched.base is None or not ctx.builds_on_last:
         return FULL
     if same_snapshot(fetched.base, fetched.snapshot):
