@@ -126,13 +126,17 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None,
 
 def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
     with env.db.session() as session:
-        ctx = run_context.load(session, run_id, env.decrypt, env.allow_private)
+        # links are loaded once the run is known to plan something (a no-op needs none)
+        ctx = run_context.load(session, run_id, env.decrypt, env.allow_private, links=False)
         # Cleared before fetching: a push that lands during this run sets it again.
         session.get(Connection, ctx.connection_id).pending_changes = False
     # A run building on a converged last run asks the IdP for its changes first: when there
     # are none, the mirror already matches and nothing is decoded, mapped or planned.
     fetched = (snapshots.fetch_targeted(env.db, run_id, ctx.source, ctx.scope)
                or snapshots.fetch(env.db, run_id, ctx.source, skip_unchanged=ctx.builds_on_last))
+    if not fetched.unchanged:
+        with env.db.session() as session:
+            ctx = run_context.with_links(session, ctx)
     sync_policy = _with_invite_domains(env.db, ctx.connection_id, ctx.policy.sync,
                                        fetched.snapshot)
     if sync_policy is not ctx.policy.sync:  # the allow-list just filled is part of the basis
