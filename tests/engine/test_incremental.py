@@ -288,3 +288,19 @@ def test_migration_matches_the_model_and_downgrades(tmp_path):
         assert "source_state" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_an_unchanged_stand_in_is_never_stored_as_a_base(test_config, tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, entra, d) as (site, idp, cid):
+        sync(site, idp, cid)
+        base = stored(cid).snapshot
+        # the connection's settings changed meanwhile: only a whole snapshot may be stored
+        update(SourceState, cid, settings_hash="older")
+        fetched = snapshots.Fetched(Snapshot(cursor="next", incremental=True),
+                                    snapshots.INCREMENTAL, connection_id=cid, settings_hash="h",
+                                    full_at=datetime.now(UTC), incremental_capable=True,
+                                    unchanged=True)
+        assert snapshots.keep(extensions.db, fetched, "succeeded", True) is False
+        assert stored(cid).snapshot == base and stored(cid).cursor != "next"
+

@@ -194,9 +194,12 @@ def keep(db: Database, fetched: Fetched, status: str, trusted: bool,
             if state is not None:
                 session.delete(state)
             return False
-        if unchanged and state is not None and state.settings_hash == fetched.settings_hash:
+        if ((unchanged or fetched.unchanged) and state is not None
+                and state.settings_hash == fetched.settings_hash):
             state.cursor, state.saved_at = snapshot.cursor, datetime.now(UTC)
             return True
+        if fetched.unchanged:  # a stand-in without the directory: never stored as a base
+            return False
         if state is None:
             state = SourceState(connection_id=fetched.connection_id)
             session.add(state)
