@@ -42,3 +42,20 @@ class ManagedMembership(Base):
     group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SiteAccount(Base):
+    """What the site answered when asked whether an account is a site admin (Administer Jira),
+    remembered so that taking a membership away asks once per account, not once per run.
+
+    Forgotten at each drift reconcile, which asks again: a permission granted by hand in
+    between is found within the reconcile interval, like any other manual edit of the site.
+    """
+
+    __tablename__ = "site_account"
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    site_admin: Mapped[bool] = mapped_column(Boolean)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

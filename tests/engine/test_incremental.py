@@ -183,6 +183,29 @@ def test_entra_delta_incremental_and_expired_delta_link(test_config, tmp_path):
         assert sync(site, idp, cid)[0].counts["fetch"] == "incremental"
 
 
+def test_entra_no_change_moves_the_cursor_without_loading_the_base(test_config, tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, entra, d) as (site, idp, cid):
+        sync(site, idp, cid)
+        converged, _ = sync(site, idp, cid)
+        assert converged.counts["planning"] in ("incremental", "unchanged")
+        # An unreadable base would force a full read, were it decoded: an empty change read
+        # must not decode it (nor map, nor plan), only move the cursor on.
+        before = stored(cid)
+        update(SourceState, cid, snapshot=b"not zlib")
+        noop, requests = sync(site, idp, cid)
+        assert (noop.counts["fetch"], noop.counts["planning"], noop.ops_total) == (
+            "incremental", "unchanged", 0)
+        assert requests <= 3 and noop.counts["idp_groups"] == converged.counts["idp_groups"]
+        after = stored(cid)
+        assert after.snapshot == b"not zlib" and after.cursor != before.cursor
+        # with a change, the base is needed: an unreadable one means a full read
+        leave_and_join(d)
+        changed, _ = sync(site, idp, cid)
+        assert changed.counts["fetch"] == "full"
+        assert_lands(site, d, nests=True)
+
+
 def test_refused_cursor_falls_back_to_a_full_read_in_the_same_run(test_config, tmp_path):
     d = directory()
     with served(test_config, tmp_path, scim, d) as (site, idp, cid):
@@ -249,8 +272,7 @@ def test_encode_round_trips_a_snapshot():
 
 @pytest.mark.parametrize("blob", [b"not zlib", snapshots.zlib.compress(b'{"users": 3}')])
 def test_unreadable_base_means_a_full_read(blob):
-    state = SourceState(connection_id=1, snapshot=blob, cursor="c")
-    assert snapshots._base(state) is None
+    assert snapshots._base(blob, "c", 1) is None
 
 
 def test_migration_matches_the_model_and_downgrades(tmp_path):
@@ -266,3 +288,19 @@ def test_migration_matches_the_model_and_downgrades(tmp_path):
         assert "source_state" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_an_unchanged_stand_in_is_never_stored_as_a_base(test_config, tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, entra, d) as (site, idp, cid):
+        sync(site, idp, cid)
+        base = stored(cid).snapshot
+        # the connection's settings changed meanwhile: only a whole snapshot may be stored
+        update(SourceState, cid, settings_hash="older")
+        fetched = snapshots.Fetched(Snapshot(cursor="next", incremental=True),
+                                    snapshots.INCREMENTAL, connection_id=cid, settings_hash="h",
+                                    full_at=datetime.now(UTC), incremental_capable=True,
+                                    unchanged=True)
+        assert snapshots.keep(extensions.db, fetched, "succeeded", True) is False
+        assert stored(cid).snapshot == base and stored(cid).cursor != "next"
+

@@ -3,6 +3,7 @@ of managed groups and corrects them, an interrupted run is followed by a reconci
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -116,3 +117,33 @@ def test_an_interrupted_run_is_followed_by_a_reconcile(env):
     assert run.counts["site_reads"] == "reconcile" and run.counts["drift"]["added"] == 1
     assert run.counts["planned"]["add_member"] == 0  # bob is there already: only linked
     assert mirrored(cid) == site_pairs(env, "eng")
+
+
+def admin_checks(env) -> int:
+    return sum(1 for r in env.cloud.requests.all() if r.path.endswith("/permissions/check"))
+
+
+def test_site_admin_verdicts_are_asked_once_until_the_reconcile(env):
+    cid = env.connection(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"],
+                                                   "ops": ["u-alice", "u-bob"]}),
+                         {"policy": LENIENT})
+    env.sync(cid)
+    env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice"], "ops": ["u-alice", "u-bob"]}))
+    env.cloud.requests.clear()
+    first = env.sync(cid)
+    assert first.status == "succeeded" and env.members("eng") == {"alice@example.com"}
+    assert admin_checks(env) == 1  # bob loses a membership: asked once
+    env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice"], "ops": ["u-alice"]}))
+    env.cloud.requests.clear()
+    second = env.sync(cid)
+    assert second.status == "succeeded" and env.members("ops") == {"alice@example.com"}
+    assert admin_checks(env) == 0  # the verdict on bob is remembered
+    # bob is made a site admin by hand; the reconcile forgets every verdict and asks again
+    env.cloud.site.make_admin(env.cloud.site.user_by_email("bob@example.com").account_id)
+    env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"], "ops": ["u-alice"]}))
+    assert env.sync(cid, trigger="reconcile").status == "succeeded"
+    env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice"], "ops": ["u-alice"]}))
+    env.cloud.requests.clear()
+    third = env.sync(cid)
+    assert admin_checks(env) == 1 and env.members("eng") == {"alice@example.com", "bob@example.com"}
+    assert any("Protected account" in n["message"] for n in json.loads(third.plan)["notices"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -74,6 +74,16 @@ class ConnectionCheck:
         return cls(ok=False, message=error.message, reason=error.reason)
 
 
+@dataclass(frozen=True, slots=True)
+class PendingChanges:
+    """A change read not yet applied: `empty` when the IdP reported nothing since the cursor
+    (then `cursor` is the one to move to); `apply(previous)` builds the whole new snapshot."""
+
+    empty: bool
+    cursor: str | None
+    apply: Callable[[Snapshot], Snapshot]
+
+
 class Source(ABC):
     """Base class of an IdP source: the one shape every connector has.
 
@@ -130,6 +140,12 @@ class Source(ABC):
         """Apply the IdP's changes since `cursor` to `previous`; return the whole new snapshot
         with its new `cursor`. Sources that cannot read changes read everything."""
         return self.fetch()
+
+    def read_changes(self, cursor: str) -> PendingChanges | None:
+        """The IdP's changes since `cursor`, read but not yet applied to any snapshot, so a
+        run can see that nothing changed without loading its stored base; None when this
+        source reads changes only together with the base (then `fetch_changes` is used)."""
+        return None
 
     def fetch_user(self, user_id: str) -> UserSlice:
         """One user by IdP id, with their direct groups; `user` is None when the IdP has no such

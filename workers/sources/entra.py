@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -12,7 +13,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from workers.sources.base import SourceAuthError, SourceConfigError, SourceError, SourceNotFound
+from workers.sources.base import (
+    PendingChanges,
+    SourceAuthError,
+    SourceConfigError,
+    SourceError,
+    SourceNotFound,
+)
 from workers.sources.http import (
     ClientCredentialsAuth,
     HttpClient,
@@ -234,32 +241,35 @@ class EntraSource(HttpSource):
     # -- incremental -------------------------------------------------------------------
 
     def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
+        pending = self.read_changes(cursor)
+        return self.fetch() if pending is None else pending.apply(previous)
+
+    def read_changes(self, cursor: str) -> PendingChanges | None:
+        """Both delta rounds read first, applied later: an empty round on both sides means
+        the directory is as the cursor left it, and no base needs loading."""
         try:
             links = json.loads(cursor)
             users_link, groups_link = links["users"], links["groups"]
         except (ValueError, KeyError, TypeError):
-            return self.fetch()
-        if not previous.complete or self.settings.get("transitive"):
-            return self.fetch()
-        snapshot = copy_snapshot(previous)
+            return None
+        if self.settings.get("transitive"):
+            return None
+        user_items: list[dict[str, Any]] = []
+        group_items: list[dict[str, Any]] = []
         try:
-            new_users = self._follow(users_link, lambda item: apply_user_change(snapshot, item))
-            changes = GroupChanges(snapshot)
-            new_groups = self._follow(groups_link, changes.apply)
-            changes.finish()
+            new_users = self._follow(users_link, user_items.append)
+            new_groups = self._follow(groups_link, group_items.append)
         except SourceTransientError as exc:
-            snapshot.mark_incomplete(f"reading changes: {exc.message}")
-            return snapshot
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            snapshot.mark_incomplete(f"Graph sent a malformed change ({type(exc).__name__}: "
-                                     f"{exc}); the next sync reads everything again")
-            return snapshot
+            message = f"reading changes: {exc.message}"
+            return PendingChanges(False, None, lambda previous: _incomplete(previous, message))
         except SourceError as exc:
             if getattr(exc, "status", None) == 410:  # delta token expired: Graph wants a resync
-                return self.fetch()
+                return PendingChanges(False, None, lambda previous: self.fetch())
             raise
-        snapshot.cursor = json.dumps({"users": new_users, "groups": new_groups})
-        return snapshot
+        new_cursor = json.dumps({"users": new_users, "groups": new_groups})
+        return PendingChanges(not user_items and not group_items, new_cursor,
+                              lambda previous: _applied(previous, user_items, group_items,
+                                                        new_cursor, self.fetch))
 
     def _follow(self, link: str, apply: Any) -> str:
         """Apply every item of one delta round; the new delta link."""
@@ -270,6 +280,34 @@ class EntraSource(HttpSource):
         if "@odata.deltaLink" not in last:
             raise SourceError("Graph ended a delta round without a deltaLink.")
         return last["@odata.deltaLink"]
+
+
+def _incomplete(previous: Snapshot, message: str) -> Snapshot:
+    snapshot = copy_snapshot(previous)
+    snapshot.mark_incomplete(message)
+    return snapshot
+
+
+def _applied(previous: Snapshot, user_items: list[dict[str, Any]],
+             group_items: list[dict[str, Any]], cursor: str,
+             fetch: Callable[[], Snapshot]) -> Snapshot:
+    """`previous` with one change read's user and group items applied, at `cursor`."""
+    if not previous.complete:
+        return fetch()
+    snapshot = copy_snapshot(previous)
+    try:
+        for item in user_items:
+            apply_user_change(snapshot, item)
+        changes = GroupChanges(snapshot)
+        for item in group_items:
+            changes.apply(item)
+        changes.finish()
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        snapshot.mark_incomplete(f"Graph sent a malformed change ({type(exc).__name__}: "
+                                 f"{exc}); the next sync reads everything again")
+        return snapshot
+    snapshot.cursor = cursor
+    return snapshot
 
 
 def to_user(item: dict[str, Any], before: User | None = None) -> User:

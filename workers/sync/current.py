@@ -97,16 +97,26 @@ def groups_to_look_up(desired: Desired, links: Links, policy: SyncPolicy
     return ids, names
 
 
-def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = DEFAULT_CONCURRENCY) -> set[str]:
-    """Which accounts that this plan would take something from are site admins (protected)."""
-    losing = sorted({op.account_id for op in plan.ops if op.kind in REMOVAL_KINDS and op.account_id})
-    verdicts = concurrent_map(target.is_site_admin, losing, concurrency)
-    return {acc for acc, admin in zip(losing, verdicts, strict=True) if admin}
+def losing_accounts(plan: Plan) -> set[str]:
+    """The accounts this plan would take a membership (or more) from."""
+    return {op.account_id for op in plan.ops if op.kind in REMOVAL_KINDS and op.account_id}
+
+
+def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = DEFAULT_CONCURRENCY,
+                      known: Mapping[str, bool] | None = None) -> tuple[set[str], dict[str, bool]]:
+    """(site admins among the accounts this plan would take something from, the verdicts
+    asked of the site this time); accounts with a verdict in `known` are not asked again."""
+    known = known or {}
+    losing = losing_accounts(plan)
+    ask = sorted(losing - known.keys())
+    asked = dict(zip(ask, concurrent_map(target.is_site_admin, ask, concurrency), strict=True))
+    return {acc for acc in losing if known.get(acc, asked.get(acc))}, asked
 
 
 def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
                        concurrency: int = DEFAULT_CONCURRENCY,
-                       judged: Mapping[str, bool | None] | None = None) -> dict[str, bool]:
+                       judged: Mapping[str, bool | None] | None = None,
+                       admins: Mapping[str, bool] | None = None) -> dict[str, bool]:
     """Existing groups this plan adds members to whose members hold Administer Jira.
 
     Jira's REST API names the global permissions of an account (POST /rest/api/3/permissions/
@@ -119,7 +129,7 @@ def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
     adoption choice guard those.
 
     Returns the verdict of each group probed; groups with a verdict in `judged` (the
-    mirror's, from an earlier probe) are not probed again.
+    mirror's, from an earlier probe) are not probed again, nor accounts with one in `admins`.
     """
     judged = judged or {}
     adding = sorted({op.group_id for op in plan.ops if op.kind == ADD_MEMBER and op.group_id
@@ -131,7 +141,7 @@ def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
     named = [g.group_id for g in target.list_groups() if is_admin_name(g.name)]
     explained = {u.account_id for users in concurrent_map(target.group_members, named, concurrency)
                  for u in users}
-    verdicts: dict[str, bool] = {}
+    verdicts: dict[str, bool] = dict(admins or {})
 
     def admin(account_id: str) -> bool:
         if account_id not in verdicts:

@@ -127,11 +127,17 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None,
 
 def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
     with env.db.session() as session:
-        ctx = run_context.load(session, run_id, env.decrypt, env.allow_private)
+        # links are loaded once the run is known to plan something (a no-op needs none)
+        ctx = run_context.load(session, run_id, env.decrypt, env.allow_private, links=False)
         # Cleared before fetching: a push that lands during this run sets it again.
         session.get(Connection, ctx.connection_id).pending_changes = False
+    # A run building on a converged last run asks the IdP for its changes first: when there
+    # are none, the mirror already matches and nothing is decoded, mapped or planned.
     fetched = (snapshots.fetch_targeted(env.db, run_id, ctx.source, ctx.scope)
-               or snapshots.fetch(env.db, run_id, ctx.source))
+               or snapshots.fetch(env.db, run_id, ctx.source, skip_unchanged=ctx.builds_on_last))
+    if not fetched.unchanged:
+        with env.db.session() as session:
+            ctx = run_context.with_links(session, ctx)
     sync_policy = _with_invite_domains(env.db, ctx.connection_id, ctx.policy.sync,
                                        fetched.snapshot)
     if sync_policy is not ctx.policy.sync:  # the allow-list just filled is part of the basis
@@ -146,7 +152,8 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
                           previous_user_count=ctx.previous_user_count, policy=ctx.policy.guard,
                           errors=snapshot.errors, admin_groups=made.admin_groups)
     counts.stats, counts.planned = dict(made.plan.stats), made.plan.summary()
-    counts.idp_groups = len(snapshot.groups)
+    counts.idp_groups = (len(snapshot.groups) if not fetched.unchanged
+                         else (ctx.last.counts if ctx.last else {}).get("idp_groups"))
     if ctx.dry_run:
         finish(env.db, run_id, RunStatus.PREVIEW, verdict.reason, plan=made.plan, counts=counts)
         snapshots.keep(env.db, fetched, RunStatus.PREVIEW, verdict.proceed)

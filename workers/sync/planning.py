@@ -16,9 +16,15 @@ from typing import Any
 
 from app.models import Connection
 from workers.atlassian.target import AtlassianTarget
-from workers.sync import incremental, mapping, mirror, planner
+from workers.sync import admin_verdicts, incremental, mapping, mirror, planner
 from workers.sync.counts import RunCounts
-from workers.sync.current import SiteRead, admin_groups_among, read_current, site_admins_among
+from workers.sync.current import (
+    SiteRead,
+    admin_groups_among,
+    losing_accounts,
+    read_current,
+    site_admins_among,
+)
 from workers.sync.mapping import Desired, group_key
 from workers.sync.model import Snapshot
 from workers.sync.plan import Plan
@@ -49,6 +55,8 @@ def same_snapshot(a: Snapshot, b: Snapshot) -> bool:
 def mode_for(ctx: RunContext, fetched: Fetched) -> str:
     if ctx.reconcile is not None:
         return RECONCILE
+    if fetched.unchanged and ctx.builds_on_last:
+        return UNCHANGED
     if fetched.base is None or not ctx.builds_on_last:
         return FULL
     if same_snapshot(fetched.base, fetched.snapshot):
@@ -100,6 +108,7 @@ def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
             # admin verdicts are judged again after a reconcile (permissions drift too)
             mirror.replace(session, ctx.connection_id, read.read, members,
                            read.current.inactive, now)
+            admin_verdicts.forget(session, ctx.connection_id)
             session.get(Connection, ctx.connection_id).reconciled_at = now
     return read, mirror.Mirror(groups=dict(read.read), members=members)
 
@@ -141,12 +150,15 @@ def _protected(env: Any, ctx: RunContext, plan: Plan, read: SiteRead, known: mir
                target: AtlassianTarget, counts: RunCounts) -> Made:
     """Ask the site about the admins this plan touches, and take out what they forbid."""
     current = read.current
-    admins = site_admins_among(target, plan, env.concurrency)
+    with env.db.session() as session:
+        remembered = admin_verdicts.known(session, ctx.connection_id, losing_accounts(plan))
+    admins, asked = site_admins_among(target, plan, env.concurrency, known=remembered)
     verdicts = admin_groups_among(target, plan, current, env.concurrency,
-                                  judged=known.admin_rights)
-    if verdicts and not ctx.dry_run:
+                                  judged=known.admin_rights, admins={**remembered, **asked})
+    if (verdicts or asked) and not ctx.dry_run:
         with env.db.session() as session:
             mirror.judge(session, ctx.connection_id, verdicts)
+            admin_verdicts.remember(session, ctx.connection_id, asked, datetime.now(UTC))
     admin_groups = current.admin_groups | {gid for gid, rights in verdicts.items() if rights}
     plan = protect(plan, site_admins=admins, admin_groups=admin_groups, members=current.members)
     return Made(plan, counts, admin_groups)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -91,7 +91,9 @@ def make_source(conn: Connection, decrypt: Callable[[str], str], allow_private: 
 
 
 def load(session: Session, run_id: int, decrypt: Callable[[str], str], allow_private: bool,
-         now: datetime | None = None) -> RunContext:
+         now: datetime | None = None, links: bool = True) -> RunContext:
+    """The run's context; `links=False` leaves the links empty, for a caller that loads them
+    only once it knows the run plans anything (`with_links`)."""
     run = session.get(SyncRun, run_id)
     conn = session.get(Connection, run.connection_id)
     inactive = conn.inactive_reason()
@@ -108,7 +110,8 @@ def load(session: Session, run_id: int, decrypt: Callable[[str], str], allow_pri
     return RunContext(run_id=run_id, connection_id=conn.id, installation_id=conn.installation_id,
                       trigger=run.trigger, dry_run=run.dry_run, policy=policy,
                       basis=basis_of(conn), source=make_source(conn, decrypt, allow_private),
-                      links=linkstore.load(session, conn.id), scope=Scope.from_json(run.scope),
+                      links=linkstore.load(session, conn.id) if links else Links(),
+                      scope=Scope.from_json(run.scope),
                       previous_user_count=previous_user_count(session, conn.id), last=last,
                       reconcile=why)
 
@@ -125,3 +128,8 @@ def previous_user_count(session: Session, connection_id: int) -> int | None:
         SyncRun.connection_id == connection_id, SyncRun.status.in_(APPLIED_STATUSES),
         SyncRun.dry_run.is_(False)).order_by(SyncRun.id.desc()).limit(1)).first()
     return counts.get("desired_users") if counts else None
+
+
+def with_links(session: Session, ctx: RunContext) -> RunContext:
+    """`ctx` with the connection's links loaded."""
+    return replace(ctx, links=linkstore.load(session, ctx.connection_id))

@@ -14,7 +14,7 @@ from app.db import Database
 from app.models import Connection, SourceState, SyncRun
 from app.settings import Settings
 from app.settings import current as current_settings
-from workers.sources.base import Source, SourceConfigError, SourceError
+from workers.sources.base import PendingChanges, Source, SourceConfigError, SourceError
 from workers.sync import targeted
 from workers.sync.model import Group, Snapshot, User
 from workers.sync.scope import Scope
@@ -44,6 +44,9 @@ class Fetched:
     incremental_capable: bool
     base: Snapshot | None = None
     """The stored snapshot this one was built on (incremental and targeted reads), else None."""
+    unchanged: bool = False
+    """The IdP reported no change since the stored base, which was not loaded: `snapshot` is
+    empty but for the new cursor (see `fetch(skip_unchanged=True)`)."""
 
 
 def settings_hash(kind: str, settings: dict[str, Any] | None) -> str:
@@ -74,8 +77,12 @@ def choose(state: SourceState | None, *, supports: bool, fingerprint: str, now: 
 
 
 def fetch(db: Database, run_id: int, source: Source, *, max_age: timedelta | None = None,
-          now: datetime | None = None) -> Fetched:
-    """Read the IdP for run `run_id`, incrementally when allowed; records counts["fetch"]."""
+          now: datetime | None = None, skip_unchanged: bool = False) -> Fetched:
+    """Read the IdP for run `run_id`, incrementally when allowed; records counts["fetch"].
+
+    `skip_unchanged`: the caller needs no snapshot when the IdP reports no change (the last
+    run converged on it); the change read is then asked first, and an empty one returns an
+    `unchanged` Fetched without decoding the stored base."""
     now = now or datetime.now(UTC)
     with db.session() as session:
         conn = session.get(Connection, session.get(SyncRun, run_id).connection_id)
@@ -83,13 +90,29 @@ def fetch(db: Database, run_id: int, source: Source, *, max_age: timedelta | Non
         state = session.get(SourceState, conn.id)
         mode, why = choose(state, supports=source.supports_incremental, fingerprint=fingerprint,
                            now=now, max_age=max_age or max_age_setting())
-        base = _base(state) if mode == INCREMENTAL else None
-        full_at, connection_id = (_aware(state.full_at) if base else now), conn.id
+        stored = (state.snapshot, state.cursor, state.connection_id) if mode == INCREMENTAL else None
+        full_at, connection_id = (_aware(state.full_at) if stored else now), conn.id
+    pending: PendingChanges | None = None
+    if stored is not None:
+        try:
+            pending = source.read_changes(stored[1])
+        except SourceError as exc:
+            if not cursor_rejected(exc):
+                raise
+            log.info("incremental cursor refused (%s); reading in full", exc.message)
+            stored = None
+    if pending is not None and pending.empty and skip_unchanged:
+        _record_mode(db, run_id, INCREMENTAL)
+        return Fetched(Snapshot(cursor=pending.cursor, incremental=True), INCREMENTAL,
+                       connection_id, fingerprint, full_at, source.supports_incremental,
+                       unchanged=True)
+    base = _base(*stored) if stored is not None else None
     if base is None:
-        log.info("run %s: full fetch (%s)", run_id, why)
+        log.info("run %s: full fetch (%s)", run_id, why if stored is None else "base unreadable")
         snapshot, mode = source.fetch(), FULL
+        full_at = now
     else:
-        snapshot, mode = _incremental(source, *base)
+        snapshot, mode = _incremental(source, *base, pending)
         full_at = now if mode == FULL else full_at
     _record_mode(db, run_id, mode)
     return Fetched(snapshot, mode, connection_id, fingerprint, full_at, source.supports_incremental,
@@ -109,7 +132,7 @@ def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> F
         if (state is None or state.schema_version != SCHEMA_VERSION
                 or state.settings_hash != fingerprint):
             return None
-        base = _base(state)
+        base = _base(state.snapshot, state.cursor, state.connection_id)
         full_at, connection_id = _aware(state.full_at), conn.id
     if base is None:
         return None
@@ -126,19 +149,22 @@ def _record_mode(db: Database, run_id: int, mode: str) -> None:
         run.counts = {**(run.counts or {}), "fetch": mode}
 
 
-def _base(state: SourceState) -> tuple[Snapshot, str] | None:
+def _base(blob: bytes, cursor: str, connection_id: int) -> tuple[Snapshot, str] | None:
     try:
-        return decode(state.snapshot, state.cursor), state.cursor
+        return decode(blob, cursor), cursor
     except (zlib.error, ValueError, KeyError, TypeError, IndexError) as exc:
         log.warning("stored base of connection %s is unreadable (%s); reading in full",
-                    state.connection_id, exc)
+                    connection_id, exc)
         return None
 
 
-def _incremental(source: Source, previous: Snapshot, cursor: str) -> tuple[Snapshot, str]:
-    """The source's change read; a refused cursor, or the source's own fallback, is a full read."""
+def _incremental(source: Source, previous: Snapshot, cursor: str,
+                 pending: PendingChanges | None = None) -> tuple[Snapshot, str]:
+    """The source's change read (`pending`, when already read); a refused cursor, or the
+    source's own fallback, is a full read."""
     try:
-        snapshot = source.fetch_changes(previous, cursor)
+        snapshot = (pending.apply(previous) if pending is not None
+                    else source.fetch_changes(previous, cursor))
     except SourceError as exc:
         if not cursor_rejected(exc):
             raise
@@ -168,9 +194,12 @@ def keep(db: Database, fetched: Fetched, status: str, trusted: bool,
             if state is not None:
                 session.delete(state)
             return False
-        if unchanged and state is not None and state.settings_hash == fetched.settings_hash:
+        if ((unchanged or fetched.unchanged) and state is not None
+                and state.settings_hash == fetched.settings_hash):
             state.cursor, state.saved_at = snapshot.cursor, datetime.now(UTC)
             return True
+        if fetched.unchanged:  # a stand-in without the directory: never stored as a base
+            return False
         if state is None:
             state = SourceState(connection_id=fetched.connection_id)
             session.add(state)
