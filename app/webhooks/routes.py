@@ -84,6 +84,11 @@ def _okta(cid: int, secret: str):  # type: ignore[no-untyped-def]
         # Okta's one-time verification: echo the challenge as JSON (within its 3 s)
         if not challenge:
             return _error(400, f"a GET is Okta's verification and carries {OKTA_CHALLENGE}")
+        # Okta sends the hook's configured auth header with the verification too (its
+        # documentation does not promise it, so only a header that is present is checked)
+        sent = request.headers.get("Authorization")
+        if sent is not None and not same_secret(secret, sent):
+            raise SignatureRejected("the Authorization header is not this hook's secret")
         return jsonify(verification=challenge)
     if not same_secret(secret, request.headers.get("Authorization")):
         raise SignatureRejected("the Authorization header is not this hook's secret")

@@ -17,7 +17,7 @@ from app.webhooks import endpoints
 from sandbox.live import LiveServer
 from tests.forge.conftest import forge_stack  # noqa: F401  (the Forge fixture)
 from workers.events import PENDING_KEY
-from workers.queue import WAITING_KEY, queue
+from workers.queue import WAITING_KEY, queued
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Hook:
             return session.get(Connection, self.cid).pending_changes
 
     def queued(self) -> int:
-        return len(queue(self.redis))
+        return queued(self.redis)  # every sync queue: the rule picks one by size and trigger
 
     def side_effects(self) -> dict:
         with extensions.db.session() as session:
