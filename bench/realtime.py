@@ -164,8 +164,8 @@ def _latency(args, d, idp, env, cid) -> dict:  # type: ignore[no-untyped-def]
                                               "p99": round(percentile(answered, 99), 4)},
             "calls_per_event": {"idp": statistics.median(idp_calls),
                                 "atlassian": statistics.median(site_calls),
-                                "note": "the run is an ordinary (full) one until the engine "
-                                        "honours the drained scope"}}
+                                "note": "median over the events; the run is scoped to the "
+                                        "users and groups the event named"}}
 
 
 def _storm(args, d, idp, env, cid, redis, hook_url, secret) -> dict:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from typing import Any
 from redis import Redis
 
 from app.db import Database
+from workers.queue import WAITING_KEY
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +26,43 @@ EVERYTHING = "*"
 THRESHOLD = 500
 """Past this many references a scoped run would cost more than a full one: run in full."""
 WEBHOOK = "webhook"
+ENQUEUED_KEY = "usersync:webhook:enqueued:{cid}"
+"""The id of the last sync job a webhook enqueued for connection `cid` (equal to the waiting
+job's id while that job waits: later webhooks join it without enqueueing)."""
 KEY_TTL = 7 * 86400
 """A set nobody drains (connection deleted) does not outlive a week."""
 
 
 def add(redis: Redis, connection_id: int, members: list[str]) -> int:
     """Add references to the connection's pending set; returns its size afterwards."""
+    return add_and_check(redis, connection_id, members)[0]
+
+
+def add_and_check(redis: Redis, connection_id: int, members: list[str]) -> tuple[int, bool]:
+    """Add references and, in the same transaction, ask whether a job a webhook enqueued still
+    waits; returns (size of the set, that job waits).
+
+    When it waits it has not begun (a job clears WAITING_KEY before it drains), so it will
+    take these references: the caller need not enqueue again."""
     if not members:
-        return 0
+        return 0, False
     key = PENDING_KEY.format(cid=connection_id)
     pipe = redis.pipeline(transaction=True)
     pipe.sadd(key, *members)
     pipe.scard(key)
     pipe.expire(key, KEY_TTL)
-    size = pipe.execute()[1]
+    pipe.get(WAITING_KEY.format(cid=connection_id))
+    pipe.get(ENQUEUED_KEY.format(cid=connection_id))
+    _, size, _, waiting, ours = pipe.execute()
+    return _bounded(redis, key, members, size), waiting is not None and waiting == ours
+
+
+def mark_enqueued(redis: Redis, connection_id: int, job_id: str, ttl: int) -> None:
+    """Remember that `job_id`, now waiting, was enqueued for webhooks (on their queue)."""
+    redis.set(ENQUEUED_KEY.format(cid=connection_id), job_id, ex=ttl)
+
+
+def _bounded(redis: Redis, key: str, members: list[str], size: int) -> int:
     if size > THRESHOLD or (EVERYTHING in members and size > 1):
         # Bounded memory in a storm: once past the threshold the run is a full one anyway.
         pipe = redis.pipeline(transaction=True)

@@ -7,13 +7,16 @@ so we ask for a little less and renew (PATCH expirationDateTime) when less than 
 left — on every run of this job, which the schedule tick and Graph's reauthorizationRequired
 lifecycle notification both enqueue. Google Workspace: a Directory API `users.watch` channel
 (`{id, type: "web_hook", address, token, params.ttl}`); channels cannot be renewed, so a new
-one replaces an expiring one and the old is stopped.
+one replaces an expiring one and the old is stopped. The same is done for the Reports API's
+`activities.watch` on application `admin` (userKey `all`): its messages name group membership
+changes (ADD_GROUP_MEMBER, REMOVE_GROUP_MEMBER with USER_EMAIL), which users.watch never sends.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,6 +35,10 @@ RENEW_WHEN_LEFT = timedelta(days=3)
 GRAPH_RESOURCES = ("users", "groups")
 GOOGLE_EVENTS = ("add", "delete", "update", "undelete")
 """Directory API users.watch `event` values we ask for (one channel each)."""
+GOOGLE_ACTIVITY = "admin-activity"
+"""The resource name we store for the Reports API admin activity channel."""
+REPORTS_WATCH = "/admin/reports/v1/activity/users/all/applications/admin/watch"
+REPORTS_STOP = "/admin/reports_v1/channels/stop"
 
 
 class SubscriptionError(Exception):
@@ -70,9 +77,13 @@ def ensure(db: Database, connection_id: int, config: dict[str, Any],
         if kind == "entra":
             done = [_graph(source.client, r, held.get(r), url, secret, now) for r in GRAPH_RESOURCES]
         else:
-            stop_url = f"{source.settings['api_url'].rstrip('/')}/admin/directory_v1/channels/stop"
-            done = [_google(source.client, e, held.get(e), url, secret, now, stop_url)
+            base = source.settings["api_url"].rstrip("/")
+            directory = GoogleWatch("users/watch", f"{base}/admin/directory_v1/channels/stop")
+            done = [_google(source.client, directory, e, held.get(e), url, secret, now)
                     for e in GOOGLE_EVENTS]
+            reports = GoogleWatch(f"{base}{REPORTS_WATCH}", f"{base}{REPORTS_STOP}")
+            done.append(_google(source.client, reports, GOOGLE_ACTIVITY, held.get(GOOGLE_ACTIVITY),
+                                url, secret, now))
     except SourceError as exc:
         raise SubscriptionError(f"the IdP refused the subscription: {exc.message}") from exc
     _store(db, connection_id, "graph" if kind == "entra" else "google", done)
@@ -112,23 +123,31 @@ def _graph(client, resource: str, held: dict[str, Any] | None, url: str, secret:
             "resource_id": None, "expires_at": expires}
 
 
-def _google(client, event: str, held: dict[str, Any] | None, url: str, secret: str,  # type: ignore[no-untyped-def]
-            now: datetime, stop_url: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class GoogleWatch:
+    """Where a kind of Google channel is opened (relative to the Directory API, or absolute)
+    and where it is stopped."""
+
+    watch: str
+    stop: str
+
+
+def _google(client, where: GoogleWatch, event: str, held: dict[str, Any] | None,  # type: ignore[no-untyped-def]
+            url: str, secret: str, now: datetime) -> dict[str, Any]:
     if held and held["expires_at"] - now > RENEW_WHEN_LEFT:
         return {"resource": event, "action": "kept", **held}
     channel = str(uuid.uuid4())
     body = {"id": channel, "type": "web_hook", "address": url, "token": secret,
             "params": {"ttl": str(int(GOOGLE_LIFETIME.total_seconds()))}}
-    answer = client.decode(client.request("POST", "users/watch",
-                                          params={"customer": "my_customer", "event": event},
-                                          json=body))
+    params = {"customer": "my_customer", "event": event} if event in GOOGLE_EVENTS else None
+    answer = client.decode(client.request("POST", where.watch, params=params, json=body))
     expiration = answer.get("expiration")
     expires = (datetime.fromtimestamp(int(expiration) / 1000, UTC) if expiration
                else now + GOOGLE_LIFETIME)
     if held:  # the replaced channel is stopped, so the IdP does not deliver twice
         try:
-            client.request("POST", stop_url, json={"id": held["external_id"],
-                                                          "resourceId": held["resource_id"]})
+            client.request("POST", where.stop, json={"id": held["external_id"],
+                                                     "resourceId": held["resource_id"]})
         except SourceError:
             log.info("old Google channel %s could not be stopped", held["external_id"])
     return {"resource": event, "action": "created", "external_id": channel,

@@ -1,7 +1,8 @@
 """Record what a verified webhook named and enqueue the run: never sync inline.
 
-Order matters: the database flag (`Connection.pending_changes`) is committed first, then the
-references go into the pending set, then the run is enqueued. A run that starts in between
+Order matters: the database flag (`Connection.pending_changes`) is committed first (only when
+not already set), then the references go into the pending set, then the run is enqueued —
+unless the pending-set write saw that a job a webhook enqueued still waits (it will drain them). A run that starts in between
 either sees the references or leaves them for the job this enqueue makes; if Redis loses the
 set, the flag still makes the next run (the schedule tick picks it up) an ordinary one.
 """
@@ -78,9 +79,27 @@ def record(db: Database, connection_id: int, named: Named,
     if redis is None:
         return True
     try:
-        events.add(redis(), connection_id, named.members())
+        client = redis()
+        _, joined = events.add_and_check(client, connection_id, named.members())
     except Exception:
         # the flag is committed: the next run (the tick's, at the latest) is an ordinary one
         log.warning("pending set of connection %s not written", connection_id, exc_info=True)
-    triggers.enqueue(connection_id, redis, TRIGGER)
+        triggers.enqueue(connection_id, redis, TRIGGER)
+        return True
+    if not joined:  # in a burst, only the first delivery (per waiting job) enqueues
+        _enqueue(client, connection_id)
     return True
+
+
+def _enqueue(client: Redis, connection_id: int) -> None:
+    from workers.queue import JOB_TIMEOUT, NotInstalled, enqueue_sync
+
+    try:
+        job_id = enqueue_sync(client, connection_id, trigger=TRIGGER)
+        events.mark_enqueued(client, connection_id, job_id, JOB_TIMEOUT)
+    except NotInstalled as exc:
+        log.info("sync not enqueued: %s", exc)
+    except Exception:
+        # recorded in the set and the flag: the schedule tick runs it at the latest
+        log.warning("could not enqueue the sync of connection %s; the schedule will pick it up",
+                    connection_id, exc_info=True)

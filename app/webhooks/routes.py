@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 OKTA_CHALLENGE = "X-Okta-Verification-Challenge"
 GOOGLE_STATES = {"sync", "add", "delete", "update", "undelete", "makeAdmin"}
+REPORTS_STATE = re.compile(r"[A-Z][A-Z0-9_]{0,99}")
+"""A Reports API activity message names its event (e.g. REMOVE_GROUP_MEMBER) as the state."""
 
 
 def _error(status: int, message: str) -> tuple[Response, int]:
@@ -84,6 +87,11 @@ def _okta(cid: int, secret: str):  # type: ignore[no-untyped-def]
         # Okta's one-time verification: echo the challenge as JSON (within its 3 s)
         if not challenge:
             return _error(400, f"a GET is Okta's verification and carries {OKTA_CHALLENGE}")
+        # Okta sends the hook's configured auth header with the verification too (its
+        # documentation does not promise it, so only a header that is present is checked)
+        sent = request.headers.get("Authorization")
+        if sent is not None and not same_secret(secret, sent):
+            raise SignatureRejected("the Authorization header is not this hook's secret")
         return jsonify(verification=challenge)
     if not same_secret(secret, request.headers.get("Authorization")):
         raise SignatureRejected("the Authorization header is not this hook's secret")
@@ -123,7 +131,7 @@ def _google(cid: int, secret: str):  # type: ignore[no-untyped-def]
     if not same_secret(secret, request.headers.get("X-Goog-Channel-Token")):
         raise SignatureRejected("X-Goog-Channel-Token is not this connection's")
     state = request.headers.get("X-Goog-Resource-State", "")
-    if state not in GOOGLE_STATES:
+    if state not in GOOGLE_STATES and not REPORTS_STATE.fullmatch(state):
         raise BadEvent("X-Goog-Resource-State is missing or unknown")
     if state == "sync":
         return "", 200  # the channel's first message: acknowledged, nothing changed

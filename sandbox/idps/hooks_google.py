@@ -7,6 +7,14 @@ with `{id, type: "web_hook", address, token, params.ttl}` answers the channel wi
 sync`; each later one carries X-Goog-Channel-ID, -Token, -Expiration, X-Goog-Resource-ID, -URI,
 -State (the event) and X-Goog-Message-Number, with the User resource as body. `POST
 /admin/directory_v1/channels/stop {id, resourceId}` ends a channel.
+
+The Reports API's activity push (developers.google.com/admin-sdk/reports/v1/guides/push and
+reference/rest/reports_v1/activities/watch): `POST /admin/reports/v1/activity/users/{userKey}/
+applications/{applicationName}/watch[?eventName=]` with the same Channel body; after its `sync`
+message, each admin activity (kind `admin#reports#activity`, `events[{type, name,
+parameters[{name, value}]}]`, e.g. REMOVE_GROUP_MEMBER with USER_EMAIL and GROUP_EMAIL) is
+POSTed with X-Goog-Resource-State set to the event's name. `POST
+/admin/reports_v1/channels/stop` ends such a channel.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ import requests
 from flask import Flask, jsonify, request
 
 EVENTS = {"add", "delete", "update", "undelete", "makeAdmin"}
+REPORT_APPLICATIONS = {"admin", "login", "groups", "drive", "token", "saml", "user_accounts"}
+ACTIVITY = "activity:"
+"""A Reports channel's `event` is ACTIVITY + application (+ ":" + eventName when filtered)."""
 MAX_TTL = 6 * 3600 * 24 * 7  # the sandbox caps a channel's life as a real API may
 DELIVERY_TIMEOUT = 10.0
 
@@ -40,6 +51,24 @@ class GoogleChannels:
             channels = [c for c in self.items.values()
                         if c["event"] == event and c["expiration"] > time.time() * 1000]
         return [self._send(c, event, user) for c in channels]
+
+    def activity(self, application: str, event_type: str, name: str,
+                 parameters: dict[str, str]) -> list[int]:
+        """Send one admin activity to every Reports channel watching `application` (and,
+        when the channel filtered by eventName, that event)."""
+        now = time.time()
+        body = {"kind": "admin#reports#activity",
+                "id": {"time": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)),
+                       "uniqueQualifier": str(uuid.uuid4().int >> 64),
+                       "applicationName": application, "customerId": "C0sandbox"},
+                "actor": {"email": "admin@example.com", "profileId": "100000000000000000001"},
+                "events": [{"type": event_type, "name": name,
+                            "parameters": [{"name": k, "value": v} for k, v in parameters.items()]}]}
+        with self._lock:
+            channels = [c for c in self.items.values() if c["expiration"] > now * 1000
+                        and c["event"] in (f"{ACTIVITY}{application}",
+                                           f"{ACTIVITY}{application}:{name}")]
+        return [self._send(c, name, body) for c in channels]
 
     def _send(self, channel: dict[str, Any], state: str, body: dict[str, Any] | None) -> int:
         with self._lock:
@@ -61,8 +90,9 @@ class GoogleChannels:
         self.deliveries.append((channel["id"], state, status))
         return status
 
-    def watch(self, event: str | None, body: Any, base: str):  # type: ignore[no-untyped-def]
-        if event not in EVENTS:
+    def watch(self, event: str | None, body: Any, base: str,  # type: ignore[no-untyped-def]
+              resource_uri: str | None = None):
+        if resource_uri is None and event not in EVENTS:
             return _error(400, "Invalid value for event", "invalid")
         if not isinstance(body, dict) or body.get("type") != "web_hook" or not body.get("id") \
                 or not str(body.get("address", "")).startswith(("https://", "http://")):
@@ -74,7 +104,8 @@ class GoogleChannels:
         ttl = min(int((body.get("params") or {}).get("ttl") or 21600), MAX_TTL)
         channel = {"kind": "api#channel", "id": body["id"], "event": event,
                    "resourceId": uuid.uuid4().hex[:27],
-                   "resourceUri": f"{base}/admin/directory/v1/users?customer=my_customer&event={event}",
+                   "resourceUri": resource_uri
+                   or f"{base}/admin/directory/v1/users?customer=my_customer&event={event}",
                    "token": body.get("token"), "address": body["address"],
                    "expiration": int((time.time() + ttl) * 1000), "number": 0}
         with self._lock:
@@ -112,7 +143,24 @@ def add_routes(app: Flask, channels: GoogleChannels, check_token) -> None:  # ty
         return channels.watch(request.args.get("event"), request.get_json(silent=True),
                               request.host_url.rstrip("/"))
 
+    @app.post("/admin/reports/v1/activity/users/<user_key>/applications/<application>/watch")
+    def activities_watch(user_key: str, application: str):  # type: ignore[no-untyped-def]
+        if not check_token(request.headers.get("Authorization")):
+            return _error(401, "Request had invalid authentication credentials.", "authError")
+        if application not in REPORT_APPLICATIONS:
+            return _error(400, f"Invalid value '{application}'. Values must match the following "
+                               "regular expression: '(admin)|(calendar)|(drive)|(login)|...'",
+                          "invalidParameter")
+        if user_key != "all":  # the sandbox watches the whole customer only
+            return _error(400, "Bad Request", "badRequest")
+        name = request.args.get("eventName")
+        event = f"{ACTIVITY}{application}" + (f":{name}" if name else "")
+        base = request.host_url.rstrip("/")
+        uri = f"{base}/admin/reports/v1/activity/users/all/applications/{application}?alt=json"
+        return channels.watch(event, request.get_json(silent=True), base, resource_uri=uri)
+
     @app.post("/admin/directory_v1/channels/stop")
+    @app.post("/admin/reports_v1/channels/stop")
     def channels_stop():  # type: ignore[no-untyped-def]
         if not check_token(request.headers.get("Authorization")):
             return _error(401, "Request had invalid authentication credentials.", "authError")

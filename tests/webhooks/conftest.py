@@ -40,7 +40,7 @@ class Hook:
             return session.get(Connection, self.cid).pending_changes
 
     def queued(self) -> int:
-        return queued(self.redis)
+        return queued(self.redis)  # every sync queue: the rule picks one by size and trigger
 
     def side_effects(self) -> dict:
         with extensions.db.session() as session:

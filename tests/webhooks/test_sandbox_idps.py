@@ -121,17 +121,45 @@ def test_google_watch_channels_get_their_sync_message_then_user_changes(hook_for
         configure(hook.cid, "google", idp.settings)
         config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0]}
         made = subscriptions.ensure(extensions.db, hook.cid, config)
-        assert {s["resource"] for s in made["subscriptions"]} == set(subscriptions.GOOGLE_EVENTS)
+        assert {s["resource"] for s in made["subscriptions"]} == \
+            {*subscriptions.GOOGLE_EVENTS, subscriptions.GOOGLE_ACTIVITY}
         channels = idp.extra["channels"]
         deadline = time.monotonic() + 5
-        while len(channels.deliveries) < 4 and time.monotonic() < deadline:
+        while len(channels.deliveries) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert sorted((state, status) for _, state, status in channels.deliveries) == [("sync", 200)] * 4
+        assert sorted((state, status) for _, state, status in channels.deliveries) == [("sync", 200)] * 5
         assert hook.side_effects()["pending"] == set(), "sync messages are no work"
         ann = next(iter(d.people.values()))
         user = {"kind": "admin#directory#user", "id": ann.id, "primaryEmail": ann.email}
         assert channels.notify("update", user) == [200]
         assert hook.pending() == {f"u:{ann.id}"}
+
+
+def test_google_admin_activity_watch_names_a_removed_member_and_is_renewed(hook_for, test_config):
+    from datetime import UTC, datetime, timedelta
+
+    d = directory()
+    with google.serve(d) as idp:
+        hook = hook_for("google")
+        configure(hook.cid, "google", idp.settings)
+        config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0]}
+        subscriptions.ensure(extensions.db, hook.cid, config)
+        channels = idp.extra["channels"]
+        ann = next(iter(d.people.values()))
+        team = next(iter(d.teams.values()))
+        params = {"USER_EMAIL": ann.email, "GROUP_EMAIL": f"{team.id}@example.com"}
+        assert channels.activity("admin", "GROUP_SETTINGS", "REMOVE_GROUP_MEMBER", params) == [200]
+        assert hook.pending() == {f"n:{ann.email}"}
+        # a Drive activity reaches no channel: only the admin application is watched
+        assert channels.activity("drive", "access", "view", {}) == []
+        # near its expiry the channel is replaced by a new one and the old one stopped
+        old = {c["id"] for c in channels.items.values() if c["event"] == "activity:admin"}
+        later = datetime.now(UTC) + subscriptions.GOOGLE_LIFETIME - timedelta(days=1)
+        again = subscriptions.ensure(extensions.db, hook.cid, config, now=later)
+        assert {s["resource"]: s["action"] for s in again["subscriptions"]}[
+            subscriptions.GOOGLE_ACTIVITY] == "created"
+        now_held = {c["id"] for c in channels.items.values() if c["event"] == "activity:admin"}
+        assert len(now_held) == 1 and now_held.isdisjoint(old)
 
 
 def test_keycloak_and_custom_senders_are_accepted(hook_for):
