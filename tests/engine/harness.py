@@ -106,6 +106,34 @@ def stack(test_config: dict, tmp: Path, **site_options: Any) -> Iterator[Stack]:
         yield ready
 
 
+ALICE = ("u-alice", "alice@example.com", True)
+BOB = ("u-bob", "bob@example.com", True)
+CAROL = ("u-carol", "carol@example.com", True)
+LENIENT = {"max_removal_percent": 100, "max_users_affected": 1000}
+"""A guard that lets every removal through (the engine tests plan their removals)."""
+
+
+@contextmanager
+def people_stack(test_config: dict, tmp: Path) -> Iterator[Stack]:
+    """A stack whose site already has Alice, Bob and Carol's accounts."""
+    with stack(test_config, tmp) as s:
+        for _, email, _active in (ALICE, BOB, CAROL):
+            s.cloud.site.add_user(email, email.split("@")[0])
+        yield s
+
+
+@contextmanager
+def shared_redis_stack(test_config: dict, tmp: Path) -> Iterator[Stack]:
+    """A stack whose Redis is the test run's own, emptied, so worker processes share it."""
+    from redis import Redis
+
+    with stack(test_config, tmp) as s:
+        s.redis_url = test_config["REDIS_URL"]
+        s.redis = Redis.from_url(s.redis_url)
+        s.redis.flushdb()
+        yield s
+
+
 def directory(users: list[tuple[str, str, bool]], groups: dict[str, list[str]],
               parents: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """users: (id, email, active); groups: name → member ids (the group id is 'g-' + name)."""

@@ -10,16 +10,13 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from tests.engine.harness import directory, stack
+from tests.engine.harness import directory, shared_redis_stack
 from tests.engine.test_worker_e2e import worker
 
 
 @pytest.fixture()
 def env(test_config, tmp_path):
-    with stack(test_config, tmp_path) as s:
-        s.redis_url = test_config["REDIS_URL"]
-        s.redis = Redis.from_url(s.redis_url)
-        s.redis.flushdb()
+    with shared_redis_stack(test_config, tmp_path) as s:
         s.runner = s.app.test_cli_runner()  # the commands on the app's settings: no environment
         yield s
 

@@ -11,21 +11,14 @@ from sqlalchemy import select
 
 from app import extensions
 from app.models import Connection, ManagedMembership, SyncRun
-from tests.engine.harness import directory, stack
+from tests.engine.harness import ALICE, BOB, CAROL, LENIENT, directory, people_stack
 from workers import schedule
 from workers.sync import engine
-
-ALICE = ("u-alice", "alice@example.com", True)
-BOB = ("u-bob", "bob@example.com", True)
-CAROL = ("u-carol", "carol@example.com", True)
-LENIENT = {"max_removal_percent": 100, "max_users_affected": 1000}
 
 
 @pytest.fixture()
 def env(test_config, tmp_path):
-    with stack(test_config, tmp_path) as s:
-        for _, email, _active in (ALICE, BOB, CAROL):
-            s.cloud.site.add_user(email, email.split("@")[0])
+    with people_stack(test_config, tmp_path) as s:
         yield s
 
 

@@ -16,7 +16,7 @@ from rq import Worker
 from app import extensions
 from app.models import SyncRun
 from tests.conftest import TEST_KEYS
-from tests.engine.harness import directory, stack
+from tests.engine.harness import directory, shared_redis_stack
 from tests.engine.test_worker_e2e import wait_for
 from workers import routing
 from workers.queue import (
@@ -94,10 +94,7 @@ def test_priority_order_and_the_engine_agree():
 
 @pytest.fixture()
 def env(test_config, tmp_path):
-    with stack(test_config, tmp_path) as s:
-        s.redis_url = test_config["REDIS_URL"]
-        s.redis = Redis.from_url(s.redis_url)
-        s.redis.flushdb()
+    with shared_redis_stack(test_config, tmp_path) as s:
         yield s
 
 

@@ -7,22 +7,18 @@ import json
 import time
 
 import pytest
-from redis import Redis
 
 from app import extensions
 from app.models import Connection
 from app.webhooks import endpoints
 from sandbox.idps.hooks_standard import SignedSender
-from tests.engine.harness import directory, stack
+from tests.engine.harness import directory, shared_redis_stack
 from tests.engine.test_worker_e2e import LENIENT, runs, wait_for, worker
 
 
 @pytest.fixture()
 def env(test_config, tmp_path):
-    with stack(test_config, tmp_path) as s:
-        s.redis_url = test_config["REDIS_URL"]
-        s.redis = Redis.from_url(s.redis_url)
-        s.redis.flushdb()
+    with shared_redis_stack(test_config, tmp_path) as s:
         yield s
 
 
