@@ -137,12 +137,14 @@ def enqueue_sync(redis: Redis, connection_id: int, trigger: str = Trigger.MANUAL
     job_id = f"sync-{connection_id}-{uuid.uuid4().hex[:12]}"
     if not dry_run:
         key = WAITING_KEY.format(cid=connection_id)
-        if not redis.set(key, job_id, nx=True, ex=JOB_TIMEOUT):
+        # Claim the waiting slot or join its holder. When the holder starts between our SET
+        # and GET, claim again with NX: a plain SET could overwrite a third caller's claim and
+        # leave two jobs waiting.
+        while not redis.set(key, job_id, nx=True, ex=JOB_TIMEOUT):
             existing = redis.get(key)
             if existing:
                 promote(redis, existing.decode(), name)
                 return existing.decode()
-            redis.set(key, job_id, ex=JOB_TIMEOUT)
     queue(redis, name).enqueue("workers.jobs.sync_connection", connection_id, trigger, dry_run,
                                job_id=job_id, job_timeout=JOB_TIMEOUT, result_ttl=86400,
                                failure_ttl=7 * 86400)
