@@ -36,8 +36,9 @@ def test_leave_and_join_send_signed_webhooks_once_registered(hook_for, tmp_path)
     joined = client.post("/sandbox/join", json={"email": someone.email, "group": "legal"},
                          headers=auth).get_json()
     assert joined["webhook"] is True
-    assert wait_until(lambda: hook.pending() == {f"u:{someone.id}"})
-    assert hook.queued() == 1
+    # the IdP posts from its own thread and the app enqueues after it records the reference
+    assert wait_until(lambda: hook.pending() == {f"u:{someone.id}"} and hook.queued() == 1), \
+        hook.side_effects()
     # the registration survives a restart of the IdP
     again = idp.create_app(idp.load_or_generate(path, 40), path, TOKEN).test_client()
     assert again.post("/sandbox/leave", json={"email": someone.email}, headers=auth).get_json()["webhook"]
