@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from werkzeug.serving import make_server
@@ -35,3 +36,12 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def half_then_drop(body: bytes, environ: dict[str, Any]) -> Iterator[bytes]:
+    """A body that stops half-way: the first half, then the TCP connection closes, as when a
+    server or proxy dies mid-answer (the caller has announced the whole length)."""
+    yield body[: len(body) // 2]
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        sock.shutdown(socket.SHUT_RDWR)

@@ -14,6 +14,9 @@ import requests
 from workers.backoff import BackoffPolicy
 
 Send = Callable[[], requests.Response]
+CUT_OFF = (requests.exceptions.ChunkedEncodingError,)
+"""The server answered but the body stopped part-way (a dropped connection mid-stream): worth
+sending again, like no answer at all."""
 # Called before each wait: (retry number, the answer or None for no answer, seconds)
 OnRetry = Callable[[int, "requests.Response | None", float], None]
 

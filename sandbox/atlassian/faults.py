@@ -1,4 +1,4 @@
-"""Injectable faults: error statuses, slow answers and dropped connections, seeded or on the Nth call."""
+"""Injectable faults: error statuses, slow answers, dropped connections and answers cut off part-way."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 import threading
 from dataclasses import dataclass
 
-KINDS = ("status", "slow", "drop")
+KINDS = ("status", "slow", "drop", "cut")
 
 
 @dataclass

@@ -11,6 +11,8 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
+from sandbox.live import half_then_drop
+
 from . import confluence, forge_tokens, gateway, jira, org_groups, upm
 from .auth import ANONYMOUS, Denied, Principal, authorize, basic, connect_jwt, oauth_bearer
 from .clock import Clock
@@ -142,6 +144,9 @@ def _apply_fault(cloud: AtlassianSandbox) -> Response | None:
     if fault.kind == "slow":
         time.sleep(fault.seconds)
         return None
+    if fault.kind == "cut":
+        g.cut = True  # answered for real in `_after`, then cut off part-way
+        return None
     if fault.kind == "drop":
         sock = request.environ.get("werkzeug.socket")
         if sock is not None:
@@ -229,7 +234,16 @@ def _after(cloud: AtlassianSandbox, response: Response) -> Response:
         request.method, request.environ.get("sandbox.original_path", request.path),
         request.query_string.decode(), kind, 0 if g.get("dropped") else response.status_code,
         request.get_data(cache=True) if request.method != "GET" else b""))
+    if g.get("cut"):
+        _cut_short(response)
     return response
+
+
+def _cut_short(response: Response) -> None:
+    """Send the real status, headers and length but half the body, then drop the connection."""
+    body = response.get_data()
+    response.response = half_then_drop(body, request.environ)
+    response.headers["Content-Length"] = str(len(body))
 
 
 def create_app(cloud: AtlassianSandbox) -> Flask:

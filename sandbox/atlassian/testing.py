@@ -11,7 +11,7 @@ The handle yielded by `running_site(**options)` offers:
 - `install_app(descriptor_url)` → Installation (`client_key`, `shared_secret`, `key`, …),
   `uninstall_app(key)`, `disable_app(key)`, `enable_app(key)`,
   `send_webhook(event, user_or_account_id)` → delivery statuses.
-- `faults.inject(kind="status"|"slow"|"drop", status=…, retry_after=…, seconds=…,
+- `faults.inject(kind="status"|"slow"|"drop"|"cut", status=…, retry_after=…, seconds=…,
   method=…, path=…, rate=…, nth=…, times=…)` / `faults.clear()`;
   `limits.set(read=(rate, burst), write=(rate, burst), reason=…)` / `limits.off()`;
   `set_latency(seconds)`.

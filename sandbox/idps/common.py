@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from sandbox.live import LiveServer
+from sandbox.live import LiveServer, half_then_drop
 
 ErrorBody = Callable[[int], tuple[str, dict[str, str]]]
 
@@ -60,6 +60,7 @@ class Faults:
         self._active: list[_Failure] = []
         self._custom: dict[int, tuple[int, str, dict[str, str]]] = {}
         self._actions: dict[int, Callable[[], None]] = {}
+        self._cuts: set[int] = set()
 
     def reset(self) -> None:
         with self._lock:
@@ -77,6 +78,10 @@ class Faults:
         """Request `n` gets exactly this answer (for vendor-specific faults)."""
         self._custom[n] = (status, body, headers)
 
+    def cut_on(self, n: int) -> None:
+        """Request `n` gets its real headers and half its body, then the connection drops."""
+        self._cuts.add(n)
+
     def call_on(self, n: int, action: Callable[[], None]) -> None:
         """Run `action` just before request `n` is answered (e.g. expire every token)."""
         self._actions[n] = action
@@ -87,6 +92,8 @@ class Faults:
         fault = self._fault_for(signature)
         if self.latency:
             time.sleep(self.latency)
+        if fault is _CUT:
+            return cut_short(self.app, environ, start_response)
         if fault is None:
             return self.app(environ, start_response)
         status, body, headers = fault
@@ -100,6 +107,9 @@ class Faults:
             action = self._actions.pop(n, None)
             if action is not None:
                 action()
+            if n in self._cuts:
+                self._cuts.discard(n)
+                return _CUT
             if n in self._custom:
                 return self._custom.pop(n)
             if n in self._rate_limits:
@@ -116,6 +126,25 @@ class Faults:
                     return failure.status, body, headers
             self._active = [f for f in self._active if f.remaining > 0]
         return None
+
+
+_CUT = (200, "", {})
+"""The fault that answers for real but stops part-way (see `cut_short`)."""
+
+
+def cut_short(app: Callable, environ: dict, start_response: Callable) -> Iterator[bytes]:
+    """Answer with `app`'s real status, headers and length but half its body, then drop the
+    connection, as a proxy or server that dies mid-answer does."""
+    head: dict[str, Any] = {}
+
+    def keep(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+        head.update(status=status, headers=headers)
+        return lambda data: None
+
+    body = b"".join(app(environ, keep))
+    headers = [(k, v) for k, v in head["headers"] if k.lower() != "content-length"]
+    start_response(head["status"], [*headers, ("Content-Length", str(len(body)))])
+    return half_then_drop(body, environ)
 
 
 _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
@@ -224,6 +253,9 @@ class SandboxHandle:
 
     def fail_page_on(self, n: int, times: int = 1, status: int = 503) -> None:
         self.faults.fail_page_on(n, times, status)
+
+    def cut_on(self, n: int) -> None:
+        self.faults.cut_on(n)
 
     def expire_tokens(self) -> None:
         """Every access token issued so far stops working now."""

@@ -52,6 +52,14 @@ def test_dropped_connection_is_retried(make_site: SiteFactory, cloud: SiteHandle
     assert transport.retries == 1
 
 
+def test_an_answer_cut_off_part_way_is_read_again(make_site: SiteFactory, cloud: SiteHandle) -> None:
+    cloud.faults.inject(kind="cut", method="GET", path="/group/member", times=1)
+    transport = make_transport()
+    members = make_site("jira", transport=transport).group_members(ENGINEERING)
+    assert ALICE in {m.account_id for m in members}
+    assert transport.retries == 1
+
+
 def test_retry_budget_is_bounded(make_site: SiteFactory, cloud: SiteHandle) -> None:
     cloud.faults.inject(status=503, path="/group/bulk")
     transport = make_transport()

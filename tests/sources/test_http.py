@@ -9,6 +9,7 @@ import pytest
 from flask import Flask, jsonify, request
 from marshmallow import Schema, fields
 
+from sandbox.idps.common import cut_short
 from sandbox.live import LiveServer
 from tests.sources.conftest import TINY_BACKOFF, RecordingSleep
 from workers.sources.base import (
@@ -120,10 +121,20 @@ def make_app(state: dict) -> Flask:
     return app
 
 
+def cutting(app: Flask, state: dict):  # type: ignore[no-untyped-def]
+    """The app, but `/offset` answers are cut off part-way `state["cut_times"]` times."""
+    def wsgi(environ, start_response):  # type: ignore[no-untyped-def]
+        if environ["PATH_INFO"] == "/offset" and state.get("cut_times", 0) > 0:
+            state["cut_times"] -= 1
+            return cut_short(app, environ, start_response)
+        return app(environ, start_response)
+    return wsgi
+
+
 @pytest.fixture
 def server():
     state: dict = {"valid": "t1"}
-    with LiveServer(make_app(state)) as live:
+    with LiveServer(cutting(make_app(state), state)) as live:
         yield live.url, state
 
 
@@ -191,6 +202,22 @@ def test_retries_run_out_as_transient_error(server):
     with pytest.raises(SourceTransientError, match="kept answering 503"):
         client(url, sleep=sleeps).get_json("flaky")
     assert len(sleeps.delays) == TINY_BACKOFF.max_retries
+
+
+def test_an_answer_cut_off_part_way_is_sent_again(server):
+    url, state = server
+    state["cut_times"] = 2
+    sleeps = RecordingSleep()
+    assert client(url, sleep=sleeps).get_json("offset", {"first": 0, "max": 5}) == ITEMS[:5]
+    assert len(sleeps.delays) == 2 and state["cut_times"] == 0
+
+
+def test_answers_cut_off_on_every_try_are_unreachable_with_the_reason(server):
+    url, state = server
+    state["cut_times"] = 99
+    with pytest.raises(SourceUnreachable, match="stopped part-way through its answer"):
+        client(url, sleep=RecordingSleep()).get_json("offset", {"first": 0, "max": 5})
+    assert state["cut_times"] == 99 - (TINY_BACKOFF.max_retries + 1)
 
 
 def test_okta_reset_header_used_when_no_retry_after(server):

@@ -29,7 +29,7 @@ from workers.backoff import BackoffPolicy, parse_retry_after
 from workers.errors import Stop
 from workers.netguard import UnsafeURLError, check_url
 from workers.pinned_adapter import PinnedAdapter, mount
-from workers.retrying import send_with_retries
+from workers.retrying import CUT_OFF, send_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,10 @@ class Transport:
             response = send_with_retries(
                 send, policy=self.policy, sleep=self._sleep, retryable=answer.retryable,
                 delay=answer.delay, renew=answer.renew, on_retry=answer.on_retry,
-                unreachable=(requests.ConnectionError, requests.Timeout))
+                unreachable=(requests.ConnectionError, requests.Timeout, *CUT_OFF))
         except UnsafeURLError as exc:  # the site's name resolves to a non-public address
             raise RefusedAddress(operation, f"refusing to call {url}: {exc}") from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (requests.ConnectionError, requests.Timeout, *CUT_OFF) as exc:
             raise TransientError(operation, f"no answer ({type(exc).__name__}) after "
                                  f"{self.policy.max_retries + 1} attempts") from None
         if answer.succeeded(response):

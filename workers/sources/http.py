@@ -45,7 +45,7 @@ from marshmallow import fields, validate
 from workers.backoff import BackoffPolicy, parse_retry_after
 from workers.netguard import UnsafeURLError, check_url
 from workers.pinned_adapter import PinnedAdapter, mount
-from workers.retrying import send_with_retries
+from workers.retrying import CUT_OFF, send_with_retries
 from workers.sources.base import (
     ConnectionCheck,
     Source,
@@ -166,9 +166,8 @@ class HttpClient:
             return self._send(method, url, params=params, data=data, json=json,
                               headers={**extra, **(headers or {})})
 
-        response = send_with_retries(
-            send, policy=self.backoff, sleep=self.sleep, retryable=self._retryable,
-            delay=self._delay,
+        response = self._with_retries(
+            send, url,
             renew=(lambda _: self.auth.refresh(self, generation[0])) if authenticate else None)
         if response.status_code < 300:
             return response
@@ -183,9 +182,8 @@ class HttpClient:
                    auth: tuple[str, str] | None = None) -> requests.Response:
         """POST a token request form; answers 400/401 are returned for the Auth to explain."""
         url = self._checked(token_url)
-        response = send_with_retries(
-            lambda: self._send("POST", url, data=form, headers=headers or {}, basic=auth),
-            policy=self.backoff, sleep=self.sleep, retryable=self._retryable, delay=self._delay)
+        response = self._with_retries(
+            lambda: self._send("POST", url, data=form, headers=headers or {}, basic=auth), url)
         if response.status_code in (400, 401) or response.status_code < 300:
             return response
         raise self.error_for(response, url)
@@ -215,6 +213,16 @@ class HttpClient:
         except UnsafeURLError as exc:
             raise SourceConfigError(f"Refusing to call {self.label}: {exc}") from None
 
+    def _with_retries(self, send: Callable[[], requests.Response], url: str,
+                      renew: Callable[[requests.Response], bool] | None = None) -> requests.Response:
+        try:
+            return send_with_retries(send, policy=self.backoff, sleep=self.sleep,
+                                     retryable=self._retryable, delay=self._delay, renew=renew,
+                                     unreachable=CUT_OFF)
+        except CUT_OFF as exc:  # cut off on every try
+            raise SourceUnreachable(describe_connection_error(exc, url, self.label,
+                                                              self.timeout)) from None
+
     def _send(self, method: str, url: str, *, headers: dict[str, str],
               basic: tuple[str, str] | None = None, **kwargs: Any) -> requests.Response:
         wait = self._not_before - time.time()
@@ -227,6 +235,8 @@ class HttpClient:
                                             auth=basic, allow_redirects=False, **kwargs)
         except UnsafeURLError as exc:  # the address the name resolves to is not public
             raise SourceConfigError(f"Refusing to call {self.label}: {exc}") from None
+        except CUT_OFF:
+            raise  # retried by `request`, like a 503
         except requests.RequestException as exc:
             raise SourceUnreachable(describe_connection_error(exc, url, self.label,
                                                               self.timeout)) from None

@@ -40,6 +40,8 @@ def describe_connection_error(exc: requests.RequestException, url: str, label: s
     if isinstance(exc, requests.exceptions.SSLError):
         return (f"The TLS handshake with {where} failed ({_short(text)}): check the URL and the "
                 f"server's certificate.")
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return f"{label} at {where} stopped part-way through its answer (connection dropped)."
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"No connection to {label} at {where} within {timeout[0]:g} s (connect timeout)."
     if isinstance(exc, requests.exceptions.Timeout):
