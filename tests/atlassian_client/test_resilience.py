@@ -60,6 +60,16 @@ def test_an_answer_cut_off_part_way_is_read_again(make_site: SiteFactory, cloud:
     assert transport.retries == 1
 
 
+def test_a_write_whose_answer_is_cut_off_is_sent_again_without_harm(make_site: SiteFactory,
+                                                                    cloud: SiteHandle) -> None:
+    # the site applied the first add: the second is answered "already a member", which is done
+    cloud.faults.inject(kind="cut", method="POST", path="/group/user", times=1)
+    transport = make_transport()
+    make_site("jira", transport=transport).add_member(ENGINEERING, "c" * 24)
+    assert "c" * 24 in cloud.site.group(ENGINEERING).members
+    assert transport.retries == 1 and len(cloud.requests.matching("POST", "/group/user")) == 2
+
+
 def test_retry_budget_is_bounded(make_site: SiteFactory, cloud: SiteHandle) -> None:
     cloud.faults.inject(status=503, path="/group/bulk")
     transport = make_transport()
