@@ -117,7 +117,7 @@ def promote(redis: Redis, job_id: str, to: str) -> bool:
 
 def enqueue_sync(redis: Redis, connection_id: int, trigger: str = Trigger.MANUAL,
                  dry_run: bool = False, db: Database | None = None,
-                 history: routing.RunHistory | None = None) -> str:
+                 history: routing.RunHistory | None = None, targeted: bool = False) -> str:
     """Enqueue a sync for the connection or join the one already waiting; returns the job id.
 
     Dry runs (previews) are never merged into a real sync, nor into each other. Callers
@@ -126,14 +126,16 @@ def enqueue_sync(redis: Redis, connection_id: int, trigger: str = Trigger.MANUAL
     fail and retry against a site that is gone; the job checks again when it starts, since a
     connection or its site can be disabled while the job waits. `db` defaults to the
     process's configured database. The queue is chosen by `routing.select_queue` from
-    `history` (read from the database when not given).
+    `history` (read from the database when not given) and `targeted` (the caller knows the run
+    will be scoped to the users or groups an event named).
     """
     if db is None:
         from app import extensions
 
         db = extensions.db
     require_installed(db, connection_id)
-    name = routing.select_queue(trigger, history or routing.run_history(db, connection_id))
+    name = routing.select_queue(trigger, history or routing.run_history(db, connection_id),
+                                targeted=targeted)
     job_id = f"sync-{connection_id}-{uuid.uuid4().hex[:12]}"
     if not dry_run:
         key = WAITING_KEY.format(cid=connection_id)

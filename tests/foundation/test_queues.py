@@ -151,6 +151,16 @@ def test_a_waiting_job_moves_to_a_faster_queue_and_is_never_doubled(env):
     assert enqueue_sync(env.redis, cid, "manual", dry_run=True) != job_id
 
 
+def test_an_event_that_names_people_queues_ahead_of_bulk_work_on_a_big_connection(env):
+    cid = env.connection(directory([], {}))
+    add_run(cid, "succeeded", {"desired_memberships": 10**7})
+    whole = enqueue_sync(env.redis, cid, "webhook")
+    assert queue(env.redis, BULK).job_ids == [whole], "an event naming nothing reads everything"
+    env.redis.delete(WAITING_KEY.format(cid=cid))
+    named = enqueue_sync(env.redis, cid, "webhook", targeted=True)
+    assert queue(env.redis, INTERACTIVE).job_ids == [named]
+
+
 def worker(env, *queues: str, burst: bool = False) -> subprocess.Popen:
     base = env.cloud.base_url
     proc_env = dict(os.environ, DATABASE_URL=extensions.db.url, USERSYNC_SECRET_KEYS=",".join(TEST_KEYS),
