@@ -9,7 +9,9 @@ lifecycle notification both enqueue. Google Workspace: a Directory API `users.wa
 (`{id, type: "web_hook", address, token, params.ttl}`); channels cannot be renewed, so a new
 one replaces an expiring one and the old is stopped. The same is done for the Reports API's
 `activities.watch` on application `admin` (userKey `all`): its messages name group membership
-changes (ADD_GROUP_MEMBER, REMOVE_GROUP_MEMBER with USER_EMAIL), which users.watch never sends.
+changes (ADD_GROUP_MEMBER, REMOVE_GROUP_MEMBER with USER_EMAIL), which users.watch never sends;
+it is called with a token of its own scope, admin.reports.audit.readonly, so a tenant that has not
+delegated it still syncs and gets its users.watch channels, and is told what to grant.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import Connection
 from app.models.webhook import IdpSubscription, WebhookEndpoint
-from workers.sources.base import SourceError
+from workers.sources.base import SourceError, SourcePermissionError
+from workers.sources.google import REPORTS_GRANT
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +76,30 @@ def ensure(db: Database, connection_id: int, config: dict[str, Any],
         kind = conn.kind
         held = {s.resource: _plain(s) for s in session.scalars(select(IdpSubscription).where(
             IdpSubscription.connection_id == connection_id))}
+    provider = "graph" if kind == "entra" else "google"
+    done: list[dict[str, Any]] = []
     try:
         if kind == "entra":
-            done = [_graph(source.client, r, held.get(r), url, secret, now) for r in GRAPH_RESOURCES]
+            for r in GRAPH_RESOURCES:
+                done.append(_graph(source.client, r, held.get(r), url, secret, now))
         else:
             base = source.settings["api_url"].rstrip("/")
             directory = GoogleWatch("users/watch", f"{base}/admin/directory_v1/channels/stop")
-            done = [_google(source.client, directory, e, held.get(e), url, secret, now)
-                    for e in GOOGLE_EVENTS]
+            for e in GOOGLE_EVENTS:
+                done.append(_google(source.client, directory, e, held.get(e), url, secret, now))
             reports = GoogleWatch(f"{base}{REPORTS_WATCH}", f"{base}{REPORTS_STOP}")
-            done.append(_google(source.client, reports, GOOGLE_ACTIVITY, held.get(GOOGLE_ACTIVITY),
-                                url, secret, now))
+            try:
+                done.append(_google(source.reports_client(), reports, GOOGLE_ACTIVITY,
+                                    held.get(GOOGLE_ACTIVITY), url, secret, now))
+            except SourcePermissionError as exc:  # refused at the token endpoint or by the API
+                said = exc.message if REPORTS_GRANT in exc.message else \
+                    f"{REPORTS_GRANT}. {exc.message}"
+                raise SubscriptionError("Google refused the Reports API admin activity watch "
+                                        f"(group membership changes): {said}") from exc
     except SourceError as exc:
         raise SubscriptionError(f"the IdP refused the subscription: {exc.message}") from exc
-    _store(db, connection_id, "graph" if kind == "entra" else "google", done)
+    finally:  # what was made before a refusal is kept, so the next run renews, not duplicates
+        _store(db, connection_id, provider, done)
     return {"connection_id": connection_id, "kind": kind, "url": url,
             "subscriptions": [{k: v for k, v in d.items() if k != "stop"} for d in done]}
 

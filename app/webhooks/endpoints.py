@@ -103,8 +103,10 @@ SETUP: dict[str, tuple[str, list[str]]] = {
         "Nothing to set up in Google: `usersync webhooks subscribe CONNECTION_ID` creates the "
         "Directory API users.watch channels and the Reports API admin activity channel "
         "(group membership changes) with address {url}, and renews them before they expire.",
-        "The service account needs the admin.reports.audit.readonly scope in domain-wide "
-        "delegation as well as the directory read scopes.",
+        "In the Google Admin console → Security → Access and data control → API controls → "
+        "Domain-wide delegation, add https://www.googleapis.com/auth/admin.reports.audit.readonly "
+        "to the service account's client ID, next to the three admin.directory readonly scopes: "
+        "the admin activity watch (group membership changes) is refused without it.",
     ]),
     "keycloak": ("keycloak-events or standard-webhooks", [
         "Install the p2-inc/keycloak-events extension and add `ext-event-webhook` to the "
