@@ -32,6 +32,8 @@ from workers.sources.google import REPORTS_GRANT
 
 log = logging.getLogger(__name__)
 
+PROVIDERS = {"entra": "graph", "google": "google"}
+"""The connection kinds whose IdP we hold push subscriptions at, and the provider we store."""
 GRAPH_LIFETIME = timedelta(minutes=41760 - 60)
 GOOGLE_LIFETIME = timedelta(days=6)
 RENEW_WHEN_LEFT = timedelta(days=3)
@@ -59,7 +61,7 @@ def ensure(db: Database, connection_id: int, config: dict[str, Any],
         conn = session.get(Connection, connection_id)
         if conn is None or conn.deleted_at is not None:
             raise SubscriptionError(f"no connection {connection_id}")
-        if conn.kind not in ("entra", "google"):
+        if conn.kind not in PROVIDERS:
             return {"connection_id": connection_id, "kind": conn.kind,
                     "subscriptions": [], "note": "this IdP has no push subscriptions to make"}
         if conn.inactive_reason():
@@ -76,7 +78,7 @@ def ensure(db: Database, connection_id: int, config: dict[str, Any],
         kind = conn.kind
         held = {s.resource: _plain(s) for s in session.scalars(select(IdpSubscription).where(
             IdpSubscription.connection_id == connection_id))}
-    provider = "graph" if kind == "entra" else "google"
+    provider = PROVIDERS[kind]
     done: list[dict[str, Any]] = []
     try:
         if kind == "entra":

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from app.models import Connection, Installation
 from app.models.installation import utcnow
-from app.models.webhook import WebhookEndpoint
+from app.models.webhook import IdpSubscription, WebhookEndpoint
 from app.webhooks.signatures import SECRET_PREFIX
+from workers.subscriptions import PROVIDERS
 
 NO_WEBHOOK_KINDS = frozenset({"scim_push"})
 """SCIM push connections are told of every change by the IdP already: they have no webhook."""
@@ -73,13 +74,27 @@ def url(base_url: str, endpoint: WebhookEndpoint) -> str:
     return f"{base_url.rstrip('/')}/webhooks/{endpoint.token}"
 
 
-def describe(conn: Connection, endpoint: WebhookEndpoint, secret: str, base_url: str) -> dict[str, Any]:
-    """What `usersync webhooks show` and the admin API print: url, secret, format, setup steps."""
+def subscriptions(session: Session, conn: Connection) -> list[dict[str, Any]] | None:
+    """The push subscriptions held at the IdP for this connection (None: its kind has none)."""
+    if conn.kind not in PROVIDERS:
+        return None
+    rows = session.scalars(select(IdpSubscription).where(
+        IdpSubscription.connection_id == conn.id).order_by(IdpSubscription.resource))
+    return [{"resource": r.resource, "provider": r.provider, "external_id": r.external_id,
+             "expires_at": r.expires_at, "renewed_at": r.renewed_at or r.created_at}
+            for r in rows]
+
+
+def describe(conn: Connection, endpoint: WebhookEndpoint, secret: str, base_url: str,
+             held: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What `usersync webhooks show` and the admin API print: url, secret, format, setup steps,
+    and (Entra, Google) the subscriptions held at the IdP."""
     link = url(base_url, endpoint)
     fmt, steps = SETUP.get(conn.kind, SETUP["*"])
     return {"connection_id": conn.id, "kind": conn.kind, "format": fmt, "url": link,
             "secret": secret, "created_at": endpoint.created_at, "rotated_at": endpoint.rotated_at,
-            "setup": [step.format(url=link, secret=secret) for step in steps]}
+            "setup": [step.format(url=link, secret=secret) for step in steps],
+            "subscriptions": held}
 
 
 SETUP: dict[str, tuple[str, list[str]]] = {

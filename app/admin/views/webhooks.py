@@ -25,7 +25,8 @@ def _answer(ctx: Context, connection_id: int, rotate: bool) -> dict[str, Any]:
         except endpoints.NoWebhook as exc:
             raise conflict(str(exc)) from None
         return endpoints.describe(conn, endpoint, extensions.secrets.decrypt(endpoint.secret_encrypted),
-                                  current_app.config["BASE_URL"])
+                                  current_app.config["BASE_URL"],
+                                  endpoints.subscriptions(session, conn))
 
 
 @operation("/connections/<int:connection_id>/webhook", "GET",
