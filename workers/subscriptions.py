@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.models import Connection
+from app.models.installation import aware
 from app.models.webhook import IdpSubscription, WebhookEndpoint
 from workers.sources.base import SourceError, SourcePermissionError
 from workers.sources.google import REPORTS_GRANT
@@ -107,8 +108,8 @@ def ensure(db: Database, connection_id: int, config: dict[str, Any],
 
 
 def _plain(sub: IdpSubscription) -> dict[str, Any]:
-    expires = sub.expires_at if sub.expires_at.tzinfo else sub.expires_at.replace(tzinfo=UTC)
-    return {"external_id": sub.external_id, "resource_id": sub.resource_id, "expires_at": expires}
+    return {"external_id": sub.external_id, "resource_id": sub.resource_id,
+            "expires_at": aware(sub.expires_at)}
 
 
 def _iso(moment: datetime) -> str:
@@ -120,7 +121,14 @@ def _graph(client, resource: str, held: dict[str, Any] | None, url: str, secret:
     expires = now + GRAPH_LIFETIME
     if held and held["expires_at"] - now > RENEW_WHEN_LEFT:
         return {"resource": resource, "action": "kept", **held}
-    if held:
+    if held and held["expires_at"] <= now:
+        # expired, or marked so by a webhook rotation: a renewal would keep the old
+        # notificationUrl and clientState, so it is replaced (and removed if Graph still has it)
+        try:
+            client.request("DELETE", f"subscriptions/{held['external_id']}")
+        except SourceError:
+            log.info("old Graph subscription %s could not be deleted", held["external_id"])
+    elif held:
         try:
             client.request("PATCH", f"subscriptions/{held['external_id']}",
                            json={"expirationDateTime": _iso(expires)})

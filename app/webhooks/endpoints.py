@@ -8,11 +8,11 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import Connection, Installation
-from app.models.installation import utcnow
+from app.models.installation import aware, utcnow
 from app.models.webhook import IdpSubscription, WebhookEndpoint
 from app.webhooks.signatures import SECRET_PREFIX
 from workers.subscriptions import PROVIDERS
@@ -48,11 +48,17 @@ def ensure(session: Session, conn: Connection, encrypt: Callable[[str], str]) ->
 
 
 def rotate(session: Session, conn: Connection, encrypt: Callable[[str], str]) -> WebhookEndpoint:
-    """A new URL and secret; the old ones stop working at once (re-register with the IdP)."""
+    """A new URL and secret; the old ones stop working at once (re-register with the IdP).
+
+    The push subscriptions held at Entra or Google still name the old URL and secret, so they
+    are marked expired as of now: the next subscription run (queued by the admin API, else the
+    schedule tick) replaces each with one for the new URL and removes the old one at the IdP."""
     endpoint = ensure(session, conn, encrypt)
     endpoint.token = secrets.token_urlsafe(32)
     endpoint.secret_encrypted = encrypt(new_secret())
     endpoint.rotated_at = utcnow()
+    session.execute(update(IdpSubscription).where(IdpSubscription.connection_id == conn.id)
+                    .values(expires_at=endpoint.rotated_at))
     session.flush()
     return endpoint
 
@@ -81,7 +87,7 @@ def subscriptions(session: Session, conn: Connection) -> list[dict[str, Any]] | 
     rows = session.scalars(select(IdpSubscription).where(
         IdpSubscription.connection_id == conn.id).order_by(IdpSubscription.resource))
     return [{"resource": r.resource, "provider": r.provider, "external_id": r.external_id,
-             "expires_at": r.expires_at, "renewed_at": r.renewed_at or r.created_at}
+             "expires_at": aware(r.expires_at), "renewed_at": aware(r.renewed_at or r.created_at)}
             for r in rows]
 
 

@@ -76,6 +76,15 @@ def test_admin_api_shows_the_subscriptions_held_at_google(admin_env):  # noqa: F
     assert [(s["resource"], s["provider"], s["external_id"]) for s in held] == [
         ("admin-activity", "google", "chan-1")]
     assert datetime.fromisoformat(held[0]["expires_at"]).date() == expires.date()
+    # a rotation leaves the channel naming a dead URL: it is due now and its renewal is queued
+    rotated = admin_env.post(f"{path}/rotate").get_json()
+    assert rotated["subscriptions"][0]["expires_at"] == rotated["rotated_at"]
+    from redis import Redis
+
+    from workers.queue import queue
+
+    redis = Redis.from_url(admin_env.app.config["REDIS_URL"])
+    assert f"subscriptions-{google['id']}" in queue(redis).job_ids
     plain = directory_connection(admin_env, name="file")
     assert admin_env.get(f"/api/admin/connections/{plain['id']}/webhook").get_json()[
         "subscriptions"] is None

@@ -201,3 +201,46 @@ def test_google_without_the_reports_scope_delegated_is_told_what_to_grant(hook_f
         actions = {s["resource"]: s["action"] for s in again["subscriptions"]}
         assert actions == {**{e: "kept" for e in subscriptions.GOOGLE_EVENTS},
                            subscriptions.GOOGLE_ACTIVITY: "created"}
+
+
+def _rotate(cid: int) -> tuple[str, str]:
+    """Rotate the connection's webhook as the admin API does; the new (url path, secret)."""
+    from app.webhooks import endpoints
+
+    with extensions.db.session() as session:
+        endpoint = endpoints.rotate(session, session.get(Connection, cid), extensions.secrets.encrypt)
+        return f"/webhooks/{endpoint.token}", extensions.secrets.decrypt(endpoint.secret_encrypted)
+
+
+def test_a_rotation_replaces_the_graph_subscriptions_with_the_new_url(hook_for, test_config):
+    with entra.serve(directory()) as idp:
+        hook = hook_for("entra")
+        configure(hook.cid, "entra", idp.settings)
+        config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0]}
+        subscriptions.ensure(extensions.db, hook.cid, config)
+        old = set(idp.extra["subscriptions"].items)
+        path, secret = _rotate(hook.cid)
+        assert subscriptions.due(extensions.db) == [hook.cid], "the tick replaces them too"
+        again = subscriptions.ensure(extensions.db, hook.cid, config)
+        assert [s["action"] for s in again["subscriptions"]] == ["created", "created"]
+        subs = idp.extra["subscriptions"].items
+        assert set(subs).isdisjoint(old), "the old subscriptions are deleted at Graph"
+        assert all(s["notificationUrl"].endswith(path) and s["clientState"] == secret
+                   for s in subs.values())
+
+
+def test_a_rotation_replaces_the_google_channels_with_the_new_url(hook_for, test_config):
+    with google.serve(directory()) as idp:
+        hook = hook_for("google")
+        configure(hook.cid, "google", idp.settings)
+        config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0]}
+        subscriptions.ensure(extensions.db, hook.cid, config)
+        channels = idp.extra["channels"]
+        old = set(channels.items)
+        path, secret = _rotate(hook.cid)
+        again = subscriptions.ensure(extensions.db, hook.cid, config)
+        assert {s["action"] for s in again["subscriptions"]} == {"created"}
+        assert set(channels.items).isdisjoint(old), "the old channels are stopped"
+        assert len(channels.items) == len(subscriptions.GOOGLE_EVENTS) + 1
+        assert all(c["address"].endswith(path) and c["token"] == secret
+                   for c in channels.items.values())

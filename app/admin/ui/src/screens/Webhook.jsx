@@ -66,7 +66,8 @@ function RotateDialog({ hook, onClose, onRotated }) {
       <ModalBody>
         <p>The old URL and secret stop working at once: every delivery the IdP sends with them is
           refused from now on. Enter the new URL and secret at the IdP straight after.</p>
-        {hook.subscriptions && <p>The subscriptions held at the IdP keep the old URL until they are made again.</p>}
+        {hook.subscriptions && <p>The subscriptions held at the IdP are replaced with ones for the new
+          URL by the subscription run this queues; until it has run, the IdP's notifications are refused too.</p>}
         <Problem error={error} />
       </ModalBody>
       <ModalFooter>
