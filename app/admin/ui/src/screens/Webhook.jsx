@@ -24,7 +24,7 @@ const HEAD = { cells: [{ key: 'resource', content: 'Watches' }, { key: 'state', 
   { key: 'expires', content: 'Expires' }, { key: 'renewed', content: 'Last made or renewed' }] };
 
 /** The secret as shown: the whsec_ prefix, then dots until the admin reveals it. */
-export function masked(secret) {
+function masked(secret) {
   return secret.startsWith('whsec_') ? `whsec_${MASK}` : MASK;
 }
 
