@@ -33,7 +33,8 @@ def _describe(connection_id: int, rotate: bool) -> dict:
         except endpoints.NoWebhook as exc:
             raise click.ClickException(str(exc)) from exc
         secret = extensions.secrets.decrypt(endpoint.secret_encrypted)
-        return endpoints.describe(conn, endpoint, secret, settings["BASE_URL"])
+        return endpoints.describe(conn, endpoint, secret, settings["BASE_URL"],
+                                  endpoints.subscriptions(session, conn))
 
 
 @click.group("webhooks")

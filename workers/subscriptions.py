@@ -9,7 +9,9 @@ lifecycle notification both enqueue. Google Workspace: a Directory API `users.wa
 (`{id, type: "web_hook", address, token, params.ttl}`); channels cannot be renewed, so a new
 one replaces an expiring one and the old is stopped. The same is done for the Reports API's
 `activities.watch` on application `admin` (userKey `all`): its messages name group membership
-changes (ADD_GROUP_MEMBER, REMOVE_GROUP_MEMBER with USER_EMAIL), which users.watch never sends.
+changes (ADD_GROUP_MEMBER, REMOVE_GROUP_MEMBER with USER_EMAIL), which users.watch never sends;
+it is called with a token of its own scope, admin.reports.audit.readonly, so a tenant that has not
+delegated it still syncs and gets its users.watch channels, and is told what to grant.
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.models import Connection
+from app.models.installation import aware
 from app.models.webhook import IdpSubscription, WebhookEndpoint
-from workers.sources.base import SourceError
+from workers.sources.base import SourceError, SourcePermissionError
+from workers.sources.google import REPORTS_GRANT
 
 log = logging.getLogger(__name__)
 
+PROVIDERS = {"entra": "graph", "google": "google"}
+"""The connection kinds whose IdP we hold push subscriptions at, and the provider we store."""
 GRAPH_LIFETIME = timedelta(minutes=41760 - 60)
 GOOGLE_LIFETIME = timedelta(days=6)
 RENEW_WHEN_LEFT = timedelta(days=3)
@@ -56,7 +62,7 @@ def ensure(db: Database, connection_id: int, config: dict[str, Any],
         conn = session.get(Connection, connection_id)
         if conn is None or conn.deleted_at is not None:
             raise SubscriptionError(f"no connection {connection_id}")
-        if conn.kind not in ("entra", "google"):
+        if conn.kind not in PROVIDERS:
             return {"connection_id": connection_id, "kind": conn.kind,
                     "subscriptions": [], "note": "this IdP has no push subscriptions to make"}
         if conn.inactive_reason():
@@ -73,27 +79,37 @@ def ensure(db: Database, connection_id: int, config: dict[str, Any],
         kind = conn.kind
         held = {s.resource: _plain(s) for s in session.scalars(select(IdpSubscription).where(
             IdpSubscription.connection_id == connection_id))}
+    provider = PROVIDERS[kind]
+    done: list[dict[str, Any]] = []
     try:
         if kind == "entra":
-            done = [_graph(source.client, r, held.get(r), url, secret, now) for r in GRAPH_RESOURCES]
+            for r in GRAPH_RESOURCES:
+                done.append(_graph(source.client, r, held.get(r), url, secret, now))
         else:
             base = source.settings["api_url"].rstrip("/")
             directory = GoogleWatch("users/watch", f"{base}/admin/directory_v1/channels/stop")
-            done = [_google(source.client, directory, e, held.get(e), url, secret, now)
-                    for e in GOOGLE_EVENTS]
+            for e in GOOGLE_EVENTS:
+                done.append(_google(source.client, directory, e, held.get(e), url, secret, now))
             reports = GoogleWatch(f"{base}{REPORTS_WATCH}", f"{base}{REPORTS_STOP}")
-            done.append(_google(source.client, reports, GOOGLE_ACTIVITY, held.get(GOOGLE_ACTIVITY),
-                                url, secret, now))
+            try:
+                done.append(_google(source.reports_client(), reports, GOOGLE_ACTIVITY,
+                                    held.get(GOOGLE_ACTIVITY), url, secret, now))
+            except SourcePermissionError as exc:  # refused at the token endpoint or by the API
+                said = exc.message if REPORTS_GRANT in exc.message else \
+                    f"{REPORTS_GRANT}. {exc.message}"
+                raise SubscriptionError("Google refused the Reports API admin activity watch "
+                                        f"(group membership changes): {said}") from exc
     except SourceError as exc:
         raise SubscriptionError(f"the IdP refused the subscription: {exc.message}") from exc
-    _store(db, connection_id, "graph" if kind == "entra" else "google", done)
+    finally:  # what was made before a refusal is kept, so the next run renews, not duplicates
+        _store(db, connection_id, provider, done)
     return {"connection_id": connection_id, "kind": kind, "url": url,
             "subscriptions": [{k: v for k, v in d.items() if k != "stop"} for d in done]}
 
 
 def _plain(sub: IdpSubscription) -> dict[str, Any]:
-    expires = sub.expires_at if sub.expires_at.tzinfo else sub.expires_at.replace(tzinfo=UTC)
-    return {"external_id": sub.external_id, "resource_id": sub.resource_id, "expires_at": expires}
+    return {"external_id": sub.external_id, "resource_id": sub.resource_id,
+            "expires_at": aware(sub.expires_at)}
 
 
 def _iso(moment: datetime) -> str:
@@ -105,7 +121,14 @@ def _graph(client, resource: str, held: dict[str, Any] | None, url: str, secret:
     expires = now + GRAPH_LIFETIME
     if held and held["expires_at"] - now > RENEW_WHEN_LEFT:
         return {"resource": resource, "action": "kept", **held}
-    if held:
+    if held and held["expires_at"] <= now:
+        # expired, or marked so by a webhook rotation: a renewal would keep the old
+        # notificationUrl and clientState, so it is replaced (and removed if Graph still has it)
+        try:
+            client.request("DELETE", f"subscriptions/{held['external_id']}")
+        except SourceError:
+            log.info("old Graph subscription %s could not be deleted", held["external_id"])
+    elif held:
         try:
             client.request("PATCH", f"subscriptions/{held['external_id']}",
                            json={"expirationDateTime": _iso(expires)})

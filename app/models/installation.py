@@ -15,6 +15,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(moment: datetime) -> datetime:
+    """A stored moment in UTC (SQLite hands timezone-aware columns back naive)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _initial_base_url(context) -> str | None:  # type: ignore[no-untyped-def]
     """A new installation's baseUrl is the one it was created with: confirmed."""
     return context.get_current_parameters().get("base_url")

@@ -8,13 +8,14 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.models import Connection, Installation
-from app.models.installation import utcnow
-from app.models.webhook import WebhookEndpoint
+from app.models.installation import aware, utcnow
+from app.models.webhook import IdpSubscription, WebhookEndpoint
 from app.webhooks.signatures import SECRET_PREFIX
+from workers.subscriptions import PROVIDERS
 
 NO_WEBHOOK_KINDS = frozenset({"scim_push"})
 """SCIM push connections are told of every change by the IdP already: they have no webhook."""
@@ -47,11 +48,17 @@ def ensure(session: Session, conn: Connection, encrypt: Callable[[str], str]) ->
 
 
 def rotate(session: Session, conn: Connection, encrypt: Callable[[str], str]) -> WebhookEndpoint:
-    """A new URL and secret; the old ones stop working at once (re-register with the IdP)."""
+    """A new URL and secret; the old ones stop working at once (re-register with the IdP).
+
+    The push subscriptions held at Entra or Google still name the old URL and secret, so they
+    are marked expired as of now: the next subscription run (queued by the admin API, else the
+    schedule tick) replaces each with one for the new URL and removes the old one at the IdP."""
     endpoint = ensure(session, conn, encrypt)
     endpoint.token = secrets.token_urlsafe(32)
     endpoint.secret_encrypted = encrypt(new_secret())
     endpoint.rotated_at = utcnow()
+    session.execute(update(IdpSubscription).where(IdpSubscription.connection_id == conn.id)
+                    .values(expires_at=endpoint.rotated_at))
     session.flush()
     return endpoint
 
@@ -73,13 +80,27 @@ def url(base_url: str, endpoint: WebhookEndpoint) -> str:
     return f"{base_url.rstrip('/')}/webhooks/{endpoint.token}"
 
 
-def describe(conn: Connection, endpoint: WebhookEndpoint, secret: str, base_url: str) -> dict[str, Any]:
-    """What `usersync webhooks show` and the admin API print: url, secret, format, setup steps."""
+def subscriptions(session: Session, conn: Connection) -> list[dict[str, Any]] | None:
+    """The push subscriptions held at the IdP for this connection (None: its kind has none)."""
+    if conn.kind not in PROVIDERS:
+        return None
+    rows = session.scalars(select(IdpSubscription).where(
+        IdpSubscription.connection_id == conn.id).order_by(IdpSubscription.resource))
+    return [{"resource": r.resource, "provider": r.provider, "external_id": r.external_id,
+             "expires_at": aware(r.expires_at), "renewed_at": aware(r.renewed_at or r.created_at)}
+            for r in rows]
+
+
+def describe(conn: Connection, endpoint: WebhookEndpoint, secret: str, base_url: str,
+             held: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What `usersync webhooks show` and the admin API print: url, secret, format, setup steps,
+    and (Entra, Google) the subscriptions held at the IdP."""
     link = url(base_url, endpoint)
     fmt, steps = SETUP.get(conn.kind, SETUP["*"])
     return {"connection_id": conn.id, "kind": conn.kind, "format": fmt, "url": link,
             "secret": secret, "created_at": endpoint.created_at, "rotated_at": endpoint.rotated_at,
-            "setup": [step.format(url=link, secret=secret) for step in steps]}
+            "setup": [step.format(url=link, secret=secret) for step in steps],
+            "subscriptions": held}
 
 
 SETUP: dict[str, tuple[str, list[str]]] = {
@@ -103,8 +124,10 @@ SETUP: dict[str, tuple[str, list[str]]] = {
         "Nothing to set up in Google: `usersync webhooks subscribe CONNECTION_ID` creates the "
         "Directory API users.watch channels and the Reports API admin activity channel "
         "(group membership changes) with address {url}, and renews them before they expire.",
-        "The service account needs the admin.reports.audit.readonly scope in domain-wide "
-        "delegation as well as the directory read scopes.",
+        "In the Google Admin console → Security → Access and data control → API controls → "
+        "Domain-wide delegation, add https://www.googleapis.com/auth/admin.reports.audit.readonly "
+        "to the service account's client ID, next to the three admin.directory readonly scopes: "
+        "the admin activity watch (group membership changes) is refused without it.",
     ]),
     "keycloak": ("keycloak-events or standard-webhooks", [
         "Install the p2-inc/keycloak-events extension and add `ext-event-webhook` to the "

@@ -15,14 +15,16 @@ from flask import Flask, jsonify, request
 
 from sandbox.idps.common import SandboxHandle, TokenIssuer, bearer, serve_app
 from sandbox.idps.directory import Directory, Person, Team
-from sandbox.idps.hooks_google import GoogleChannels, add_routes
+from sandbox.idps.hooks_google import REPORTS_SCOPE, GoogleChannels, add_routes
 
 KIND = "google"
 USERS_MAX, GROUPS_MAX, MEMBERS_MAX = 500, 200, 200
 SA_EMAIL = "usersync@acme-sync.iam.gserviceaccount.com"
 ADMIN = "admin@example.com"
-SCOPES = {f"https://www.googleapis.com/auth/admin.directory.{s}.readonly"
-          for s in ("user", "group", "group.member")}
+DIRECTORY_SCOPES = {f"https://www.googleapis.com/auth/admin.directory.{s}.readonly"
+                    for s in ("user", "group", "group.member")}
+SCOPES = DIRECTORY_SCOPES | {REPORTS_SCOPE}
+"""The scopes the tenant's domain-wide delegation grants the service account by default."""
 QUOTA_REASONS = ("userRateLimitExceeded", "quotaExceeded")
 
 
@@ -186,7 +188,7 @@ def create_app(ws: Workspace, tokens: TokenIssuer) -> Flask:
                   for t in d.children(key)]
         return _paged("admin#directory#members", "members", items, MEMBERS_MAX)
 
-    add_routes(app, ws.channels, lambda header: tokens.check(bearer(header)) is not None)
+    add_routes(app, ws.channels, lambda header: tokens.check(bearer(header)))
     return app
 
 

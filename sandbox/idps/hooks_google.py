@@ -14,7 +14,10 @@ applications/{applicationName}/watch[?eventName=]` with the same Channel body; a
 message, each admin activity (kind `admin#reports#activity`, `events[{type, name,
 parameters[{name, value}]}]`, e.g. REMOVE_GROUP_MEMBER with USER_EMAIL and GROUP_EMAIL) is
 POSTed with X-Goog-Resource-State set to the event's name. `POST
-/admin/reports_v1/channels/stop` ends such a channel.
+/admin/reports_v1/channels/stop` ends such a channel. Both need an access token granted the
+admin.reports.audit.readonly scope (developers.google.com/admin-sdk/reports/auth); one without it
+gets Google's 403 "Request had insufficient authentication scopes." (reason
+insufficientPermissions, status PERMISSION_DENIED, WWW-Authenticate error="insufficient_scope").
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ EVENTS = {"add", "delete", "update", "undelete", "makeAdmin"}
 REPORT_APPLICATIONS = {"admin", "login", "groups", "drive", "token", "saml", "user_accounts"}
 ACTIVITY = "activity:"
 """A Reports channel's `event` is ACTIVITY + application (+ ":" + eventName when filtered)."""
+REPORTS_SCOPE = "https://www.googleapis.com/auth/admin.reports.audit.readonly"
+"""What the Reports API's activities.watch and channels.stop need (developers.google.com/
+admin-sdk/reports/auth; reference/rest/reports_v1/activities/watch, Authorization scopes)."""
 MAX_TTL = 6 * 3600 * 24 * 7  # the sandbox caps a channel's life as a real API may
 DELIVERY_TIMEOUT = 10.0
 
@@ -133,8 +139,34 @@ def _error(status: int, message: str, reason: str):  # type: ignore[no-untyped-d
                           "errors": [{"message": message, "domain": "global", "reason": reason}]}), status
 
 
-def add_routes(app: Flask, channels: GoogleChannels, check_token) -> None:  # type: ignore[no-untyped-def]
-    """Mount users.watch and channels.stop on the sandbox Directory API."""
+def _insufficient_scopes(method: str):  # type: ignore[no-untyped-def]
+    """Google's answer to a valid token that was not granted the scope a method needs."""
+    message = "Request had insufficient authentication scopes."
+    body = {"error": {"code": 403, "message": message, "status": "PERMISSION_DENIED",
+                      "errors": [{"message": "Insufficient Permission", "domain": "global",
+                                  "reason": "insufficientPermissions"}],
+                      "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                                   "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
+                                   "domain": "googleapis.com",
+                                   "metadata": {"service": "admin.googleapis.com",
+                                                "method": method}}]}}
+    challenge = (f'Bearer realm="https://accounts.google.com/", error="insufficient_scope", '
+                 f'scope="{REPORTS_SCOPE}"')
+    return jsonify(body), 403, {"WWW-Authenticate": challenge}
+
+
+def _reports_refusal(claims: dict[str, Any] | None, method: str):  # type: ignore[no-untyped-def]
+    """None when the token may call a Reports API method, else the error answer."""
+    if claims is None:
+        return _error(401, "Request had invalid authentication credentials.", "authError")
+    if REPORTS_SCOPE not in str(claims.get("scope", "")).split():
+        return _insufficient_scopes(method)
+    return None
+
+
+def add_routes(app: Flask, channels: GoogleChannels, token_claims) -> None:  # type: ignore[no-untyped-def]
+    """Mount users.watch and channels.stop on the sandbox Directory API, and the Reports API's
+    activities.watch; `token_claims(header)` is a bearer token's claims, or None."""
 
     @app.post("/admin/directory/v1/users/watch")
     def users_watch():  # type: ignore[no-untyped-def]
@@ -145,8 +177,10 @@ def add_routes(app: Flask, channels: GoogleChannels, check_token) -> None:  # ty
 
     @app.post("/admin/reports/v1/activity/users/<user_key>/applications/<application>/watch")
     def activities_watch(user_key: str, application: str):  # type: ignore[no-untyped-def]
-        if not check_token(request.headers.get("Authorization")):
-            return _error(401, "Request had invalid authentication credentials.", "authError")
+        refused = _reports_refusal(token_claims(request.headers.get("Authorization")),
+                                   "ccc.hosted.frontend.reports.v1.ActivitiesService.Watch")
+        if refused is not None:
+            return refused
         if application not in REPORT_APPLICATIONS:
             return _error(400, f"Invalid value '{application}'. Values must match the following "
                                "regular expression: '(admin)|(calendar)|(drive)|(login)|...'",
@@ -160,8 +194,13 @@ def add_routes(app: Flask, channels: GoogleChannels, check_token) -> None:  # ty
         return channels.watch(event, request.get_json(silent=True), base, resource_uri=uri)
 
     @app.post("/admin/directory_v1/channels/stop")
-    @app.post("/admin/reports_v1/channels/stop")
     def channels_stop():  # type: ignore[no-untyped-def]
-        if not check_token(request.headers.get("Authorization")):
+        if token_claims(request.headers.get("Authorization")) is None:
             return _error(401, "Request had invalid authentication credentials.", "authError")
         return channels.stop(request.get_json(silent=True))
+
+    @app.post("/admin/reports_v1/channels/stop")
+    def reports_channels_stop():  # type: ignore[no-untyped-def]
+        refused = _reports_refusal(token_claims(request.headers.get("Authorization")),
+                                   "ccc.hosted.frontend.reports.v1.ChannelsService.Stop")
+        return refused if refused is not None else channels.stop(request.get_json(silent=True))

@@ -287,3 +287,73 @@ def test_connection_tabs_scim_tokens_and_write_access_screens(live, admin):
     page.get_by_role("heading", name="Write access").wait_for()
     page.get_by_text("api token", exact=True).wait_for()
     admin.check("write-access")
+
+
+def test_webhook_tab_reveals_copies_and_rotates_the_secret(live, admin):
+    from datetime import UTC, datetime, timedelta
+
+    from app.models.webhook import IdpSubscription
+    from sandbox.idps.directory import Directory
+    from sandbox.idps.google import ADMIN, Workspace
+    from sandbox.idps.hooks_standard import SignedSender
+
+    page = admin.page
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    cid = live.connection(directory([("u0", "user0@example.com", True)], {"eng": ["u0"]}))
+    page.goto(f"{live.page_url}#/connection/{cid}")
+    page.get_by_role("tab", name="Webhook").click()
+    url_field = page.get_by_role("textbox", name="Webhook URL")
+    secret_field = page.get_by_role("textbox", name="Secret", exact=True)
+    url_field.wait_for()
+    old_url, shown = url_field.input_value(), secret_field.input_value()
+    assert old_url.startswith(f"{live.app_url}/webhooks/")
+    assert shown.startswith("whsec_•")
+    steps = page.locator(".setup-steps li")
+    assert old_url in steps.first.inner_text()
+    assert "whsec_•" in steps.nth(1).inner_text()  # the signing-secret step is masked too
+    admin.check("connection-webhook")
+
+    page.get_by_role("button", name="Reveal secret").click()
+    old_secret = secret_field.input_value()
+    assert old_secret.startswith("whsec_") and "•" not in old_secret
+    assert old_secret in steps.nth(1).inner_text()
+    page.get_by_role("button", name="Copy secret").click()
+    page.get_by_role("status").filter(has_text="Copied").wait_for()
+    assert page.evaluate("() => navigator.clipboard.readText()") == old_secret
+    # the secret is the one the live endpoint checks: a delivery signed with it is accepted
+    assert SignedSender(old_url, old_secret).standard("user.updated", {"user": {"id": "u0"}}) == 200
+
+    page.get_by_role("button", name="Rotate URL and secret…").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("stop working at once").wait_for()
+    admin.check("connection-webhook-rotate")
+    dialog.get_by_role("button", name="Rotate now").click()
+    page.get_by_text("New URL and secret").wait_for()
+    dialog.wait_for(state="detached")
+    new_url, new_secret = url_field.input_value(), secret_field.input_value()
+    assert new_url != old_url and new_secret != old_secret and new_secret.startswith("whsec_")
+    # real POSTs to the live endpoint: the old secret is refused at once, the new one works
+    assert SignedSender(new_url, old_secret).standard("user.updated", {"user": {"id": "u0"}}) == 401
+    assert SignedSender(old_url, old_secret).standard("user.updated", {"user": {"id": "u0"}}) == 404
+    assert SignedSender(new_url, new_secret).standard("user.updated", {"user": {"id": "u0"}}) == 200
+
+    # Google: the channels held at the IdP and their state
+    with extensions.db.session() as session:
+        google = create_connection(
+            session, client_key=live.client_key, kind="google", name="Workspace",
+            settings={"service_account_key": Workspace(Directory(), set()).key_file(
+                "https://oauth2.googleapis.com/token"), "admin_email": ADMIN},
+            encrypt=extensions.secrets.encrypt)
+        session.flush()
+        session.add(IdpSubscription(connection_id=google.id, provider="google",
+                                    resource="admin-activity", external_id="chan-1",
+                                    resource_id="r1", expires_at=datetime.now(UTC) + timedelta(days=5)))
+        google_id = google.id
+        session.commit()
+    page.goto(f"{live.page_url}#/connection/{google_id}")
+    page.get_by_role("tab", name="Webhook").click()
+    table = page.get_by_role("table", name="Push subscriptions")
+    table.get_by_text("Group membership (Reports API admin activity)").wait_for()
+    table.get_by_text("Active", exact=True).wait_for()
+    assert "admin.reports.audit.readonly" in page.locator(".setup-steps").inner_text()
+    admin.check("connection-webhook-google")

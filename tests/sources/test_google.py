@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 from marshmallow import ValidationError
 
 from sandbox.idps import google as sandbox
@@ -14,7 +15,7 @@ from tests.sources.conftest import (
     assert_form_metadata,
     assert_matches,
 )
-from workers.sources.base import secret_fields
+from workers.sources.base import SourcePermissionError, secret_fields
 from workers.sources.google import GoogleSettings, GoogleSource
 
 
@@ -63,3 +64,40 @@ def test_settings_schema():
     assert "service-account key" in err.value.messages["service_account_key"][0].lower()
     assert "admin_email" in err.value.messages
     assert_form_metadata(GoogleSettings)
+
+
+def test_sync_asks_only_directory_scopes_and_reports_client_only_the_audit_scope(directory):
+    # a tenant that delegated only the directory scopes still syncs: the sync token never
+    # asks for the Reports scope
+    with sandbox.serve(directory, scopes=tuple(sorted(sandbox.DIRECTORY_SCOPES))) as idp:
+        source = make_source(idp.settings)
+        assert source.test_connection().ok
+        with pytest.raises(SourcePermissionError) as refused:
+            source.reports_client().request("POST", "activity/users/all/applications/admin/watch",
+                                            json={"id": "c1", "type": "web_hook",
+                                                  "address": "https://example.com/hook"})
+        assert "grant admin.reports.audit.readonly to the service account's domain-wide " \
+               "delegation" in refused.value.message
+        assert "unauthorized_client" in refused.value.message
+
+
+def test_a_token_without_the_audit_scope_gets_googles_insufficient_scopes_403(directory):
+    with sandbox.serve(directory) as idp:
+        source = make_source(idp.settings)
+        url = f"{idp.url}/admin/reports/v1/activity/users/all/applications/admin/watch"
+        body = {"id": "c1", "type": "web_hook", "address": "https://example.com/hook"}
+        # the Directory client's token carries only the directory scopes
+        with pytest.raises(SourcePermissionError) as refused:
+            source.client.request("POST", url, json=body)
+        assert refused.value.status == 403
+        assert "insufficient authentication scopes" in refused.value.message
+        token = source.client.auth.headers(source.client, "POST", url)["Authorization"]
+        raw = requests.post(url, json=body, headers={"Authorization": token}, timeout=5)
+        assert raw.status_code == 403
+        assert raw.json()["error"]["errors"][0]["reason"] == "insufficientPermissions"
+        assert raw.json()["error"]["status"] == "PERMISSION_DENIED"
+        assert 'error="insufficient_scope"' in raw.headers["WWW-Authenticate"]
+        # with its own scope the same call opens the channel
+        reports = source.reports_client()
+        answer = reports.decode(reports.request("POST", url, json=body))
+        assert answer["id"] == "c1" and answer["resourceId"]

@@ -52,3 +52,39 @@ def test_cli_show_and_rotate(test_config, app, monkeypatch, tmp_path):
     assert rotated["secret"] != hook["secret"]
     missing = CliRunner().invoke(main, ["webhooks", "show", "987654"])
     assert missing.exit_code != 0 and "no connection" in missing.output
+
+
+def test_admin_api_shows_the_subscriptions_held_at_google(admin_env):  # noqa: F811
+    from datetime import UTC, datetime, timedelta
+
+    from app import extensions
+    from app.models.webhook import IdpSubscription
+    from sandbox.idps.directory import Directory
+    from sandbox.idps.google import ADMIN, Workspace
+
+    key = Workspace(Directory(), set()).key_file("https://oauth2.googleapis.com/token")
+    google = create(admin_env, kind="google", name="Workspace",
+                    settings={"service_account_key": key, "admin_email": ADMIN})
+    path = f"/api/admin/connections/{google['id']}/webhook"
+    assert admin_env.get(path).get_json()["subscriptions"] == []
+    expires = datetime.now(UTC) + timedelta(days=5)
+    with extensions.db.session() as session:
+        session.add(IdpSubscription(connection_id=google["id"], provider="google",
+                                    resource="admin-activity", external_id="chan-1",
+                                    resource_id="r1", expires_at=expires))
+    held = admin_env.get(path).get_json()["subscriptions"]
+    assert [(s["resource"], s["provider"], s["external_id"]) for s in held] == [
+        ("admin-activity", "google", "chan-1")]
+    assert datetime.fromisoformat(held[0]["expires_at"]).date() == expires.date()
+    # a rotation leaves the channel naming a dead URL: it is due now and its renewal is queued
+    rotated = admin_env.post(f"{path}/rotate").get_json()
+    assert rotated["subscriptions"][0]["expires_at"] == rotated["rotated_at"]
+    from redis import Redis
+
+    from workers.queue import queue
+
+    redis = Redis.from_url(admin_env.app.config["REDIS_URL"])
+    assert f"subscriptions-{google['id']}" in queue(redis).job_ids
+    plain = directory_connection(admin_env, name="file")
+    assert admin_env.get(f"/api/admin/connections/{plain['id']}/webhook").get_json()[
+        "subscriptions"] is None

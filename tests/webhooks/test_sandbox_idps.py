@@ -4,7 +4,9 @@ watch channel with its sync message, and signed Standard Webhooks / Keycloak eve
 
 from __future__ import annotations
 
+import pytest
 import requests
+from sqlalchemy import select
 
 from app import extensions
 from app.connections import validate_settings
@@ -100,7 +102,6 @@ def test_graph_subscriptions_are_validated_created_renewed_and_deliver(hook_for,
 
 
 def test_graph_refuses_a_subscription_whose_url_does_not_validate(hook_for, test_config):
-    import pytest
 
     with entra.serve(directory()) as idp:
         hook = hook_for("entra")
@@ -173,3 +174,73 @@ def test_keycloak_and_custom_senders_are_accepted(hook_for):
     assert SignedSender(custom.url, custom.secret).standard(
         "user.updated", {"user": {"email": "ann@example.com"}}) == 200
     assert custom.pending() == {"n:ann@example.com"}
+
+
+def test_google_without_the_reports_scope_delegated_is_told_what_to_grant(hook_for, test_config):
+    d = directory()
+    with google.serve(d, scopes=tuple(sorted(google.DIRECTORY_SCOPES))) as idp:
+        hook = hook_for("google")
+        configure(hook.cid, "google", idp.settings)
+        config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0]}
+        with pytest.raises(subscriptions.SubscriptionError) as refused:
+            subscriptions.ensure(extensions.db, hook.cid, config)
+        message = str(refused.value)
+        assert "grant admin.reports.audit.readonly to the service account's domain-wide " \
+               "delegation" in message
+        assert message.count("grant admin.reports.audit.readonly") == 1
+        # the users.watch channels were made and are kept, so the next run renews them
+        channels = idp.extra["channels"]
+        assert sorted(c["event"] for c in channels.items.values()) == sorted(subscriptions.GOOGLE_EVENTS)
+        with extensions.db.session() as session:
+            held = {s.resource for s in session.scalars(
+                select(IdpSubscription).where(IdpSubscription.connection_id == hook.cid))}
+        assert held == set(subscriptions.GOOGLE_EVENTS)
+        # once the admin adds the scope, the next run opens the admin activity channel only
+        idp.extra["workspace"].scopes.add(google.REPORTS_SCOPE)
+        again = subscriptions.ensure(extensions.db, hook.cid, config)
+        actions = {s["resource"]: s["action"] for s in again["subscriptions"]}
+        assert actions == {**{e: "kept" for e in subscriptions.GOOGLE_EVENTS},
+                           subscriptions.GOOGLE_ACTIVITY: "created"}
+
+
+def _rotate(cid: int) -> tuple[str, str]:
+    """Rotate the connection's webhook as the admin API does; the new (url path, secret)."""
+    from app.webhooks import endpoints
+
+    with extensions.db.session() as session:
+        endpoint = endpoints.rotate(session, session.get(Connection, cid), extensions.secrets.encrypt)
+        return f"/webhooks/{endpoint.token}", extensions.secrets.decrypt(endpoint.secret_encrypted)
+
+
+def test_a_rotation_replaces_the_graph_subscriptions_with_the_new_url(hook_for, test_config):
+    with entra.serve(directory()) as idp:
+        hook = hook_for("entra")
+        configure(hook.cid, "entra", idp.settings)
+        config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0]}
+        subscriptions.ensure(extensions.db, hook.cid, config)
+        old = set(idp.extra["subscriptions"].items)
+        path, secret = _rotate(hook.cid)
+        assert subscriptions.due(extensions.db) == [hook.cid], "the tick replaces them too"
+        again = subscriptions.ensure(extensions.db, hook.cid, config)
+        assert [s["action"] for s in again["subscriptions"]] == ["created", "created"]
+        subs = idp.extra["subscriptions"].items
+        assert set(subs).isdisjoint(old), "the old subscriptions are deleted at Graph"
+        assert all(s["notificationUrl"].endswith(path) and s["clientState"] == secret
+                   for s in subs.values())
+
+
+def test_a_rotation_replaces_the_google_channels_with_the_new_url(hook_for, test_config):
+    with google.serve(directory()) as idp:
+        hook = hook_for("google")
+        configure(hook.cid, "google", idp.settings)
+        config = {**test_config, "BASE_URL": hook.url.split("/webhooks/")[0]}
+        subscriptions.ensure(extensions.db, hook.cid, config)
+        channels = idp.extra["channels"]
+        old = set(channels.items)
+        path, secret = _rotate(hook.cid)
+        again = subscriptions.ensure(extensions.db, hook.cid, config)
+        assert {s["action"] for s in again["subscriptions"]} == {"created"}
+        assert set(channels.items).isdisjoint(old), "the old channels are stopped"
+        assert len(channels.items) == len(subscriptions.GOOGLE_EVENTS) + 1
+        assert all(c["address"].endswith(path) and c["token"] == secret
+                   for c in channels.items.values())

@@ -31,6 +31,13 @@ from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 SCOPES = " ".join(f"https://www.googleapis.com/auth/admin.directory.{s}.readonly"
                   for s in ("user", "group", "group.member"))
+"""What a sync reads with: the Directory API's users, groups and members, read-only."""
+REPORTS_SCOPE = "https://www.googleapis.com/auth/admin.reports.audit.readonly"
+"""What the Reports API's admin activity watch (and its channels.stop) needs; asked for only by
+the webhook subscriptions, so a connection without webhooks works without granting it."""
+REPORTS_GRANT = ("grant admin.reports.audit.readonly to the service account's domain-wide "
+                 "delegation (Admin console → Security → Access and data control → API controls "
+                 "→ Domain-wide delegation: add the scope to the service account's client ID)")
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 USERS_PAGE, GROUPS_PAGE, MEMBERS_PAGE = 500, 200, 200  # the API's maxResults ceilings
 
@@ -56,7 +63,8 @@ class GoogleSettings(Schema):
     service_account_key = fields.String(required=True, metadata={
         "label": "Service account key (JSON)", "secret": True,
         "help": "The JSON key of a service account with domain-wide delegation for the "
-                "admin.directory user, group and group.member readonly scopes."})
+                "admin.directory user, group and group.member readonly scopes (and "
+                "admin.reports.audit.readonly for real-time webhooks)."})
     admin_email = fields.Email(required=True, metadata={
         "label": "Admin to impersonate", "secret": False,
         "help": "A Workspace admin allowed to read users and groups."})
@@ -82,9 +90,10 @@ class GoogleSettings(Schema):
 class DelegatedAuth(TokenAuth):
     """Google's JWT-bearer grant: an RS256 assertion from the service account, sub = the admin."""
 
-    def __init__(self, key: dict[str, Any], subject: str, token_url: str):
+    def __init__(self, key: dict[str, Any], subject: str, token_url: str, scopes: str = SCOPES):
         super().__init__()
         self.key, self.subject, self.token_url = key, subject, token_url
+        self.scopes = scopes
 
     def assertion(self) -> str:
         from authlib.oauth2.rfc7523 import JWTBearerGrant
@@ -99,7 +108,7 @@ class DelegatedAuth(TokenAuth):
                                      if self.key.get("private_key_id") else {})}
         signed = JWTBearerGrant.sign(signing_key, issuer=self.key["client_email"],
                                      audience=self.token_url, subject=self.subject,
-                                     claims={"scope": SCOPES}, header=header, expires_in=3600)
+                                     claims={"scope": self.scopes}, header=header, expires_in=3600)
         return signed.decode() if isinstance(signed, bytes) else signed
 
     def request_token(self, client: HttpClient) -> Token:
@@ -111,6 +120,9 @@ class DelegatedAuth(TokenAuth):
 
     def token_error(self, response: Any) -> SourceError:
         detail = response_detail(response)
+        if "unauthorized_client" in detail and REPORTS_SCOPE in self.scopes.split():
+            return SourcePermissionError(f"Google refused domain-wide delegation{detail}: "
+                                         f"{REPORTS_GRANT}.")
         if "unauthorized_client" in detail:
             return SourcePermissionError(
                 f"Google refused domain-wide delegation{detail}: in the Admin console, "
@@ -132,13 +144,21 @@ class GoogleSource(HttpSource):
     supports_targeted = True
 
     def make_client(self) -> HttpClient:
-        s = self.settings
+        return self.new_client(f"{self.settings['api_url'].rstrip('/')}/admin/directory/v1/",
+                               self._delegated(SCOPES))
+
+    def reports_client(self) -> HttpClient:
+        """A client of the Reports API whose token carries REPORTS_SCOPE (and only it)."""
+        return self.new_client(f"{self.settings['api_url'].rstrip('/')}/admin/reports/v1/",
+                               self._delegated(REPORTS_SCOPE))
+
+    def _delegated(self, scopes: str) -> DelegatedAuth:
         try:
-            key = parse_key_file(s["service_account_key"])
+            key = parse_key_file(self.settings["service_account_key"])
         except ValueError as exc:
             raise SourceConfigError(str(exc)) from None
-        auth = DelegatedAuth(key, s["admin_email"], s["token_url"])
-        return self.new_client(f"{s['api_url'].rstrip('/')}/admin/directory/v1/", auth)
+        return DelegatedAuth(key, self.settings["admin_email"], self.settings["token_url"],
+                             scopes=scopes)
 
     @property
     def customer(self) -> str:

@@ -11,7 +11,7 @@ from app.admin import tenancy
 from app.admin.api import Context, operation
 from app.admin.errors import conflict
 from app.admin.schemas import webhooks as s
-from app.webhooks import endpoints
+from app.webhooks import endpoints, subscribe_jobs
 
 TAG = "webhooks"
 
@@ -25,7 +25,8 @@ def _answer(ctx: Context, connection_id: int, rotate: bool) -> dict[str, Any]:
         except endpoints.NoWebhook as exc:
             raise conflict(str(exc)) from None
         return endpoints.describe(conn, endpoint, extensions.secrets.decrypt(endpoint.secret_encrypted),
-                                  current_app.config["BASE_URL"])
+                                  current_app.config["BASE_URL"],
+                                  endpoints.subscriptions(session, conn))
 
 
 @operation("/connections/<int:connection_id>/webhook", "GET",
@@ -39,4 +40,8 @@ def get_webhook(ctx: Context, connection_id: int) -> dict[str, Any]:
            summary="Replace the webhook URL and secret (the old ones stop at once)", tag=TAG,
            answer=s.Webhook, errors=(404, 409))
 def rotate_webhook(ctx: Context, connection_id: int) -> dict[str, Any]:
-    return _answer(ctx, connection_id, rotate=True)
+    answer = _answer(ctx, connection_id, rotate=True)
+    if answer["subscriptions"] is not None:  # committed: the worker reads the new URL
+        cfg = current_app.config
+        subscribe_jobs.enqueue_renewal(connection_id, lambda: extensions.redis(cfg))
+    return answer

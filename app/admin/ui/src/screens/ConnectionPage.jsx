@@ -1,5 +1,5 @@
 // One connection: preview, sync now, enable/disable, delete; tabs for settings, groups,
-// schedule and policy, SCIM tokens (push connections) and history.
+// schedule and policy, the webhook (SCIM tokens for push connections) and history.
 import Button from '@atlaskit/button/new';
 import { Checkbox } from '@atlaskit/checkbox';
 import Modal, { ModalBody, ModalFooter, ModalHeader, ModalTitle, ModalTransition } from '@atlaskit/modal-dialog';
@@ -16,6 +16,7 @@ import MappingEditor from './MappingEditor.jsx';
 import { PolicyForm, ScheduleForm } from './SchedulePolicy.jsx';
 import ScimTokens from './ScimTokens.jsx';
 import SettingsForm from './SettingsForm.jsx';
+import Webhook from './Webhook.jsx';
 
 function DeleteDialog({ connection, onClose, onDeleted }) {
   const [purge, setPurge] = useState(false);
@@ -40,7 +41,7 @@ function DeleteDialog({ connection, onClose, onDeleted }) {
   );
 }
 
-const TABS = ['settings', 'groups', 'schedule', 'history'];
+const TABS = ['settings', 'groups', 'schedule', 'webhook', 'history'];
 
 export default function ConnectionPage({ id, tab, nav }) {
   const conn = useAsync(() => get(`/connections/${id}`), [id]);
@@ -48,6 +49,7 @@ export default function ConnectionPage({ id, tab, nav }) {
   const [error, setError] = useState(null);
   const [deleting, setDeleting] = useState(false);
   const c = conn.data;
+  // a SCIM push connection is told of every change by the IdP already: tokens, no webhook
   const tabs = c?.kind === 'scim_push' ? [...TABS.slice(0, 3), 'scim', 'history'] : TABS;
   const [selected, setSelected] = useState(Math.max(0, tabs.indexOf(tab || 'settings')));
 
@@ -82,7 +84,7 @@ export default function ConnectionPage({ id, tab, nav }) {
       <Problem error={error} />
       <Tabs id="connection-tabs" selected={selected} onChange={setSelected}>
         <TabList>
-          {tabs.map((t) => <Tab key={t}>{{ settings: 'Settings', groups: 'Groups', schedule: 'Schedule & policy', scim: 'SCIM', history: 'History' }[t]}</Tab>)}
+          {tabs.map((t) => <Tab key={t}>{{ settings: 'Settings', groups: 'Groups', schedule: 'Schedule & policy', scim: 'SCIM', webhook: 'Webhook', history: 'History' }[t]}</Tab>)}
         </TabList>
         {tabs.map((t) => (
           <TabPanel key={t}>
@@ -91,6 +93,7 @@ export default function ConnectionPage({ id, tab, nav }) {
               {t === 'groups' && <MappingEditor connectionId={id} />}
               {t === 'schedule' && <div className="stack"><ScheduleForm connectionId={id} /><h2>Deprovisioning and guard</h2><PolicyForm connectionId={id} /></div>}
               {t === 'scim' && <ScimTokens connectionId={id} />}
+              {t === 'webhook' && <Webhook connectionId={id} />}
               {t === 'history' && <History connectionId={id} nav={nav} />}
             </div>
           </TabPanel>
