@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 import uuid
 from pathlib import Path
@@ -53,8 +54,11 @@ def key_server(keys: dict[str, str]) -> LiveServer:
     """An install key server of the test's own: GET /<kid> → PEM, 404 for unknown kids."""
     app = Flask("keyserver")
     app.config["calls"] = []
+    # A path of its own: a later test's server may get this port again, and the app caches keys
+    # per key server URL for the whole process.
+    prefix = secrets.token_hex(8)
 
-    @app.get("/<kid>")
+    @app.get(f"/{prefix}/<kid>")
     def key(kid: str):  # type: ignore[no-untyped-def]
         app.config["calls"].append(kid)
         if kid not in keys:
@@ -62,5 +66,6 @@ def key_server(keys: dict[str, str]) -> LiveServer:
         return keys[kid], 200, {"Content-Type": "application/x-pem-file"}
 
     server = LiveServer(app)
+    server.url = f"{server.url}/{prefix}"
     server.calls = app.config["calls"]  # type: ignore[attr-defined]
     return server
