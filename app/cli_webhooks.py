@@ -52,8 +52,13 @@ def show(connection_id: int) -> None:
 @webhooks.command("rotate")
 @click.argument("connection_id", type=int)
 def rotate(connection_id: int) -> None:
-    """Replace the URL and secret (the old ones stop at once: register the new ones at the IdP)."""
-    click.echo(json.dumps(_describe(connection_id, rotate=True), indent=2, default=str))
+    """Replace the URL and secret (the old ones stop at once: register the new ones at the IdP).
+
+    Entra and Google subscriptions point at the old URL: they are replaced here and now."""
+    answer = _describe(connection_id, rotate=True)
+    if answer["subscriptions"] is not None:
+        answer["subscriptions_replaced"] = _ensure_subscriptions(connection_id)
+    click.echo(json.dumps(answer, indent=2, default=str))
 
 
 @webhooks.command("subscribe")
@@ -61,11 +66,14 @@ def rotate(connection_id: int) -> None:
 def subscribe(connection_id: int) -> None:
     """Create or renew the IdP's push subscriptions now (Entra: Graph; Google: watch channels)."""
     _describe(connection_id, rotate=False)  # the webhook URL the subscriptions point to
+    click.echo(json.dumps(_ensure_subscriptions(connection_id), indent=2, default=str))
+
+
+def _ensure_subscriptions(connection_id: int) -> dict:
     settings = _settings()
     from workers import subscriptions
 
     try:
-        result = subscriptions.ensure(extensions.db, connection_id, settings)
+        return subscriptions.ensure(extensions.db, connection_id, settings)
     except subscriptions.SubscriptionError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(json.dumps(result, indent=2, default=str))

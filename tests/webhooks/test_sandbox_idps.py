@@ -244,3 +244,35 @@ def test_a_rotation_replaces_the_google_channels_with_the_new_url(hook_for, test
         assert len(channels.items) == len(subscriptions.GOOGLE_EVENTS) + 1
         assert all(c["address"].endswith(path) and c["token"] == secret
                    for c in channels.items.values())
+
+
+def test_the_cli_rotation_replaces_the_graph_subscriptions_at_once(hook_for, test_config,
+                                                                    monkeypatch, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from app.cli import main
+    from tests.conftest import TEST_KEYS
+
+    with entra.serve(directory()) as idp:
+        hook = hook_for("entra")
+        configure(hook.cid, "entra", idp.settings)
+        base = hook.url.split("/webhooks/")[0]
+        subscriptions.ensure(extensions.db, hook.cid, {**test_config, "BASE_URL": base})
+        old = set(idp.extra["subscriptions"].items)
+        for key, value in {"DATABASE_URL": test_config["DATABASE_URL"],
+                           "REDIS_URL": test_config["REDIS_URL"],
+                           "USERSYNC_SECRET_KEYS": ",".join(TEST_KEYS), "USERSYNC_BASE_URL": base,
+                           "USERSYNC_ALLOW_PRIVATE_URLS": "true",
+                           "USERSYNC_INSTANCE_PATH": str(tmp_path / "cli")}.items():
+            monkeypatch.setenv(key, value)
+        result = CliRunner().invoke(main, ["webhooks", "rotate", str(hook.cid)])
+        assert result.exit_code == 0, result.output
+        rotated = json.loads(result.output)
+        assert [s["action"] for s in rotated["subscriptions_replaced"]["subscriptions"]] == \
+            ["created", "created"]
+        subs = idp.extra["subscriptions"].items
+        assert set(subs).isdisjoint(old) and all(
+            s["notificationUrl"] == rotated["url"] and s["clientState"] == rotated["secret"]
+            for s in subs.values())
