@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection as SAConnection
 from sqlalchemy.orm import Session
 
 from app.crypto import KeyRing
@@ -75,7 +76,7 @@ class Receiver:
         return inactive_reason(self.connection_id, self.enabled, self.site_state)
 
 
-def by_token(session: Session, token: str) -> Receiver | None:
+def by_token(connection: Session | SAConnection, token: str) -> Receiver | None:
     """The endpoint of a URL token and its (not deleted) connection, or None.
 
     One query of the few columns a delivery reads, no ORM objects: it runs for every delivery
@@ -84,7 +85,7 @@ def by_token(session: Session, token: str) -> Receiver | None:
     """
     if not TOKEN_PATTERN.match(token or ""):
         return None
-    row = session.execute(_BY_TOKEN, {"token": token}).first()
+    row = connection.execute(_BY_TOKEN, {"token": token}).first()
     return Receiver(*row) if row else None
 
 

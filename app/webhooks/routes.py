@@ -43,8 +43,8 @@ def _redis() -> Callable[[], Any]:
 
 @bp.route("/<token>", methods=["GET", "POST"])
 def receive(token: str):  # type: ignore[no-untyped-def]
-    with extensions.db.session() as session:
-        found = endpoints.by_token(session, token)
+    with extensions.db.reading() as connection:
+        found = endpoints.by_token(connection, token)
     if found is None or found.kind in endpoints.NO_WEBHOOK_KINDS:
         return _error(404, "no webhook at this address")
     cid, kind, inactive = found.connection_id, found.kind, found.inactive_reason()
