@@ -35,10 +35,45 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+class Web:
+    """The running `web` process: its base URL and the CPU its processes have used."""
+
+    def __init__(self, base: str, pid: int):
+        self.base, self.pid = base, pid
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the gunicorn master and its workers so far (Linux /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a process that just ended
+            if int(entry.name) == self.pid or int(fields[1]) == self.pid:
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def settle(self, timeout: float = 120) -> None:
+        """Wait until every worker has booted: the first answers while the others still
+        import the app, and that import would be counted against the storm."""
+        deadline = time.monotonic() + timeout
+        before = self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            now = self.cpu_seconds()
+            if now - before < 0.05:
+                return
+            before = now
+        raise RuntimeError("the web processes kept busy without any request")
+
+
 @contextmanager
-def production_web(config: dict[str, Any], workers: int | None = None) -> Iterator[str]:
-    """The Procfile's `web` process on a free port with the bench's `config` in its environment;
-    yields its base URL. `workers` sets WEB_CONCURRENCY (unset: the Procfile's default)."""
+def production_web(config: dict[str, Any], workers: int | None = None) -> Iterator[Web]:
+    """The Procfile's `web` process on a free port with the bench's `config` in its environment.
+    `workers` sets WEB_CONCURRENCY (unset: the Procfile's default)."""
     port = free_port()
     env = {**os.environ, "PORT": str(port), "DATABASE_URL": config["DATABASE_URL"],
            "REDIS_URL": config["REDIS_URL"], "USERSYNC_SECRET_KEYS": ",".join(config["SECRET_KEYS"]),
@@ -56,7 +91,9 @@ def production_web(config: dict[str, Any], workers: int | None = None) -> Iterat
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(port, process)
-        yield base
+        web = Web(base, process.pid)
+        web.settle()
+        yield web
     finally:
         process.terminate()
         try:
