@@ -7,8 +7,9 @@ by Okta's own handshake) to the app over HTTP; the worker applies them to the sa
 
 Reports: webhook → Atlassian change latency p50/p95 over `--events` group removals (one at a
 time), IdP and Atlassian calls per event, handler p99, and a storm of `--storm` removals for one
-connection sent within about a second (the most syncs running and waiting at once, every
-removal applied, duplicate writes).
+connection sent to the Procfile's gunicorn as fast as 16 keep-alive connections are answered
+(how long it took, the CPU it cost, the most syncs running and waiting at once, every removal
+applied, duplicate writes).
 """
 
 from __future__ import annotations
