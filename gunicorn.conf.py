@@ -1,9 +1,16 @@
-"""gunicorn settings read from the working directory: the embedded Redis is the master's own."""
+"""gunicorn settings read from the working directory: threaded workers; the embedded Redis is the master's own."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+# Threaded workers keep connections alive: a sync worker closes each one after its answer, so
+# every IdP delivery paid a new TCP connection, and a request waiting on the database, Redis
+# or an outbound call held the whole worker. The Procfile's --workers (WEB_CONCURRENCY, one per
+# core) sets the processes; the threads overlap those waits. README: Production.
+worker_class = "gthread"
+threads = 4
 
 _embedded: dict[str, Any] = {}
 

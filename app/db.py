@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -84,3 +84,12 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A plain connection for a read of a few columns on a hot path (no ORM unit of work,
+        which costs more than the query); rolled back when it closes."""
+        if self.engine is None:
+            raise RuntimeError("the database is not configured")
+        with self.engine.connect() as connection:
+            yield connection

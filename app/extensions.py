@@ -26,6 +26,10 @@ class _Secrets:
     def decrypt(self, token: str) -> str:
         return self._get().decrypt(token)
 
+    def key_ring(self) -> crypto.KeyRing:
+        """The ring itself (a key for what is decrypted once per process, e.g. webhook secrets)."""
+        return self._get()
+
     def _get(self) -> crypto.KeyRing:
         if self.ring is None:
             raise RuntimeError("the secret key ring is not configured")

@@ -10,10 +10,12 @@ with a Redis restart while the database still says work is pending.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import NoScriptError
 
 from app.db import Database
 from workers.queue import WAITING_KEY
@@ -39,22 +41,24 @@ def add(redis: Redis, connection_id: int, members: list[str]) -> int:
 
 
 def add_and_check(redis: Redis, connection_id: int, members: list[str]) -> tuple[int, bool]:
-    """Add references and, in the same transaction, ask whether a job a webhook enqueued still
+    """Add references and, in the same step, ask whether a job a webhook enqueued still
     waits; returns (size of the set, that job waits).
 
     When it waits it has not begun (a job clears WAITING_KEY before it drains), so it will
-    take these references: the caller need not enqueue again."""
+    take these references: the caller need not enqueue again. One round trip (a script):
+    in a storm this is all a delivery asks of Redis."""
     if not members:
         return 0, False
-    key = PENDING_KEY.format(cid=connection_id)
-    pipe = redis.pipeline(transaction=True)
-    pipe.sadd(key, *members)
-    pipe.scard(key)
-    pipe.expire(key, KEY_TTL)
-    pipe.get(WAITING_KEY.format(cid=connection_id))
-    pipe.get(ENQUEUED_KEY.format(cid=connection_id))
-    _, size, _, waiting, ours = pipe.execute()
-    return _bounded(redis, key, members, size), waiting is not None and waiting == ours
+    if len(members) > THRESHOLD:
+        members = [EVERYTHING]  # the run is a full one anyway; keeps the script's unpack small
+    keys = (PENDING_KEY.format(cid=connection_id), WAITING_KEY.format(cid=connection_id),
+            ENQUEUED_KEY.format(cid=connection_id))
+    args = (THRESHOLD, KEY_TTL, *members)
+    try:
+        size, waits = redis.evalsha(_ADD_SHA, len(keys), *keys, *args)
+    except NoScriptError:  # first call on this server (EVAL caches it for the next EVALSHA)
+        size, waits = redis.eval(_ADD, len(keys), *keys, *args)
+    return int(size), bool(waits)
 
 
 def mark_enqueued(redis: Redis, connection_id: int, job_id: str, ttl: int) -> None:
@@ -62,16 +66,31 @@ def mark_enqueued(redis: Redis, connection_id: int, job_id: str, ttl: int) -> No
     redis.set(ENQUEUED_KEY.format(cid=connection_id), job_id, ex=ttl)
 
 
-def _bounded(redis: Redis, key: str, members: list[str], size: int) -> int:
-    if size > THRESHOLD or (EVERYTHING in members and size > 1):
-        # Bounded memory in a storm: once past the threshold the run is a full one anyway.
-        pipe = redis.pipeline(transaction=True)
-        pipe.delete(key)
-        pipe.sadd(key, EVERYTHING)
-        pipe.expire(key, KEY_TTL)
-        pipe.execute()
-        return 1
-    return size
+# Bounded memory in a storm: past THRESHOLD references (or once one names everything) the set
+# is just `*`, and a set that already says everything is left alone, since the run will be a
+# full one anyway. Atomic, so the run's `take` sees the set before or after, never half of it.
+_ADD = """
+local key = KEYS[1]
+if redis.call('SISMEMBER', key, '*') == 0 then
+  local everything = false
+  for i = 3, #ARGV do
+    if ARGV[i] == '*' then everything = true end
+  end
+  if not everything then
+    redis.call('SADD', key, unpack(ARGV, 3))
+    everything = redis.call('SCARD', key) > tonumber(ARGV[1])
+  end
+  if everything then
+    redis.call('DEL', key)
+    redis.call('SADD', key, '*')
+  end
+end
+redis.call('EXPIRE', key, ARGV[2])
+local waiting = redis.call('GET', KEYS[2])
+local ours = redis.call('GET', KEYS[3])
+return {redis.call('SCARD', key), (waiting and waiting == ours) and 1 or 0}
+"""
+_ADD_SHA = hashlib.sha1(_ADD.encode()).hexdigest()  # noqa: S324  (Redis names scripts by SHA-1)
 
 
 def take(redis: Redis, connection_id: int) -> set[str]:

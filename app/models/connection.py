@@ -64,13 +64,8 @@ class Connection(Base):
 
     def inactive_reason(self) -> str | None:
         """Why nothing may run for this connection now (disabled, site not enabled), or None."""
-        if not self.enabled:
-            return f"connection {self.id} is disabled"
-        state = self.installation.state if self.installation is not None else None
-        if state != InstallationState.ENABLED:
-            shown = state.value if state is not None else "missing"
-            return f"the app is not enabled on this connection's site (it is {shown})"
-        return None
+        return inactive_reason(self.id, self.enabled,
+                               self.installation.state if self.installation is not None else None)
 
     def mapping_config(self) -> dict[str, Any]:
         """The mapping settings with the manual rules from their table, as the policy reads them."""
@@ -84,3 +79,13 @@ class Connection(Base):
 
     def get_secrets(self, decrypt) -> dict[str, Any]:  # type: ignore[no-untyped-def]
         return json.loads(decrypt(self.secrets_encrypted)) if self.secrets_encrypted else {}
+
+
+def inactive_reason(connection_id: int, enabled: bool, state: InstallationState | None) -> str | None:
+    """Pure: why a connection with these columns may not run now, or None (it may)."""
+    if not enabled:
+        return f"connection {connection_id} is disabled"
+    if state != InstallationState.ENABLED:
+        shown = state.value if state is not None else "missing"
+        return f"the app is not enabled on this connection's site (it is {shown})"
+    return None

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection as SAConnection
 from sqlalchemy.orm import Session
 
+from app.crypto import KeyRing
 from app.models import Connection, Installation
-from app.models.installation import aware, utcnow
+from app.models.connection import inactive_reason
+from app.models.installation import InstallationState, aware, utcnow
 from app.models.webhook import IdpSubscription, WebhookEndpoint
 from app.webhooks.signatures import SECRET_PREFIX
 from workers.subscriptions import PROVIDERS
@@ -63,17 +68,53 @@ def rotate(session: Session, conn: Connection, encrypt: Callable[[str], str]) ->
     return endpoint
 
 
-def by_token(session: Session, token: str) -> tuple[WebhookEndpoint, Connection] | None:
-    """The endpoint and its (not deleted) connection for a URL token, or None."""
+@dataclass(frozen=True)
+class Receiver:
+    """What one delivery needs of its endpoint and connection, read fresh for each delivery."""
+
+    connection_id: int
+    kind: str
+    secret_encrypted: str
+    enabled: bool
+    site_state: InstallationState | None
+    pending_changes: bool
+
+    def inactive_reason(self) -> str | None:
+        return inactive_reason(self.connection_id, self.enabled, self.site_state)
+
+
+def by_token(connection: Session | SAConnection, token: str) -> Receiver | None:
+    """The endpoint of a URL token and its (not deleted) connection, or None.
+
+    One query of the few columns a delivery reads, no ORM objects: it runs for every delivery
+    (a storm is a thousand a second), and reading the row each time is what makes a rotated
+    token or a disabled connection refused at once in every process.
+    """
     if not TOKEN_PATTERN.match(token or ""):
         return None
-    # the installation in the same query: the handler's active check then reads no more rows
-    row = session.execute(select(WebhookEndpoint, Connection, Installation)
-                          .join(Connection, Connection.id == WebhookEndpoint.connection_id)
-                          .join(Installation, Installation.id == Connection.installation_id)
-                          .where(WebhookEndpoint.token == token,
-                                 Connection.deleted_at.is_(None))).first()
-    return (row[0], row[1]) if row else None
+    row = connection.execute(_BY_TOKEN, {"token": token}).first()
+    return Receiver(*row) if row else None
+
+
+_BY_TOKEN = (select(Connection.id, Connection.kind, WebhookEndpoint.secret_encrypted,
+                    Connection.enabled, Installation.state, Connection.pending_changes)
+             .join(Connection, Connection.id == WebhookEndpoint.connection_id)
+             .join(Installation, Installation.id == Connection.installation_id)
+             .where(WebhookEndpoint.token == bindparam("token"), Connection.deleted_at.is_(None)))
+"""Built once: constructing the statement cost more than running it."""
+
+
+def plaintext_secret(ring: KeyRing, secret_encrypted: str) -> str:
+    """The endpoint's secret, decrypted once per process and key ring and kept in memory only.
+
+    Safe to keep: every rotation encrypts a new secret (a new ciphertext, never found here),
+    and the ciphertext comes from the row read for this very delivery. Raises SecretError."""
+    return _decrypted(ring, secret_encrypted)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decrypted(ring: KeyRing, secret_encrypted: str) -> str:
+    return ring.decrypt(secret_encrypted)  # a SecretError is raised, never cached
 
 
 def url(base_url: str, endpoint: WebhookEndpoint) -> str:

@@ -31,12 +31,6 @@ log = logging.getLogger(__name__)
 TRIGGER = events.WEBHOOK
 
 
-def active(db: Database, connection_id: int) -> bool:
-    with db.session() as session:
-        conn = session.get(Connection, connection_id)
-        return conn is not None and conn.inactive_reason() is None
-
-
 def first_delivery(db: Database, connection_id: int, message_id: str) -> bool:
     """False when this message id was accepted before (a replay or a sender's retry)."""
     try:

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from app import extensions
 from app.crypto import SecretError
 from app.webhooks import endpoints, formats, record, subscribe_jobs
+from app.webhooks.endpoints import Receiver
 from app.webhooks.named import BadEvent, Named, everything
 from app.webhooks.signatures import SignatureRejected, same_secret, verify, verify_keycloak
 
@@ -42,21 +43,20 @@ def _redis() -> Callable[[], Any]:
 
 @bp.route("/<token>", methods=["GET", "POST"])
 def receive(token: str):  # type: ignore[no-untyped-def]
-    with extensions.db.session() as session:
-        found = endpoints.by_token(session, token)
-        if found is None or found[1].kind in endpoints.NO_WEBHOOK_KINDS:
-            return _error(404, "no webhook at this address")
-        endpoint, conn = found
-        cid, kind, inactive, flagged = conn.id, conn.kind, conn.inactive_reason(), conn.pending_changes
-        try:
-            secret = extensions.secrets.decrypt(endpoint.secret_encrypted)
-        except SecretError as exc:  # the operator removed the key: say so, keep nothing
-            log.error("webhook secret of connection %s unreadable: %s", cid, exc.message)
-            return _error(503, "this webhook's secret cannot be read; the operator must restore "
-                               "the key that encrypted it (USERSYNC_SECRET_KEYS)")
+    with extensions.db.reading() as connection:
+        found = endpoints.by_token(connection, token)
+    if found is None or found.kind in endpoints.NO_WEBHOOK_KINDS:
+        return _error(404, "no webhook at this address")
+    cid, kind, inactive = found.connection_id, found.kind, found.inactive_reason()
+    try:
+        secret = endpoints.plaintext_secret(extensions.secrets.key_ring(), found.secret_encrypted)
+    except SecretError as exc:  # the operator removed the key: say so, keep nothing
+        log.error("webhook secret of connection %s unreadable: %s", cid, exc.message)
+        return _error(503, "this webhook's secret cannot be read; the operator must restore "
+                           "the key that encrypted it (USERSYNC_SECRET_KEYS)")
     handler = HANDLERS.get(kind, _standard)
     try:
-        answer = handler(cid, secret)
+        answer = handler(found, secret)
     except SignatureRejected as exc:
         log.warning("webhook for connection %s refused: %s", cid, exc)
         return _error(401, str(exc))
@@ -70,7 +70,7 @@ def receive(token: str):  # type: ignore[no-untyped-def]
         return jsonify(status=f"connection not active ({inactive}): nothing done"), ok
     if answer.empty():
         return jsonify(status="nothing to sync"), ok
-    record.record(extensions.db, cid, answer, _redis(), flagged=flagged)
+    record.record(extensions.db, cid, answer, _redis(), flagged=found.pending_changes)
     return jsonify(status="accepted"), ok
 
 
@@ -81,7 +81,7 @@ def _json_body() -> Any:
         raise BadEvent("the body is not JSON") from None
 
 
-def _okta(cid: int, secret: str):  # type: ignore[no-untyped-def]
+def _okta(found: Receiver, secret: str):  # type: ignore[no-untyped-def]
     challenge = request.headers.get(OKTA_CHALLENGE)
     if request.method == "GET":
         # Okta's one-time verification: echo the challenge as JSON (within its 3 s)
@@ -98,7 +98,7 @@ def _okta(cid: int, secret: str):  # type: ignore[no-untyped-def]
     return formats.okta(_json_body())
 
 
-def _graph(cid: int, secret: str):  # type: ignore[no-untyped-def]
+def _graph(found: Receiver, secret: str):  # type: ignore[no-untyped-def]
     token = request.args.get("validationToken")
     if token is not None:
         # Graph's validation of notificationUrl / lifecycleNotificationUrl: the decoded token,
@@ -115,7 +115,7 @@ def _graph(cid: int, secret: str):  # type: ignore[no-untyped-def]
         if lifecycle is None:
             named.merge(formats.graph_change(item))
         elif lifecycle in ("reauthorizationRequired", "subscriptionRemoved"):
-            subscribe_jobs.enqueue_renewal(cid, _redis())
+            subscribe_jobs.enqueue_renewal(found.connection_id, _redis())
             if lifecycle == "subscriptionRemoved":
                 named.merge(everything())  # changes between removal and re-creation
         elif lifecycle == "missed":
@@ -125,7 +125,7 @@ def _graph(cid: int, secret: str):  # type: ignore[no-untyped-def]
     return named
 
 
-def _google(cid: int, secret: str):  # type: ignore[no-untyped-def]
+def _google(found: Receiver, secret: str):  # type: ignore[no-untyped-def]
     if request.method != "POST":
         return _error(405, "Google delivers push messages by POST")
     if not same_secret(secret, request.headers.get("X-Goog-Channel-Token")):
@@ -138,9 +138,9 @@ def _google(cid: int, secret: str):  # type: ignore[no-untyped-def]
     return formats.google(state, _json_body())
 
 
-def _keycloak(cid: int, secret: str):  # type: ignore[no-untyped-def]
+def _keycloak(found: Receiver, secret: str):  # type: ignore[no-untyped-def]
     if "X-Keycloak-Signature" not in request.headers or "webhook-signature" in request.headers:
-        return _standard(cid, secret)
+        return _standard(found, secret)
     if request.method != "POST":
         return _error(405, "webhooks are POSTed")
     body = request.get_data(cache=True)
@@ -148,23 +148,24 @@ def _keycloak(cid: int, secret: str):  # type: ignore[no-untyped-def]
     parsed = _json_body()
     named = formats.keycloak(parsed)
     uid = parsed.get("uid") if isinstance(parsed, dict) else None
-    return _once(cid, uid[:255] if isinstance(uid, str) and uid else None, named)
+    return _once(found, uid[:255] if isinstance(uid, str) and uid else None, named)
 
 
-def _standard(cid: int, secret: str):  # type: ignore[no-untyped-def]
+def _standard(found: Receiver, secret: str):  # type: ignore[no-untyped-def]
     if request.method != "POST":
         return _error(405, "webhooks are POSTed")
     body = request.get_data(cache=True)
     message_id = verify(secret, {k.lower(): v for k, v in request.headers.items()}, body)
-    return _once(cid, message_id, formats.standard(_json_body()))
+    return _once(found, message_id, formats.standard(_json_body()))
 
 
-def _once(cid: int, message_id: str | None, named: Named):  # type: ignore[no-untyped-def]
+def _once(found: Receiver, message_id: str | None, named: Named):  # type: ignore[no-untyped-def]
     """`named`, unless this message id was accepted before: the id is the idempotency key
-    (Standard Webhooks), so a replay or a retry does nothing again."""
-    if message_id is None or not record.active(extensions.db, cid):
+    (Standard Webhooks), so a replay or a retry does nothing again. An inactive connection
+    keeps no id (it keeps nothing)."""
+    if message_id is None or found.inactive_reason() is not None:
         return named
-    if not record.first_delivery(extensions.db, cid, message_id):
+    if not record.first_delivery(extensions.db, found.connection_id, message_id):
         return jsonify(status="duplicate: already received, nothing done"), 200
     return named
 

@@ -8,9 +8,11 @@ import logging
 import types
 
 from gunicorn.config import Config
+from gunicorn.glogging import SafeAtoms
 
 from app import logs
 from app.access_log import ScrubbingLogger
+from app.logs import REDACTED
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJjbGllbnQtYSJ9.c2lnbmF0dXJl"
 
@@ -57,3 +59,20 @@ def test_gunicorn_access_log_is_scrubbed():
     line = logger.cfg.access_log_format % atoms
     assert TOKEN not in line and "jwt=[redacted]" in line
     assert all(TOKEN not in str(value) for value in atoms.values())
+
+
+def test_an_access_log_format_naming_secret_headers_logs_them_redacted():
+    config = Config()
+    config.set("access_log_format", '%(h)s "%(r)s" %({Authorization}i)s %({cookie}i)s %({x-none}i)s')
+    logger = ScrubbingLogger(config)
+    environ = {"REQUEST_METHOD": "POST", "RAW_URI": f"/webhooks/x?jwt={TOKEN}",
+               "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": "/webhooks/x",
+               "QUERY_STRING": f"jwt={TOKEN}", "REMOTE_ADDR": "127.0.0.1",
+               "HTTP_AUTHORIZATION": f"whsec_{TOKEN}", "HTTP_COOKIE": f"session={TOKEN}"}
+    req = types.SimpleNamespace(headers=[("AUTHORIZATION", f"whsec_{TOKEN}"),
+                                         ("COOKIE", f"session={TOKEN}")])
+    resp = types.SimpleNamespace(status="200 OK", sent=10, headers=[])
+    atoms = logger.atoms(resp, req, environ, datetime.timedelta(milliseconds=5))
+    line = config.access_log_format % SafeAtoms(atoms)
+    assert TOKEN not in line and line.count(REDACTED) == 3 and line.endswith(" -")
+    assert set(atoms) == {"h", "r", "{authorization}i", "{cookie}i"}, "only what the format names"

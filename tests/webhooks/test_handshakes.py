@@ -379,3 +379,36 @@ def test_an_unreadable_secret_is_a_clear_503_without_side_effect(hook_for):
     r = hook.post(body, standard_headers(hook.secret, body))
     assert r.status_code == 503 and "USERSYNC_SECRET_KEYS" in r.json()["error"]
     assert hook.side_effects() == NOTHING
+
+
+def test_after_a_rotation_the_old_secret_fails_at_once_though_it_was_just_used(hook_for, live):
+    from app import extensions
+    from app.models import Connection
+    from app.webhooks import endpoints
+
+    hook = hook_for("okta")
+    body = okta_delivery("user.lifecycle.deactivate", [{"id": "00u1", "type": "User"}])
+    assert hook.post(body, {"Authorization": hook.secret}).status_code == 200  # secret now in memory
+    with extensions.db.session() as session:
+        rotated = endpoints.rotate(session, session.get(Connection, hook.cid),
+                                   extensions.secrets.encrypt)
+        url = endpoints.url(live.url, rotated)
+        secret = extensions.secrets.decrypt(rotated.secret_encrypted)
+    assert hook.post(body, {"Authorization": hook.secret}).status_code == 404
+    assert requests.post(url, data=body, headers={"Authorization": hook.secret}, timeout=5).status_code == 401
+    assert requests.post(url, data=body, headers={"Authorization": secret}, timeout=5).status_code == 200
+
+
+def test_a_connection_disabled_after_a_delivery_takes_no_more(hook_for):
+    from app import extensions
+    from app.models import Connection
+
+    hook = hook_for("okta")
+    body = okta_delivery("user.lifecycle.deactivate", [{"id": "00u1", "type": "User"}])
+    assert hook.post(body, {"Authorization": hook.secret}).json()["status"] == "accepted"
+    with extensions.db.session() as session:
+        session.get(Connection, hook.cid).enabled = False
+    later = okta_delivery("user.lifecycle.deactivate", [{"id": "00u2", "type": "User"}])
+    r = hook.post(later, {"Authorization": hook.secret})
+    assert r.status_code == 200 and "not active" in r.json()["status"]
+    assert "u:00u2" not in hook.pending()

@@ -103,3 +103,17 @@ def test_resolve_is_pure_and_reads_the_snapshot_only_for_names():
         raise AssertionError("snapshot read for ids only")
 
     assert events.resolve({"u:a", "g:b"}, boom) == {"users": ["a"], "groups": ["b"]}
+
+
+def test_a_set_that_says_everything_stays_so(redis):
+    cid = add_connection("okta")
+    events.add(redis, cid, ["u:00u1", "g:00g1"])
+    assert events.add(redis, cid, ["*", "u:00u2"]) == 1
+    assert events.add(redis, cid, ["u:00u3"]) == 1, "a full run is due: nothing more to keep"
+    assert events.take(redis, cid) == {"*"}
+
+
+def test_one_delivery_naming_more_than_the_threshold_is_everything(redis):
+    cid = add_connection("okta")
+    assert events.add(redis, cid, [f"u:{i}" for i in range(events.THRESHOLD + 1)]) == 1
+    assert events.take(redis, cid) == {"*"}
