@@ -209,10 +209,10 @@ class KeycloakSource(HttpSource):
         return self.fetch() if pending is None else pending.apply(previous)
 
     def read_changes(self, cursor: str) -> PendingChanges | None:
-        """Admin events after the cursor's event, read before any base is loaded: the newest
-        event being the cursor's own means nothing changed (one small request). A log that
-        cannot be trusted (saving turned off, the cursor's event expired or cleared, a page
-        that keeps failing) is a full read, never a silent loss."""
+        """Admin events after the cursor's event, read before any base is loaded: a first page
+        (newest first) that starts with the cursor's own event means nothing changed. A log
+        that cannot be trusted (saving turned off, the cursor's event expired or cleared, a page
+        that keeps failing, a malformed event) is a full read, never a silent loss."""
         if not self.settings.get("use_admin_events") or not cursor.isdigit():
             return None
         full = PendingChanges(False, None, lambda previous: self.fetch())
@@ -220,14 +220,11 @@ class KeycloakSource(HttpSource):
         try:
             if not self._saves_admin_events():
                 return full
-            newest = int(self._newest_event())
-            if newest == since:
-                return PendingChanges(True, cursor, lambda previous: _moved(previous, cursor))
-            events = self._events_after(since) if newest > since else None
+            events = self._events_after(since)
         except SourceTransientError:
             return full
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            return full  # a malformed event: the next read starts over from a full one
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return full
         if events is None:
             return full
         new_cursor = str(max((int(e["time"]) for e in events), default=since))
@@ -311,9 +308,3 @@ def to_user(item: dict[str, Any]) -> User:
                 active=bool(item.get("enabled", True)))
 
 
-
-def _moved(previous: Snapshot, cursor: str) -> Snapshot:
-    """`previous` as it is, at `cursor` (no event since)."""
-    snapshot = copy_snapshot(previous)
-    snapshot.cursor = cursor
-    return snapshot
