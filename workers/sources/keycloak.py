@@ -42,7 +42,9 @@ class KeycloakSettings(Schema):
         "label": "Client secret", "secret": True, "help": "The client's credential secret."})
     use_admin_events = fields.Boolean(load_default=False, metadata={
         "label": "Incremental sync from admin events", "secret": False,
-        "help": "Read only the changes since the last sync. Needs 'Save admin events' on."})
+        "help": "Read only the changes since the last sync, from the realm's admin events. "
+                "Needs Realm settings > Events > Admin events settings > Save events on, and "
+                "sees only changes made through the admin console or API."})
     page_size = fields.Integer(load_default=1000, validate=validate.Range(min=10, max=1000),
                                metadata={"label": "Page size", "secret": False,
                                          "help": "Users or groups per request."})
@@ -221,10 +223,8 @@ class KeycloakSource(HttpSource):
             if not self._saves_admin_events():
                 return full
             events = self._events_after(since)
-        except SourceTransientError:
-            return full
-        except (KeyError, TypeError, ValueError, AttributeError):
-            return full
+        except (SourceTransientError, KeyError, TypeError, ValueError, AttributeError):
+            return full  # a page that keeps failing or a malformed event: no gap is trusted
         if events is None:
             return full
         new_cursor = str(max((int(e["time"]) for e in events), default=since))
