@@ -13,7 +13,9 @@ read, a new source (as a new run builds one) is asked what the engine asks it,
 `read_changes(cursor)`, or `fetch_changes` when that gives None (or `fetch` without a cursor).
 Per kind: `path` (which of those answered), `unchanged` (the change read was empty), `requests`,
 `seconds`, and `cpu_seconds` (this process's CPU: the source and the sandbox serving it), with
-`full_read_requests` (the sandbox's `min_requests`) for scale. LDAP is left out of this mode.
+`full_read_requests` (the sandbox's `min_requests`) for scale, and `base_decode_cpu_seconds`:
+what decoding the stored base costs the engine on top, spent only when the read was not empty
+(0 otherwise; planning, skipped likewise, is not counted). LDAP is left out of this mode.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sandbox.idps as idps  # noqa: E402
 from sandbox.idps.directory import Directory  # noqa: E402
 from workers.sources import registry  # noqa: E402
+from workers.sync import snapshots as stored_base  # noqa: E402
 
 
 def sandbox_modules() -> dict[str, ModuleType]:
@@ -89,8 +92,15 @@ def measure_no_op(module: ModuleType, directory: Directory, latency: float) -> d
             source.fetch()
         cpu, seconds = time.process_time() - cpu, time.perf_counter() - started
         served = handle.requests
+    decode_cpu = 0.0
+    if not unchanged:  # the engine loads its stored base before it applies a change read
+        blob = stored_base.encode(first)
+        decode_cpu = time.process_time()
+        stored_base.decode(blob, first.cursor)
+        decode_cpu = time.process_time() - decode_cpu
     return {"path": path, "unchanged": unchanged, "requests": served,
             "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+            "base_decode_cpu_seconds": round(decode_cpu, 3),
             "full_read_requests": module.min_requests(directory)}
 
 
