@@ -1,10 +1,4 @@
-"""Change reads of a SCIM 2.0 service provider: resources filtered on meta.lastModified since the cursor (RFC 7644 3.4.2.2), and totals that reveal deletions.
-
-A filter cannot show a deleted resource, so each read also asks /Users and /Groups for their
-totalResults (one id per answer). Nothing changed when both filters come back empty and both
-totals are the cursor's; when a total does not add up after the changes are applied, the id
-listings are read to find what went away.
-"""
+"""Change reads of a SCIM 2.0 service provider: resources filtered on meta.lastModified since the cursor (RFC 7644 3.4.2.2), and totals that reveal deletions."""
 
 from __future__ import annotations
 
@@ -34,7 +28,11 @@ def total(reader: ScimReader, path: str) -> int:
 
 def read_changes(reader: ScimReader, cursor: str, fetch: Fetch) -> PendingChanges | None:
     """The users and groups modified since the cursor, and both totals, read side by side;
-    None for a cursor this version did not write (the run then reads in full)."""
+    None for a cursor this version did not write (the run then reads in full).
+
+    A filter cannot show a deleted resource, hence the totals (one id per answer): nothing
+    changed when both filters come back empty and both totals are the cursor's; when a total
+    does not add up after the changes are applied, the id listings find what went away."""
     last = ScimCursor.parse(cursor)
     if last is None:
         return None
