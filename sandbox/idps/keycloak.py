@@ -28,10 +28,13 @@ def _user(p: Person) -> dict[str, Any]:
 class KeycloakState:
     """The directory as Keycloak sees it, plus the admin-event log tests append to."""
 
-    def __init__(self, directory: Directory, legacy: bool, roles: set[str]):
+    def __init__(self, directory: Directory, legacy: bool, roles: set[str],
+                 admin_events: bool = True):
         self.directory = directory
         self.legacy = legacy
         self.roles = roles
+        self.admin_events = admin_events
+        """Realm settings > Events > Admin events settings > Save events."""
         self.events: list[dict[str, Any]] = []
 
     def path(self, team: Team) -> str:
@@ -67,6 +70,8 @@ class KeycloakState:
 
     def record(self, operation: str, resource_type: str, path: str) -> None:
         """Append an admin event (what Keycloak saves when 'Save admin events' is on)."""
+        if not self.admin_events:
+            return
         self.events.append({"time": int(time.time() * 1000), "realmId": REALM,
                             "operationType": operation, "resourceType": resource_type,
                             "resourcePath": path})
@@ -104,7 +109,8 @@ def create_app(state: KeycloakState, tokens: TokenIssuer) -> Flask:
             return jsonify(error="HTTP 401 Unauthorized"), 401
         if request.view_args and request.view_args.get("realm") not in (None, REALM):
             return jsonify(error="Realm not found."), 404
-        needed = "view-events" if request.path.endswith("/admin-events") else "view-users"
+        needed = ("view-events" if request.path.endswith(("/admin-events", "/events/config"))
+                  else "view-users")
         if needed not in state.roles:
             return jsonify(error="HTTP 403 Forbidden"), 403
         return None
@@ -183,9 +189,21 @@ def create_app(state: KeycloakState, tokens: TokenIssuer) -> Flask:
         first, size = page_bounds(request.args, "first", "max", 100, MAX_PAGE)
         wanted = set(request.args.getlist("resourceTypes"))
         since = _date_from(request.args.get("dateFrom"))
+        direction = request.args.get("direction", "desc")
+        if direction not in ("asc", "desc"):
+            return jsonify(error="Invalid value for sortDirection, expected value is asc or "
+                                 "desc"), 400
         events = [e for e in reversed(state.events)  # Keycloak lists newest first
                   if (not wanted or e["resourceType"] in wanted) and e["time"] >= since]
+        if direction == "asc":
+            events.reverse()
         return jsonify(events[first:first + size])
+
+    @app.get(f"{admin}/events/config")
+    def events_config(realm: str):
+        return jsonify({"eventsEnabled": False, "eventsListeners": ["jboss-logging"],
+                        "enabledEventTypes": [], "adminEventsEnabled": state.admin_events,
+                        "adminEventsDetailsEnabled": False})
 
     return app
 
@@ -201,9 +219,11 @@ def _date_from(value: str | None) -> int:
 
 @contextmanager
 def serve(directory: Directory, *, latency: float = 0.0, legacy: bool = False,
-          roles: tuple[str, ...] = ("view-users", "view-events")) -> Iterator[SandboxHandle]:
-    """Serve `directory` as realm `acme`; `legacy` plays Keycloak < 23 (inline subGroups)."""
-    state = KeycloakState(directory, legacy, set(roles))
+          roles: tuple[str, ...] = ("view-users", "view-events"),
+          admin_events: bool = True) -> Iterator[SandboxHandle]:
+    """Serve `directory` as realm `acme`; `legacy` plays Keycloak < 23 (inline subGroups);
+    `admin_events` is the realm's 'Save events' switch for admin events."""
+    state = KeycloakState(directory, legacy, set(roles), admin_events)
     tokens = TokenIssuer(lifetime=300)
 
     def settings(url: str) -> dict[str, Any]:

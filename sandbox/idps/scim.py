@@ -275,8 +275,9 @@ def serve(directory: Directory, *, latency: float = 0.0, auth: str = "bearer",
 
 
 def min_requests(directory: Directory, max_page: int = MAX_PAGE) -> int:
-    """User pages + group pages (members come inside the group listing); no token call."""
-    return _pages(len(directory.people), max_page) + _pages(len(directory.teams), max_page)
+    """ServiceProviderConfig (whether a change cursor can be kept) + user pages + group pages
+    (members come inside the group listing); no token call."""
+    return 1 + _pages(len(directory.people), max_page) + _pages(len(directory.teams), max_page)
 
 
 def _pages(n: int, size: int) -> int:

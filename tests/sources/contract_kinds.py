@@ -29,6 +29,8 @@ class Served:
     handle: SandboxHandle | None = None
     touch: Callable[[Person, Team], None] = lambda person, team: None
     """Tell the IdP what changed (a person renamed and added to a team) where it logs changes."""
+    retire: Callable[[Person, Team], None] = lambda person, team: None
+    """Likewise for a person deactivated and a team deleted."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ class Kind:
         "backoff": TINY_BACKOFF, "sleep": sleeps}
     incremental: dict[str, Any] = field(default_factory=dict)
     """Extra settings for the change read (Keycloak reads admin events only when asked)."""
+    quiet_requests: int | None = None
+    """The most requests a new run's `read_changes` makes on an unchanged directory, its token
+    call included; None when the kind reads changes only together with its base."""
 
 
 def _http(module: Any, oauth_option: dict[str, Any] | None = None,
@@ -78,7 +83,11 @@ def _keycloak(directory: Directory, oauth: bool = False, app: Any = None
             state.record("UPDATE", "USER", f"users/{person.id}")
             state.record("CREATE", "GROUP_MEMBERSHIP", f"users/{person.id}/groups/{team.id}")
 
-        yield Served(dict(handle.settings), handle, touch)
+        def retire(person: Person, team: Team) -> None:
+            state.record("UPDATE", "USER", f"users/{person.id}")
+            state.record("DELETE", "GROUP", f"groups/{team.id}")
+
+        yield Served(dict(handle.settings), handle, touch, retire)
 
 
 def ldif(directory: Directory) -> str:
@@ -173,15 +182,15 @@ def _depth(directory: Directory, team: Team) -> int:
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
-    Kind("okta", _http(okta, {"oauth": True}), nests=False, tokens="oauth",
+    Kind("okta", _http(okta, {"oauth": True}), nests=False, tokens="oauth", quiet_requests=2,
          wrong_credentials=lambda s: {**s, "api_token": "wrong"},
          unreachable=lambda url, s: {"org_url": url, "api_token": "t"}),
     Kind("keycloak", _keycloak, {"page_size": 10}, tokens="default",
          wrong_credentials=lambda s: {**s, "client_secret": "wrong"},
          unreachable=lambda url, s: {"base_url": url, "realm": "r", "client_id": "c",
                                   "client_secret": "s"},
-         incremental={"use_admin_events": True}),
-    Kind("entra", _http(entra), tokens="default",
+         incremental={"use_admin_events": True}, quiet_requests=3),
+    Kind("entra", _http(entra), tokens="default", quiet_requests=3,
          wrong_credentials=lambda s: {**s, "client_secret": "wrong"},
          unreachable=lambda url, s: {"tenant": "t", "client_id": "c", "client_secret": "s",
                                   "login_url": url, "graph_url": url}),
@@ -189,9 +198,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          wrong_credentials=lambda s: {**s, "admin_email": "nobody@example.com"},
          unreachable=lambda url, s: {**s, "token_url": f"{url}/token", "api_url": url}),
     Kind("oracle", _http(oracle), {"page_size": 10}, nests=False, tokens="default",
+         quiet_requests=5,
          wrong_credentials=lambda s: {**s, "client_secret": "wrong"},
          unreachable=lambda url, s: {"domain_url": url, "client_id": "c", "client_secret": "s"}),
     Kind("scim_pull", _http(scim, {"auth": "oauth"}), {"page_size": 10}, tokens="oauth",
+         quiet_requests=4,
          wrong_credentials=lambda s: {**s, "token": "wrong"},
          unreachable=lambda url, s: {"base_url": f"{url}/scim/v2", "token": "t"}),
     Kind("custom_rest", _http(custom_rest, oauth_extra="oauth"), {"page_size": 10},
@@ -214,4 +225,14 @@ def renamed(directory: Directory) -> tuple[Person, Team]:
     person.family_name, person.updated = "Renamed", later
     team.member_ids.append(person.id)
     team.updated = later
+    return person, team
+
+
+def retired(directory: Directory, spared: Team) -> tuple[Person, Team]:
+    """Deletions every IdP can show: a person deactivated, a team (no parent of any) deleted."""
+    person = directory.person_list()[2]
+    person.active, person.updated = False, time.time() + 2
+    team = next(t for t in directory.team_list() if t is not spared and t.member_ids
+                and not directory.children(t.id))
+    del directory.teams[team.id]
     return person, team

@@ -15,7 +15,7 @@ import pytest
 
 from sandbox.idps.directory import Directory
 from tests.sources.conftest import RecordingSleep
-from tests.sources.contract_kinds import KINDS, Kind, Served, renamed
+from tests.sources.contract_kinds import KINDS, Kind, Served, renamed, retired
 from tests.sources.slapd import free_port
 from workers.sources import registry
 from workers.sources.base import Source
@@ -150,6 +150,49 @@ def test_the_change_read_ends_where_a_full_read_would(kind, idp, directory):
     assert_reads(changed, directory, kind)
     if cls.supports_incremental:
         assert changed.incremental and changed.cursor
+
+
+def reads_changes_first(kind: Kind) -> None:
+    if kind.quiet_requests is None:
+        pytest.skip(f"{kind.name} reads changes only together with its stored base")
+
+
+def test_an_unchanged_directory_reads_as_no_change(kind, idp):
+    reads_changes_first(kind)
+    first = build(kind, idp.settings, **kind.incremental).fetch()
+    before = idp.handle.requests
+    pending = build(kind, idp.settings, **kind.incremental).read_changes(first.cursor)
+    assert pending is not None and pending.empty and pending.cursor
+    assert idp.handle.requests - before <= kind.quiet_requests
+    again = pending.apply(first)
+    assert again.incremental and again.cursor == pending.cursor
+    assert by_name(again) == by_name(first)
+
+
+def test_changes_read_first_are_picked_up_then_quiet(kind, idp, directory):
+    reads_changes_first(kind)
+    first = build(kind, idp.settings, **kind.incremental).fetch()
+    person, team = renamed(directory)
+    idp.touch(person, team)
+    leaver, gone = retired(directory, spared=team)
+    idp.retire(leaver, gone)
+    pending = build(kind, idp.settings, **kind.incremental).read_changes(first.cursor)
+    assert pending is not None and not pending.empty
+    changed = pending.apply(first)
+    assert_reads(changed, directory, kind)
+    assert changed.incremental and gone.id not in changed.groups
+    after = build(kind, idp.settings, **kind.incremental).read_changes(changed.cursor)
+    assert after is not None and after.empty
+
+
+def test_a_cursor_the_source_cannot_use_is_a_full_read(kind, idp, directory):
+    reads_changes_first(kind)
+    source = build(kind, idp.settings, **kind.incremental)
+    first = source.fetch()
+    assert source.read_changes("not a cursor") is None
+    full = source.fetch_changes(first, "not a cursor")
+    assert_reads(full, directory, kind)
+    assert not full.incremental and full.cursor
 
 
 # -- one user, one group ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from tests.sources.conftest import (
 )
 from workers.sources.base import secret_fields
 from workers.sources.keycloak import KeycloakSettings, KeycloakSource
+from workers.sync.model import Snapshot
 
 
 def make_source(settings: dict, sleeps=None, **extra) -> KeycloakSource:
@@ -102,3 +103,42 @@ def test_settings_schema_flags_secret_and_validates():
         KeycloakSettings().load({"base_url": "not a url", "realm": ""})
     assert {"base_url", "realm", "client_id", "client_secret"} <= set(err.value.messages)
     assert_form_metadata(KeycloakSettings)
+
+
+def test_change_read_without_new_events_is_two_requests(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        state = idp.extra["state"]
+        state.record("UPDATE", "USER", f"users/{small_directory.person_list()[0].id}")
+        source = make_source(idp.settings, use_admin_events=True)
+        first = source.fetch()
+        idp.reset()
+        pending = source.read_changes(first.cursor)
+        assert pending is not None and pending.empty and pending.cursor == first.cursor
+        assert idp.requests == 2  # events/config and the newest page of events
+
+
+def test_a_gap_in_the_event_log_is_a_full_read(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        state = idp.extra["state"]
+        state.record("UPDATE", "USER", f"users/{small_directory.person_list()[0].id}")
+        source = make_source(idp.settings, use_admin_events=True)
+        first = source.fetch()
+        state.events.clear()  # expired or cleared: what happened since cannot be known
+        newcomer = small_directory.add_person("late")
+        state.record("CREATE", "USER", f"users/{newcomer.id}")
+        full = source.fetch_changes(first, first.cursor)
+        assert not full.incremental and newcomer.id in full.users
+        assert_matches(full, small_directory)
+
+
+def test_admin_events_not_saved_means_no_cursor_and_a_clear_check(small_directory):
+    with sandbox.serve(small_directory, admin_events=False) as idp:
+        source = make_source(idp.settings, use_admin_events=True)
+        check = source.test_connection()
+        assert (check.ok, check.reason) == (False, "config")
+        assert "Save events" in check.message
+        assert source.fetch().cursor is None
+        assert make_source(idp.settings).test_connection().ok  # full reads need no events
+        pending = source.read_changes("1700000000000")
+        assert pending is not None and not pending.empty
+        assert not pending.apply(Snapshot()).incremental

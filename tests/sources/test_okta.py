@@ -108,3 +108,35 @@ def test_settings_schema(rsa_key):
     assert OktaSettings().load({"org_url": "https://a.okta.com", "auth_method": "oauth",
                                 "client_id": "x", "private_key": rsa_key})["dpop"] is True
     assert_form_metadata(OktaSettings)
+
+
+def test_change_read_sees_a_deleted_group_and_then_nothing(directory):
+    with sandbox.serve(directory) as idp:
+        source = make_source(idp.settings)
+        first = source.fetch()
+        idp.reset()
+        quiet = source.read_changes(first.cursor)
+        assert quiet is not None and quiet.empty and idp.requests == 2
+        gone = directory.team_list()[4]
+        del directory.teams[gone.id]  # a filter never shows it: the group list does
+        pending = source.read_changes(quiet.cursor)
+        assert pending is not None and not pending.empty
+        idp.reset()
+        second = pending.apply(first)
+        assert gone.id not in second.groups and idp.requests == 0  # no member list re-read
+        assert_matches(second, directory)
+
+
+def test_users_changed_inside_the_clock_margin_are_applied_once(directory):
+    with sandbox.serve(directory) as idp:
+        source = make_source(idp.settings)
+        first = source.fetch()
+        person = directory.person_list()[7]
+        person.family_name, person.updated = "Moved", time.time()
+        pending = source.read_changes(first.cursor)
+        assert pending is not None and not pending.empty
+        second = pending.apply(first)
+        assert second.users[person.id].display_name.endswith("Moved")
+        # the search still answers with them (their stamp is inside the margin): not news
+        again = source.read_changes(second.cursor)
+        assert again is not None and again.empty

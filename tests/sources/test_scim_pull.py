@@ -41,7 +41,7 @@ def test_members_asked_for_when_lists_leave_them_out(small_directory, mode):
         source = make_source(idp.settings)
         assert_matches(source.fetch(), small_directory)
         extra = len(small_directory.teams) if mode == "never" else 0
-        assert source.requests == 8 + extra
+        assert source.requests == 9 + extra  # ServiceProviderConfig, 6 user pages, 2 group pages
 
 
 @pytest.mark.parametrize("expire_on", [2, 3, 5])
@@ -122,3 +122,32 @@ def test_settings_schema():
             ScimPullSettingsSchema().load(bad)
     with pytest.raises(SourceConfigError, match="token"):
         ScimPullSource({"base_url": "https://x.example"}).fetch()
+
+
+def test_a_deletion_alone_is_seen_by_the_totals(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        source = make_source(idp.settings)
+        first = source.fetch()
+        gone = small_directory.person_list()[5]
+        del small_directory.people[gone.id]  # no filter shows it: only /Users' total moves
+        idp.reset()
+        pending = source.read_changes(first.cursor)
+        assert pending is not None and not pending.empty
+        assert idp.requests == 4  # two filtered lists, two totals
+        second = pending.apply(first)
+        assert_matches(second, small_directory)
+        assert gone.id not in second.users and second.incremental
+        quiet = source.read_changes(second.cursor)
+        assert quiet is not None and quiet.empty
+
+
+def test_a_server_that_stops_filtering_is_read_in_full(small_directory):
+    with sandbox.serve(small_directory) as idp:
+        source = make_source(idp.settings)
+        first = source.fetch()
+        idp.extra["state"].filtering = False  # now answers 400 invalidFilter
+        pending = source.read_changes(first.cursor)
+        assert pending is not None and not pending.empty
+        full = pending.apply(first)
+        assert_matches(full, small_directory)
+        assert not full.incremental and full.cursor is None

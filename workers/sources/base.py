@@ -90,8 +90,10 @@ class Source(ABC):
     A subclass sets `kind` (the name of its module), `label` and `settings_schema` (a
     marshmallow schema whose fields carry `metadata={"label": ..., "help": ..., "secret": bool}`),
     and fills two holes: `check()` (the steps of the connection test, returning the success
-    sentence) and `fetch()`. A source the IdP lets read changes only sets
-    `supports_incremental = True` and overrides `fetch_changes()`; one that can read a single
+    sentence) and `fetch()`. A source the IdP lets read changes sets
+    `supports_incremental = True` and overrides `fetch_changes()`, best through
+    `read_changes()` (read first, applied later: a run then sees "no change" without loading
+    its stored base); one that can read a single
     user or group sets `supports_targeted = True` and overrides `fetch_user()` and `fetch_group()`.
 
     `settings` are loaded once, by the schema, into a frozen `Settings` object (a raw mapping

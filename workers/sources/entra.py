@@ -28,6 +28,7 @@ from workers.sources.http import (
     convert,
     copy_snapshot,
     drain,
+    incomplete_copy,
     response_detail,
     workers_field,
 )
@@ -261,7 +262,7 @@ class EntraSource(HttpSource):
             new_groups = self._follow(groups_link, group_items.append)
         except SourceTransientError as exc:
             message = f"reading changes: {exc.message}"
-            return PendingChanges(False, None, lambda previous: _incomplete(previous, message))
+            return PendingChanges(False, None, lambda previous: incomplete_copy(previous, message))
         except SourceError as exc:
             if getattr(exc, "status", None) == 410:  # delta token expired: Graph wants a resync
                 return PendingChanges(False, None, lambda previous: self.fetch())
@@ -280,12 +281,6 @@ class EntraSource(HttpSource):
         if "@odata.deltaLink" not in last:
             raise SourceError("Graph ended a delta round without a deltaLink.")
         return last["@odata.deltaLink"]
-
-
-def _incomplete(previous: Snapshot, message: str) -> Snapshot:
-    snapshot = copy_snapshot(previous)
-    snapshot.mark_incomplete(message)
-    return snapshot
 
 
 def _applied(previous: Snapshot, user_items: list[dict[str, Any]],

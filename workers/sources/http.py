@@ -416,6 +416,14 @@ def copy_snapshot(previous: Snapshot) -> Snapshot:
                     cursor=previous.cursor, incremental=True)
 
 
+def incomplete_copy(previous: Snapshot, message: str) -> Snapshot:
+    """`previous` again, marked incomplete: a change read failed, so no removal may follow and
+    the stored base (with its cursor) stays for the next run."""
+    snapshot = copy_snapshot(previous)
+    snapshot.mark_incomplete(message)
+    return snapshot
+
+
 def _proxy_configured() -> bool:
     return any(k.lower() in ("http_proxy", "https_proxy", "all_proxy") for k in os.environ)
 

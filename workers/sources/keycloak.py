@@ -8,11 +8,12 @@ from urllib.parse import quote
 
 from marshmallow import Schema, fields, validate
 
-from workers.sources.base import SourceError, SourceNotFound
+from workers.sources.base import PendingChanges, SourceConfigError, SourceError, SourceNotFound
 from workers.sources.http import (
     ClientCredentialsAuth,
     HttpClient,
     HttpSource,
+    SourceTransientError,
     Token,
     convert,
     copy_snapshot,
@@ -41,7 +42,9 @@ class KeycloakSettings(Schema):
         "label": "Client secret", "secret": True, "help": "The client's credential secret."})
     use_admin_events = fields.Boolean(load_default=False, metadata={
         "label": "Incremental sync from admin events", "secret": False,
-        "help": "Read only the changes since the last sync. Needs 'Save admin events' on."})
+        "help": "Read only the changes since the last sync, from the realm's admin events. "
+                "Needs Realm settings > Events > Admin events settings > Save events on, and "
+                "sees only changes made through the admin console or API."})
     page_size = fields.Integer(load_default=1000, validate=validate.Range(min=10, max=1000),
                                metadata={"label": "Page size", "secret": False,
                                          "help": "Users or groups per request."})
@@ -87,15 +90,24 @@ class KeycloakSource(HttpSource):
     def check(self) -> str:
         self.client.get_json("users", {"first": 0, "max": 1, "briefRepresentation": "true"})
         self.client.get_json("groups", {"first": 0, "max": 1, "briefRepresentation": "true"})
-        if self.settings.get("use_admin_events"):
-            self.client.get_json("admin-events", {"first": 0, "max": 1})
-        return f"Connected to realm {self.settings['realm']!r}: users and groups are readable."
+        if not self.settings.get("use_admin_events"):
+            return f"Connected to realm {self.settings['realm']!r}: users and groups are readable."
+        if not self._saves_admin_events():
+            raise SourceConfigError(
+                f"Realm {self.settings['realm']!r} does not save admin events, so incremental "
+                f"sync would miss changes: turn on Realm settings > Events > Admin events "
+                f"settings > Save events, or turn incremental sync off.")
+        self._newest_event()
+        return (f"Connected to realm {self.settings['realm']!r}: users, groups and admin "
+                f"events are readable.")
 
     # -- full read ---------------------------------------------------------------------
 
     def fetch(self) -> Snapshot:
         snapshot = Snapshot()
-        cursor = self._newest_event() if self.settings.get("use_admin_events") else None
+        # without saved admin events no cursor can be trusted: every run then reads in full
+        cursor = (self._newest_event() if self.settings.get("use_admin_events")
+                  and self._saves_admin_events() else None)
         for user in convert(drain(self._pages("users"), snapshot, "users"), to_user, snapshot,
                             "user"):
             snapshot.add_user(user)
@@ -183,34 +195,67 @@ class KeycloakSource(HttpSource):
 
     # -- incremental -------------------------------------------------------------------
 
+    def _saves_admin_events(self) -> bool:
+        """GET events/config (role view-events): whether the realm records admin events."""
+        config = self.client.get_json("events/config")
+        return isinstance(config, dict) and config.get("adminEventsEnabled") is True
+
     def _newest_event(self) -> str:
-        events = self.client.get_json("admin-events", {"first": 0, "max": 1,
+        events = self.client.get_json("admin-events", {"first": 0, "max": 1, "direction": "desc",
                                                        "resourceTypes": EVENT_TYPES})
         # with no event yet, every later event is news: "0" avoids trusting our own clock
         return str(events[0]["time"]) if events else "0"
 
     def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
-        if (not self.settings.get("use_admin_events") or not cursor.isdigit()
-                or not previous.complete):
-            return self.fetch()
+        pending = self.read_changes(cursor)
+        return self.fetch() if pending is None else pending.apply(previous)
+
+    def read_changes(self, cursor: str) -> PendingChanges | None:
+        """Admin events after the cursor's event, read before any base is loaded: a first page
+        (newest first) that starts with the cursor's own event means nothing changed. A log
+        that cannot be trusted (saving turned off, the cursor's event expired or cleared, a page
+        that keeps failing, a malformed event) is a full read, never a silent loss."""
+        if not self.settings.get("use_admin_events") or not cursor.isdigit():
+            return None
+        full = PendingChanges(False, None, lambda previous: self.fetch())
         since = int(cursor)
-        probe = Snapshot()
+        try:
+            if not self._saves_admin_events():
+                return full
+            events = self._events_after(since)
+        except (SourceTransientError, KeyError, TypeError, ValueError, AttributeError):
+            return full  # a page that keeps failing or a malformed event: no gap is trusted
+        if events is None:
+            return full
+        new_cursor = str(max((int(e["time"]) for e in events), default=since))
+        return PendingChanges(not events, new_cursor,
+                              lambda previous: self._applied(previous, events, new_cursor))
+
+    def _events_after(self, since: int) -> list[dict[str, Any]] | None:
+        """The events newer than `since`, newest first, paged until the event at `since`;
+        None when the log no longer reaches back to it (a gap)."""
         day = time.strftime("%Y-%m-%d", time.gmtime(since / 1000 - 86_400))
-        events = drain(self.client.pages_offset(
-            "admin-events", {"resourceTypes": EVENT_TYPES, "dateFrom": day},
-            page_size=self.page_size), probe, "admin events")
-        if not probe.complete:
-            return self.fetch()  # a gap in the event log must not become a silent loss
+        pages = self.client.pages_offset(
+            "admin-events", {"resourceTypes": EVENT_TYPES, "dateFrom": day, "direction": "desc"},
+            page_size=self.page_size)
+        fresh: list[dict[str, Any]] = []
+        for page in pages:
+            fresh += [e for e in page if int(e["time"]) > since]
+            if any(int(e["time"]) <= since for e in page):
+                return fresh
+        return fresh if since == 0 else None
+
+    def _applied(self, previous: Snapshot, events: list[dict[str, Any]], cursor: str) -> Snapshot:
+        if not previous.complete:
+            return self.fetch()
         snapshot = copy_snapshot(previous)
         try:
-            fresh = sorted((e for e in events if int(e.get("time", 0)) > since),
-                           key=lambda e: int(e["time"]))
-            self._apply_events(snapshot, fresh)
+            self._apply_events(snapshot, sorted(events, key=lambda e: int(e["time"])))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             snapshot.mark_incomplete(f"Keycloak sent a malformed admin event "
                                      f"({type(exc).__name__}: {exc}); the next sync reads all")
             return snapshot
-        snapshot.cursor = str(int(fresh[-1]["time"])) if fresh else cursor
+        snapshot.cursor = cursor
         return snapshot
 
     def _apply_events(self, snapshot: Snapshot, events: list[dict[str, Any]]) -> None:
@@ -261,4 +306,5 @@ def to_user(item: dict[str, Any]) -> User:
     return User(id=item["id"], email=item.get("email") or "",
                 display_name=name or item.get("username") or "",
                 active=bool(item.get("enabled", True)))
+
 

@@ -1,4 +1,4 @@
-"""Okta source: SSWS token or OAuth service app (private_key_jwt, DPoP), Link paging, lastUpdated incremental."""
+"""Okta source: SSWS token or OAuth service app (private_key_jwt, DPoP), Link paging, changes by lastUpdated and the group list."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from workers.sources.base import SourceConfigError, SourceError, SourcePermissionError
+from workers.sources.base import (
+    PendingChanges,
+    SourceConfigError,
+    SourceError,
+    SourcePermissionError,
+)
 from workers.sources.http import (
     Auth,
     ClientCredentialsAuth,
@@ -27,9 +31,19 @@ from workers.sources.http import (
     convert,
     copy_snapshot,
     drain,
+    incomplete_copy,
     response_detail,
     token_from_response,
     workers_field,
+)
+from workers.sources.okta_changes import (
+    OktaCursor,
+    after,
+    fresh,
+    groups_digest,
+    parse_cursor,
+    seen_after,
+    stamp,
 )
 from workers.sources.records import strict
 from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
@@ -176,7 +190,8 @@ class OktaSource(HttpSource):
         return f"Connected to {self.settings['org_url']}: users and groups are readable."
 
     def fetch(self) -> Snapshot:
-        snapshot = Snapshot(cursor=_stamp(time.time() - CLOCK_MARGIN))
+        snapshot = Snapshot()
+        since = stamp(time.time() - CLOCK_MARGIN)  # taken first: nothing changed during the read is lost
         users = drain(self._pages("users", limit=USERS_PAGE), snapshot, "users")
         for user in convert(users, to_user, snapshot, "user"):
             snapshot.add_user(user)
@@ -184,6 +199,7 @@ class OktaSource(HttpSource):
         for group in convert(groups, to_group, snapshot, "group"):
             snapshot.add_group(group)
         self._read_members(snapshot, list(snapshot.groups))
+        snapshot.cursor = OktaCursor(since, groups_digest(groups), seen_after(users, since)).encode()
         return snapshot
 
     def _pages(self, path: str, **params: Any) -> Iterator[list]:
@@ -225,28 +241,54 @@ class OktaSource(HttpSource):
     # -- changes ---------------------------------------------------------------------------
 
     def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
-        if not previous.complete or _parse(cursor) is None:
+        pending = self.read_changes(cursor)
+        return self.fetch() if pending is None else pending.apply(previous)
+
+    def read_changes(self, cursor: str) -> PendingChanges | None:
+        """The users search since the cursor and the (cheap) group list, read first: no fresh
+        user and the same group list mean nothing changed. Deleted groups show as missing from
+        the list, which is why it is read whole."""
+        last = parse_cursor(cursor)
+        if last is None:
+            return None
+        probe = Snapshot()
+        since = max(stamp(time.time() - CLOCK_MARGIN), last.since)  # before reading: lose nothing
+        search = f'lastUpdated gt "{last.since}"'
+        user_items = drain(self._pages("users", search=search, limit=USERS_PAGE), probe,
+                           "changed users")
+        group_items = drain(self._pages("groups", limit=GROUPS_PAGE), probe, "groups")
+        if not probe.complete:
+            message = "; ".join(probe.errors)
+            return PendingChanges(False, None, lambda previous: incomplete_copy(previous, message))
+        users = fresh(user_items, last.seen)
+        digest = groups_digest(group_items)
+        new_cursor = OktaCursor(since, digest, seen_after(user_items, since)).encode()
+        groups_same = digest == last.groups
+        return PendingChanges(
+            not users and groups_same, new_cursor,
+            lambda previous: self._applied(previous, users, None if groups_same else group_items,
+                                           last.since, new_cursor))
+
+    def _applied(self, previous: Snapshot, user_items: list[dict[str, Any]],
+                 group_items: list[dict[str, Any]] | None, since: str, cursor: str) -> Snapshot:
+        """`previous` with the changed users and, when the group list changed, its groups;
+        members are read again for new groups and those with a later lastMembershipUpdated."""
+        if not previous.complete:
             return self.fetch()
         snapshot = copy_snapshot(previous)
-        snapshot.cursor = _stamp(time.time() - CLOCK_MARGIN)
-        since = f'lastUpdated gt "{cursor}"'
-        changed_users = drain(self._pages("users", search=since, limit=USERS_PAGE), snapshot,
-                              "changed users")
-        for user in convert(changed_users, to_user, snapshot, "user"):
+        for user in convert(user_items, to_user, snapshot, "user"):
             snapshot.add_user(user)
-        # Deleted groups leave no trace in a filter, so the (cheap) group list is read whole.
-        groups = drain(self._pages("groups", limit=GROUPS_PAGE), snapshot, "groups")
-        if not snapshot.complete:
-            return snapshot
-        current = {g.id: g for g in convert(groups, to_group, snapshot, "group")}
-        stamps = {g.get("id"): g.get("lastMembershipUpdated") for g in groups}
-        snapshot.groups = {}
-        snapshot.members = {gid: ids for gid, ids in snapshot.members.items() if gid in current}
-        for group in current.values():
-            snapshot.add_group(group)
-        changed = [gid for gid in current
-                   if gid not in previous.groups or _after(stamps.get(gid), cursor)]
-        self._read_members(snapshot, changed)
+        if group_items is not None:
+            current = {g.id: g for g in convert(group_items, to_group, snapshot, "group")}
+            stamps = {g.get("id"): g.get("lastMembershipUpdated") for g in group_items}
+            snapshot.groups = {}
+            snapshot.members = {gid: ids for gid, ids in snapshot.members.items()
+                                if gid in current}
+            for group in current.values():
+                snapshot.add_group(group)
+            self._read_members(snapshot, [gid for gid in current if gid not in previous.groups
+                                          or after(stamps.get(gid), since)])
+        snapshot.cursor = cursor
         return snapshot
 
 
@@ -263,21 +305,3 @@ def to_user(item: dict[str, Any]) -> User:
 def to_group(item: dict[str, Any]) -> Group:
     """Okta groups are flat."""
     return Group(id=item["id"], name=(item.get("profile") or {}).get("name") or item["id"])
-
-
-def _stamp(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _parse(value: str | None) -> float | None:
-    try:
-        return datetime.strptime(value or "", "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-            tzinfo=UTC).timestamp()
-    except ValueError:
-        return None
-
-
-def _after(value: str | None, cursor: str) -> bool:
-    stamp, since = _parse(value), _parse(cursor)
-    return stamp is None or since is None or stamp > since
-

@@ -5,7 +5,8 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import ClassVar
 
-from workers.sources import scim_slices
+from workers.sources import scim_changes, scim_slices
+from workers.sources.base import PendingChanges
 from workers.sources.http import HttpSource
 from workers.sources.scim_paging import ScimReader, check_listing
 from workers.sync.model import GroupSlice, Snapshot, UserSlice
@@ -37,13 +38,15 @@ class ScimApiSource(HttpSource):
         return f"Connected to {self.place}: {users} users and {groups} groups."
 
     def fetch(self) -> Snapshot:
-        return self.reader().fetch()
+        # without filtering there is no way to ask "what changed": no cursor, every run in full
+        return self.reader().fetch(with_cursor=self.filtering_supported())
 
     def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
-        # without filtering there is no way to ask "what changed": read everything
-        if not self.filtering_supported():
-            return self.fetch()
-        return self.reader().fetch_changes(previous, cursor)
+        pending = self.read_changes(cursor)
+        return self.fetch() if pending is None else pending.apply(previous)
+
+    def read_changes(self, cursor: str) -> PendingChanges | None:
+        return scim_changes.read_changes(self.reader(), cursor, self.fetch)
 
     def fetch_user(self, user_id: str) -> UserSlice:
         return scim_slices.fetch_user(self.reader(), user_id, self.filtering_supported())

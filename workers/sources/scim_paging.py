@@ -1,12 +1,14 @@
-"""Reading a SCIM 2.0 service provider (RFC 7644): list paging, resources to snapshot, incremental."""
+"""Reading a SCIM 2.0 service provider (RFC 7644): list paging, resources to snapshot, the change cursor."""
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
-from workers.sources.base import SourceConfigError, SourceError
-from workers.sources.http import HttpClient, SourceTransientError, copy_snapshot
+from workers.sources.base import SourceError
+from workers.sources.http import HttpClient, SourceTransientError
 from workers.sync.model import Group, Snapshot, User
 
 USER_ATTRIBUTES = "userName,displayName,name,emails,active,meta"
@@ -91,6 +93,40 @@ def last_modified(resources: list[dict[str, Any]]) -> str | None:
     return max(stamps, default=None)
 
 
+@dataclass(frozen=True, slots=True)
+class ScimCursor:
+    """Where a read left a SCIM server: the latest meta.lastModified the base holds (the
+    server's own clock, so no margin is needed) and how many users and groups it listed then;
+    a total that moved with nothing changed since means a deletion (filters cannot show one)."""
+
+    since: str
+    users: int
+    groups: int
+
+    def encode(self) -> str:
+        return json.dumps({"since": self.since, "users": self.users, "groups": self.groups},
+                          sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def parse(cls, text: str | None) -> ScimCursor | None:
+        """The cursor in `text`; None for anything else (the bare stamps of earlier versions)."""
+        try:
+            data = json.loads(text or "")
+            cursor = cls(data["since"], data["users"], data["groups"])
+        except (ValueError, TypeError, KeyError):
+            return None
+        fine = (isinstance(cursor.since, str) and cursor.since and '"' not in cursor.since
+                and all(isinstance(n, int) and not isinstance(n, bool)
+                        for n in (cursor.users, cursor.groups)))
+        return cursor if fine else None  # a quote would end the filter's string: never sent
+
+
+def full_cursor(users: list[dict[str, Any]], groups: list[dict[str, Any]]) -> str | None:
+    """The cursor after a full read of `users` and `groups` (None when no resource is stamped)."""
+    since = last_modified(users + groups)
+    return ScimCursor(since, len(users), len(groups)).encode() if since else None
+
+
 def _truthy(value: Any) -> bool:
     return value.strip().lower() != "false" if isinstance(value, str) else value is not False
 
@@ -173,25 +209,7 @@ class ScimReader:
                 snapshot.add_user(user)
         apply_groups(snapshot, groups, replace=set())
         if with_cursor:
-            snapshot.cursor = last_modified(users + groups)
-        return snapshot
-
-    def fetch_changes(self, previous: Snapshot, cursor: str) -> Snapshot:
-        """Changed users and groups since `cursor`, plus id listings to notice deletions."""
-        if '"' in cursor:
-            raise SourceConfigError("The stored incremental cursor is not a timestamp.")
-        snapshot = copy_snapshot(previous)
-        snapshot.complete, snapshot.errors = True, []
-        since = f'meta.lastModified gt "{cursor}"'
-        users, groups = self.both(snapshot, since)
-        for resource in users:
-            user = user_from(resource)
-            if user:
-                snapshot.add_user(user)
-        apply_groups(snapshot, groups, replace={str(g.get("id")) for g in groups})
-        drop_missing(snapshot, self.ids(self.users_path, snapshot),
-                     self.ids(self.groups_path, snapshot))
-        snapshot.cursor = max(filter(None, (cursor, last_modified(users + groups))))
+            snapshot.cursor = full_cursor(users, groups)
         return snapshot
 
 
