@@ -23,7 +23,7 @@ from app.db import Database
 from app.models import Connection
 from app.models.installation import utcnow
 from app.models.webhook import WebhookDelivery
-from app.webhooks.named import Named
+from app.webhooks.named import EVERYTHING, Named
 from app.webhooks.signatures import TOLERANCE_SECONDS
 from workers import events
 
@@ -81,15 +81,17 @@ def record(db: Database, connection_id: int, named: Named,
         triggers.enqueue(connection_id, redis, TRIGGER)
         return True
     if not joined:  # in a burst, only the first delivery (per waiting job) enqueues
-        _enqueue(client, connection_id)
+        # An event that names people makes a run scoped to them: it need not queue behind the
+        # bulk work of big connections (the drain still widens it if the set grows past 500).
+        _enqueue(client, connection_id, targeted=EVERYTHING not in named.members())
     return True
 
 
-def _enqueue(client: Redis, connection_id: int) -> None:
+def _enqueue(client: Redis, connection_id: int, targeted: bool) -> None:
     from workers.queue import JOB_TIMEOUT, NotInstalled, enqueue_sync
 
     try:
-        job_id = enqueue_sync(client, connection_id, trigger=TRIGGER)
+        job_id = enqueue_sync(client, connection_id, trigger=TRIGGER, targeted=targeted)
         events.mark_enqueued(client, connection_id, job_id, JOB_TIMEOUT)
     except NotInstalled as exc:
         log.info("sync not enqueued: %s", exc)

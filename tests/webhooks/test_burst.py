@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import requests
 
+from tests.foundation.test_queues import add_run
 from tests.webhooks.conftest import NOTHING
 from tests.webhooks.test_handshakes import okta_delivery
 from workers import events
-from workers.queue import WAITING_KEY, enqueue_sync
+from workers.queue import WAITING_KEY, enqueue_sync, queue
+from workers.routing import BULK, INTERACTIVE
 from workers.runlock import compare_and_delete
 
 
@@ -44,6 +46,13 @@ def test_a_waiting_job_of_another_trigger_is_joined_through_the_queue(hook_for):
     assert hook.queued() == 1
     marker = hook.redis.get(events.ENQUEUED_KEY.format(cid=hook.cid))
     assert marker is not None and marker.decode() == scheduled
+
+
+def test_an_event_naming_people_on_a_big_connection_queues_ahead_of_bulk_work(hook_for):
+    hook = hook_for("okta")
+    add_run(hook.cid, "succeeded", {"desired_memberships": 10**7})
+    assert removal(hook, "00u1") == 200
+    assert queue(hook.redis, INTERACTIVE).count == 1 and queue(hook.redis, BULK).count == 0
 
 
 def test_okta_verification_with_a_wrong_auth_header_is_401(hook_for):
