@@ -331,12 +331,5 @@ def serve(directory: Directory, *, latency: float = 0.0,
 
 def min_requests(directory: Directory) -> int:
     """Token + user pages + group pages + one member listing per group, all at $top=999."""
-    kids: dict[str, int] = {}
-    for team in directory.teams.values():
-        if team.parent_id:
-            kids[team.parent_id] = kids.get(team.parent_id, 0) + 1
     total = 1 + pages(len(directory.people), MAX_PAGE) + pages(len(directory.teams), MAX_PAGE)
-    for team in directory.teams.values():
-        total += pages(sum(1 for i in team.member_ids if i in directory.people)
-                       + kids.get(team.id, 0), MAX_PAGE)
-    return total
+    return total + sum(pages(n, MAX_PAGE) for n in directory.member_counts().values())
