@@ -14,6 +14,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def aware(at: datetime) -> datetime:
+    """A stored moment in UTC (SQLite hands timezone-aware columns back naive)."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def key(**options: Any) -> Mapped[int]:
     """The integer primary key `id`."""
     return mapped_column(Integer, primary_key=True, **options)

@@ -12,11 +12,6 @@ from app.db import Base
 from app.models.columns import enum_type, key, moment, stamped, utcnow
 
 
-def aware(moment: datetime) -> datetime:
-    """A stored moment in UTC (SQLite hands timezone-aware columns back naive)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _initial_base_url(context) -> str | None:  # type: ignore[no-untyped-def]
     """A new installation's baseUrl is the one it was created with: confirmed."""
     return context.get_current_parameters().get("base_url")
