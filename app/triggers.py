@@ -18,7 +18,7 @@ PUSH = Trigger.PUSH  # the name the schedule tick also uses for pending pushes
 
 
 def notify_change(session: Session, connection_id: int,
-                  redis: Callable[[], Redis] | None, trigger: str = PUSH) -> None:
+                  redis: Callable[[], Redis], trigger: str = PUSH) -> None:
     """Mark the connection as having pending changes and enqueue its sync once `session` commits.
 
     The flag is written in the caller's transaction, so it exists exactly when the pushed
@@ -41,15 +41,13 @@ def notify_change(session: Session, connection_id: int,
     pending.setdefault(connection_id, trigger)
 
 
-def _after_commit(session: Session, redis: Callable[[], Redis] | None) -> None:
+def _after_commit(session: Session, redis: Callable[[], Redis]) -> None:
     for connection_id, trigger in sorted(session.info.pop("pending_syncs", {}).items()):
         enqueue(connection_id, redis, trigger)
 
 
-def enqueue(connection_id: int, redis: Callable[[], Redis] | None, trigger: str = PUSH) -> bool:
+def enqueue(connection_id: int, redis: Callable[[], Redis], trigger: str = PUSH) -> bool:
     """Ask for a sync; False when the queue is unreachable (the schedule tick will catch up)."""
-    if redis is None:
-        return False
     from workers.queue import NotInstalled, enqueue_sync
 
     try:

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.models import Connection
-from app.models.installation import aware
+from app.models.columns import aware
 from app.models.webhook import IdpSubscription, WebhookEndpoint
 from workers.sources.base import SourceError, SourcePermissionError
 from workers.sources.google import REPORTS_GRANT

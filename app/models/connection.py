@@ -6,11 +6,12 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base
-from app.models.installation import Installation, InstallationState, utcnow
+from app.models.columns import key, moment, stamped, utcnow
+from app.models.installation import Installation, InstallationState
 
 if TYPE_CHECKING:
     from app.models.sync import GroupMapping
@@ -25,7 +26,7 @@ class Connection(Base):
 
     __tablename__ = "connection"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = key()
     installation_id: Mapped[int] = mapped_column(
         ForeignKey("installation.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(128))
@@ -43,20 +44,19 @@ class Connection(Base):
     # NULL means manual (on demand only; see workers/cadence.py). No column default: the ORM
     # applies a default in place of an explicit None on insert, which made manual hourly.
     schedule: Mapped[str | None] = mapped_column(String(64))
-    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
-    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_run_at: Mapped[datetime | None] = moment(index=True)
+    last_run_at: Mapped[datetime | None] = moment()
     # Atlassian's hourly points quota ran out: the tick resumes the sync once it resets
-    deferred_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deferred_until: Mapped[datetime | None] = moment()
     pending_changes: Mapped[bool] = mapped_column(Boolean, default=False)
     # The drift reconcile: a full read of the managed groups every this many hours (and on
     # demand, and after a run that failed or was interrupted); NULL reconciled_at means due.
     reconcile_interval_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
-    reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reconciled_at: Mapped[datetime | None] = moment()
     # Deleted by the admin with its history kept: hidden and never synced, runs still readable.
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                                 onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = moment()
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped(onupdate=utcnow)
 
     installation: Mapped[Installation] = relationship()
     group_mappings: Mapped[list[GroupMapping]] = relationship(

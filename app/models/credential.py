@@ -9,8 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    DateTime,
-    Enum,
     ForeignKey,
     Integer,
     Text,
@@ -19,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from app.models.installation import utcnow
+from app.models.columns import enum_type, key, stamped, utcnow
 
 
 class CredentialKind(enum.StrEnum):
@@ -31,11 +29,6 @@ class CredentialKind(enum.StrEnum):
 class CredentialStatus(enum.StrEnum):
     ACTIVE = "active"
     REVOKED = "revoked"  # the remote refused it for good; the admin must reconnect
-
-
-def _values(enum_type: type[enum.Enum]) -> list[str]:
-    # store "oauth", not the member name "OAUTH": the column reads the same in SQL
-    return [str(member.value) for member in enum_type]
 
 
 class AtlassianCredential(Base):
@@ -52,22 +45,17 @@ class AtlassianCredential(Base):
     __table_args__ = (UniqueConstraint("installation_id", "kind",
                                        name="uq_atlassian_credential_installation_id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = key()
     installation_id: Mapped[int] = mapped_column(
         ForeignKey("installation.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[CredentialKind] = mapped_column(
-        Enum(CredentialKind, name="credential_kind", native_enum=False, length=16,
-             values_callable=_values))
+    kind: Mapped[CredentialKind] = mapped_column(enum_type(CredentialKind, "credential_kind"))
     material_encrypted: Mapped[str] = mapped_column(Text)
     status: Mapped[CredentialStatus] = mapped_column(
-        Enum(CredentialStatus, name="credential_status", native_enum=False, length=16,
-             values_callable=_values),
-        default=CredentialStatus.ACTIVE)
+        enum_type(CredentialStatus, "credential_status"), default=CredentialStatus.ACTIVE)
     last_error: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                                 onupdate=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped(onupdate=utcnow)
 
     def material(self, decrypt: Callable[[str], str]) -> dict[str, Any]:
         """The decrypted material (see `seal` for its keys)."""

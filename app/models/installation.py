@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(moment: datetime) -> datetime:
-    """A stored moment in UTC (SQLite hands timezone-aware columns back naive)."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+from app.models.columns import enum_type, key, moment, stamped, utcnow
 
 
 def _initial_base_url(context) -> str | None:  # type: ignore[no-untyped-def]
@@ -44,7 +36,7 @@ class Installation(Base):
 
     __tablename__ = "installation"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = key()
     client_key: Mapped[str] = mapped_column(String(255), unique=True, index=True)
     product_type: Mapped[str] = mapped_column(String(32))
     base_url: Mapped[str] = mapped_column(String(255))
@@ -52,14 +44,11 @@ class Installation(Base):
     # None for a site that came in through Forge only (it never had a Connect shared secret)
     shared_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     state: Mapped[InstallationState] = mapped_column(
-        Enum(InstallationState, name="installation_state", native_enum=False, length=16,
-             values_callable=lambda e: [m.value for m in e]),
-        default=InstallationState.ENABLED)
+        enum_type(InstallationState, "installation_state"), default=InstallationState.ENABLED)
     description: Mapped[str | None] = mapped_column(String(255))
-    installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                                 onupdate=utcnow)
-    uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    installed_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped(onupdate=utcnow)
+    uninstalled_at: Mapped[datetime | None] = moment()
     # `iat` of the signed install this row holds: an older install or uninstall token is stale.
     install_iat: Mapped[int | None] = mapped_column(Integer)
     # The baseUrl an admin (or the first install) vouched for. A reinstall may move `base_url`
@@ -67,16 +56,14 @@ class Installation(Base):
     confirmed_base_url: Mapped[str | None] = mapped_column(String(255), default=_initial_base_url)
     # -- Forge (app/forge): set by the Forge lifecycle and every verified invocation --------
     kind: Mapped[InstallationKind] = mapped_column(
-        Enum(InstallationKind, name="installation_kind", native_enum=False, length=16,
-             values_callable=lambda e: [m.value for m in e]),
-        default=InstallationKind.CONNECT, server_default=InstallationKind.CONNECT.value)
+        enum_type(InstallationKind, "installation_kind"), default=InstallationKind.CONNECT, server_default=InstallationKind.CONNECT.value)
     forge_installation_id: Mapped[str | None] = mapped_column(String(255), unique=True, index=True)
     cloud_id: Mapped[str | None] = mapped_column(String(64), index=True)
     api_base_url: Mapped[str | None] = mapped_column(String(255))
     forge_environment: Mapped[str | None] = mapped_column(String(32))
     system_token_encrypted: Mapped[str | None] = mapped_column(Text)
-    system_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    adopted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    system_token_expires_at: Mapped[datetime | None] = moment()
+    adopted_at: Mapped[datetime | None] = moment()
 
     @property
     def active(self) -> bool:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from app.models.installation import utcnow
+from app.models.columns import moment, stamped
 
 
 class UsedLifecycleToken(Base):
@@ -22,5 +22,5 @@ class UsedLifecycleToken(Base):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     body_hash: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = moment(index=True)
+    used_at: Mapped[datetime] = stamped()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String
+from sqlalchemy import Boolean, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from app.models.columns import connection_ref, moment
 
 
 class ManagedGroup(Base):
@@ -19,12 +20,11 @@ class ManagedGroup(Base):
 
     __tablename__ = "managed_group"
 
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    connection_id: Mapped[int] = connection_ref(primary_key=True)
     group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     admin_rights: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
-    reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reconciled_at: Mapped[datetime | None] = moment()
 
 
 class ManagedMembership(Base):
@@ -37,8 +37,7 @@ class ManagedMembership(Base):
     __table_args__ = (Index("ix_managed_membership_connection_account", "connection_id",
                             "account_id"),)
 
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    connection_id: Mapped[int] = connection_ref(primary_key=True)
     group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -54,8 +53,7 @@ class SiteAccount(Base):
 
     __tablename__ = "site_account"
 
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    connection_id: Mapped[int] = connection_ref(primary_key=True)
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     site_admin: Mapped[bool] = mapped_column(Boolean)
-    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    checked_at: Mapped[datetime] = moment()

@@ -9,7 +9,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from app.models.installation import utcnow
+from app.models.columns import ConnectionPart, connection_ref, key, moment, stamped
 
 
 class ScimResource:
@@ -29,13 +28,12 @@ class ScimResource:
     # the ids lead each table's columns, as in the migration that created them
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, sort_order=-3)
     scim_id: Mapped[str] = mapped_column(String(36), unique=True, sort_order=-2)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), index=True, sort_order=-1)
+    connection_id: Mapped[int] = connection_ref(index=True, sort_order=-1)
     external_id: Mapped[str | None] = mapped_column(String(255))
     document: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    last_modified: Mapped[datetime] = stamped()
 
 
 class ScimEndpoint(Base):
@@ -43,27 +41,23 @@ class ScimEndpoint(Base):
 
     __tablename__ = "scim_endpoint"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), unique=True)
+    id: Mapped[int] = key()
+    connection_id: Mapped[int] = connection_ref(unique=True)
     endpoint_id: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
 
-class ScimToken(Base):
+class ScimToken(ConnectionPart, Base):
     """One bearer token of an endpoint, kept only as a SHA-256 hash; several may be live at once."""
 
     __tablename__ = "scim_token"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # The first characters of the token, so an admin can tell tokens apart when revoking.
     hint: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = stamped()
+    revoked_at: Mapped[datetime | None] = moment()
+    last_used_at: Mapped[datetime | None] = moment()
 
 
 class ScimUser(ScimResource, Base):
@@ -88,7 +82,7 @@ class ScimUserEmail(Base):
 
     __tablename__ = "scim_user_email"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = key()
     user_pk: Mapped[int] = mapped_column(ForeignKey("scim_user.pk", ondelete="CASCADE"), index=True)
     value: Mapped[str] = mapped_column(String(320))
     value_key: Mapped[str] = mapped_column(String(320), index=True)
@@ -119,7 +113,7 @@ class ScimMember(Base):
         CheckConstraint("(user_pk IS NULL) <> (child_pk IS NULL)", name="one_member"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = key()
     group_pk: Mapped[int] = mapped_column(ForeignKey("scim_group.pk", ondelete="CASCADE"))
     user_pk: Mapped[int | None] = mapped_column(
         ForeignKey("scim_user.pk", ondelete="CASCADE"), index=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from app.models.installation import utcnow
+from app.models.columns import connection_ref, moment, stamped, utcnow
 
 
 class SourceState(Base):
@@ -23,14 +23,12 @@ class SourceState(Base):
 
     __tablename__ = "source_state"
 
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True)
+    connection_id: Mapped[int] = connection_ref(primary_key=True)
     schema_version: Mapped[int] = mapped_column(Integer)
     settings_hash: Mapped[str] = mapped_column(String(64))
     cursor: Mapped[str] = mapped_column(Text)
     snapshot: Mapped[bytes] = mapped_column(LargeBinary)
     user_count: Mapped[int] = mapped_column(Integer, default=0)
     group_count: Mapped[int] = mapped_column(Integer, default=0)
-    full_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    saved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                               onupdate=utcnow)
+    full_at: Mapped[datetime] = moment()
+    saved_at: Mapped[datetime] = stamped(onupdate=utcnow)

@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from app.models.installation import utcnow
+from app.models.columns import ConnectionPart, connection_ref, key, moment, stamped
 from workers.vocabulary import RunStatus
 
 
@@ -34,25 +33,22 @@ class Link(Base):
     __table_args__ = (UniqueConstraint("connection_id", "kind", "idp_id",
                                        name="uq_link_connection_kind_idp"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"))
+    id: Mapped[int] = key()
+    connection_id: Mapped[int] = connection_ref()
     kind: Mapped[str] = mapped_column(String(8))
     idp_id: Mapped[str] = mapped_column(String(255))
     atlassian_id: Mapped[str] = mapped_column(String(128))
     suspended: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
 
-class SyncRun(Base):
+class SyncRun(ConnectionPart, Base):
     """One run of the pipeline for a connection: trigger, outcome, figures and the plan."""
 
     __tablename__ = "sync_run"
     # Run history is keyset-paged per connection, newest first.
     __table_args__ = (Index("ix_sync_run_connection_id_id", "connection_id", "id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
     trigger: Mapped[str] = mapped_column(String(16))
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)
@@ -66,8 +62,8 @@ class SyncRun(Base):
     # A targeted run's IdP ids ({"users": [...], "groups": [...]}); NULL for a whole run.
     scope: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     approved_by: Mapped[str | None] = mapped_column(String(128))
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = stamped()
+    finished_at: Mapped[datetime | None] = moment()
 
 
 class Change(Base):
@@ -78,7 +74,7 @@ class Change(Base):
     __table_args__ = (Index("ix_change_run_id_id", "run_id", "id"),
                       Index("ix_change_run_id_outcome_id", "run_id", "outcome", "id"))
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = key()
     run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(24))
@@ -91,17 +87,14 @@ class Change(Base):
     after: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     message: Mapped[str | None] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = stamped()
 
 
-class GroupMapping(Base):
+class GroupMapping(ConnectionPart, Base):
     """A manual-mode rule: the IdP group (by name or IdP id) feeds these Atlassian groups."""
 
     __tablename__ = "group_mapping"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     idp_group: Mapped[str] = mapped_column(String(255))
     atlassian_groups: Mapped[list[str]] = mapped_column(JSON, default=list)

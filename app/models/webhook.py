@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from app.models.installation import utcnow
+from app.models.columns import ConnectionPart, connection_ref, key, moment, stamped
 
 
 class WebhookEndpoint(Base):
@@ -23,30 +23,25 @@ class WebhookEndpoint(Base):
 
     __tablename__ = "webhook_endpoint"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), unique=True)
+    id: Mapped[int] = key()
+    connection_id: Mapped[int] = connection_ref(unique=True)
     token: Mapped[str] = mapped_column(String(64), unique=True)
     secret_encrypted: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = stamped()
+    rotated_at: Mapped[datetime | None] = moment()
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(ConnectionPart, Base):
     """A signed delivery already accepted, by its sender's message id: a replay is refused."""
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (UniqueConstraint("connection_id", "message_id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
     message_id: Mapped[str] = mapped_column(String(255))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
-                                                  index=True)
+    received_at: Mapped[datetime] = stamped(index=True)
 
 
-class IdpSubscription(Base):
+class IdpSubscription(ConnectionPart, Base):
     """A push subscription we created at the IdP: a Graph subscription or a Google watch channel.
 
     `provider` is `graph` or `google`; `resource` what it watches (`users`, `groups`,
@@ -57,13 +52,10 @@ class IdpSubscription(Base):
     __tablename__ = "idp_subscription"
     __table_args__ = (UniqueConstraint("connection_id", "provider", "resource"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), index=True)
     provider: Mapped[str] = mapped_column(String(16))
     resource: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(255))
     resource_id: Mapped[str | None] = mapped_column(String(255))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = moment(index=True)
+    created_at: Mapped[datetime] = stamped()
+    renewed_at: Mapped[datetime | None] = moment()

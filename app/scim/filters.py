@@ -41,15 +41,19 @@ class Present:
 
 
 @dataclass(frozen=True)
-class And:
+class Junction:
+    """Two filters joined; `And` and `Or` differ only in what they mean."""
+
     left: Node
     right: Node
 
 
-@dataclass(frozen=True)
-class Or:
-    left: Node
-    right: Node
+class And(Junction):
+    """Both sides match."""
+
+
+class Or(Junction):
+    """Either side matches."""
 
 
 @dataclass(frozen=True)

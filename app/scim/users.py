@@ -87,11 +87,6 @@ def replace(session: Session, user: ScimUser, doc: dict[str, Any]) -> ScimUser:
     return user
 
 
-def remove(session: Session, user: ScimUser) -> None:
-    session.delete(user)
-    session.flush()
-
-
 def count(session: Session, connection_id: int) -> int:
     return session.scalar(select(func.count()).select_from(ScimUser)
                           .where(ScimUser.connection_id == connection_id)) or 0

@@ -50,6 +50,27 @@ def _one(resource: dict[str, Any], rtype: Any, version: int, status: int = 200) 
     return respond(_projection(rtype).apply(resource), status, headers)
 
 
+def _current(session: Session, store: Any, scim_id: str) -> Any:
+    """The resource a change names (`store` is `users` or `groups`), as long as the request's
+    If-Match, if any, still names its version."""
+    found = store.get(session, g.scim_connection_id, scim_id)
+    check_if_match(found.version)
+    return found
+
+
+def _unmodified(version: int) -> Response | None:
+    """304 when the request's If-None-Match names this version already."""
+    return Response(status=304, headers={"ETag": etag(version)}) if not_modified(version) else None
+
+
+def _delete(store: Any, scim_id: str) -> Response:
+    with db.session() as session:
+        session.delete(_current(session, store, scim_id))
+        session.flush()
+        _changed(session)
+    return Response(status=204)
+
+
 PageReader = Callable[[Session, ListParams], tuple[int, list[dict]]]
 
 
@@ -85,9 +106,7 @@ def create_user() -> Response:
 def get_user(scim_id: str) -> Response:
     with db.session() as session:
         user = users.get(session, g.scim_connection_id, scim_id)
-    if not_modified(user.version):
-        return Response(status=304, headers={"ETag": etag(user.version)})
-    return _one(users.resource(user, base_url()), USER, user.version)
+    return _unmodified(user.version) or _one(users.resource(user, base_url()), USER, user.version)
 
 
 def _user_page(session: Session, params: ListParams) -> tuple[int, list[dict]]:
@@ -108,8 +127,7 @@ def replace_user(scim_id: str) -> Response:
     doc = documents.canonical(USER, json_body())
     documents.check_required(USER, doc)
     with db.session() as session:
-        user = users.get(session, g.scim_connection_id, scim_id)
-        check_if_match(user.version)
+        user = _current(session, users, scim_id)
         users.replace(session, user, doc)
         _changed(session)
     return _one(users.resource(user, base_url()), USER, user.version)
@@ -119,8 +137,7 @@ def replace_user(scim_id: str) -> Response:
 def patch_user(scim_id: str) -> Response:
     operations = patch.parse_operations(json_body())
     with db.session() as session:
-        user = users.get(session, g.scim_connection_id, scim_id)
-        check_if_match(user.version)
+        user = _current(session, users, scim_id)
         doc = patch.apply(USER, user.document or {}, operations)
         documents.check_required(USER, doc)
         users.replace(session, user, doc)
@@ -130,12 +147,7 @@ def patch_user(scim_id: str) -> Response:
 
 @bp.delete("/Users/<scim_id>")
 def delete_user(scim_id: str) -> Response:
-    with db.session() as session:
-        user = users.get(session, g.scim_connection_id, scim_id)
-        check_if_match(user.version)
-        users.remove(session, user)
-        _changed(session)
-    return Response(status=204)
+    return _delete(users, scim_id)
 
 
 # ---- Groups ------------------------------------------------------------------------------------
@@ -166,8 +178,9 @@ def create_group() -> Response:
 def get_group(scim_id: str) -> Response:
     with db.session() as session:
         group = groups.get(session, g.scim_connection_id, scim_id)
-        if not_modified(group.version):
-            return Response(status=304, headers={"ETag": etag(group.version)})
+        unmodified = _unmodified(group.version)
+        if unmodified is not None:
+            return unmodified
         resource = _group_resource(session, group, _projection(GROUP))
     return _one(resource, GROUP, group.version)
 
@@ -219,8 +232,7 @@ def replace_group(scim_id: str) -> Response:
     documents.check_required(GROUP, doc)
     member_ids = groups.member_ids(doc.get("members") or [])
     with db.session() as session:
-        group = groups.get(session, g.scim_connection_id, scim_id)
-        check_if_match(group.version)
+        group = _current(session, groups, scim_id)
         groups.write(session, group, doc)
         groups.replace_members(session, group, member_ids)
         _changed(session)
@@ -233,8 +245,7 @@ def patch_group(scim_id: str) -> Response:
     """Answers 204 as Entra expects, or 200 with the group when `attributes` asks for it."""
     operations = patch.parse_operations(json_body())
     with db.session() as session:
-        group = groups.get(session, g.scim_connection_id, scim_id)
-        check_if_match(group.version)
+        group = _current(session, groups, scim_id)
         group_patch.apply(session, group, operations)
         _changed(session)
         wanted = arg("attributes") or arg("excludedAttributes")
@@ -246,12 +257,7 @@ def patch_group(scim_id: str) -> Response:
 
 @bp.delete("/Groups/<scim_id>")
 def delete_group(scim_id: str) -> Response:
-    with db.session() as session:
-        group = groups.get(session, g.scim_connection_id, scim_id)
-        check_if_match(group.version)
-        session.delete(group)
-        _changed(session)
-    return Response(status=204)
+    return _delete(groups, scim_id)
 
 
 @bp.route("/Users", methods=["PUT", "PATCH", "DELETE"])

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from app.crypto import KeyRing
 from app.models import Connection, Installation
+from app.models.columns import aware
 from app.models.connection import inactive_reason
-from app.models.installation import InstallationState, aware, utcnow
+from app.models.installation import InstallationState, utcnow
 from app.models.webhook import IdpSubscription, WebhookEndpoint
 from app.webhooks.signatures import SECRET_PREFIX
 from workers.subscriptions import PROVIDERS

@@ -7,58 +7,57 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.ddl import (
+    connection_fk,
+    connection_id,
+    key,
+    moment,
+    scim_resource_ids,
+    scim_resource_meta,
+)
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
-def _connection_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["connection_id"], ["connection.id"],
-                                   name=f"fk_{table}_connection_id_connection", ondelete="CASCADE")
-
-
 def upgrade() -> None:
     op.create_table(
         "scim_endpoint",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("connection_id", sa.Integer(), nullable=False),
+        key(),
+        connection_id(),
         sa.Column("endpoint_id", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        _connection_fk("scim_endpoint"),
+        moment("created_at"),
+        connection_fk("scim_endpoint"),
         sa.PrimaryKeyConstraint("id", name="pk_scim_endpoint"),
         sa.UniqueConstraint("connection_id", name="uq_scim_endpoint_connection_id"),
         sa.UniqueConstraint("endpoint_id", name="uq_scim_endpoint_endpoint_id"),
     )
     op.create_table(
         "scim_token",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("connection_id", sa.Integer(), nullable=False),
+        key(),
+        connection_id(),
         sa.Column("token_hash", sa.String(64), nullable=False),
         sa.Column("hint", sa.String(16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
-        _connection_fk("scim_token"),
+        moment("created_at"),
+        moment("revoked_at", nullable=True),
+        moment("last_used_at", nullable=True),
+        connection_fk("scim_token"),
         sa.PrimaryKeyConstraint("id", name="pk_scim_token"),
         sa.UniqueConstraint("token_hash", name="uq_scim_token_token_hash"),
     )
     op.create_index("ix_scim_token_connection_id", "scim_token", ["connection_id"])
     op.create_table(
         "scim_user",
-        sa.Column("pk", sa.Integer(), nullable=False),
-        sa.Column("scim_id", sa.String(36), nullable=False),
-        sa.Column("connection_id", sa.Integer(), nullable=False),
+        *scim_resource_ids(),
         sa.Column("user_name", sa.String(255), nullable=False),
         sa.Column("user_name_key", sa.String(255), nullable=False),
         sa.Column("external_id", sa.String(255), nullable=True),
         sa.Column("display_name", sa.String(255), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("document", sa.JSON(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_modified", sa.DateTime(timezone=True), nullable=False),
-        _connection_fk("scim_user"),
+        *scim_resource_meta(),
+        connection_fk("scim_user"),
         sa.PrimaryKeyConstraint("pk", name="pk_scim_user"),
         sa.UniqueConstraint("scim_id", name="uq_scim_user_scim_id"),
         sa.UniqueConstraint("connection_id", "user_name_key", name="uq_scim_user_user_name"),
@@ -68,7 +67,7 @@ def upgrade() -> None:
                     ["connection_id", "external_id"])
     op.create_table(
         "scim_user_email",
-        sa.Column("id", sa.Integer(), nullable=False),
+        key(),
         sa.Column("user_pk", sa.Integer(), nullable=False),
         sa.Column("value", sa.String(320), nullable=False),
         sa.Column("value_key", sa.String(320), nullable=False),
@@ -82,17 +81,12 @@ def upgrade() -> None:
     op.create_index("ix_scim_user_email_value_key", "scim_user_email", ["value_key"])
     op.create_table(
         "scim_group",
-        sa.Column("pk", sa.Integer(), nullable=False),
-        sa.Column("scim_id", sa.String(36), nullable=False),
-        sa.Column("connection_id", sa.Integer(), nullable=False),
+        *scim_resource_ids(),
         sa.Column("display_name", sa.String(255), nullable=False),
         sa.Column("display_name_key", sa.String(255), nullable=False),
         sa.Column("external_id", sa.String(255), nullable=True),
-        sa.Column("document", sa.JSON(), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_modified", sa.DateTime(timezone=True), nullable=False),
-        _connection_fk("scim_group"),
+        *scim_resource_meta(),
+        connection_fk("scim_group"),
         sa.PrimaryKeyConstraint("pk", name="pk_scim_group"),
         sa.UniqueConstraint("scim_id", name="uq_scim_group_scim_id"),
     )
@@ -103,7 +97,7 @@ def upgrade() -> None:
                     ["connection_id", "external_id"])
     op.create_table(
         "scim_member",
-        sa.Column("id", sa.Integer(), nullable=False),
+        key(),
         sa.Column("group_pk", sa.Integer(), nullable=False),
         sa.Column("user_pk", sa.Integer(), nullable=True),
         sa.Column("child_pk", sa.Integer(), nullable=True),

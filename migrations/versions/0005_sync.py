@@ -7,6 +7,8 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.ddl import connection_fk, connection_id, key, moment
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -16,22 +18,21 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "link",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("connection_id", sa.Integer(), nullable=False),
+        key(),
+        connection_id(),
         sa.Column("kind", sa.String(8), nullable=False),
         sa.Column("idp_id", sa.String(255), nullable=False),
         sa.Column("atlassian_id", sa.String(128), nullable=False),
         sa.Column("suspended", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["connection_id"], ["connection.id"],
-                                name="fk_link_connection_id_connection", ondelete="CASCADE"),
+        moment("created_at"),
+        connection_fk("link"),
         sa.PrimaryKeyConstraint("id", name="pk_link"),
         sa.UniqueConstraint("connection_id", "kind", "idp_id", name="uq_link_connection_kind_idp"),
     )
     op.create_table(
         "sync_run",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("connection_id", sa.Integer(), nullable=False),
+        key(),
+        connection_id(),
         sa.Column("trigger", sa.String(16), nullable=False),
         sa.Column("dry_run", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(20), nullable=False),
@@ -43,16 +44,15 @@ def upgrade() -> None:
         sa.Column("ops_done", sa.Integer(), nullable=False),
         sa.Column("job_id", sa.String(64), nullable=True),
         sa.Column("approved_by", sa.String(128), nullable=True),
-        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["connection_id"], ["connection.id"],
-                                name="fk_sync_run_connection_id_connection", ondelete="CASCADE"),
+        moment("started_at"),
+        moment("finished_at", nullable=True),
+        connection_fk("sync_run"),
         sa.PrimaryKeyConstraint("id", name="pk_sync_run"),
     )
     op.create_index("ix_sync_run_connection_id", "sync_run", ["connection_id"])
     op.create_table(
         "change",
-        sa.Column("id", sa.Integer(), nullable=False),
+        key(),
         sa.Column("run_id", sa.Integer(), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(24), nullable=False),
@@ -65,7 +65,7 @@ def upgrade() -> None:
         sa.Column("after", sa.String(64), nullable=True),
         sa.Column("outcome", sa.String(16), nullable=False),
         sa.Column("message", sa.Text(), nullable=True),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        moment("at"),
         sa.ForeignKeyConstraint(["run_id"], ["sync_run.id"],
                                 name="fk_change_run_id_sync_run", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id", name="pk_change"),

@@ -7,6 +7,8 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.ddl import connection_fk, connection_id, key
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -16,13 +18,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "group_mapping",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("connection_id", sa.Integer(), nullable=False),
+        key(),
+        connection_id(),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("idp_group", sa.String(255), nullable=False),
         sa.Column("atlassian_groups", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(["connection_id"], ["connection.id"],
-                                name="fk_group_mapping_connection_id_connection", ondelete="CASCADE"),
+        connection_fk("group_mapping"),
         sa.PrimaryKeyConstraint("id", name="pk_group_mapping"),
     )
     op.create_index("ix_group_mapping_connection_id", "group_mapping", ["connection_id"])

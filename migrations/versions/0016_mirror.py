@@ -7,6 +7,8 @@ Revises: 0014
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.ddl import connection_ref, moment
+
 revision = "0016"
 down_revision = "0017"
 branch_labels = None
@@ -16,17 +18,15 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "managed_group",
-        sa.Column("connection_id", sa.Integer(),
-                  sa.ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True),
+        connection_ref(primary_key=True),
         sa.Column("group_id", sa.String(128), primary_key=True),
         sa.Column("name", sa.String(255), nullable=False),
         sa.Column("admin_rights", sa.Boolean(), nullable=True),
-        sa.Column("reconciled_at", sa.DateTime(timezone=True), nullable=True),
+        moment("reconciled_at", nullable=True),
     )
     op.create_table(
         "managed_membership",
-        sa.Column("connection_id", sa.Integer(),
-                  sa.ForeignKey("connection.id", ondelete="CASCADE"), primary_key=True),
+        connection_ref(primary_key=True),
         sa.Column("group_id", sa.String(128), primary_key=True),
         sa.Column("account_id", sa.String(128), primary_key=True),
         sa.Column("active", sa.Boolean(), nullable=False),
@@ -36,7 +36,7 @@ def upgrade() -> None:
     with op.batch_alter_table("connection") as batch:
         batch.add_column(sa.Column("reconcile_interval_hours", sa.Integer(), nullable=False,
                                    server_default="24"))
-        batch.add_column(sa.Column("reconciled_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(moment("reconciled_at", nullable=True))
     with op.batch_alter_table("sync_run") as batch:
         batch.add_column(sa.Column("scope", sa.JSON(), nullable=True))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, jsonify, redirect, request
+from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, request
 
 from .oauth import OAuthError
 from .site import NotFound, SiteUser
@@ -105,13 +105,14 @@ def remove(org_id: str, account_id: str) -> Response:
 ORG_SEARCH_LIMIT = 100  # the v2 search pages at most this many users
 
 
-def _org_v2(org_id: str, directory_id: str | None = None) -> Response | None:
+def _org_v2(org_id: str, directory_id: str | None = None) -> None:
+    """The path's organization (and directory: `-` is every one) must be this site's; a 404
+    answer ends the request otherwise."""
     site = _cloud().site
     if org_id != site.org_id:
-        return _org_error(404, "Not Found", f"Organization {org_id} not found")
+        abort(_org_error(404, "Not Found", f"Organization {org_id} not found"))
     if directory_id is not None and directory_id not in ("-", site.directory_id):
-        return _org_error(404, "Not Found", f"Directory {directory_id} not found")
-    return None
+        abort(_org_error(404, "Not Found", f"Directory {directory_id} not found"))
 
 
 def _page_window(body: dict, default_limit: int) -> tuple[int, int] | Response:
@@ -135,18 +136,14 @@ def _directory_user(user: SiteUser) -> dict:
 
 @bp.get("/admin/v2/orgs/<org_id>/directories")
 def directories(org_id: str) -> Response:
-    error = _org_v2(org_id)
-    if error:
-        return error
+    _org_v2(org_id)
     return jsonify({"data": [{"directoryId": _cloud().site.directory_id, "name": "Users"}],
                     "links": {"self": None, "prev": None, "next": None}})
 
 
 @bp.post("/admin/v2/orgs/<org_id>/directories/<directory_id>/users/search")
 def search_directory_users(org_id: str, directory_id: str) -> Response:
-    error = _org_v2(org_id, directory_id)
-    if error:
-        return error
+    _org_v2(org_id, directory_id)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _org_error(400, "Bad Request", "The request body must be a JSON object.")
@@ -178,11 +175,9 @@ def search_directory_users(org_id: str, directory_id: str) -> Response:
 
 
 def _directory_member(org_id: str, directory_id: str, account_id: str):
-    error = _org_v2(org_id, directory_id)
-    if error is None and directory_id == "-":
-        error = _org_error(400, "Bad Request", "Name the directory to change a user in.")
-    if error:
-        return None, error
+    _org_v2(org_id, directory_id)
+    if directory_id == "-":
+        return None, _org_error(400, "Bad Request", "Name the directory to change a user in.")
     try:
         return _cloud().site.user(account_id), None
     except NotFound:
@@ -203,9 +198,7 @@ def suspend_or_restore_v2(org_id: str, directory_id: str, account_id: str,
 @bp.post("/admin/v2/orgs/<org_id>/directories/<directory_id>/groups/search")
 def search_directory_groups(org_id: str, directory_id: str) -> Response:
     """Groups by exact ids or names (case-insensitive), with their management flags."""
-    error = _org_v2(org_id, directory_id)
-    if error:
-        return error
+    _org_v2(org_id, directory_id)
     body = request.get_json(silent=True)
     body = {} if body is None else body
     if not isinstance(body, dict):

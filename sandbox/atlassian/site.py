@@ -7,7 +7,7 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 # Groups that grant product access or admin rights on a fresh Cloud site.
 PRODUCT_GROUPS = {"jira-software": "jira-software-users", "confluence": "confluence-users"}
@@ -53,6 +53,16 @@ class LicenceExceeded(SiteError):
     """The product's licence has no free seat (Jira answers the identity platform's shape)."""
 
     status = 400
+
+
+T = TypeVar("T")
+
+
+def _found(table: dict[str, T], key: str | None, missing: str) -> T:
+    """`table[key]`, or the 404 Atlassian answers with `missing`."""
+    if key is None or key not in table:
+        raise NotFound(missing)
+    return table[key]
 
 
 @dataclass
@@ -142,9 +152,8 @@ class Site:
 
     def user(self, account_id: str) -> SiteUser:
         with self.lock:
-            if account_id not in self.users:
-                raise NotFound(f"User with accountId '{account_id}' does not exist.")
-            return self.users[account_id]
+            return _found(self.users, account_id,
+                          f"User with accountId '{account_id}' does not exist.")
 
     def user_by_email(self, email: str) -> SiteUser | None:
         with self.lock:
@@ -270,16 +279,12 @@ class Site:
 
     def group(self, group_id: str) -> SiteGroup:
         with self.lock:
-            if group_id not in self.groups:
-                raise NotFound(f"Specified group does not exist: {group_id}")
-            return self.groups[group_id]
+            return _found(self.groups, group_id, f"Specified group does not exist: {group_id}")
 
     def group_by_name(self, name: str) -> SiteGroup:
         with self.lock:
-            group_id = self._by_name.get((name or "").lower())
-            if group_id is None:
-                raise NotFound(f"Specified group does not exist: {name}")
-            return self.groups[group_id]
+            return _found(self.groups, self._by_name.get((name or "").lower()),
+                          f"Specified group does not exist: {name}")
 
     def delete_group(self, group_id: str, swap_group_id: str | None = None) -> None:
         with self.lock:

@@ -39,7 +39,9 @@ def _cloud():
     return current_app.extensions["atlassian-sandbox"]
 
 
+@bp.before_request
 def _admin_only() -> Response | None:
+    """Every UPM call is a site admin's (Basic auth); anyone else gets UPM's 403."""
     principal = g.principal
     if principal.kind != "basic" or not _cloud().site.is_admin(principal.account_id):
         return jsonify({"status-code": 403, "message": "Only site admins manage apps"}), 403
@@ -48,9 +50,6 @@ def _admin_only() -> Response | None:
 
 @bp.get("/")
 def plugins() -> Response:
-    denied = _admin_only()
-    if denied:
-        return denied
     apps = [{"key": a.key, "enabled": a.enabled, "userInstalled": True}
             for a in _cloud().installations.all()]
     response = jsonify({"plugins": apps})
@@ -60,9 +59,6 @@ def plugins() -> Response:
 
 @bp.post("/")
 def install() -> Response:
-    denied = _admin_only()
-    if denied:
-        return denied
     if not _cloud().upm.spend(request.args.get("token", "")):
         return jsonify({"status-code": 403, "message": "Missing or used upm-token"}), 403
     body = request.get_json(force=True, silent=True)
@@ -83,9 +79,6 @@ def install() -> Response:
 
 @bp.get("/pending/<task_id>")
 def pending(task_id: str) -> Response:
-    denied = _admin_only()
-    if denied:
-        return denied
     status = _cloud().upm.tasks.get(task_id)
     if status is None:
         return jsonify({"status-code": 404, "message": "No such task"}), 404
@@ -94,9 +87,6 @@ def pending(task_id: str) -> Response:
 
 @bp.delete("/<key>-key")
 def uninstall(key: str) -> Response:
-    denied = _admin_only()
-    if denied:
-        return denied
     try:
         _cloud().installer.uninstall(key)
     except InstallError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, abort, jsonify, make_response, request
 
 from .invoker import ForgeInstallation, ForgeInvoker, InvokerError
 
@@ -18,11 +18,12 @@ def _installation_json(inst: ForgeInstallation) -> dict[str, Any]:
 def create_app(invoker: ForgeInvoker) -> Flask:
     app = Flask("sandbox.forge")
 
-    def find(installation_id: str) -> ForgeInstallation | None:
-        return invoker.installations.get(installation_id)
-
-    def missing() -> tuple[Response, int]:
-        return jsonify({"message": "no such installation"}), 404
+    def find(installation_id: str) -> ForgeInstallation:
+        """The installation the path names; a 404 answer ends the request when there is none."""
+        inst = invoker.installations.get(installation_id)
+        if inst is None:
+            abort(make_response(jsonify({"message": "no such installation"}), 404))
+        return inst
 
     @app.get("/.well-known/jwks.json")
     def jwks() -> Response:
@@ -48,15 +49,11 @@ def create_app(invoker: ForgeInvoker) -> Flask:
     @app.post("/installations/<path:installation_id>/scheduled")
     def fire(installation_id: str) -> Any:
         inst = find(installation_id)
-        if inst is None:
-            return missing()
         return jsonify({"statuses": invoker.scheduled(inst, times=int(request.args.get("times", 1)))})
 
     @app.post("/installations/<path:installation_id>/invoke")
     def invoke(installation_id: str) -> Any:
         inst = find(installation_id)
-        if inst is None:
-            return missing()
         body = request.get_json(silent=True) or {}
         answer = invoker.invoke_remote(inst, str(body.get("path", "/")),
                                        str(body.get("method", "GET")), body.get("body"),
@@ -66,8 +63,6 @@ def create_app(invoker: ForgeInvoker) -> Flask:
     @app.post("/installations/<path:installation_id>/uninstall")
     def uninstall(installation_id: str) -> Any:
         inst = find(installation_id)
-        if inst is None:
-            return missing()
         body = request.get_json(silent=True) or {}
         return jsonify({"statuses": invoker.uninstall(
             inst, (str(body.get("adminEmail", "")), str(body.get("adminToken", ""))))})

@@ -269,12 +269,19 @@ class SandboxHandle:
 @contextmanager
 def serve_app(app: Callable, *, latency: float, tokens: TokenIssuer,
               settings: Callable[[str], dict[str, Any]],
-              error_body: ErrorBody = json_error_body) -> Iterator[SandboxHandle]:
-    """Run `app` behind `Faults` on a loopback port; yield its handle."""
+              error_body: ErrorBody = json_error_body,
+              extra: dict[str, Any] | None = None) -> Iterator[SandboxHandle]:
+    """Run `app` behind `Faults` on a loopback port; yield its handle (with `extra`: what
+    tests reach into, such as the sandbox's state)."""
     faults = Faults(app, latency=latency, error_body=error_body)
     with LiveServer(faults) as server:
         yield SandboxHandle(url=server.url, settings=settings(server.url), faults=faults,
-                            tokens=tokens)
+                            tokens=tokens, extra=dict(extra or {}))
+
+
+def pages(count: int, size: int) -> int:
+    """How many pages a listing of `count` items takes at `size` a page (an empty one: one)."""
+    return max(1, -(-count // size))
 
 
 def page_bounds(args: Any, first_key: str, max_key: str, default_max: int,

@@ -47,6 +47,15 @@ class Directory:
     def children(self, team_id: str) -> list[Team]:
         return [t for t in self.teams.values() if t.parent_id == team_id]
 
+    def member_counts(self) -> dict[str, int]:
+        """Each team's direct members as an IdP lists them: its people and its child teams."""
+        kids: dict[str, int] = {}
+        for team in self.teams.values():
+            if team.parent_id:
+                kids[team.parent_id] = kids.get(team.parent_id, 0) + 1
+        return {team.id: sum(1 for i in team.member_ids if i in self.people) + kids.get(team.id, 0)
+                for team in self.teams.values()}
+
     def add_person(self, username: str, given: str = "Test", family: str = "User",
                    domain: str = "example.com", active: bool = True) -> Person:
         p = Person(id=str(uuid.uuid4()), username=username, email=f"{username}@{domain}",

@@ -16,6 +16,7 @@ from sandbox.idps.common import (
     SandboxHandle,
     TokenIssuer,
     bearer,
+    pages,
     serve_app,
 )
 from sandbox.idps.directory import Directory, Person
@@ -323,23 +324,12 @@ def serve(directory: Directory, *, latency: float = 0.0,
                 **credential}
 
     with serve_app(create_app(state, tokens), latency=latency, tokens=tokens, settings=settings,
-                   error_body=_error_body) as handle:
-        handle.extra["state"] = state
-        handle.extra["subscriptions"] = state.subscriptions
+                   error_body=_error_body,
+                   extra={"state": state, "subscriptions": state.subscriptions}) as handle:
         yield handle
 
 
 def min_requests(directory: Directory) -> int:
     """Token + user pages + group pages + one member listing per group, all at $top=999."""
-    def pages(n: int) -> int:
-        return max(1, -(-n // MAX_PAGE))
-
-    kids: dict[str, int] = {}
-    for team in directory.teams.values():
-        if team.parent_id:
-            kids[team.parent_id] = kids.get(team.parent_id, 0) + 1
-    total = 1 + pages(len(directory.people)) + pages(len(directory.teams))
-    for team in directory.teams.values():
-        total += pages(sum(1 for i in team.member_ids if i in directory.people)
-                       + kids.get(team.id, 0))
-    return total
+    total = 1 + pages(len(directory.people), MAX_PAGE) + pages(len(directory.teams), MAX_PAGE)
+    return total + sum(pages(n, MAX_PAGE) for n in directory.member_counts().values())

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, jsonify, request
 
-from sandbox.idps.common import SandboxHandle, TokenIssuer, bearer, serve_app
+from sandbox.idps.common import SandboxHandle, TokenIssuer, bearer, pages, serve_app
 from sandbox.idps.directory import Directory, Person, Team
 from sandbox.idps.hooks_google import REPORTS_SCOPE, GoogleChannels, add_routes
 
@@ -221,15 +221,5 @@ def serve(directory: Directory, *, latency: float = 0.0,
 
 def min_requests(directory: Directory) -> int:
     """Token + user pages + group pages + member pages (users and nested groups) per group."""
-    def pages(n: int, size: int) -> int:
-        return max(1, -(-n // size))
-
-    kids: dict[str, int] = {}
-    for team in directory.teams.values():
-        if team.parent_id:
-            kids[team.parent_id] = kids.get(team.parent_id, 0) + 1
     total = 1 + pages(len(directory.people), USERS_MAX) + pages(len(directory.teams), GROUPS_MAX)
-    for team in directory.teams.values():
-        n = sum(1 for i in team.member_ids if i in directory.people) + kids.get(team.id, 0)
-        total += pages(n, MEMBERS_MAX)
-    return total
+    return total + sum(pages(n, MEMBERS_MAX) for n in directory.member_counts().values())

@@ -231,8 +231,7 @@ def serve(directory: Directory, *, latency: float = 0.0, legacy: bool = False,
                 "client_secret": CLIENT_SECRET}
 
     with serve_app(create_app(state, tokens), latency=latency, tokens=tokens,
-                   settings=settings) as handle:
-        handle.extra["state"] = state
+                   settings=settings, extra={"state": state}) as handle:
         yield handle
 
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, Response, jsonify, request
 
-from sandbox.idps.common import SandboxHandle, TokenIssuer, serve_app
+from sandbox.idps.common import SandboxHandle, TokenIssuer, pages, serve_app
 from sandbox.idps.directory import Directory, Person, Team
 from sandbox.idps.hooks_okta import OktaHooks, add_routes
 
@@ -319,17 +319,12 @@ def serve(directory: Directory, *, latency: float = 0.0, oauth: bool = False,
         return {"org_url": url, "auth_method": "api_token", "api_token": API_TOKEN}
 
     with serve_app(create_app(org, tokens), latency=latency, tokens=tokens, settings=settings,
-                   error_body=_error_body) as handle:
-        handle.extra["org"] = org
-        handle.extra["hooks"] = org.hooks
+                   error_body=_error_body, extra={"org": org, "hooks": org.hooks}) as handle:
         yield handle
 
 
 def min_requests(directory: Directory) -> int:
     """SSWS (no token call) + user pages + group pages + member pages per group (Link paging)."""
-    def pages(n: int, size: int) -> int:
-        return max(1, -(-n // size))
-
     active = sum(1 for p in directory.people.values() if p.active)
     total = pages(active, USERS_MAX) + pages(len(directory.teams), GROUPS_MAX)
     for team in directory.teams.values():

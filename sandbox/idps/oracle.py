@@ -117,8 +117,7 @@ def serve(directory: Directory, *, latency: float = 0.0, member_limit: int = MEM
         return {"domain_url": url, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
     with serve_app(create_app(state, tokens), latency=latency, tokens=tokens, settings=settings,
-                   error_body=error_body) as handle:
-        handle.extra["state"] = state
+                   error_body=error_body, extra={"state": state}) as handle:
         yield handle
 
 

@@ -269,8 +269,7 @@ def serve(directory: Directory, *, latency: float = 0.0, auth: str = "bearer",
         return {"base_url": url + PREFIX, "auth": "bearer", "token": API_TOKEN}
 
     with serve_app(create_app(state, tokens), latency=latency, tokens=tokens, settings=settings,
-                   error_body=error_body) as handle:
-        handle.extra["state"] = state
+                   error_body=error_body, extra={"state": state}) as handle:
         yield handle
 
 

@@ -17,6 +17,7 @@ from workers.sources.directory_records import (  # noqa: F401  (re-exported)
     parse_json,
 )
 from workers.sources.records import group_slice, user_slice
+from workers.sources.settings import field_meta
 from workers.sync.model import GroupSlice, Snapshot, UserSlice
 
 FORMATS = ("auto", "json", "csv")
@@ -79,18 +80,17 @@ def decode(data: bytes, what: str, max_bytes: int) -> str:
 
 
 class DirectoryFileSettings(Schema):
-    path = fields.String(load_default=None, metadata={
-        "label": "File path on the server", "secret": False,
-        "help": "Absolute path of a JSON or CSV directory file under the server's directory "
-                "files folder (USERSYNC_DIRECTORY_FILES_DIR)."})
-    content = fields.String(load_default=None, metadata={
-        "label": "Uploaded file", "secret": False,
-        "help": "The file's text, when uploaded instead of read from a path."})
-    format = fields.String(load_default="auto", validate=validate.OneOf(FORMATS), metadata={
-        "label": "Format", "secret": False, "help": "json, csv, or auto (by extension/content)."})
-    group_separator = fields.String(load_default=";", validate=validate.Length(equal=1), metadata={
-        "label": "CSV group separator", "secret": False,
-        "help": "Character between group names in the CSV `groups` column."})
+    path = fields.String(load_default=None, metadata=field_meta(
+        "File path on the server", "Absolute path of a JSON or CSV directory file under the "
+        "server's directory files folder (USERSYNC_DIRECTORY_FILES_DIR)."))
+    content = fields.String(load_default=None, metadata=field_meta(
+        "Uploaded file", "The file's text, when uploaded instead of read from a path."))
+    format = fields.String(load_default="auto", validate=validate.OneOf(FORMATS),
+                           metadata=field_meta("Format",
+                                               "json, csv, or auto (by extension/content)."))
+    group_separator = fields.String(load_default=";", validate=validate.Length(equal=1),
+                                    metadata=field_meta("CSV group separator", "Character between "
+                                                        "group names in the CSV `groups` column."))
 
     @validates_schema
     def _one_source(self, data: dict[str, Any], **_: Any) -> None:

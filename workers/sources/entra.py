@@ -33,6 +33,7 @@ from workers.sources.http import (
     workers_field,
 )
 from workers.sources.records import strict, with_parents
+from workers.sources.settings import field_meta
 from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 USER_TYPE = "#microsoft.graph.user"
@@ -44,34 +45,29 @@ PAGE = 999  # Graph's largest $top for users, groups and members
 class EntraSettings(Schema):
     """What the admin types to connect an Entra ID tenant (an app registration)."""
 
-    tenant = fields.String(required=True, validate=validate.Length(min=1), metadata={
-        "label": "Tenant", "secret": False,
-        "help": "Directory (tenant) ID or a verified domain such as contoso.onmicrosoft.com."})
-    client_id = fields.String(required=True, validate=validate.Length(min=1), metadata={
-        "label": "Application (client) ID", "secret": False,
-        "help": "An app registration with application permissions User.Read.All and "
-                "GroupMember.Read.All, admin-consented."})
-    client_secret = fields.String(load_default=None, metadata={
-        "label": "Client secret", "secret": True,
-        "help": "A client secret value of that app (or use a certificate below)."})
-    certificate = fields.String(load_default=None, metadata={
-        "label": "Certificate (PEM)", "secret": False,
-        "help": "Instead of a secret: a certificate uploaded to the app registration."})
-    private_key = fields.String(load_default=None, metadata={
-        "label": "Certificate private key (PEM)", "secret": True,
-        "help": "The unencrypted private key of that certificate."})
-    transitive = fields.Boolean(load_default=False, metadata={
-        "label": "Flatten nested groups", "secret": False,
-        "help": "Read every group's transitive user members instead of direct members and "
-                "nesting (incremental sync is then not available)."})
+    tenant = fields.String(required=True, validate=validate.Length(min=1), metadata=field_meta(
+        "Tenant", "Directory (tenant) ID or a verified domain such as contoso.onmicrosoft.com."))
+    client_id = fields.String(required=True, validate=validate.Length(min=1), metadata=field_meta(
+        "Application (client) ID", "An app registration with application permissions "
+        "User.Read.All and GroupMember.Read.All, admin-consented."))
+    client_secret = fields.String(load_default=None, metadata=field_meta(
+        "Client secret", "A client secret value of that app (or use a certificate below).",
+        secret=True))
+    certificate = fields.String(load_default=None, metadata=field_meta(
+        "Certificate (PEM)",
+        "Instead of a secret: a certificate uploaded to the app registration."))
+    private_key = fields.String(load_default=None, metadata=field_meta(
+        "Certificate private key (PEM)",
+        "The unencrypted private key of that certificate.", secret=True))
+    transitive = fields.Boolean(load_default=False, metadata=field_meta(
+        "Flatten nested groups", "Read every group's transitive user members instead of direct "
+        "members and nesting (incremental sync is then not available)."))
     login_url = fields.Url(load_default="https://login.microsoftonline.com", require_tld=False,
                            schemes={"https", "http"},
-                           metadata={"label": "Login URL", "secret": False,
-                                     "help": "Change only for national clouds."})
+                           metadata=field_meta("Login URL", "Change only for national clouds."))
     graph_url = fields.Url(load_default="https://graph.microsoft.com", require_tld=False,
                            schemes={"https", "http"},
-                           metadata={"label": "Graph URL", "secret": False,
-                                     "help": "Change only for national clouds."})
+                           metadata=field_meta("Graph URL", "Change only for national clouds."))
     workers = workers_field(8, "Graph throttles per app and tenant with 429 + Retry-After")
 
     @validates_schema

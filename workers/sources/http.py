@@ -73,6 +73,7 @@ from workers.sources.http_errors import (  # noqa: F401
     response_detail,
 )
 from workers.sources.records import MALFORMED, convert  # noqa: F401  (re-exported)
+from workers.sources.settings import field_meta
 from workers.sync.model import Snapshot
 
 T = TypeVar("T")
@@ -500,6 +501,6 @@ class HttpSource(Source):
 
 def workers_field(default: int, limit: str) -> fields.Integer:
     """The shared 'parallel member reads' setting."""
-    return fields.Integer(load_default=default, validate=validate.Range(min=1, max=32), metadata={
-        "label": "Parallel reads", "secret": False,
-        "help": f"How many group member lists to read at once ({limit})."})
+    return fields.Integer(load_default=default, validate=validate.Range(min=1, max=32),
+                          metadata=field_meta("Parallel reads", "How many group member lists "
+                                              f"to read at once ({limit})."))

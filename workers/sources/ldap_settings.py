@@ -11,6 +11,8 @@ from ldap3.core.exceptions import LDAPInvalidFilterError
 from ldap3.operation.search import parse_filter
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from workers.sources.settings import field_meta
+
 # What a blank field means for each preset: the usual schema of that server family.
 PRESETS: dict[str, dict[str, Any]] = {
     "active_directory": {
@@ -40,10 +42,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _field(label: str, help_: str, *, secret: bool = False) -> dict[str, Any]:
-    return {"label": label, "help": help_, "secret": secret}
-
-
 def _valid_filter(value: str) -> None:
     if not value:
         return
@@ -55,7 +53,7 @@ def _valid_filter(value: str) -> None:
 
 def _blank(help_: str, label: str) -> fields.String:
     return fields.String(load_default="", validate=_valid_filter if "filter" in label.lower()
-                         else None, metadata=_field(label, help_ + " Blank: the preset's."))
+                         else None, metadata=field_meta(label, help_ + " Blank: the preset's."))
 
 
 class LdapSettingsSchema(Schema):
@@ -63,24 +61,24 @@ class LdapSettingsSchema(Schema):
 
     preset = fields.String(load_default="openldap",
                            validate=validate.OneOf(["active_directory", "openldap"]),
-                           metadata=_field("Directory type", "Fills every blank field below."))
-    url = fields.String(required=True, metadata=_field(
+                           metadata=field_meta("Directory type", "Fills every blank field below."))
+    url = fields.String(required=True, metadata=field_meta(
         "Server URL", "ldaps://dc.example.com:636, or ldap://…:389 with StartTLS."))
-    start_tls = fields.Boolean(load_default=False, metadata=_field(
+    start_tls = fields.Boolean(load_default=False, metadata=field_meta(
         "StartTLS", "Upgrade an ldap:// connection to TLS before binding."))
-    verify_tls = fields.Boolean(load_default=True, metadata=_field(
+    verify_tls = fields.Boolean(load_default=True, metadata=field_meta(
         "Verify the server certificate", "Turn off only for a test server."))
-    ca_cert = fields.String(load_default="", metadata=_field(
+    ca_cert = fields.String(load_default="", metadata=field_meta(
         "CA certificate (PEM)", "Trust this CA as well, e.g. for an internal AD CA."))
-    bind_dn = fields.String(required=True, validate=validate.Length(min=1), metadata=_field(
+    bind_dn = fields.String(required=True, validate=validate.Length(min=1), metadata=field_meta(
         "Bind DN", "The read-only service account, e.g. CN=sync,OU=Service,DC=corp,DC=com."))
     bind_password = fields.String(required=True, validate=validate.Length(min=1),
-                                  metadata=_field("Bind password", "", secret=True))
+                                  metadata=field_meta("Bind password", "", secret=True))
     base_dn = fields.String(required=True, validate=validate.Length(min=1),
-                            metadata=_field("Base DN", "Where users and groups are searched."))
-    user_base_dn = fields.String(load_default="", metadata=_field(
+                            metadata=field_meta("Base DN", "Where users and groups are searched."))
+    user_base_dn = fields.String(load_default="", metadata=field_meta(
         "User base DN", "Blank: the base DN."))
-    group_base_dn = fields.String(load_default="", metadata=_field(
+    group_base_dn = fields.String(load_default="", metadata=field_meta(
         "Group base DN", "Blank: the base DN."))
     user_filter = _blank("Which entries are users.", "User filter")
     group_filter = _blank("Which entries are groups.", "Group filter")
@@ -94,13 +92,14 @@ class LdapSettingsSchema(Schema):
         "AD's primaryGroupID: users whose primary group (e.g. Domain Users) a group is, though "
         "its member list leaves them out; \"none\" to ignore.", "Primary group attribute")
     member_range_size = fields.Integer(load_default=None, allow_none=True,
-                                       validate=validate.Range(0, 100000), metadata=_field(
+                                       validate=validate.Range(0, 100000), metadata=field_meta(
         "Member range size", "Members read per ranged read of a group (AD's MaxValRange is "
         "1500); 0 reads them in one go (OpenLDAP). Blank: the preset's."))
-    page_size = fields.Integer(load_default=500, validate=validate.Range(1, 5000), metadata=_field(
-        "Page size", "Entries per paged-search page (AD's MaxPageSize is usually 1000)."))
-    timeout = fields.Float(load_default=10.0, validate=validate.Range(0.1, 300), metadata=_field(
-        "Timeout (s)", "Connect and response timeout."))
+    page_size = fields.Integer(load_default=500, validate=validate.Range(1, 5000),
+                               metadata=field_meta("Page size", "Entries per paged-search page "
+                                                   "(AD's MaxPageSize is usually 1000)."))
+    timeout = fields.Float(load_default=10.0, validate=validate.Range(0.1, 300),
+                           metadata=field_meta("Timeout (s)", "Connect and response timeout."))
 
     @validates_schema
     def _check_url(self, data: dict[str, Any], **_: Any) -> None:

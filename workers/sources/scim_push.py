@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.extensions import db
 from app.models.scim import ScimGroup, ScimMember, ScimToken, ScimUser, ScimUserEmail
 from workers.sources.base import Source, SourceConfigError
+from workers.sources.settings import field_meta
 from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 
@@ -20,9 +21,8 @@ class ScimPushSettings(Schema):
 
     # Optional so a scim connection is created with no settings at all; the engine always
     # fills it in. `internal` tells forms not to show it.
-    connection_id = fields.Integer(load_default=None, metadata={
-        "label": "Connection", "secret": False, "internal": True,
-        "help": "Set by the app, not by the admin."})
+    connection_id = fields.Integer(load_default=None, metadata={**field_meta(
+        "Connection", "Set by the app, not by the admin."), "internal": True})
 
 
 def primary_email(emails: list[tuple[str, bool]], user_name: str) -> str:

@@ -7,6 +7,40 @@ from marshmallow import Schema, fields, validate
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 
 
+def items_of(schema: type[Schema]) -> fields.List:
+    """The `items` of a list answer, each shaped by `schema`."""
+    return fields.List(fields.Nested(schema), required=True)
+
+
+class Page(Schema):
+    """A page of a keyset-paged list; `next_cursor` asks for the next one (null: the last)."""
+
+    next_cursor = fields.String(allow_none=True)
+
+
+class Named(Schema):
+    """Something the admin picks by name, identified by its id."""
+
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class Verdict(Schema):
+    """The answer of a check: whether it passed, and the sentence to show."""
+
+    ok = fields.Boolean(required=True)
+    message = fields.String(required=True)
+
+
+class ConnectionBrief(Schema):
+    """What names a connection wherever one is listed."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    enabled = fields.Boolean(required=True)
+
+
 class ErrorDetail(Schema):
     code = fields.String(required=True, metadata={"description": "validation, unauthorized, "
                                                   "forbidden, not_found, conflict, …"})
@@ -41,7 +75,5 @@ class JobState(Schema):
     run_id = fields.Integer(allow_none=True)
 
 
-class CheckAnswer(Schema):
-    ok = fields.Boolean(required=True)
+class CheckAnswer(Verdict):
     reason = fields.String(required=True)
-    message = fields.String(required=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.admin.schemas.common import ConnectionBrief, items_of
 from app.admin.schemas.runs import RunSummary
 
 NAME = validate.Length(min=1, max=128)
@@ -32,18 +33,14 @@ class Kind(Schema):
 
 
 class KindList(Schema):
-    items = fields.List(fields.Nested(Kind), required=True)
+    items = items_of(Kind)
 
 
 class ScimInfo(Schema):
     base_url = fields.String(required=True)
 
 
-class Connection(Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    kind = fields.String(required=True)
-    enabled = fields.Boolean(required=True)
+class Connection(ConnectionBrief):
     settings = fields.Dict(keys=fields.String(), required=True,
                            metadata={"description": "secret settings answer \"set\" or \"not set\""})
     mapping_mode = fields.String(required=True)
@@ -56,7 +53,7 @@ class Connection(Schema):
 
 
 class ConnectionList(Schema):
-    items = fields.List(fields.Nested(Connection), required=True)
+    items = items_of(Connection)
 
 
 class ConnectionCreate(Schema):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.admin.schemas.common import Named, Verdict, items_of
+
 API_TOKEN_CAUTION = (
     "Legacy choice. Atlassian: \"Apps that collect API tokens or instruct customers to create "
     "individual 3LO apps don't comply with our Security requirements for cloud apps and "
@@ -33,7 +35,7 @@ class CredentialSummary(Schema):
                            metadata={"description": "the write credential syncs use: oauth, "
                                      "api_token or null"})
     org_api_key = fields.String(required=True, metadata={"description": "set or not set"})
-    items = fields.List(fields.Nested(CredentialItem), required=True)
+    items = items_of(CredentialItem)
     oauth_available = fields.Boolean(required=True)
     api_token_caution = fields.String(required=True)
 
@@ -58,15 +60,12 @@ class ApiToken(Schema):
     scoped = fields.Boolean(load_default=False)
 
 
-class OrgKeyCheck(Schema):
-    ok = fields.Boolean(required=True)
-    message = fields.String(required=True)
+class OrgKeyCheck(Verdict):
+    """The organization API key's own check."""
 
 
-class CredentialCheck(Schema):
-    ok = fields.Boolean(required=True)
+class CredentialCheck(Verdict):
     kind = fields.String(allow_none=True)
-    message = fields.String(required=True)
     org_key = fields.Nested(OrgKeyCheck, allow_none=True,
                             metadata={"description": "the organization API key's own check; "
                                       "null when none is stored"})
@@ -83,42 +82,41 @@ class Me(Schema):
     scim_base_url = fields.String(required=True)
 
 
-class ScimToken(Schema):
+class TokenIdentity(Schema):
+    """What tells a SCIM token apart without showing it: its id, first characters and age."""
+
     id = fields.Integer(required=True)
     hint = fields.String(required=True)
     created_at = fields.DateTime(allow_none=True)
+
+
+class ScimToken(TokenIdentity):
     last_used_at = fields.DateTime(allow_none=True)
     revoked_at = fields.DateTime(allow_none=True)
 
 
 class ScimTokenList(Schema):
     base_url = fields.String(required=True)
-    items = fields.List(fields.Nested(ScimToken), required=True)
+    items = items_of(ScimToken)
 
 
-class NewScimToken(Schema):
-    id = fields.Integer(required=True)
-    hint = fields.String(required=True)
-    created_at = fields.DateTime(allow_none=True)
+class NewScimToken(TokenIdentity):
     token = fields.String(required=True, metadata={"description": "shown this once, never again"})
     base_url = fields.String(required=True)
 
 
-class SiteGroup(Schema):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
+class SiteGroup(Named):
+    """A group on the Atlassian site."""
 
 
 class SiteGroupList(Schema):
-    items = fields.List(fields.Nested(SiteGroup), required=True)
+    items = items_of(SiteGroup)
 
 
-class IdpGroup(Schema):
-    id = fields.String(required=True)
-    name = fields.String(required=True)
+class IdpGroup(Named):
     members = fields.Integer(required=True)
 
 
 class IdpGroupList(Schema):
-    items = fields.List(fields.Nested(IdpGroup), required=True)
+    items = items_of(IdpGroup)
     complete = fields.Boolean(required=True)

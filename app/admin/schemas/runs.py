@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.admin.schemas.common import PageQuery
+from app.admin.schemas.common import ConnectionBrief, Page, PageQuery, items_of
 from workers.sync.plan import APPLY_ORDER
 from workers.vocabulary import Outcome, RunStatus
 
@@ -50,9 +50,8 @@ class Run(RunSummary):
     progress = fields.Nested(Progress, allow_none=True)
 
 
-class RunPage(Schema):
-    items = fields.List(fields.Nested(RunSummary), required=True)
-    next_cursor = fields.String(allow_none=True)
+class RunPage(Page):
+    items = items_of(RunSummary)
 
 
 class Notice(Schema):
@@ -82,15 +81,14 @@ class PlanQuery(PageQuery):
     kind = fields.String(validate=validate.OneOf(CHANGE_KINDS))
 
 
-class PlanAnswer(Schema):
+class PlanAnswer(Page):
     run_id = fields.Integer(required=True)
     status = fields.String(required=True)
     held = fields.Boolean(required=True)
     reason = fields.String(allow_none=True)
     summary = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     notices = fields.List(fields.Nested(Notice), required=True)
-    items = fields.List(fields.Nested(PlannedChange), required=True)
-    next_cursor = fields.String(allow_none=True)
+    items = items_of(PlannedChange)
 
 
 class ExportQuery(Schema):
@@ -112,17 +110,8 @@ class Change(OpFields):
     at = fields.DateTime(allow_none=True)
 
 
-class ChangePage(Schema):
-    items = fields.List(fields.Nested(Change), required=True)
-    next_cursor = fields.String(allow_none=True)
-
-
-class HistoryPoint(Schema):
-    run_id = fields.Integer(required=True)
-    started_at = fields.DateTime(allow_none=True)
-    status = fields.String(required=True)
-    applied = fields.Integer(required=True)
-    failed = fields.Integer(required=True)
+class ChangePage(Page):
+    items = items_of(Change)
 
 
 class Counts(Schema):
@@ -130,11 +119,15 @@ class Counts(Schema):
     failed = fields.Integer(required=True)
 
 
-class ConnectionHealth(Schema):
-    id = fields.Integer(required=True)
-    name = fields.String(required=True)
-    kind = fields.String(required=True)
-    enabled = fields.Boolean(required=True)
+class HistoryPoint(Counts):
+    """One past run's outcome, for the overview's history strip."""
+
+    run_id = fields.Integer(required=True)
+    started_at = fields.DateTime(allow_none=True)
+    status = fields.String(required=True)
+
+
+class ConnectionHealth(ConnectionBrief):
     health = fields.String(required=True, metadata={
         "description": "ok, failing, held, deferred, never_run, disabled, running"})
     last_run = fields.Nested(RunSummary, allow_none=True)

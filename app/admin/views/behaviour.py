@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from marshmallow import Schema
+
 from app import extensions
 from app.admin import tenancy
 from app.admin.api import Context, operation
@@ -38,11 +40,27 @@ def _checked(conn: Connection) -> None:
         raise validation({path: [str(exc)]}) from None
 
 
-def _shown(ctx: Context, connection_id: int, view: Callable[[Connection], dict[str, Any]],
-           ) -> dict[str, Any]:
-    """One of the caller's connections, as `view` presents it (404 when not theirs)."""
-    with extensions.db.session() as session:
-        return view(tenancy.connection(session, ctx.caller, connection_id))
+def _routes(part: str, schema: type[Schema], view: Callable[[Connection], dict[str, Any]],
+            change: Callable[[Connection, dict[str, Any]], None], *, read: str, write: str) -> None:
+    """GET and PUT /connections/<id>/<part>: one of the caller's connections (404 when not
+    theirs) as `view` presents it, and `change(conn, body)` writing the body into it."""
+    rule = f"/connections/<int:connection_id>/{part}"
+
+    def get(ctx: Context, connection_id: int) -> dict[str, Any]:
+        with extensions.db.session() as session:
+            return view(tenancy.connection(session, ctx.caller, connection_id))
+
+    def put(ctx: Context, connection_id: int) -> dict[str, Any]:
+        with extensions.db.session() as session:
+            conn = tenancy.connection(session, ctx.caller, connection_id)
+            change(conn, ctx.body)
+            session.flush()
+            return view(conn)
+
+    get.__name__, put.__name__ = f"get_{part}", f"put_{part}"
+    operation(rule, "GET", summary=read, tag=TAG, answer=schema, errors=(404,))(get)
+    operation(rule, "PUT", summary=write, tag=TAG, body=schema, answer=schema,
+              errors=(400, 404))(put)
 
 
 def mapping_of(conn: Connection) -> dict[str, Any]:
@@ -59,53 +77,37 @@ def mapping_of(conn: Connection) -> dict[str, Any]:
             "default_groups": list(conn.default_groups or [])}
 
 
-@operation("/connections/<int:connection_id>/mapping", "GET", summary="Group mapping", tag=TAG,
-           answer=s.Mapping, errors=(404,))
-def get_mapping(ctx: Context, connection_id: int) -> dict[str, Any]:
-    return _shown(ctx, connection_id, mapping_of)
+def change_mapping(conn: Connection, body: dict[str, Any]) -> None:
+    conn.mapping_mode = body["mode"]
+    conn.mapping = {"prefix": body["transform"]["prefix"], "case": body["transform"]["case"],
+                    "flatten_nested": body["flatten_nested"]}
+    conn.group_mappings = [GroupMapping(position=i, idp_group=r["idp_group"],
+                                        atlassian_groups=list(r["groups"]))
+                           for i, r in enumerate(body["rules"])]
+    conn.filters = dict(body["filters"])
+    conn.default_groups = list(body["default_groups"])
+    _checked(conn)
 
 
-@operation("/connections/<int:connection_id>/mapping", "PUT", summary="Replace the mapping",
-           tag=TAG, body=s.Mapping, answer=s.Mapping, errors=(400, 404))
-def put_mapping(ctx: Context, connection_id: int) -> dict[str, Any]:
-    body = ctx.body
-    with extensions.db.session() as session:
-        conn = tenancy.connection(session, ctx.caller, connection_id)
-        conn.mapping_mode = body["mode"]
-        conn.mapping = {"prefix": body["transform"]["prefix"], "case": body["transform"]["case"],
-                        "flatten_nested": body["flatten_nested"]}
-        conn.group_mappings = [GroupMapping(position=i, idp_group=r["idp_group"],
-                                            atlassian_groups=list(r["groups"]))
-                               for i, r in enumerate(body["rules"])]
-        conn.filters = dict(body["filters"])
-        conn.default_groups = list(body["default_groups"])
-        _checked(conn)
-        session.flush()
-        return mapping_of(conn)
+_routes("mapping", s.Mapping, mapping_of, change_mapping,
+        read="Group mapping", write="Replace the mapping")
 
 
 def schedule_of(conn: Connection) -> dict[str, Any]:
     return {"schedule": conn.schedule, "next_run_at": conn.next_run_at}
 
 
-@operation("/connections/<int:connection_id>/schedule", "GET", summary="When it syncs", tag=TAG,
-           answer=s.Schedule, errors=(404,))
-def get_schedule(ctx: Context, connection_id: int) -> dict[str, Any]:
-    return _shown(ctx, connection_id, schedule_of)
-
-
-@operation("/connections/<int:connection_id>/schedule", "PUT", summary="Change the schedule",
-           tag=TAG, body=s.Schedule, answer=s.Schedule, errors=(400, 404))
-def put_schedule(ctx: Context, connection_id: int) -> dict[str, Any]:
+def change_schedule(conn: Connection, body: dict[str, Any]) -> None:
     try:
-        value = schedules.normalise(ctx.body["schedule"])
+        value = schedules.normalise(body["schedule"])
     except schedules.ScheduleError as exc:
         raise validation({"schedule": [str(exc)]}) from None
-    with extensions.db.session() as session:
-        conn = tenancy.connection(session, ctx.caller, connection_id)
-        conn.schedule = value
-        conn.next_run_at = schedules.next_run(value, datetime.now(UTC))
-        return schedule_of(conn)
+    conn.schedule = value
+    conn.next_run_at = schedules.next_run(value, datetime.now(UTC))
+
+
+_routes("schedule", s.Schedule, schedule_of, change_schedule,
+        read="When it syncs", write="Change the schedule")
 
 
 def policy_of(conn: Connection) -> dict[str, Any]:
@@ -122,30 +124,21 @@ def policy_of(conn: Connection) -> dict[str, Any]:
             "protected_account_ids": list(stored.get("protected_account_ids", []))}
 
 
-@operation("/connections/<int:connection_id>/policy", "GET",
-           summary="Deprovisioning, guard thresholds and protected accounts", tag=TAG,
-           answer=s.Policy, errors=(404,))
-def get_policy(ctx: Context, connection_id: int) -> dict[str, Any]:
-    return _shown(ctx, connection_id, policy_of)
+def change_policy(conn: Connection, body: dict[str, Any]) -> None:
+    conn.deprovision = body["deprovision"]
+    # Keys this form does not know (set by the CLI or a newer worker) are kept.
+    policy = {**(conn.policy or {}), "on_unmatched": body["on_unmatched"],
+              "products": body["invite_products"],
+              "product_access_groups": body["product_access_groups"],
+              "adopt_existing_groups": body["adopt_existing_groups"],
+              **body["guard"], "protected_account_ids": body["protected_account_ids"]}
+    if body["invite_domains"] is None:
+        policy.pop("invite_domains", None)  # the next complete read fills it from the IdP
+    else:
+        policy["invite_domains"] = body["invite_domains"]
+    conn.policy = policy
+    _checked(conn)
 
 
-@operation("/connections/<int:connection_id>/policy", "PUT", summary="Replace the policy",
-           tag=TAG, body=s.Policy, answer=s.Policy, errors=(400, 404))
-def put_policy(ctx: Context, connection_id: int) -> dict[str, Any]:
-    body = ctx.body
-    with extensions.db.session() as session:
-        conn = tenancy.connection(session, ctx.caller, connection_id)
-        conn.deprovision = body["deprovision"]
-        # Keys this form does not know (set by the CLI or a newer worker) are kept.
-        policy = {**(conn.policy or {}), "on_unmatched": body["on_unmatched"],
-                  "products": body["invite_products"],
-                  "product_access_groups": body["product_access_groups"],
-                  "adopt_existing_groups": body["adopt_existing_groups"],
-                  **body["guard"], "protected_account_ids": body["protected_account_ids"]}
-        if body["invite_domains"] is None:
-            policy.pop("invite_domains", None)  # the next complete read fills it from the IdP
-        else:
-            policy["invite_domains"] = body["invite_domains"]
-        conn.policy = policy
-        _checked(conn)
-        return policy_of(conn)
+_routes("policy", s.Policy, policy_of, change_policy,
+        read="Deprovisioning, guard thresholds and protected accounts", write="Replace the policy")
