@@ -22,7 +22,9 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,6 +36,7 @@ from app import extensions, migrate, redis_conn  # noqa: E402
 from app.connections import create as create_connection  # noqa: E402
 from app.models import Connection, SyncRun  # noqa: E402
 from app.webhooks import endpoints  # noqa: E402
+from sandbox.atlassian.site import Site  # noqa: E402
 from sandbox.idps import okta  # noqa: E402
 from sandbox.idps.directory import Directory  # noqa: E402
 from sandbox.idps.hooks_okta import group_target, user_target  # noqa: E402
@@ -69,7 +72,10 @@ def main() -> None:  # noqa: PLR0915
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--groups", type=int, default=0, help="default: users / 20")
     parser.add_argument("--events", type=int, default=50)
-    parser.add_argument("--storm", type=int, default=1000)
+    parser.add_argument("--storm", type=int, default=1000, help="0: no storm")
+    parser.add_argument("--write-first-sync", action="store_true",
+                        help="the site starts with accounts only, so the first sync writes every "
+                             "group and membership (slow: 440 s at 10,000 users)")
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     groups = args.groups or max(2, args.users // 20)
@@ -80,44 +86,102 @@ def main() -> None:  # noqa: PLR0915
     config = {"DATABASE_URL": url, "REDIS_URL": redis_conn.url_of(server), "SECRET_KEYS": TEST_KEYS,
               "INSTANCE_PATH": str(tmp), "ALLOW_PRIVATE_URLS": True, "LOG_LEVEL": "WARNING",
               "LOG_FORMAT": "text"}
-    d = Directory.generate(args.users, groups, memberships=args.users * 2, seed=3,
-                           nested_fraction=0.0)
-    out: dict = {"users": args.users, "groups": groups, "memberships": sum(len(t.member_ids) for t in d.teams.values())}
+    setup: dict = {}
+    with _phase(setup, "directory_seconds"):
+        d = Directory.generate(args.users, groups, memberships=args.users * 2, seed=3,
+                               nested_fraction=0.0)
+    out: dict = {"users": args.users, "groups": groups,
+                 "memberships": sum(len(t.member_ids) for t in d.teams.values()), "setup": setup}
+    adopt = not args.write_first_sync
     with okta.serve(d, dpop=False) as idp, stack(config, tmp, validate=False) as env:
         env.redis_url = config["REDIS_URL"]
         redis = Redis.from_url(env.redis_url)
-        for person in d.people.values():
-            env.cloud.site.add_user(person.email, person.display_name)
+        with _phase(setup, "site_seed_seconds"):
+            setup["site"] = _seed_site(env.cloud.site, d, adopt)
+        policy = {**LENIENT, "adopt_existing_groups": True} if adopt else LENIENT
         with extensions.db.session() as session:
             conn = create_connection(session, client_key=env.client_key, kind="okta", name="Okta",
-                                     settings=idp.settings, mapping={"policy": LENIENT},
+                                     settings=idp.settings, mapping={"policy": policy},
                                      encrypt=extensions.secrets.encrypt)
             conn.schedule = None
             cid = conn.id
             endpoint = endpoints.ensure(session, session.get(Connection, cid), extensions.secrets.encrypt)
             hook_url = endpoints.url(env.app_url, endpoint)
             secret = extensions.secrets.decrypt(endpoint.secret_encrypted)
-        started = time.monotonic()
-        assert env.sync(cid).status == "succeeded"
-        out["first_full_sync_seconds"] = round(time.monotonic() - started, 2)
-        api = {"Authorization": f"SSWS {okta.API_TOKEN}"}
-        hook = requests.post(f"{idp.url}/api/v1/eventHooks", headers=api, timeout=10, json={
-            "name": "usersync", "events": {"type": "EVENT_TYPE", "items": [
-                "group.user_membership.remove", "group.user_membership.add"]},
-            "channel": {"type": "HTTP", "version": "1.0.0", "config": {"uri": hook_url, "headers": [],
-                        "authScheme": {"type": "HEADER", "key": "Authorization", "value": secret}}}}).json()
-        verify = requests.post(f"{idp.url}/api/v1/eventHooks/{hook['id']}/lifecycle/verify",
-                               headers=api, timeout=10)
-        out["okta_verification"] = verify.json().get("verificationStatus")
+        out["first_sync"] = _first_sync(env, cid, idp)
+        with _phase(setup, "event_hook_seconds"):
+            out["okta_verification"] = _register_hook(idp, hook_url, secret)
         proc = worker(env, "--worker-class", "rq.worker.SimpleWorker")
         try:
             out.update(_latency(args, d, idp, env, cid))
-            out.update(_storm(args, d, idp, env, cid, redis, hook_url, secret))
+            out["peak_worker_rss_mb"] = _peak_rss_mb(proc.pid)
+            if args.storm:
+                out.update(_storm(args, d, idp, env, cid, redis, hook_url, secret))
         finally:
             proc.terminate()
             proc.wait(timeout=30)
     server.shutdown()
     print(json.dumps(out, indent=2))
+
+
+@contextmanager
+def _phase(into: dict, key: str) -> Iterator[None]:
+    """Record the seconds the block took under `key`."""
+    started = time.monotonic()
+    yield
+    into[key] = round(time.monotonic() - started, 2)
+
+
+def _seed_site(site: Site, d: Directory, adopt: bool) -> str:
+    """An account for every person; with `adopt`, the IdP's groups and memberships as well, so
+    the first sync links and adopts them (reads) instead of writing each membership."""
+    accounts = {pid: site.add_user(p.email, p.display_name).account_id
+                for pid, p in d.people.items()}
+    if not adopt:
+        return "an account for every IdP user; no groups: the first sync creates and fills them"
+    site.load({"groups": [{"name": t.name, "members": [accounts[m] for m in t.member_ids]}
+                          for t in d.teams.values()]})
+    return ("an account for every IdP user, and the IdP's groups with the same members: the "
+            "first sync links the accounts and adopts the groups (policy "
+            "adopt_existing_groups), so it reads instead of writing each membership")
+
+
+def _first_sync(env, cid: int, idp) -> dict:  # type: ignore[no-untyped-def]
+    """The set-up's full run, in this process; what it did and how long it took."""
+    idp.requests = 0
+    env.cloud.requests.clear()
+    started = time.monotonic()
+    run = env.sync(cid)
+    seconds = round(time.monotonic() - started, 2)
+    assert run.status == "succeeded", (run.status, run.error)
+    site = Counter(r.method for r in env.cloud.requests.all())
+    counts = run.counts or {}
+    return {"seconds": seconds, "idp_calls": idp.requests, "atlassian_calls": dict(site),
+            "applied": counts.get("applied_by_kind") or counts.get("applied"),
+            **{k: counts.get(k) for k in ("groups_adopted", "managed_memberships")}}
+
+
+def _register_hook(idp, hook_url: str, secret: str) -> str | None:  # type: ignore[no-untyped-def]
+    """Okta's event hook for membership changes, registered and verified by Okta's handshake."""
+    api = {"Authorization": f"SSWS {okta.API_TOKEN}"}
+    hook = requests.post(f"{idp.url}/api/v1/eventHooks", headers=api, timeout=10, json={
+        "name": "usersync", "events": {"type": "EVENT_TYPE", "items": [
+            "group.user_membership.remove", "group.user_membership.add"]},
+        "channel": {"type": "HTTP", "version": "1.0.0", "config": {"uri": hook_url, "headers": [],
+                    "authScheme": {"type": "HEADER", "key": "Authorization", "value": secret}}}}).json()
+    verify = requests.post(f"{idp.url}/api/v1/eventHooks/{hook['id']}/lifecycle/verify",
+                           headers=api, timeout=10)
+    return verify.json().get("verificationStatus")
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    """The worker's peak resident memory (VmHWM), read from /proc while it still runs."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kb = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return round(kb / 1024, 1) if kb else None
 
 
 def _removals(d: Directory, count: int) -> list[tuple[str, str]]:
