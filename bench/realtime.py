@@ -3,12 +3,19 @@
 A sandbox Okta org with N users sends its real event hook deliveries (registered and verified
 by Okta's own handshake) to the app over HTTP; the worker applies them to the sandbox site.
 
-    python bench/realtime.py [--users 1000] [--events 50] [--storm 1000]
+    python bench/realtime.py [--users 1000] [--events 50] [--storm 1000 (0: none)]
+
+Set-up (timed and described under "setup" and "first_sync"): the site has an account for
+every IdP user and the IdP's groups with the same members, the synced users' accounts are
+linked with the product's link store, and the first sync, enqueued and run by an rq worker,
+adopts the groups (reads, no membership writes). `--link-in-first-sync` leaves the linking to
+the first sync (a site look-up per account); `--write-first-sync` gives the site no groups, so
+the first sync writes every group and membership.
 
 Reports: webhook → Atlassian change latency p50/p95 over `--events` group removals (one at a
-time), IdP and Atlassian calls per event, handler p99, and a storm of `--storm` removals for one
-connection sent within about a second (the most syncs running and waiting at once, every
-removal applied, duplicate writes).
+time), IdP and Atlassian calls per event, handler p50/p99, the event worker's peak memory, and
+a storm of `--storm` removals for one connection sent within about a second (the most syncs
+running and waiting at once, every removal applied, duplicate writes).
 """
 
 from __future__ import annotations
