@@ -108,3 +108,13 @@ def test_settings_schema(rsa_key):
     assert OktaSettings().load({"org_url": "https://a.okta.com", "auth_method": "oauth",
                                 "client_id": "x", "private_key": rsa_key})["dpop"] is True
     assert_form_metadata(OktaSettings)
+
+
+def test_paging_skips_deprovisioned_people_on_every_page(directory):
+    """Every seventh person deprovisioned, page boundaries included: each active one read once."""
+    for n, person in enumerate(directory.person_list()):
+        person.active = n % 7 != 0
+    with sandbox.serve(directory) as idp:
+        source = make_source(idp.settings)
+        assert_matches(source.fetch(), directory)
+        assert idp.requests == sandbox.min_requests(directory)
