@@ -140,3 +140,13 @@ def test_users_changed_inside_the_clock_margin_are_applied_once(directory):
         # the search still answers with them (their stamp is inside the margin): not news
         again = source.read_changes(second.cursor)
         assert again is not None and again.empty
+
+
+def test_paging_skips_deprovisioned_people_on_every_page(directory):
+    """Every seventh person deprovisioned, page boundaries included: each active one read once."""
+    for n, person in enumerate(directory.person_list()):
+        person.active = n % 7 != 0
+    with sandbox.serve(directory) as idp:
+        source = make_source(idp.settings)
+        assert_matches(source.fetch(), directory)
+        assert idp.requests == sandbox.min_requests(directory)

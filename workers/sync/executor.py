@@ -42,7 +42,8 @@ from workers.vocabulary import RunStatus
 APPLIED, FAILED, SKIPPED = OpOutcome.APPLIED, OpOutcome.FAILED, OpOutcome.SKIPPED
 Row = tuple[Op, str, str | None, tuple[str, str] | None]
 """(op, outcome, message, resolved (group_id, account_id)) of one recorded op."""
-LinkWrite = Callable[[Session], None]
+LinkWrite = Callable[[Session], None] | linkstore.Save
+"""A change to the links, committed with the chunk's records; saves are made together."""
 CHUNK = 250
 """Membership ops sent and recorded per batch: bounds what a killed worker leaves unrecorded."""
 # The error's category decides (workers.errors): a Stop (credential, permission, a spent hourly
@@ -134,16 +135,16 @@ class Executor:
         if op.kind == LINK_GROUP:
             gid = op.group_id or self._ref(op.group_ref)
             self.links.groups[op.idp_group_id] = gid
-            return gid, lambda s: linkstore.save(s, cid, linkstore.GROUP, op.idp_group_id, gid)
+            return gid, linkstore.Save(linkstore.GROUP, op.idp_group_id or "", gid)
         if op.kind == LINK_USER:
             self.links.users[op.idp_user_id] = op.account_id
-            return op.account_id, lambda s: linkstore.save(s, cid, linkstore.USER, op.idp_user_id,
-                                                          op.account_id)
+            return op.account_id, linkstore.Save(linkstore.USER, op.idp_user_id or "",
+                                                 op.account_id or "")
         if op.kind == INVITE_USER:
             user = self.target.invite_user(op.email, op.display_name or "", list(op.products))
             self.links.users[op.idp_user_id] = user.account_id
-            return user.account_id, lambda s: linkstore.save(s, cid, linkstore.USER, op.idp_user_id,
-                                                            user.account_id)
+            return user.account_id, linkstore.Save(linkstore.USER, op.idp_user_id or "",
+                                                   user.account_id)
         if op.kind == RESTORE_ACCESS:
             self.target.restore_access(op.account_id)
             return None, lambda s: linkstore.set_suspended(s, cid, op.account_id, False)
@@ -237,14 +238,26 @@ class Executor:
                     removed.append((group_id, account_id))
         cid = self.connection_id
         with self.db.session() as session:
-            for write in writes:
-                write(session)
+            _write_links(session, cid, writes)
             session.add_all(changes)
             mirror.add_groups(session, cid, created, admin_rights=False)
             mirror.add_members(session, cid, added)
             mirror.remove_members(session, cid, removed)
         self.done += len(rows)
         self.progress(self.done, self.total)
+
+
+def _write_links(session: Session, connection_id: int, writes: Sequence[LinkWrite]) -> None:
+    """Each write in order; a run of saves of one kind goes to the database together."""
+    for is_save, run in groupby(writes, key=lambda w: isinstance(w, linkstore.Save)):
+        if not is_save:
+            for write in run:
+                write(session)  # type: ignore[operator]
+            continue
+        saves: list[linkstore.Save] = list(run)  # type: ignore[arg-type]
+        for kind, same in groupby(saves, key=lambda w: w.kind):
+            linkstore.save_many(session, connection_id, kind,
+                                [(w.idp_id, w.atlassian_id) for w in same])
 
 
 _STATES = {ADD_MEMBER: ("not member", "member"), REMOVE_MEMBER: ("member", "not member"),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import Link
@@ -25,18 +28,69 @@ def load(session: Session, connection_id: int) -> Links:
     return links
 
 
+@dataclass(frozen=True, slots=True)
+class Save:
+    """A link to create or repoint: `save`'s arguments, kept so a chunk's saves go together."""
+
+    kind: str
+    idp_id: str
+    atlassian_id: str
+
+
 def save(session: Session, connection_id: int, kind: str, idp_id: str, atlassian_id: str) -> None:
     """Create or repoint the link of `idp_id`; the Atlassian id leaves any other IdP id it had
     (an account belongs to one IdP user, e.g. after the IdP re-created a person)."""
-    session.execute(delete(Link).where(Link.connection_id == connection_id, Link.kind == kind,
-                                       Link.atlassian_id == atlassian_id, Link.idp_id != idp_id))
-    row = session.scalars(select(Link).where(
-        Link.connection_id == connection_id, Link.kind == kind, Link.idp_id == idp_id)).first()
-    if row is None:
-        session.add(Link(connection_id=connection_id, kind=kind, idp_id=idp_id,
-                         atlassian_id=atlassian_id, suspended=False))
-    else:
-        row.atlassian_id = atlassian_id
+    save_many(session, connection_id, kind, [(idp_id, atlassian_id)])
+
+
+def save_many(session: Session, connection_id: int, kind: str,
+              pairs: Sequence[tuple[str, str]]) -> None:
+    """`save` for each (IdP id, Atlassian id) in order, with one read of the rows they touch.
+
+    A first sync links every account: three statements per link, one of them a search by
+    Atlassian id, made it quadratic in the directory's size."""
+    if not pairs:
+        return
+    idp_ids, atlassian_ids = {i for i, _ in pairs}, {a for _, a in pairs}
+    rows: list[Link] = []
+    for part in _parts(sorted(idp_ids | atlassian_ids)):
+        rows += session.scalars(select(Link).where(
+            Link.connection_id == connection_id, Link.kind == kind,
+            or_(Link.idp_id.in_(part), Link.atlassian_id.in_(part)))).all()
+    rows = list({row.id: row for row in rows}.values())
+    state = _after_saves({row.idp_id: row.atlassian_id for row in rows}, pairs)
+    for row in rows:
+        if row.idp_id not in state:
+            session.delete(row)
+        elif row.atlassian_id != state[row.idp_id]:
+            row.atlassian_id = state[row.idp_id]
+    known = {row.idp_id for row in rows}
+    session.add_all(Link(connection_id=connection_id, kind=kind, idp_id=idp_id,
+                         atlassian_id=atlassian_id, suspended=False)
+                    for idp_id, atlassian_id in state.items() if idp_id not in known)
+
+
+def _after_saves(links: dict[str, str], pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """IdP id → Atlassian id once each pair was saved in turn (pure; `links` is left alone)."""
+    state = dict(links)
+    holders: dict[str, set[str]] = {}
+    for idp_id, atlassian_id in state.items():
+        holders.setdefault(atlassian_id, set()).add(idp_id)
+    for idp_id, atlassian_id in pairs:
+        for other in holders.get(atlassian_id, set()) - {idp_id}:
+            del state[other]
+        previous = state.get(idp_id)
+        if previous is not None and previous != atlassian_id:
+            holders[previous].discard(idp_id)
+        holders[atlassian_id] = {idp_id}
+        state[idp_id] = atlassian_id
+    return state
+
+
+def _parts(values: list[str], size: int = 400) -> Iterator[list[str]]:
+    """`values` in slices small enough for any database's bound-parameter limit (two IN lists)."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def forget(session: Session, connection_id: int, kind: str, atlassian_id: str) -> None:
