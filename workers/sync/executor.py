@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import groupby, islice
 
 from sqlalchemy.orm import Session
 
@@ -90,15 +90,14 @@ class Executor:
     def apply(self, plan: Plan) -> Outcome:
         self.total = len(plan.ops)
         # The plan is in apply order, so each kind is one run; ops of one kind are
-        # independent of each other and go out concurrently, a chunk at a time.
+        # independent of each other and go out concurrently, a chunk at a time. The chunks
+        # are cut from the plan as it is read: a first sync's millions of member additions
+        # become Op tuples a chunk at a time, never all at once.
         for kind, run in groupby(plan.ops, key=lambda op: op.kind):
-            ops = list(run)
-            for start in range(0, len(ops), CHUNK):
-                chunk = ops[start:start + CHUNK]
-                if kind in (ADD_MEMBER, REMOVE_MEMBER):
-                    self._membership_chunk(chunk)
-                else:
-                    self._single_chunk(chunk)
+            send = (self._membership_chunk if kind in (ADD_MEMBER, REMOVE_MEMBER)
+                    else self._single_chunk)
+            while chunk := list(islice(run, CHUNK)):
+                send(chunk)
         return self.outcome
 
     # -- single ops (groups, links, accounts, access) -----------------------------------

@@ -91,6 +91,9 @@ class GroupSkip(NamedTuple):
     reason: str
 
 
+CHUNK_OPS = 20_000
+"""Ops (single rows or batched members) per piece of `Plan.json_chunks`."""
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 _OP_FIELDS = Op._fields
 _new_tuple = tuple.__new__
 _WIDTH = len(_OP_FIELDS)
@@ -150,21 +153,33 @@ class Plan:
         for part in self.ops.parts:
             if isinstance(part, MemberBatch):
                 batches.append(part)
-                rows.append({"kind": part.kind, "group_id": part.group_id,
-                             "group_name": part.group_name, "group_ref": part.group_ref,
-                             "reason": part.reason, "account_ids": part.account_ids,
-                             "idp_user_ids": part.idp_user_ids})
+                rows.append(_batch_row(part))
             else:
                 rows.extend(part)
+        return {**self._head(), "ops": rows, "emails": _email_table(batches)}
+
+    def _head(self) -> dict[str, Any]:
+        """Every key of the stored form before `ops`, in the stored order."""
         return {"version": 2, "summary": self.summary(), "stats": dict(self.stats),
                 "notices": [n._asdict() for n in self.notices],
                 "groups": {"adopted": list(self.adopted),
                            "skipped": [s._asdict() for s in self.skipped_groups]},
-                "invite_domains": self.invite_domains,
-                "fields": list(_OP_FIELDS), "ops": rows, "emails": _email_table(batches)}
+                "invite_domains": self.invite_domains, "fields": list(_OP_FIELDS)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        return "".join(self.json_chunks())
+
+    def json_chunks(self, ops_per_piece: int = CHUNK_OPS) -> Iterator[str]:
+        """The text of `to_json()` in pieces of about `ops_per_piece` ops each, made as they are
+        read: storing a first sync's plan never holds its whole text, nor a row per op, at
+        once (`workers.sync.plan_store` compresses the pieces as they come)."""
+        yield _dumps(self._head())[:-1] + ',"ops":['
+        batches: list[MemberBatch] = []
+        yield from _list_inside(_op_items(self.ops.parts, batches, ops_per_piece), ops_per_piece)
+        yield '],"emails":{'
+        emails = _email_table(batches)
+        yield from _list_inside(((item, 1) for item in emails.items()), ops_per_piece, pair=True)
+        yield "}}"
 
     @classmethod
     def from_dict(cls, data: Any) -> Plan:
@@ -204,6 +219,45 @@ def _texts(value: Any, index: int, name: str, *, optional: bool = False) -> Sequ
     if not isinstance(value, list | tuple) or not _TEXT_TYPES.issuperset(map(type, value)):
         raise PlanFormatError(f"op {index}: batch {name} must be a list of strings")
     return value
+
+
+def _batch_row(part: MemberBatch) -> dict[str, Any]:
+    return {"kind": part.kind, "group_id": part.group_id, "group_name": part.group_name,
+            "group_ref": part.group_ref, "reason": part.reason, "account_ids": part.account_ids,
+            "idp_user_ids": part.idp_user_ids}
+
+
+def _op_items(parts: Sequence[Any], batches: list[MemberBatch], per_piece: int
+              ) -> Iterator[tuple[Any, int]]:
+    """(stored item, how many ops it holds): a list of rows at a time, or one batch;
+    the batches are collected in `batches` for the e-mail table."""
+    for part in parts:
+        if isinstance(part, MemberBatch):
+            batches.append(part)
+            yield _batch_row(part), len(part)
+        else:
+            for start in range(0, len(part), per_piece):
+                rows = part[start:start + per_piece]
+                yield rows, -len(rows)  # negative: a run of rows, spliced into the list
+
+
+def _list_inside(items: Iterator[tuple[Any, int]], per_piece: int, pair: bool = False
+                 ) -> Iterator[str]:
+    """The inside of a JSON list (or, with `pair`, of an object of key/value pairs), one
+    piece per `per_piece` ops; each piece is one C-level encode of many items."""
+    pending: list[Any] = []
+    weight, first = 0, True
+    for item, size in items:
+        if size < 0:
+            pending.extend(item)
+        else:
+            pending.append(item)
+        weight += abs(size)
+        if weight >= per_piece:
+            yield ("" if first else ",") + _dumps(dict(pending) if pair else pending)[1:-1]
+            pending, weight, first = [], 0, False
+    if pending:
+        yield ("" if first else ",") + _dumps(dict(pending) if pair else pending)[1:-1]
 
 
 def _email_table(batches: list[MemberBatch]) -> dict[str, str | None]:
