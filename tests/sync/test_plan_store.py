@@ -76,12 +76,46 @@ def test_the_summary_of_a_compressed_plan_is_read_without_its_ops():
         plan_store.load(damaged)
 
 
-def test_a_stored_version_1_plan_loads_through_the_store():
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
+def test_a_stored_version_1_plan_loads_through_the_store(separators):
     plan = sample_plan()
     rows = {**plan.to_dict(), "version": 1, "ops": [list(op) for op in plan.ops]}
     rows.pop("emails")
-    assert plan_store.load(json.dumps(rows)).ops == list(plan.ops)
-    assert plan_store.head(json.dumps(rows))["version"] == 1
+    text = json.dumps(rows, separators=separators)
+    assert plan_store.load(text).ops == list(plan.ops)
+    assert plan_store.head(text)["version"] == 1
+
+
+def test_a_plan_in_another_json_layout_is_read_whole():
+    plan = first_sync_plan()
+    data = plan.to_dict()
+    reordered = {"emails": data.pop("emails"), "ops": data.pop("ops"), **data}
+    for text in (json.dumps(data | reordered, indent=2), json.dumps(reordered)):
+        assert plan_store.load(text) == plan
+
+
+def test_read_back_members_share_one_string_per_user():
+    plan = plan_store.load(plan_store.dump(first_sync_plan(), compress_over=0))
+    seen: dict[str, int] = {}
+    for op in plan.ops:
+        if op.idp_user_id:
+            assert seen.setdefault(op.idp_user_id, id(op.idp_user_id)) == id(op.idp_user_id)
+    assert len({id(op.reason) for op in plan.ops if op.kind == "invite_user"}) == 1
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: t.replace('["invite_user",', '["invite_user",7,', 1), "op 8 is not a row"),
+    (lambda t: t.replace('],"emails":', ',],"emails":', 1), "not a JSON list"),
+    (lambda t: t.replace('"idp_user_ids":["', '"idp_user_ids":[', 1), "ops are not JSON"),
+    (lambda t: t.replace('["create_group"', '["explode"', 1), "unknown kind"),
+])
+def test_a_damaged_op_is_named_when_read_op_by_op(damage, message):
+    text = first_sync_plan().to_json()
+    assert '["invite_user",' in text and '"idp_user_ids":["' in text
+    with pytest.raises(PlanFormatError, match=message):
+        plan_store.load(damage(text))
+    with pytest.raises(PlanFormatError, match=message):
+        plan_store.load(plan_store.dump_chunks([damage(text)], compress_over=0))
 
 
 @pytest.mark.parametrize("text, message", [

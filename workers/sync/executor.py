@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby, islice
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.config import DEFAULT_CONCURRENCY
@@ -219,12 +220,12 @@ class Executor:
             self.seq += 1
             group_id, account_id = resolved or (op.group_id or self.refs.get(op.group_ref or ""),
                                                 op.account_id)
-            changes.append(Change(run_id=self.run_id, seq=self.seq, kind=op.kind,
-                                  group_id=group_id, group_name=op.group_name,
-                                  account_id=account_id, idp_user_id=op.idp_user_id,
-                                  email=op.email, outcome=outcome,
-                                  message=(message or op.reason or None),
-                                  before=_before(op.kind), after=_after(op.kind)))
+            changes.append({"run_id": self.run_id, "seq": self.seq, "kind": op.kind,
+                            "group_id": group_id, "group_name": op.group_name,
+                            "account_id": account_id, "idp_user_id": op.idp_user_id,
+                            "email": op.email, "outcome": outcome,
+                            "message": message or op.reason or None,
+                            "before": _before(op.kind), "after": _after(op.kind)})
             setattr(self.outcome, outcome, getattr(self.outcome, outcome) + 1)
             if outcome == APPLIED:
                 self.outcome.by_kind[op.kind] = self.outcome.by_kind.get(op.kind, 0) + 1
@@ -238,7 +239,8 @@ class Executor:
         with self.db.session() as session:
             for write in writes:
                 write(session)
-            session.add_all(changes)
+            if changes:  # rows, not ORM objects: a first sync records millions
+                session.execute(insert(Change), changes)
             mirror.add_groups(session, cid, created, admin_rights=False)
             mirror.add_members(session, cid, added)
             mirror.remove_members(session, cid, removed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -98,6 +98,8 @@ _OP_FIELDS = Op._fields
 _new_tuple = tuple.__new__
 _WIDTH = len(_OP_FIELDS)
 _PRODUCTS = _OP_FIELDS.index("products")
+_SHARED_AT = tuple(_OP_FIELDS.index(name)
+                   for name in ("kind", "idp_user_id", "products", "reason"))
 _TEXT_TYPES = frozenset({str, type(None)})
 _STR_TYPE = frozenset({str})
 _REQUIRED_AT = {kind: tuple(tuple(_OP_FIELDS.index(name) for name in one_of) for one_of in groups)
@@ -185,20 +187,35 @@ class Plan:
     def from_dict(cls, data: Any) -> Plan:
         """Read back what `to_dict` wrote (or version 1, rows only); PlanFormatError on
         anything else."""
-        if not isinstance(data, dict) or data.get("version") not in (1, 2):
+        if not isinstance(data, dict):
             raise PlanFormatError("not a stored plan (version 1 or 2 expected)")
-        ops, notices, stats = data.get("ops"), data.get("notices", []), data.get("stats", {})
-        if not (isinstance(ops, list) and isinstance(notices, list) and isinstance(stats, dict)):
+        if not isinstance(data.get("ops"), list):
             raise PlanFormatError("plan needs lists 'ops' and 'notices' and an object 'stats'")
-        if data.get("fields") != list(_OP_FIELDS):
+        return cls.from_parts(data, data["ops"], data.get("emails", {}))
+
+    @classmethod
+    def from_parts(cls, head: Any, rows: Iterable[Any], emails: Any) -> Plan:
+        """The plan from its stored keys other than `ops` and `emails` (`head`), its stored
+        ops read one at a time from `rows`, and its e-mail table (version 2; ignored for 1).
+        A reader that parses one stored op at a time never holds the whole parsed plan."""
+        if not isinstance(head, dict) or head.get("version") not in (1, 2):
+            raise PlanFormatError("not a stored plan (version 1 or 2 expected)")
+        notices, stats = head.get("notices", []), head.get("stats", {})
+        if not (isinstance(notices, list) and isinstance(stats, dict)):
+            raise PlanFormatError("plan needs lists 'ops' and 'notices' and an object 'stats'")
+        if head.get("fields") != list(_OP_FIELDS):
             raise PlanFormatError(f"plan 'fields' must be {list(_OP_FIELDS)}")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in stats.values()):
             raise PlanFormatError("plan stats must be whole numbers")
-        adopted, skipped, domains = _groups_from_dict(data.get("groups", {}), data)
-        emails = _emails_from_dict(data.get("emails", {})) if data["version"] == 2 else None
-        return cls(ops=Ops.of(_batch_from_dict(i, row, emails)
-                              if emails is not None and isinstance(row, dict)
-                              else _op_from_row(i, row) for i, row in enumerate(ops)),
+        adopted, skipped, domains = _groups_from_dict(head.get("groups", {}), head)
+        table = _emails_from_dict(emails) if head["version"] == 2 else None
+        # JSON gives every IdP user id, kind, reason and product list its own string: read
+        # back, the ops share one copy of each (the e-mail table's ids, one reason text),
+        # so a first sync's eight million members are a million id strings again.
+        one_copy: dict[Any, Any] = {uid: uid for uid in table} if table else {}
+        return cls(ops=Ops.of(_batch_from_dict(i, row, table, one_copy)
+                              if table is not None and isinstance(row, dict)
+                              else _op_from_row(i, row, one_copy) for i, row in enumerate(rows)),
                    notices=[_notice_from_dict(i, n) for i, n in enumerate(notices)],
                    stats=dict(stats), adopted=adopted, skipped_groups=skipped,
                    invite_domains=domains)
@@ -281,8 +298,8 @@ def _emails_from_dict(emails: Any) -> dict[str, str | None]:
     return emails
 
 
-def _batch_from_dict(index: int, data: dict[str, Any], emails: dict[str, str | None]
-                     ) -> MemberBatch:
+def _batch_from_dict(index: int, data: dict[str, Any], emails: dict[str, str | None],
+                     one_copy: dict[str, str]) -> MemberBatch:
     """One group's member ops from their stored columns (see `Plan.to_dict`)."""
     kind = data.get("kind")
     if kind not in (ADD_MEMBER, REMOVE_MEMBER):
@@ -299,10 +316,11 @@ def _batch_from_dict(index: int, data: dict[str, Any], emails: dict[str, str | N
     if not all(uids if accounts is None else map(any, zip(accounts, uids, strict=True))):
         raise PlanFormatError(f"op {index} ({kind}) needs account_id or idp_user_id "
                               "for every member")
+    uids = list(map(one_copy.get, uids, uids))  # an id not in the table stays as it is
     return MemberBatch(kind, head[0], head[1], head[2], accounts, uids, emails, head[3] or "")
 
 
-def _op_from_row(index: int, row: Any) -> Op:
+def _op_from_row(index: int, row: Any, one_copy: dict[Any, Any] | None = None) -> Op:
     # Written for speed (C-level checks, no per-field Python loop): a stored first-sync plan
     # is read back a million rows at a time when an admin approves it.
     if not isinstance(row, list | tuple) or len(row) != _WIDTH:
@@ -323,6 +341,11 @@ def _op_from_row(index: int, row: Any) -> Op:
                                   f"{' or '.join(_OP_FIELDS[at] for at in one_of)}")
     values[_PRODUCTS] = tuple(products)
     values[-1] = values[-1] or ""
+    if one_copy is not None:  # kind, IdP user, products and reason: shared with equal ones
+        for at in _SHARED_AT:
+            value = values[at]
+            if value is not None:
+                values[at] = one_copy.setdefault(value, value)
     return _new_tuple(Op, values)
 
 

@@ -6,10 +6,10 @@ import base64
 import binascii
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from workers.sync.plan import Plan, PlanFormatError
+from workers.sync.plan import Plan, PlanFormatError, bulk_allocation
 
 COMPRESSED = "zlib:"
 """Prefix of a compressed stored plan: base64 of the zlib stream of the plan's JSON text.
@@ -65,8 +65,67 @@ def json_text(text: str) -> str:
 
 
 def load(text: str) -> Plan:
-    """The plan of a stored text of either form (and of any stored version `Plan` reads)."""
-    return Plan.from_json(json_text(text))
+    """The plan of a stored text of either form (and of any stored version `Plan` reads).
+
+    A text in the layout `Plan.json_chunks` writes (every stored plan so far) is parsed one
+    op at a time, each turned into its op before the next is read: at Atlassian's largest
+    directory the whole parsed JSON would be gigabytes of short-lived lists and strings.
+    Any other valid layout is parsed whole."""
+    plain = json_text(text)
+    with bulk_allocation():
+        plan = _read_op_by_op(plain)
+        return plan if plan is not None else Plan.from_json(plain)
+
+
+_EMAILS_AT = '],"emails":'
+_decode = json.JSONDecoder().raw_decode
+
+
+def _read_op_by_op(text: str) -> Plan | None:
+    """The plan, read an op at a time; None if `text` is not in the written layout."""
+    start = text.find(_HEAD_END)
+    if start < 0 or not text.startswith("{"):
+        return None
+    try:
+        head = json.loads(text[:start] + "}")
+    except ValueError:
+        return None
+    if not isinstance(head, dict) or head.get("version") not in (1, 2):
+        return None
+    first = start + len(_HEAD_END)
+    emails: Any = None
+    if head["version"] == 2:
+        stop = text.rfind(_EMAILS_AT)  # quotes in strings are escaped: only ours match
+        if stop < first - 1:
+            return None
+        try:
+            emails, end = _decode(text, stop + len(_EMAILS_AT))
+        except ValueError:
+            return None
+        if text[end:].strip() != "}":
+            return None
+    else:
+        stop = len(text.rstrip()) - 2
+        if text[stop:].rstrip() != "]}":
+            return None
+    return Plan.from_parts(head, _elements(text, first, stop), emails)
+
+
+def _elements(text: str, start: int, stop: int) -> Iterator[Any]:
+    """The values of the JSON list whose items run from `start` to `stop` (its `]`)."""
+    at = start
+    while at < stop:
+        try:
+            value, at = _decode(text, at)
+        except ValueError as exc:
+            raise PlanFormatError(f"stored plan's ops are not JSON: {exc}") from None
+        yield value
+        if at < stop:
+            if text[at] != "," or at + 1 == stop:
+                raise PlanFormatError(f"stored plan's ops are not a JSON list (at {at})")
+            at += 1
+    if at != stop:
+        raise PlanFormatError("stored plan's ops run past their list")
 
 
 def head(text: str) -> dict[str, Any]:
