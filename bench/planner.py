@@ -1,14 +1,21 @@
 """Benchmark of the sync core (mapping + planner + guard) on a large seeded directory; prints JSON.
 
     .venv/bin/python bench/planner.py [--scale 0.1] [--seed 1] [--json-plan]
-    .venv/bin/python bench/planner.py --max-directory [--json-plan]
+    .venv/bin/python bench/planner.py --max-directory [--json-plan] [--scale 0.01]
 
 Full scale: 100,000 users, 10,000 groups, 1,000,000 direct memberships, a tenth of the
 groups nested one level. `first_plan_s`: a first sync (nothing on the site yet). `change_plan_s`:
 a 1 % change (memberships moved, users disabled, joined, e-mails changed, groups renamed)
-against an already synced site. `--max-directory`: the first plan at Atlassian's largest
-directory (1,000,000 users, 250,000 groups, 8,000,000 memberships), `first_plan_seconds`
-(mapping + planner, wall) and `peak_rss_mb` (the whole process, snapshot included).
+against an already synced site. `--max-directory`: a first run at Atlassian's largest
+directory (1,000,000 users, 250,000 groups, 8,000,000 memberships; `--scale` shrinks it):
+`first_plan_seconds` (mapping + planner, wall), then under `stages` the seconds, CPU seconds
+and peak RSS of each step a first run takes: `generate` (the snapshot, as fetched), `mapping`,
+`planner`, `store` (the engine's `finish` writing the plan into a SyncRun row of a real SQLite
+database), `apply` (the product's Executor over every op, to a site that answers at once and
+a database session that drops the records: what walking the plan costs, not HTTP or ten
+million inserts), and `load_fresh_process` (the stored plan read back by a new process, as the
+preview page and an approval do). Each peak is the whole process's in that stage's window
+(Linux `VmHWM`, reset per stage), the snapshot included.
 """
 
 from __future__ import annotations
