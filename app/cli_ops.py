@@ -189,6 +189,7 @@ def sync(connection_id: int, dry_run: bool, wait: bool, reconcile: bool = False)
 
 def _print_run(job_id: str, result: Any = None) -> None:
     from app.models import SyncRun
+    from workers.sync import plan_store
 
     with extensions.db.session() as session:
         run = session.scalars(select(SyncRun).where(SyncRun.job_id == job_id)).first()
@@ -196,7 +197,7 @@ def _print_run(job_id: str, result: Any = None) -> None:
             if isinstance(result, dict) and result.get("status") == "skipped":
                 raise click.ClickException(f"not synced: {result.get('reason')}")
             raise click.ClickException(f"job {job_id} ended without a run record (see the worker log)")
-        plan = json.loads(run.plan) if run.plan else {}
+        plan = plan_store.head(run.plan) if run.plan else {}
         groups = plan.get("groups", {})
         click.echo(json.dumps({"run_id": run.id, "status": run.status, "reason": run.reason,
                                "error": run.error, "summary": plan.get("summary", {}),

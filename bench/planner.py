@@ -1,14 +1,21 @@
 """Benchmark of the sync core (mapping + planner + guard) on a large seeded directory; prints JSON.
 
     .venv/bin/python bench/planner.py [--scale 0.1] [--seed 1] [--json-plan]
-    .venv/bin/python bench/planner.py --max-directory [--json-plan]
+    .venv/bin/python bench/planner.py --max-directory [--json-plan] [--scale 0.01]
 
 Full scale: 100,000 users, 10,000 groups, 1,000,000 direct memberships, a tenth of the
 groups nested one level. `first_plan_s`: a first sync (nothing on the site yet). `change_plan_s`:
 a 1 % change (memberships moved, users disabled, joined, e-mails changed, groups renamed)
-against an already synced site. `--max-directory`: the first plan at Atlassian's largest
-directory (1,000,000 users, 250,000 groups, 8,000,000 memberships), `first_plan_seconds`
-(mapping + planner, wall) and `peak_rss_mb` (the whole process, snapshot included).
+against an already synced site. `--max-directory`: a first run at Atlassian's largest
+directory (1,000,000 users, 250,000 groups, 8,000,000 memberships; `--scale` shrinks it):
+`first_plan_seconds` (mapping + planner, wall), then under `stages` the seconds, CPU seconds
+and peak RSS of each step a first run takes: `generate` (the snapshot, as fetched), `mapping`,
+`planner`, `store` (the engine's `finish` writing the plan into a SyncRun row of a real SQLite
+database), `apply` (the product's Executor over every op, to a site that answers at once and
+a database session that drops the records: what walking the plan costs, not HTTP or ten
+million inserts), and `load_fresh_process` (the stored plan read back by a new process, as the
+preview page and an approval do). Each peak is the whole process's in that stage's window
+(Linux `VmHWM`, reset per stage), the snapshot included.
 """
 
 from __future__ import annotations
@@ -20,15 +27,23 @@ import resource
 import sys
 import time
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workers.sync import guard, mapping, planner  # noqa: E402
+from app.db import Database  # noqa: E402
+from app.models import SyncRun  # noqa: E402
+from workers.atlassian.memberships import MembershipOp, MembershipResult  # noqa: E402
+from workers.atlassian.target import AtlassianGroup, AtlassianUser  # noqa: E402
+from workers.sync import engine, guard, mapping, plan_store, planner  # noqa: E402
+from workers.sync.executor import Executor  # noqa: E402
 from workers.sync.model import Group, Snapshot, User  # noqa: E402
 from workers.sync.plan import Plan, bulk_allocation  # noqa: E402
 from workers.sync.planner import Current, Links  # noqa: E402
 from workers.sync.policy import GuardPolicy, MappingPolicy, SyncPolicy  # noqa: E402
+from workers.vocabulary import RunStatus  # noqa: E402
 
 
 def generate(users: int, groups: int, memberships: int, seed: int) -> Snapshot:
@@ -119,26 +134,187 @@ MAX_DIRECTORY = (1_000_000, 250_000, 8_000_000)
 """The largest directory Atlassian allows an organization: users, groups, memberships."""
 
 
-def max_directory(seed: int, json_plan: bool) -> dict[str, object]:
-    """The first plan at the largest directory: seconds and the process's peak memory, which
-    includes the generated snapshot itself (as a worker holds the fetched one)."""
-    users, groups, memberships = MAX_DIRECTORY
-    snap, generate_s = timed(generate, users, groups, memberships, seed)
-    snapshot_rss_mb = peak_rss_mb()
+def reset_peak() -> bool:
+    """Start a new peak-RSS window (Linux: `5` to clear_refs resets VmHWM); False if not."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def window_peak_mb() -> float:
+    """The process's peak resident memory since the last `reset_peak` (all it holds)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
+def stage(stages: dict[str, dict[str, float]], name: str, fn, *args):  # type: ignore[no-untyped-def]
+    """Run one stage of a first run; record its wall and CPU seconds and its peak RSS."""
+    reset_peak()
+    start, cpu = time.perf_counter(), time.process_time()
+    result = fn(*args)
+    stages[name] = {"s": round(time.perf_counter() - start, 3),
+                    "cpu_s": round(time.process_time() - cpu, 3), "peak_rss_mb": window_peak_mb()}
+    return result
+
+
+class CountingSite:
+    """The site for the apply stage: answers every write at once, creates and invites with
+    made-up ids, counts. No HTTP: the stage measures the executor's walk over the plan."""
+
+    concurrency = 1  # nothing to wait for, so no thread pool
+    writes = 0
+
+    def create_group(self, name: str) -> AtlassianGroup:
+        self.writes += 1
+        return AtlassianGroup(f"G-{name}", name)
+
+    def invite_user(self, email: str, display_name: str, products: list[str]) -> AtlassianUser:
+        self.writes += 1
+        return AtlassianUser(f"acc-{email}", email, display_name)
+
+    def apply_memberships(self, ops: list[MembershipOp]) -> list[MembershipResult]:
+        self.writes += len(ops)
+        return [MembershipResult(op, ok=True) for op in ops]
+
+
+class _Nothing:
+    """An empty result: no rows, no first row."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(())
+
+    def first(self) -> None:
+        return None
+
+
+class DiscardingSession:
+    """Takes the executor's records and keeps none: each chunk's Change rows, links and
+    mirror rows are built as in a run (the executor's own code) and then dropped, so the
+    stage shows what walking the plan costs without ten million SQLite inserts."""
+
+    class _Bind:
+        class dialect:  # noqa: N801 - the attribute path the mirror's writer reads
+            name = "sqlite"
+
+    def add(self, obj: object) -> None:
+        pass
+
+    def add_all(self, objs: object) -> None:
+        pass
+
+    def execute(self, *args: object, **kwargs: object) -> _Nothing:
+        return _Nothing()
+
+    scalars = execute
+
+    def scalar(self, *args: object, **kwargs: object) -> None:
+        return None
+
+    def get_bind(self) -> type:
+        return self._Bind
+
+
+class DiscardingDatabase:
+    @contextmanager
+    def session(self) -> Iterator[DiscardingSession]:
+        yield DiscardingSession()
+
+
+def stored_run(url: str) -> int:
+    """A migrated SQLite database with one installation, connection and running run."""
+    from app import migrate
+    from app.models import Connection, Installation, SyncRun
+
+    migrate.upgrade(url)
+    db = Database().configure(url)
+    with db.session() as session:
+        inst = Installation(client_key="bench", product_type="jira",
+                            base_url="https://bench.atlassian.net")
+        session.add(inst)
+        session.flush()
+        conn = Connection(installation_id=inst.id, name="bench", kind="directory_file",
+                          settings={}, mapping={}, filters={}, default_groups=[], policy={})
+        session.add(conn)
+        session.flush()
+        run = SyncRun(connection_id=conn.id, trigger="manual", dry_run=False,
+                      status=RunStatus.RUNNING, counts={})
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def read_stored(url: str, run_id: int) -> dict[str, object]:
+    """In a fresh process: read the stored plan back as the preview page and an approval do."""
+    db = Database().configure(url)
+    stages: dict[str, dict[str, float]] = {}
+    with db.session() as session:
+        text = session.get(SyncRun, run_id).plan
+    plan = stage(stages, "load", plan_store.load, text)
+    return {"ops": len(plan.ops), **stages["load"]}
+
+
+def first_run_stages(plan: Plan, stages: dict[str, dict[str, float]]) -> dict[str, object]:
+    """Store the plan as a run does (a real SQLite row), apply it through the executor to
+    the counting site, then read the stored plan back in a fresh process."""
+    import subprocess
+    import tempfile
+
+    out: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-planner-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        run_id = stored_run(url)
+        db = Database().configure(url)
+        stage(stages, "store", engine.finish, db, run_id, RunStatus.HELD, None, None, plan)
+        with db.session() as session:
+            text = session.get(SyncRun, run_id).plan
+            out["stored_mb"] = round(len(text) / 2**20, 1)
+            out["stored_compressed"] = plan_store.is_compressed(text)
+        del text
+        site = CountingSite()
+        applied = stage(stages, "apply", Executor(DiscardingDatabase(), run_id, 1, site,
+                                                  Links()).apply, plan)
+        out["applied"], out["site_writes"] = applied.applied, site.writes
+        db.engine.dispose()
+        done = subprocess.run([sys.executable, __file__, "--read-stored", url, str(run_id)],
+                              capture_output=True, text=True, check=True)
+        stages["load_fresh_process"] = json.loads(done.stdout)
+    return out
+
+
+def max_directory(seed: int, json_plan: bool, scale: float = 1.0) -> dict[str, object]:
+    """The first plan at the largest directory and what a first run does with it next:
+    seconds, CPU seconds and peak memory per stage. Each stage's peak is the whole
+    process's, the generated snapshot included (a worker holds the fetched one throughout)."""
+    users, groups, memberships = (int(n * scale) for n in MAX_DIRECTORY)
+    stages: dict[str, dict[str, float]] = {}
+    snap = stage(stages, "generate", generate, users, groups, memberships, seed)
     sync_policy = SyncPolicy(invite_products=("jira-software",))
-    want, mapping_s = timed(mapping.desired, snap, MappingPolicy())
-    first, planner_s = timed(planner.plan, want, Current(), Links(), sync_policy)
+    want = stage(stages, "mapping", mapping.desired, snap, MappingPolicy())
+    first = stage(stages, "planner", planner.plan, want, Current(), Links(), sync_policy)
+    del want  # a run keeps the plan, not the desired state, once planned
+    plan_s = stages["mapping"]["s"] + stages["planner"]["s"]
     out: dict[str, object] = {
         "users": len(snap.users), "groups": len(snap.groups),
         "memberships": snap.membership_count, "ops": len(first.ops), "summary": first.summary(),
-        "generate_s": generate_s, "snapshot_rss_mb": snapshot_rss_mb,
-        "mapping_s": mapping_s, "planner_s": planner_s,
-        "first_plan_seconds": round(mapping_s + planner_s, 3),
-        "first_plan_cpu_s": cpu_of("desired", "plan"), "peak_rss_mb": peak_rss_mb()}
+        "first_plan_seconds": round(plan_s, 3),
+        "first_plan_cpu_s": round(stages["mapping"]["cpu_s"] + stages["planner"]["cpu_s"], 3),
+        "snapshot_rss_mb": stages["generate"]["peak_rss_mb"],
+        "planning_peak_rss_mb": max(stages["mapping"]["peak_rss_mb"],
+                                    stages["planner"]["peak_rss_mb"])}
     if json_plan:
-        text, out["first_plan_json_s"] = timed(first.to_json)
+        text = stage(stages, "to_json", first.to_json)
         out["first_plan_json_mb"] = round(len(text) / 2**20, 1)
-        out["peak_rss_with_json_mb"] = peak_rss_mb()
+        del text
+    out.update(first_run_stages(first, stages))
+    out["stages"] = stages
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
 
 
@@ -148,11 +324,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json-plan", action="store_true", help="also time the first plan's JSON")
     parser.add_argument("--max-directory", action="store_true",
-                        help="only the first plan at 1,000,000 users, 250,000 groups and "
-                             "8,000,000 memberships")
+                        help="only the first run at 1,000,000 users, 250,000 groups and "
+                             "8,000,000 memberships (times --scale): plan, store, apply, read")
+    parser.add_argument("--read-stored", nargs=2, metavar=("URL", "RUN_ID"),
+                        help=argparse.SUPPRESS)  # the fresh process of the read-back stage
     args = parser.parse_args()
+    if args.read_stored:
+        print(json.dumps(read_stored(args.read_stored[0], int(args.read_stored[1]))))
+        return
     if args.max_directory:
-        print(json.dumps(max_directory(args.seed, args.json_plan)))
+        print(json.dumps(max_directory(args.seed, args.json_plan, args.scale)))
         return
     n_users, n_groups = int(100_000 * args.scale), int(10_000 * args.scale)
     n_memberships = int(1_000_000 * args.scale)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from app.models import Connection, SyncRun
-from workers.sync.plan import APPLY_ORDER
+from workers.sync import plan_store
+from workers.sync.plan import APPLY_ORDER, PlanFormatError
 from workers.vocabulary import RunStatus
 
 HELD = RunStatus.HELD
@@ -27,9 +27,9 @@ def plan_summary(run: SyncRun) -> dict[str, int]:
         return {k: int(planned.get(k, 0)) for k in APPLY_ORDER}
     if run.plan:
         try:
-            summary = json.loads(run.plan).get("summary") or {}
+            summary = plan_store.head(run.plan).get("summary") or {}
             return {k: int(summary.get(k, 0)) for k in APPLY_ORDER}
-        except (ValueError, AttributeError, TypeError):
+        except (PlanFormatError, AttributeError, TypeError):
             pass
     return {k: 0 for k in APPLY_ORDER}
 

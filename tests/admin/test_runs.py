@@ -166,6 +166,40 @@ def test_a_held_plan_is_approved_or_discarded(runs_env):
     assert {u.email for u in env.cloud.site.members(eng.group_id)} == {"ann@example.com"}
 
 
+def test_a_held_plan_stored_compressed_reads_and_applies_the_same(runs_env):
+    """Large plans are stored compressed (workers.sync.plan_store); the page and the
+    approval read them as any other."""
+    from app.models import SyncRun
+    from workers.sync import plan_store
+
+    env = runs_env
+    cid = connection(env, directory(["ann", "bob", "cat"], {"eng": ["ann", "bob", "cat"]}))
+    env.post(f"/api/admin/connections/{cid}/sync")
+    work(env)
+    env.put(f"/api/admin/connections/{cid}/policy",
+            json={"guard": {"max_removal_percent": 0, "max_users_affected": 0}})
+    env.patch(f"/api/admin/connections/{cid}",
+              json={"settings": {"content": directory(["ann"], {"eng": ["ann"]})}})
+    job_id = env.post(f"/api/admin/connections/{cid}/sync").get_json()["job_id"]
+    work(env)
+    held = run_of(env, job_id)
+    assert held["status"] == "held"
+    page = env.get(f"/api/admin/runs/{held['id']}/plan").get_json()
+    with extensions.db.session() as session:
+        run = session.get(SyncRun, held["id"])
+        run.plan = plan_store.dump(plan_store.load(run.plan), compress_over=0)
+        run.counts = {k: v for k, v in run.counts.items() if k != "planned"}
+    assert env.get(f"/api/admin/runs/{held['id']}/plan").get_json() == page
+    assert run_of(env, job_id)["summary"] == held["summary"]
+    assert env.post(f"/api/admin/runs/{held['id']}/approve").status_code == 202
+    work(env)
+    assert env.get(f"/api/admin/runs/{held['id']}").get_json()["status"] == "succeeded"
+    eng = env.cloud.site.group_by_name("eng")
+    assert {u.email for u in env.cloud.site.members(eng.group_id)} == {"ann@example.com"}
+    with extensions.db.session() as session:
+        assert plan_store.is_compressed(session.get(SyncRun, held["id"]).plan) is False
+
+
 def test_a_disabled_connection_neither_previews_nor_syncs(admin_env, test_config):
     """As the worker runs nothing for it, the API refuses at once and says why."""
     Redis.from_url(test_config["REDIS_URL"]).flushdb()

@@ -183,3 +183,34 @@ def test_existing_names_keep_their_meaning() -> None:
     assert issubclass(ConflictError, AtlassianError) and issubclass(MissingCredentialError,
                                                                    PermissionDenied)
     assert category_of(ValueError("a bug")) is None
+
+
+class CountingSite(ScriptedSite):
+    """Records how many membership ops each call carries."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.sizes: list[int] = []
+
+    def apply_memberships(self, ops: list[MembershipOp]) -> list[MembershipResult]:
+        self.sizes.append(len(ops))
+        return super().apply_memberships(ops)
+
+
+def test_a_batch_of_member_additions_goes_out_a_chunk_at_a_time_in_plan_order(run):
+    from workers.sync.executor import CHUNK
+    from workers.sync.ops import MemberBatch, Ops
+
+    cid, rid = run
+    accounts = [f"acc{i}" for i in range(2 * CHUNK + 7)]
+    batch = MemberBatch(ADD_MEMBER, "g1", "Eng", None, accounts, [None] * len(accounts), {})
+    site = CountingSite()
+    with extensions.db.session() as s:
+        links = linkstore.load(s, cid)
+    plan = Plan(ops=Ops([[Op(SUSPEND_ACCESS, account_id="a1")], batch]))
+    outcome = Executor(extensions.db, rid, cid, site, links).apply(plan)
+    assert site.sizes == [CHUNK, CHUNK, 7] and outcome.applied == len(accounts) + 1
+    with extensions.db.session() as s:
+        recorded = list(s.scalars(select(Change.account_id).where(Change.run_id == rid)
+                                  .order_by(Change.seq)))
+    assert recorded == ["a1", *accounts]

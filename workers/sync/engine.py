@@ -16,7 +16,7 @@ from app.db import Database
 from app.models import Connection, SyncRun
 from workers.atlassian.target import AtlassianTarget
 from workers.errors import QuotaExhausted, SyncError
-from workers.sync import guard, linkstore, planning, snapshots
+from workers.sync import guard, linkstore, plan_store, planning, snapshots
 from workers.sync import run as run_context
 from workers.sync.counts import RunCounts
 from workers.sync.executor import DEFERRED, Executor
@@ -93,7 +93,7 @@ def finish(db: Database, run_id: int, status: str, reason: str | None = None,
         run.reason = reason if reason is not None else run.reason
         run.error = error
         if plan is not None:
-            run.plan, run.ops_total = plan.to_json(), len(plan.ops)
+            run.plan, run.ops_total = plan_store.dump(plan), len(plan.ops)
         if counts is not None:
             stored = counts.to_json() if isinstance(counts, RunCounts) else counts
             run.counts = {**(run.counts or {}), **stored}
@@ -194,7 +194,7 @@ def apply_plan(env: Environment, ctx: RunContext | HeldRun, plan: Plan,
     counts = counts or RunCounts()
     with env.db.session() as session:
         run = session.get(SyncRun, ctx.run_id)
-        run.plan, run.ops_total, run.status = plan.to_json(), len(plan.ops), RunStatus.RUNNING
+        run.plan, run.ops_total, run.status = plan_store.dump(plan), len(plan.ops), RunStatus.RUNNING
         run.counts = {**(run.counts or {}), **counts.to_json()}
     target = target or env.target_for(ctx.installation_id)
     outcome = Executor(env.db, ctx.run_id, ctx.connection_id, target, ctx.links,
@@ -243,7 +243,7 @@ def apply_held(env: Environment, run_id: int, approver: str, progress: Progress 
             raise RunFailed(f"run {run_id} stays held: {inactive}")
         run.approved_by, run.status = approver, RunStatus.RUNNING
         held = HeldRun(run_id, conn.id, conn.installation_id, linkstore.load(session, conn.id))
-        plan = Plan.from_json(run.plan)
+        plan = plan_store.load(run.plan)
     try:
         return apply_plan(env, held, plan, progress)
     except (SyncError, SecretError) as exc:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import groupby, islice
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.config import DEFAULT_CONCURRENCY
@@ -91,15 +92,14 @@ class Executor:
     def apply(self, plan: Plan) -> Outcome:
         self.total = len(plan.ops)
         # The plan is in apply order, so each kind is one run; ops of one kind are
-        # independent of each other and go out concurrently, a chunk at a time.
+        # independent of each other and go out concurrently, a chunk at a time. The chunks
+        # are cut from the plan as it is read: a first sync's millions of member additions
+        # become Op tuples a chunk at a time, never all at once.
         for kind, run in groupby(plan.ops, key=lambda op: op.kind):
-            ops = list(run)
-            for start in range(0, len(ops), CHUNK):
-                chunk = ops[start:start + CHUNK]
-                if kind in (ADD_MEMBER, REMOVE_MEMBER):
-                    self._membership_chunk(chunk)
-                else:
-                    self._single_chunk(chunk)
+            send = (self._membership_chunk if kind in (ADD_MEMBER, REMOVE_MEMBER)
+                    else self._single_chunk)
+            while chunk := list(islice(run, CHUNK)):
+                send(chunk)
         return self.outcome
 
     # -- single ops (groups, links, accounts, access) -----------------------------------
@@ -221,12 +221,12 @@ class Executor:
             self.seq += 1
             group_id, account_id = resolved or (op.group_id or self.refs.get(op.group_ref or ""),
                                                 op.account_id)
-            changes.append(Change(run_id=self.run_id, seq=self.seq, kind=op.kind,
-                                  group_id=group_id, group_name=op.group_name,
-                                  account_id=account_id, idp_user_id=op.idp_user_id,
-                                  email=op.email, outcome=outcome,
-                                  message=(message or op.reason or None),
-                                  before=_before(op.kind), after=_after(op.kind)))
+            changes.append({"run_id": self.run_id, "seq": self.seq, "kind": op.kind,
+                            "group_id": group_id, "group_name": op.group_name,
+                            "account_id": account_id, "idp_user_id": op.idp_user_id,
+                            "email": op.email, "outcome": outcome,
+                            "message": message or op.reason or None,
+                            "before": _before(op.kind), "after": _after(op.kind)})
             setattr(self.outcome, outcome, getattr(self.outcome, outcome) + 1)
             if outcome == APPLIED:
                 self.outcome.by_kind[op.kind] = self.outcome.by_kind.get(op.kind, 0) + 1
@@ -239,7 +239,8 @@ class Executor:
         cid = self.connection_id
         with self.db.session() as session:
             _write_links(session, cid, writes)
-            session.add_all(changes)
+            if changes:  # rows, not ORM objects: a first sync records millions
+                session.execute(insert(Change), changes)
             mirror.add_groups(session, cid, created, admin_rights=False)
             mirror.add_members(session, cid, added)
             mirror.remove_members(session, cid, removed)

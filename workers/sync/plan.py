@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -91,10 +91,15 @@ class GroupSkip(NamedTuple):
     reason: str
 
 
+CHUNK_OPS = 20_000
+"""Ops (single rows or batched members) per piece of `Plan.json_chunks`."""
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 _OP_FIELDS = Op._fields
 _new_tuple = tuple.__new__
 _WIDTH = len(_OP_FIELDS)
 _PRODUCTS = _OP_FIELDS.index("products")
+_SHARED_AT = tuple(_OP_FIELDS.index(name)
+                   for name in ("kind", "idp_user_id", "products", "reason"))
 _TEXT_TYPES = frozenset({str, type(None)})
 _STR_TYPE = frozenset({str})
 _REQUIRED_AT = {kind: tuple(tuple(_OP_FIELDS.index(name) for name in one_of) for one_of in groups)
@@ -150,40 +155,67 @@ class Plan:
         for part in self.ops.parts:
             if isinstance(part, MemberBatch):
                 batches.append(part)
-                rows.append({"kind": part.kind, "group_id": part.group_id,
-                             "group_name": part.group_name, "group_ref": part.group_ref,
-                             "reason": part.reason, "account_ids": part.account_ids,
-                             "idp_user_ids": part.idp_user_ids})
+                rows.append(_batch_row(part))
             else:
                 rows.extend(part)
+        return {**self._head(), "ops": rows, "emails": _email_table(batches)}
+
+    def _head(self) -> dict[str, Any]:
+        """Every key of the stored form before `ops`, in the stored order."""
         return {"version": 2, "summary": self.summary(), "stats": dict(self.stats),
                 "notices": [n._asdict() for n in self.notices],
                 "groups": {"adopted": list(self.adopted),
                            "skipped": [s._asdict() for s in self.skipped_groups]},
-                "invite_domains": self.invite_domains,
-                "fields": list(_OP_FIELDS), "ops": rows, "emails": _email_table(batches)}
+                "invite_domains": self.invite_domains, "fields": list(_OP_FIELDS)}
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"))
+        return "".join(self.json_chunks())
+
+    def json_chunks(self, ops_per_piece: int = CHUNK_OPS) -> Iterator[str]:
+        """The text of `to_json()` in pieces of about `ops_per_piece` ops each, made as they are
+        read: storing a first sync's plan never holds its whole text, nor a row per op, at
+        once (`workers.sync.plan_store` compresses the pieces as they come)."""
+        yield _dumps(self._head())[:-1] + ',"ops":['
+        batches: list[MemberBatch] = []
+        yield from _list_inside(_op_items(self.ops.parts, batches, ops_per_piece), ops_per_piece)
+        yield '],"emails":{'
+        emails = _email_table(batches)
+        yield from _list_inside(((item, 1) for item in emails.items()), ops_per_piece, pair=True)
+        yield "}}"
 
     @classmethod
     def from_dict(cls, data: Any) -> Plan:
         """Read back what `to_dict` wrote (or version 1, rows only); PlanFormatError on
         anything else."""
-        if not isinstance(data, dict) or data.get("version") not in (1, 2):
+        if not isinstance(data, dict):
             raise PlanFormatError("not a stored plan (version 1 or 2 expected)")
-        ops, notices, stats = data.get("ops"), data.get("notices", []), data.get("stats", {})
-        if not (isinstance(ops, list) and isinstance(notices, list) and isinstance(stats, dict)):
+        if not isinstance(data.get("ops"), list):
             raise PlanFormatError("plan needs lists 'ops' and 'notices' and an object 'stats'")
-        if data.get("fields") != list(_OP_FIELDS):
+        return cls.from_parts(data, data["ops"], data.get("emails", {}))
+
+    @classmethod
+    def from_parts(cls, head: Any, rows: Iterable[Any], emails: Any) -> Plan:
+        """The plan from its stored keys other than `ops` and `emails` (`head`), its stored
+        ops read one at a time from `rows`, and its e-mail table (version 2; ignored for 1).
+        A reader that parses one stored op at a time never holds the whole parsed plan."""
+        if not isinstance(head, dict) or head.get("version") not in (1, 2):
+            raise PlanFormatError("not a stored plan (version 1 or 2 expected)")
+        notices, stats = head.get("notices", []), head.get("stats", {})
+        if not (isinstance(notices, list) and isinstance(stats, dict)):
+            raise PlanFormatError("plan needs lists 'ops' and 'notices' and an object 'stats'")
+        if head.get("fields") != list(_OP_FIELDS):
             raise PlanFormatError(f"plan 'fields' must be {list(_OP_FIELDS)}")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in stats.values()):
             raise PlanFormatError("plan stats must be whole numbers")
-        adopted, skipped, domains = _groups_from_dict(data.get("groups", {}), data)
-        emails = _emails_from_dict(data.get("emails", {})) if data["version"] == 2 else None
-        return cls(ops=Ops.of(_batch_from_dict(i, row, emails)
-                              if emails is not None and isinstance(row, dict)
-                              else _op_from_row(i, row) for i, row in enumerate(ops)),
+        adopted, skipped, domains = _groups_from_dict(head.get("groups", {}), head)
+        table = _emails_from_dict(emails) if head["version"] == 2 else None
+        # JSON gives every IdP user id, kind, reason and product list its own string: read
+        # back, the ops share one copy of each (the e-mail table's ids, one reason text),
+        # so a first sync's eight million members are a million id strings again.
+        one_copy: dict[Any, Any] = {uid: uid for uid in table} if table else {}
+        return cls(ops=Ops.of(_batch_from_dict(i, row, table, one_copy)
+                              if table is not None and isinstance(row, dict)
+                              else _op_from_row(i, row, one_copy) for i, row in enumerate(rows)),
                    notices=[_notice_from_dict(i, n) for i, n in enumerate(notices)],
                    stats=dict(stats), adopted=adopted, skipped_groups=skipped,
                    invite_domains=domains)
@@ -204,6 +236,45 @@ def _texts(value: Any, index: int, name: str, *, optional: bool = False) -> Sequ
     if not isinstance(value, list | tuple) or not _TEXT_TYPES.issuperset(map(type, value)):
         raise PlanFormatError(f"op {index}: batch {name} must be a list of strings")
     return value
+
+
+def _batch_row(part: MemberBatch) -> dict[str, Any]:
+    return {"kind": part.kind, "group_id": part.group_id, "group_name": part.group_name,
+            "group_ref": part.group_ref, "reason": part.reason, "account_ids": part.account_ids,
+            "idp_user_ids": part.idp_user_ids}
+
+
+def _op_items(parts: Sequence[Any], batches: list[MemberBatch], per_piece: int
+              ) -> Iterator[tuple[Any, int]]:
+    """(stored item, how many ops it holds): a list of rows at a time, or one batch;
+    the batches are collected in `batches` for the e-mail table."""
+    for part in parts:
+        if isinstance(part, MemberBatch):
+            batches.append(part)
+            yield _batch_row(part), len(part)
+        else:
+            for start in range(0, len(part), per_piece):
+                rows = part[start:start + per_piece]
+                yield rows, -len(rows)  # negative: a run of rows, spliced into the list
+
+
+def _list_inside(items: Iterator[tuple[Any, int]], per_piece: int, pair: bool = False
+                 ) -> Iterator[str]:
+    """The inside of a JSON list (or, with `pair`, of an object of key/value pairs), one
+    piece per `per_piece` ops; each piece is one C-level encode of many items."""
+    pending: list[Any] = []
+    weight, first = 0, True
+    for item, size in items:
+        if size < 0:
+            pending.extend(item)
+        else:
+            pending.append(item)
+        weight += abs(size)
+        if weight >= per_piece:
+            yield ("" if first else ",") + _dumps(dict(pending) if pair else pending)[1:-1]
+            pending, weight, first = [], 0, False
+    if pending:
+        yield ("" if first else ",") + _dumps(dict(pending) if pair else pending)[1:-1]
 
 
 def _email_table(batches: list[MemberBatch]) -> dict[str, str | None]:
@@ -227,8 +298,8 @@ def _emails_from_dict(emails: Any) -> dict[str, str | None]:
     return emails
 
 
-def _batch_from_dict(index: int, data: dict[str, Any], emails: dict[str, str | None]
-                     ) -> MemberBatch:
+def _batch_from_dict(index: int, data: dict[str, Any], emails: dict[str, str | None],
+                     one_copy: dict[str, str]) -> MemberBatch:
     """One group's member ops from their stored columns (see `Plan.to_dict`)."""
     kind = data.get("kind")
     if kind not in (ADD_MEMBER, REMOVE_MEMBER):
@@ -245,10 +316,11 @@ def _batch_from_dict(index: int, data: dict[str, Any], emails: dict[str, str | N
     if not all(uids if accounts is None else map(any, zip(accounts, uids, strict=True))):
         raise PlanFormatError(f"op {index} ({kind}) needs account_id or idp_user_id "
                               "for every member")
+    uids = list(map(one_copy.get, uids, uids))  # an id not in the table stays as it is
     return MemberBatch(kind, head[0], head[1], head[2], accounts, uids, emails, head[3] or "")
 
 
-def _op_from_row(index: int, row: Any) -> Op:
+def _op_from_row(index: int, row: Any, one_copy: dict[Any, Any] | None = None) -> Op:
     # Written for speed (C-level checks, no per-field Python loop): a stored first-sync plan
     # is read back a million rows at a time when an admin approves it.
     if not isinstance(row, list | tuple) or len(row) != _WIDTH:
@@ -269,6 +341,11 @@ def _op_from_row(index: int, row: Any) -> Op:
                                   f"{' or '.join(_OP_FIELDS[at] for at in one_of)}")
     values[_PRODUCTS] = tuple(products)
     values[-1] = values[-1] or ""
+    if one_copy is not None:  # kind, IdP user, products and reason: shared with equal ones
+        for at in _SHARED_AT:
+            value = values[at]
+            if value is not None:
+                values[at] = one_copy.setdefault(value, value)
     return _new_tuple(Op, values)
 
 

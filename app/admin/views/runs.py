@@ -20,7 +20,8 @@ from app.admin.views import exports
 from app.admin.views.queueing import redis, with_queue
 from app.models import Change, Connection, SyncRun
 from workers.queue import PROGRESS_KEY, enqueue_approval, enqueue_sync, fetch_job
-from workers.sync.plan import Plan, PlanFormatError
+from workers.sync import plan_store
+from workers.sync.plan import PlanFormatError
 from workers.vocabulary import RunStatus, Trigger
 
 TAG = "runs"
@@ -112,7 +113,7 @@ def get_plan(ctx: Context, run_id: int) -> dict[str, Any]:
         head = present.run_summary(run)
         text = run.plan
     try:
-        plan = Plan.from_json(text)
+        plan = plan_store.load(text)
     except PlanFormatError as exc:
         raise conflict(f"the stored plan of run {run_id} cannot be read: {exc}") from None
     start = paging.decode(ctx.query.get("cursor"))
