@@ -74,6 +74,22 @@ def size(session: Session, connection_id: int) -> tuple[int, int]:
     return int(groups or 0), int(members or 0)
 
 
+def in_admin_rights_groups(session: Session, connection_id: int,
+                           accounts: Collection[str]) -> set[str]:
+    """Those of `accounts` the mirror has in a managed group judged to hold admin rights."""
+    wanted = sorted(set(accounts))
+    out: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        out.update(session.scalars(
+            select(ManagedMembership.account_id).join(ManagedGroup, (
+                ManagedGroup.connection_id == ManagedMembership.connection_id)
+                & (ManagedGroup.group_id == ManagedMembership.group_id))
+            .where(ManagedMembership.connection_id == connection_id,
+                   ManagedGroup.admin_rights.is_(True),
+                   ManagedMembership.account_id.in_(wanted[start:start + 500]))))
+    return out
+
+
 def is_built(session: Session, connection_id: int) -> bool:
     return session.scalar(select(ManagedGroup.group_id).where(
         ManagedGroup.connection_id == connection_id).limit(1)) is not None

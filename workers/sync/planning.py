@@ -21,15 +21,15 @@ from workers.sync.counts import RunCounts
 from workers.sync.current import (
     SiteRead,
     admin_groups_among,
-    losing_accounts,
+    admin_named_members,
     read_current,
     site_admins_among,
 )
 from workers.sync.mapping import Desired, group_key
 from workers.sync.model import Snapshot
-from workers.sync.plan import Plan
+from workers.sync.plan import ADD_MEMBER, Plan
 from workers.sync.policy import SyncPolicy
-from workers.sync.protect import protect
+from workers.sync.protect import losing, protect
 from workers.sync.run import RunContext
 from workers.sync.snapshots import TARGETED, Fetched
 
@@ -100,6 +100,7 @@ def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
     with env.db.session() as session:
         stored = mirror.load(session, ctx.connection_id)
     read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=None)
+    named = admin_named_members(target, env.concurrency)
     members = {gid: read.current.members.get(gid, set()) for gid in read.read}
     counts.drift = mirror.drift(stored, read.current.groups, members)
     if not ctx.dry_run:
@@ -109,6 +110,7 @@ def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
             mirror.replace(session, ctx.connection_id, read.read, members,
                            read.current.inactive, now)
             admin_verdicts.forget(session, ctx.connection_id)
+            admin_verdicts.store_group_admins(session, ctx.connection_id, named, now)
             session.get(Connection, ctx.connection_id).reconciled_at = now
     return read, mirror.Mirror(groups=dict(read.read), members=members)
 
@@ -148,17 +150,39 @@ def _group_ids(keys: set[str], old: Desired, new: Desired, ctx: RunContext,
 
 def _protected(env: Any, ctx: RunContext, plan: Plan, read: SiteRead, known: mirror.Mirror,
                target: AtlassianTarget, counts: RunCounts) -> Made:
-    """Ask the site about the admins this plan touches, and take out what they forbid."""
+    """Find the admins this plan touches, and take out what they forbid.
+
+    Account-level removals (suspension, product access) ask the permission check for each
+    account (remembered until the reconcile); membership removals from ordinary managed groups
+    spare the members of admin-named groups (read at the reconcile) and of groups judged to
+    hold admin rights, with no call. Until the admin-named groups were first read, membership
+    removals ask per account too."""
     current = read.current
+    whole, member = losing(plan, read.product_groups)
     with env.db.session() as session:
-        remembered = admin_verdicts.known(session, ctx.connection_id, losing_accounts(plan))
-    admins, asked = site_admins_among(target, plan, env.concurrency, known=remembered)
+        remembered = admin_verdicts.known(session, ctx.connection_id, whole | member)
+        by_group = admin_verdicts.group_admins(session, ctx.connection_id, member)
+        named = (admin_verdicts.all_group_admins(session, ctx.connection_id)
+                 if _adds_to_unjudged(plan, known) else None)
+        rights = mirror.in_admin_rights_groups(session, ctx.connection_id, member)
+    ask = whole | member if by_group is None else whole
+    admins, asked = site_admins_among(target, ask, env.concurrency, known=remembered)
     verdicts = admin_groups_among(target, plan, current, env.concurrency,
-                                  judged=known.admin_rights, admins={**remembered, **asked})
+                                  judged=known.admin_rights, admins={**remembered, **asked},
+                                  explained=named)
     if (verdicts or asked) and not ctx.dry_run:
         with env.db.session() as session:
             mirror.judge(session, ctx.connection_id, verdicts)
             admin_verdicts.remember(session, ctx.connection_id, asked, datetime.now(UTC))
     admin_groups = current.admin_groups | {gid for gid, rights in verdicts.items() if rights}
-    plan = protect(plan, site_admins=admins, admin_groups=admin_groups, members=current.members)
+    group_admins = (by_group or set()) | rights | {acc for acc in member if remembered.get(acc)}
+    group_admins |= {acc for gid in admin_groups for acc in current.members.get(gid, ())}
+    plan = protect(plan, site_admins=admins, admin_groups=admin_groups, members=current.members,
+                   group_admins=group_admins, product_groups=read.product_groups)
     return Made(plan, counts, admin_groups)
+
+
+def _adds_to_unjudged(plan: Plan, known: mirror.Mirror) -> bool:
+    """Whether `admin_groups_among` will probe a group (it then needs the admin-named members)."""
+    return any(op.kind == ADD_MEMBER and op.group_id and known.admin_rights.get(op.group_id) is None
+               for op in plan.ops)
