@@ -1,4 +1,4 @@
-"""members of the site's admin-named groups, read at the reconcile
+"""members of the site's admin-named groups, read at the reconcile; the stored IdP base's delta
 
 Revision ID: 0020
 Revises: 0019
@@ -24,9 +24,13 @@ def upgrade() -> None:
     with op.batch_alter_table("connection") as batch:
         batch.add_column(sa.Column("admin_members_read_at", sa.DateTime(timezone=True),
                                    nullable=True))
+    with op.batch_alter_table("source_state") as batch:
+        batch.add_column(sa.Column("delta", sa.LargeBinary(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("source_state") as batch:
+        batch.drop_column("delta")
     with op.batch_alter_table("connection") as batch:
         batch.drop_column("admin_members_read_at")
     op.drop_table("admin_member")

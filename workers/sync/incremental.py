@@ -130,12 +130,14 @@ def _narrow_current(current: Current, new: Desired, links: Links, keys: set[str]
 
 
 def plan_incremental(old: Desired, new: Desired, current: Current, links: Links,
-                     policy: SyncPolicy, *, managed: tuple[int, int] | None = None) -> Plan:
+                     policy: SyncPolicy, *, managed: tuple[int, int] | None = None,
+                     changed: tuple[set[str], set[str]] | None = None) -> Plan:
     """The ops of `plan(new, current, links, policy)`, given that the site matched `old`.
 
     `managed` is (groups, memberships) the connection manages in all, for the guard's
-    percentages (the narrowed plan counts only what it touched)."""
-    keys, users = touched(old, new)
+    percentages (the narrowed plan counts only what it touched); `changed` is
+    `touched(old, new)` when the caller has it already."""
+    keys, users = changed if changed is not None else touched(old, new)
     desired, narrowed, narrowed_links = project(old, new, current, links, keys, users)
     result = plan(desired, narrowed, narrowed_links, policy)
     result.stats.update({"idp_users": len(new.idp_users), "desired_users": len(new.users),

@@ -133,10 +133,12 @@ def remove_members(session: Session, connection_id: int, pairs: Iterable[tuple[s
         by_group.setdefault(gid, []).append(acc)
     for gid, accounts in by_group.items():
         for start in range(0, len(accounts), 500):
+            # no ORM objects of the mirror live in the session: nothing to synchronize
             session.execute(delete(ManagedMembership).where(
                 ManagedMembership.connection_id == connection_id,
                 ManagedMembership.group_id == gid,
-                ManagedMembership.account_id.in_(accounts[start:start + 500])))
+                ManagedMembership.account_id.in_(accounts[start:start + 500]))
+                .execution_options(synchronize_session=False))
 
 
 def judge(session: Session, connection_id: int, verdicts: dict[str, bool]) -> None:

@@ -130,7 +130,7 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, desired: Desired,
     read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=known,
                         emails=emails)
     plan = incremental.plan_incremental(old, desired, read.current, ctx.links, policy,
-                                        managed=managed)
+                                        managed=managed, changed=(keys, users))
     return plan, read, known
 
 
