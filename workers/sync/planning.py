@@ -120,15 +120,27 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, desired: Desired,
                  ) -> tuple[Plan, SiteRead, mirror.Mirror]:
     old = mapping.desired(fetched.base, ctx.policy.mapping)
     keys, users = incremental.touched(old, desired)
+    # members in full only of the groups planned whole; elsewhere those of the accounts planned
+    whole = incremental.whole_groups(old, desired, keys)
+    moved = set().union(*(incremental.movers(old, desired, k) for k in keys - whole))
     with env.db.session() as session:
         groups_only = mirror.load(session, ctx.connection_id, members_of=())
-        gids = _group_ids(keys, old, desired, ctx, groups_only.groups)
-        accounts = {ctx.links.users[u] for u in users if u in ctx.links.users}
+        gids = _group_ids(whole | (keys - desired.groups.keys()), old, desired, ctx,
+                          groups_only.groups)
+        accounts = {ctx.links.users[u] for u in users | moved if u in ctx.links.users}
         known = mirror.load(session, ctx.connection_id, members_of=gids, accounts=accounts)
         managed = mirror.size(session, ctx.connection_id)
     emails = incremental.emails_needed(old, desired, ctx.links, keys, users)
     read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=known,
                         emails=emails)
+    found = set(read.current.accounts_by_email.values()) - accounts
+    if found:  # accounts an unlinked user's e-mail found may be members already
+        with env.db.session() as session:
+            theirs = mirror.load(session, ctx.connection_id, members_of=(), accounts=found)
+        for gid, accs in theirs.members.items():
+            if gid in read.current.members:
+                read.current.members[gid] |= accs
+        read.current.inactive |= theirs.inactive
     plan = incremental.plan_incremental(old, desired, read.current, ctx.links, policy,
                                         managed=managed, changed=(keys, users))
     return plan, read, known
