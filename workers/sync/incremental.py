@@ -80,6 +80,13 @@ def emails_needed(old: Desired, new: Desired, links: Links, keys: set[str],
     return emails_to_look_up(Desired(users={u: new.users[u] for u in planned}), links)
 
 
+def sharing(new: Desired, emails: Iterable[str]) -> set[str]:
+    """The synced users whose e-mail (trimmed, any case) is one of `emails`."""
+    wanted = set(emails)
+    return {uid for uid, user in new.users.items()
+            if isinstance(user.email, str) and user.email.strip().lower() in wanted}
+
+
 def project(old: Desired, new: Desired, current: Current, links: Links, keys: set[str],
             users: set[str]) -> tuple[Desired, Current, Links]:
     """The inputs narrowed to what `keys` and `users` touch (see the module's docstring)."""
@@ -127,8 +134,7 @@ def _colliders(new: Desired, current: Current, links: Links, planned: set[str]) 
     out = {holder[current.accounts_by_email[e]] for e in emails
            if current.accounts_by_email.get(e) in holder}
     # The first synced user with an e-mail takes it; the planner walks users in this order.
-    out |= {uid for uid, user in new.users.items()
-            if isinstance(user.email, str) and user.email.strip().lower() in emails}
+    out |= sharing(new, emails)
     return {u for u in out if u in new.users} - planned
 
 

@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from app.models import Connection
 from workers.atlassian.target import AtlassianTarget
-from workers.sync import admin_verdicts, incremental, mapping, mirror, planner
+from workers.sync import admin_verdicts, incremental, linkstore, mapping, mirror, planner
 from workers.sync.counts import RunCounts
 from workers.sync.current import (
     SiteRead,
@@ -28,6 +28,7 @@ from workers.sync.current import (
 from workers.sync.mapping import Desired, group_key
 from workers.sync.model import Snapshot
 from workers.sync.plan import ADD_MEMBER, Plan
+from workers.sync.planner import Links
 from workers.sync.policy import SyncPolicy
 from workers.sync.protect import losing, protect
 from workers.sync.run import RunContext
@@ -37,6 +38,8 @@ UNCHANGED, INCREMENTAL, FULL, RECONCILE = "unchanged", "incremental", "full", "r
 CARRIED = ("idp_users", "desired_users", "managed_groups", "managed_memberships",
            "desired_memberships", "groups_adopted", "groups_skipped")
 """Plan figures an unchanged run carries over from the last one (the guard reads desired_users)."""
+PARTIAL_LINKS = frozenset({INCREMENTAL, TARGETED})
+"""Modes that load only the links of the users they plan (the caller loads none for them)."""
 
 
 @dataclass(slots=True)
@@ -46,6 +49,8 @@ class Made:
     plan: Plan
     counts: RunCounts
     admin_groups: set[str] = field(default_factory=set)
+    links: Links | None = None
+    """The links this plan was made with when the run loaded only some (`PARTIAL_LINKS`)."""
 
 
 def same_snapshot(a: Snapshot, b: Snapshot) -> bool:
@@ -87,12 +92,15 @@ def make(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy,
         plan = planner.plan(desired, read.current, ctx.links, policy)
     else:
         counts.site_reads = "mirror"
-        plan, read, known = _incremental(env, ctx, fetched, desired, policy, target)
+        plan, read, known, links = _incremental(env, ctx, fetched, desired, policy, target)
+        ctx = replace(ctx, links=links)
     if not ctx.dry_run and mode != RECONCILE and read.read:
         with env.db.session() as session:  # groups new to this connection: mirrored from now on
             mirror.adopt(session, ctx.connection_id, read.read, read.current.members,
                          read.current.inactive, datetime.now(UTC))
-    return _protected(env, ctx, plan, read, known, target, counts)
+    made = _protected(env, ctx, plan, read, known, target, counts)
+    made.links = ctx.links if mode in PARTIAL_LINKS else None
+    return made
 
 
 def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
@@ -117,22 +125,32 @@ def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
 
 def _incremental(env: Any, ctx: RunContext, fetched: Fetched, desired: Desired,
                  policy: SyncPolicy, target: AtlassianTarget
-                 ) -> tuple[Plan, SiteRead, mirror.Mirror]:
+                 ) -> tuple[Plan, SiteRead, mirror.Mirror, Links]:
+    """Plan a delta; returns the plan, the site read, the mirror read and the links loaded
+    (those of the users planned, of whoever shares their e-mails, and of the accounts found)."""
     old = mapping.desired(fetched.base, ctx.policy.mapping)
     keys, users = incremental.touched(old, desired)
     # members in full only of the groups planned whole; elsewhere those of the accounts planned
     whole = incremental.whole_groups(old, desired, keys)
     moved = set().union(*(incremental.movers(old, desired, k) for k in keys - whole))
+    planned = incremental.planned_users(old, desired, keys, users) | users
     with env.db.session() as session:
+        links = linkstore.load(session, ctx.connection_id, users=planned)
+        ctx = replace(ctx, links=links)
         groups_only = mirror.load(session, ctx.connection_id, members_of=())
         gids = _group_ids(whole | (keys - desired.groups.keys()), old, desired, ctx,
                           groups_only.groups)
-        accounts = {ctx.links.users[u] for u in users | moved if u in ctx.links.users}
+        accounts = {links.users[u] for u in users | moved if u in links.users}
         known = mirror.load(session, ctx.connection_id, members_of=gids, accounts=accounts)
         managed = mirror.size(session, ctx.connection_id)
-    emails = incremental.emails_needed(old, desired, ctx.links, keys, users)
-    read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=known,
+    emails = incremental.emails_needed(old, desired, links, keys, users)
+    read = read_current(target, desired, links, policy, env.concurrency, mirror=known,
                         emails=emails)
+    if emails:  # who else has those e-mails, or holds the accounts they found (collisions)
+        sharing = incremental.sharing(desired, emails) - planned
+        with env.db.session() as session:
+            linkstore.load(session, ctx.connection_id, users=sharing,
+                           accounts=set(read.current.accounts_by_email.values()), into=links)
     found = set(read.current.accounts_by_email.values()) - accounts
     if found:  # accounts an unlinked user's e-mail found may be members already
         with env.db.session() as session:
@@ -141,9 +159,9 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, desired: Desired,
             if gid in read.current.members:
                 read.current.members[gid] |= accs
         read.current.inactive |= theirs.inactive
-    plan = incremental.plan_incremental(old, desired, read.current, ctx.links, policy,
+    plan = incremental.plan_incremental(old, desired, read.current, links, policy,
                                         managed=managed, changed=(keys, users))
-    return plan, read, known
+    return plan, read, known, links
 
 
 def _group_ids(keys: set[str], old: Desired, new: Desired, ctx: RunContext,
