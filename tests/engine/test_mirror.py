@@ -186,3 +186,21 @@ def test_a_site_admin_by_permission_check_is_never_suspended(env):
     carol = site.user_by_email("carol@example.com")
     assert not site.user(carol.account_id).is_active and site.user(bob.account_id).is_active
     assert admin_checks(env) == 1  # carol only
+
+
+def test_a_delta_run_loads_only_the_links_it_asks_for(env):
+    from workers.sync import linkstore
+
+    cid = env.connection(directory([ALICE, BOB, CAROL], {"eng": ["u-alice", "u-bob", "u-carol"]}))
+    env.sync(cid)
+    with extensions.db.session() as session:
+        every = linkstore.load(session, cid)
+        carol = every.users["u-carol"]
+        linkstore.set_suspended(session, cid, every.users["u-bob"], True)
+    with extensions.db.session() as session:
+        some = linkstore.load(session, cid, users=["u-alice", "u-nobody"], accounts=[carol])
+    assert some.users == {"u-alice": every.users["u-alice"], "u-carol": carol}
+    assert some.groups == every.groups and some.suspended == {every.users["u-bob"]}
+    with extensions.db.session() as session:  # more links added to those already loaded
+        linkstore.load(session, cid, users=["u-bob"], into=some)
+    assert some.users == every.users
