@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -128,17 +128,14 @@ def add_members(session: Session, connection_id: int, pairs: Iterable[tuple[str,
 
 
 def remove_members(session: Session, connection_id: int, pairs: Iterable[tuple[str, str]]) -> None:
-    by_group: dict[str, list[str]] = {}
-    for gid, acc in pairs:
-        by_group.setdefault(gid, []).append(acc)
-    for gid, accounts in by_group.items():
-        for start in range(0, len(accounts), 500):
-            # no ORM objects of the mirror live in the session: nothing to synchronize
-            session.execute(delete(ManagedMembership).where(
-                ManagedMembership.connection_id == connection_id,
-                ManagedMembership.group_id == gid,
-                ManagedMembership.account_id.in_(accounts[start:start + 500]))
-                .execution_options(synchronize_session=False))
+    """Forget these (groupId, accountId) memberships, 500 pairs per statement."""
+    wanted = sorted(set(pairs))
+    for start in range(0, len(wanted), 500):
+        # no ORM objects of the mirror live in the session: nothing to synchronize
+        session.execute(delete(ManagedMembership).where(
+            ManagedMembership.connection_id == connection_id,
+            tuple_(ManagedMembership.group_id, ManagedMembership.account_id).in_(
+                wanted[start:start + 500])).execution_options(synchronize_session=False))
 
 
 def judge(session: Session, connection_id: int, verdicts: dict[str, bool]) -> None:
