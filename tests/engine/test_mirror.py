@@ -204,3 +204,18 @@ def test_a_delta_run_loads_only_the_links_it_asks_for(env):
     with extensions.db.session() as session:  # more links added to those already loaded
         linkstore.load(session, cid, users=["u-bob"], into=some)
     assert some.users == every.users
+
+
+def test_a_member_of_a_group_found_to_hold_admin_rights_keeps_other_memberships(env):
+    from workers.sync import mirror
+
+    cid = env.connection(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"], "ops": ["u-bob"]}),
+                         {"policy": LENIENT})
+    env.sync(cid)
+    with extensions.db.session() as session:  # a Jira admin granted Administer Jira to ops
+        mirror.judge(session, cid, {env.cloud.site.group_by_name("ops").group_id: True})
+    env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice"], "ops": ["u-bob"]}))
+    env.cloud.requests.clear()
+    run = env.sync(cid)
+    assert run.status == "succeeded" and admin_checks(env) == 0
+    assert env.members("eng") == {"alice@example.com", "bob@example.com"}

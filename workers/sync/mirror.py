@@ -77,16 +77,17 @@ def size(session: Session, connection_id: int) -> tuple[int, int]:
 def in_admin_rights_groups(session: Session, connection_id: int,
                            accounts: Collection[str]) -> set[str]:
     """Those of `accounts` the mirror has in a managed group judged to hold admin rights."""
+    rights = sorted(session.scalars(select(ManagedGroup.group_id).where(
+        ManagedGroup.connection_id == connection_id, ManagedGroup.admin_rights.is_(True))))
     wanted = sorted(set(accounts))
+    if not rights or not wanted:  # usually none: such groups are never synced into
+        return set()
     out: set[str] = set()
     for start in range(0, len(wanted), 500):
-        out.update(session.scalars(
-            select(ManagedMembership.account_id).join(ManagedGroup, (
-                ManagedGroup.connection_id == ManagedMembership.connection_id)
-                & (ManagedGroup.group_id == ManagedMembership.group_id))
-            .where(ManagedMembership.connection_id == connection_id,
-                   ManagedGroup.admin_rights.is_(True),
-                   ManagedMembership.account_id.in_(wanted[start:start + 500]))))
+        out.update(session.scalars(select(ManagedMembership.account_id).where(
+            ManagedMembership.connection_id == connection_id,
+            ManagedMembership.account_id.in_(wanted[start:start + 500]),
+            ManagedMembership.group_id.in_(rights))))
     return out
 
 
