@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -129,14 +129,14 @@ def add_members(session: Session, connection_id: int, pairs: Iterable[tuple[str,
 
 
 def remove_members(session: Session, connection_id: int, pairs: Iterable[tuple[str, str]]) -> None:
-    """Forget these (groupId, accountId) memberships, 500 pairs per statement."""
-    wanted = sorted(set(pairs))
-    for start in range(0, len(wanted), 500):
-        # no ORM objects of the mirror live in the session: nothing to synchronize
-        session.execute(delete(ManagedMembership).where(
-            ManagedMembership.connection_id == connection_id,
-            tuple_(ManagedMembership.group_id, ManagedMembership.account_id).in_(
-                wanted[start:start + 500])).execution_options(synchronize_session=False))
+    """Forget these (groupId, accountId) memberships: one statement run for every pair, each
+    found by the primary key (a row-value IN list scans the table in SQLite)."""
+    table = ManagedMembership.__table__
+    rows = [{"cid": connection_id, "gid": gid, "acc": acc} for gid, acc in sorted(set(pairs))]
+    if rows:
+        session.connection().execute(table.delete().where(
+            table.c.connection_id == bindparam("cid"), table.c.group_id == bindparam("gid"),
+            table.c.account_id == bindparam("acc")), rows)
 
 
 def judge(session: Session, connection_id: int, verdicts: dict[str, bool]) -> None:
