@@ -2,8 +2,8 @@
 
 A directory of N users, G groups and M memberships is served by the sandbox Entra ID (Graph
 delta queries); the sandbox site holds the same groups and members. The state a converged
-first sync leaves (links, the mirror, the IdP base and cursor, one succeeded run) is laid
-down directly: a first sync of a million memberships is sync_e2e's subject, not this one's.
+first sync leaves (links, the mirror, the admin-named groups' members, the IdP base and
+cursor, one succeeded run) is laid down directly: a first sync of a million memberships is sync_e2e's subject, not this one's.
 Then, through the real pipeline over HTTP:
 
 1. a no-op scheduled run (nothing changed in the IdP);
@@ -23,6 +23,7 @@ import argparse
 import json
 import logging
 import random
+import re
 import sys
 import tempfile
 import time
@@ -42,9 +43,10 @@ from sandbox.idps.directory import Directory  # noqa: E402
 from tests.engine.harness import Stack, stack  # noqa: E402
 from tests.engine.sources_fixtures import connect  # noqa: E402
 from workers.sources.http import HttpClient  # noqa: E402
-from workers.sync import engine, mapping, snapshots  # noqa: E402
+from workers.sync import admin_verdicts, engine, mapping, snapshots  # noqa: E402
 from workers.sync import run as run_context  # noqa: E402
 from workers.sync.policy import from_connection  # noqa: E402
+from workers.sync.privileged import is_admin_name  # noqa: E402
 
 LENIENT = {"max_removal_percent": 100, "max_users_affected": 10**9, "on_unmatched": "skip"}
 
@@ -92,6 +94,10 @@ def seed(env: Stack, cid: int, d: Directory) -> dict[str, str]:
                             (ManagedMembership, mirror_rows)):
             for start in range(0, len(rows), 20000):
                 session.execute(insert(table), rows[start:start + 20000])
+        # the first sync's reconcile read the admin-named groups' members
+        admin_verdicts.store_group_admins(session, cid, {
+            g.group_id: set(g.members) for g in list(site.groups.values())
+            if is_admin_name(g.name)}, now)
         run = session.get(SyncRun, run_id)
         run.status, run.finished_at = "succeeded", datetime.now(UTC)
         run.counts = {"basis": basis, "applied": len(mirror_rows), "failed": 0, "skipped": 0,
@@ -108,10 +114,16 @@ def measured(env: Stack, cid: int, trigger: str = "schedule") -> dict[str, Any]:
     log = env.cloud.requests.all()
     writes = [r for r in log if r.is_write]
     counts = run.counts or {}
+    reads: dict[str, int] = {}
+    for r in log:
+        if not r.is_write:
+            key = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27,}", "{id}", r.path)
+            reads[key] = reads.get(key, 0) + 1
     return {"status": run.status, "planning": counts.get("planning"),
             "site_reads": counts.get("site_reads"), "fetch": counts.get("fetch"),
             "ops": run.ops_total, "atlassian_calls": len(log), "writes": len(writes),
             "member_reads": sum(1 for r in log if r.path.endswith("/group/member")),
+            "reads_by_path": dict(sorted(reads.items(), key=lambda kv: -kv[1])[:8]),
             "cpu_s_engine_thread": round(thread, 3), "cpu_s_process": round(process, 3),
             "wall_s": round(time.monotonic() - wall, 3), "drift": counts.get("drift"),
             "reason": run.reason if run.status != "succeeded" else None}

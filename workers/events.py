@@ -170,9 +170,9 @@ def _stored_snapshot(db: Database, connection_id: int):  # type: ignore[no-untyp
         state = session.get(SourceState, connection_id)
         if state is None:
             return None
-        blob, cursor = state.snapshot, state.cursor
+        blob, delta, cursor = state.snapshot, state.delta, state.cursor
     try:
-        return snapshots.decode(blob, cursor)
+        return snapshots.decode_state(blob, delta, cursor)
     except Exception:  # an unreadable base resolves nothing: the run is a full one
         log.warning("stored snapshot of connection %s unreadable", connection_id, exc_info=True)
         return None

@@ -53,6 +53,9 @@ class Connection(Base):
     # demand, and after a run that failed or was interrupted); NULL reconciled_at means due.
     reconcile_interval_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     reconciled_at: Mapped[datetime | None] = moment()
+    # When the members of the site's admin-named groups were last read (at a reconcile, into
+    # admin_member); NULL: never, so membership removals ask the permission check per account.
+    admin_members_read_at: Mapped[datetime | None] = moment()
     # Deleted by the admin with its history kept: hidden and never synced, runs still readable.
     deleted_at: Mapped[datetime | None] = moment()
     created_at: Mapped[datetime] = stamped()

@@ -57,3 +57,15 @@ class SiteAccount(Base):
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     site_admin: Mapped[bool] = mapped_column(Boolean)
     checked_at: Mapped[datetime] = moment()
+
+
+class AdminMember(Base):
+    """A member of one of the site's admin-named groups (site-admins, jira-admins-…), as the
+    last reconcile read them: an admin for the membership removals of ordinary managed groups,
+    which then need no permission check per account."""
+
+    __tablename__ = "admin_member"
+
+    connection_id: Mapped[int] = connection_ref(primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)

@@ -30,8 +30,11 @@ class Link(Base):
     """
 
     __tablename__ = "link"
+    # a run planning a small delta loads links by account and the suspended ones alone
     __table_args__ = (UniqueConstraint("connection_id", "kind", "idp_id",
-                                       name="uq_link_connection_kind_idp"),)
+                                       name="uq_link_connection_kind_idp"),
+                      Index("ix_link_connection_account", "connection_id", "atlassian_id"),
+                      Index("ix_link_connection_suspended", "connection_id", "suspended"))
 
     id: Mapped[int] = key()
     connection_id: Mapped[int] = connection_ref()

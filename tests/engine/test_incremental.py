@@ -3,6 +3,7 @@ from the sandbox IdPs over HTTP, with full reads forced by settings changes, age
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -286,7 +287,75 @@ def test_encode_round_trips_a_snapshot():
 
 @pytest.mark.parametrize("blob", [b"not zlib", snapshots.zlib.compress(b'{"users": 3}')])
 def test_unreadable_base_means_a_full_read(blob):
-    assert snapshots._base(blob, "c", 1) is None
+    assert snapshots._base(blob, None, "c", 1) is None
+    good = snapshots.encode(Snapshot())
+    assert snapshots._base(good, blob, "c", 1) is None  # an unreadable delta too
+
+
+def small_snapshot() -> Snapshot:
+    s = Snapshot(cursor="1")
+    for n in range(40):
+        s.add_user(User(f"u{n}", f"u{n}@example.com", f"User {n}", True))
+    for n in range(8):
+        s.add_group(Group(f"g{n}", f"team-{n}", ("g0",) if n else ()))
+        for m in range(n, 40, 3):
+            s.add_member(f"g{n}", f"u{m}")
+    return s
+
+
+def test_a_delta_lays_every_kind_of_change_over_its_base():
+    base = small_snapshot()
+    base_blob = snapshots.encode(base)
+    new = Snapshot(users=dict(base.users), groups=dict(base.groups),
+                   members={g: set(m) for g, m in base.members.items()}, cursor="2")
+    new.users["u3"] = User("u3", "renamed@example.com", "Renamed", False)
+    del new.users["u4"]
+    new.add_user(User("u99", "new@example.com", "New", True))
+    new.groups["g2"] = Group("g2", "team-two", ())
+    del new.groups["g7"], new.members["g7"]
+    new.add_group(Group("g9", "fresh"))
+    new.add_member("g9", "u99")
+    new.members["g1"].discard("u1")
+    doc = snapshots.delta(snapshots.decode(base_blob, "1"), new)
+    assert doc["users_gone"] == ["u4"] and doc["groups_gone"] == ["g7"]
+    assert sorted(u[0] for u in doc["users"]) == ["u3", "u99"]
+    assert sorted(g for g, _ in doc["members"]) == ["g1", "g9"]
+    back = snapshots.decode_state(base_blob, snapshots.encode_delta(doc), "2")
+    assert (back.users, back.groups, back.members, back.cursor) == (
+        new.users, new.groups, new.members, "2")
+    # a state stored before deltas existed (delta NULL) loads as its base alone
+    old = snapshots.decode_state(base_blob, None, "1")
+    assert (old.users, old.groups, old.members) == (base.users, base.groups, base.members)
+
+
+def test_a_small_change_is_kept_as_a_delta_and_a_large_one_compacts(test_config, tmp_path):
+    d = directory()
+    crowd = [d.add_person(f"member{n:03d}").id for n in range(150)]
+    for n in range(EXTRA_TEAMS):  # a directory whose base outweighs a one-member change
+        team(d, f"project-{n:02d}").member_ids.extend(crowd[n::4])
+    with served(test_config, tmp_path, entra, d) as (site, idp, cid):
+        sync(site, idp, cid)
+        base_blob = stored(cid).snapshot
+        assert stored(cid).delta is None
+        team(d, "ops").member_ids.append(person(d, "erin").id)
+        team(d, "ops").updated = time.time()
+        run, _ = sync(site, idp, cid)
+        assert run.counts["fetch"] == "incremental"
+        state = stored(cid)
+        assert state.snapshot == base_blob and state.delta is not None  # only the change stored
+        assert_lands(site, d, nests=True)
+        leave_and_join(d)  # the next change read builds on base + delta
+        run, _ = sync(site, idp, cid)
+        assert run.counts["fetch"] == "incremental"
+        assert_lands(site, d, nests=True)
+        for n in range(EXTRA_TEAMS):  # a change as large as the directory: stored whole again
+            team(d, f"project-{n:02d}").member_ids[:] = crowd[(n + 1) % 4::4]
+            team(d, f"project-{n:02d}").updated = time.time()
+        sync(site, idp, cid)
+        state = stored(cid)
+        assert state.snapshot != base_blob and state.delta is None
+        assert_lands(site, d, nests=True)
+
 
 
 def test_migration_matches_the_model_and_downgrades(tmp_path):

@@ -116,7 +116,7 @@ def admin_checks(env) -> int:
     return sum(1 for r in env.cloud.requests.all() if r.path.endswith("/permissions/check"))
 
 
-def test_site_admin_verdicts_are_asked_once_until_the_reconcile(env):
+def test_membership_removals_spare_admin_group_members_without_permission_checks(env):
     cid = env.connection(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"],
                                                    "ops": ["u-alice", "u-bob"]}),
                          {"policy": LENIENT})
@@ -125,18 +125,97 @@ def test_site_admin_verdicts_are_asked_once_until_the_reconcile(env):
     env.cloud.requests.clear()
     first = env.sync(cid)
     assert first.status == "succeeded" and env.members("eng") == {"alice@example.com"}
-    assert admin_checks(env) == 1  # bob loses a membership: asked once
-    env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice"], "ops": ["u-alice"]}))
-    env.cloud.requests.clear()
-    second = env.sync(cid)
-    assert second.status == "succeeded" and env.members("ops") == {"alice@example.com"}
-    assert admin_checks(env) == 0  # the verdict on bob is remembered
-    # bob is made a site admin by hand; the reconcile forgets every verdict and asks again
+    assert admin_checks(env) == 0  # a membership removal asks nothing per account
+    # bob is made a site admin by hand; the reconcile reads the admin-named groups again
     env.cloud.site.make_admin(env.cloud.site.user_by_email("bob@example.com").account_id)
     env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"], "ops": ["u-alice"]}))
     assert env.sync(cid, trigger="reconcile").status == "succeeded"
+    assert env.members("ops") == {"alice@example.com", "bob@example.com"}  # kept already
     env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice"], "ops": ["u-alice"]}))
     env.cloud.requests.clear()
     third = env.sync(cid)
-    assert admin_checks(env) == 1 and env.members("eng") == {"alice@example.com", "bob@example.com"}
+    assert third.status == "succeeded" and admin_checks(env) == 0
+    assert env.members("eng") == {"alice@example.com", "bob@example.com"}
     assert any("Protected account" in n["message"] for n in json.loads(third.plan)["notices"])
+    assert env.cloud.requests.writes() == []
+
+
+def test_membership_removals_ask_per_account_until_the_admin_groups_were_read(env):
+    cid = env.connection(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"]}),
+                         {"policy": LENIENT})
+    env.sync(cid)
+    with extensions.db.session() as session:  # a mirror built before admin groups were read
+        session.get(Connection, cid).admin_members_read_at = None
+    env.cloud.site.make_admin(env.cloud.site.user_by_email("bob@example.com").account_id)
+    env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice"]}))
+    env.cloud.requests.clear()
+    run = env.sync(cid)
+    assert run.status == "succeeded" and admin_checks(env) == 1
+    assert env.members("eng") == {"alice@example.com", "bob@example.com"}
+
+
+def test_a_site_admin_by_permission_check_is_never_suspended(env):
+    from app.models.credential import CredentialKind
+    from workers.atlassian.credentials import save_credential
+
+    save_credential(extensions.db, env.installation_id, CredentialKind.ORG_API_KEY,
+                    {"org_id": env.cloud.org_id, "api_key": env.cloud.org_api_key},
+                    extensions.secrets.encrypt)
+    d = directory([ALICE, BOB, CAROL], {"eng": ["u-alice", "u-bob", "u-carol"]})
+    cid = env.connection(d, {"policy": LENIENT, "deprovision": "suspend"})
+    env.sync(cid)
+    site = env.cloud.site
+    bob = site.user_by_email("bob@example.com")
+    # Administer Jira through a group with an ordinary name: only the permission check knows
+    leads = site.add_group("ops-leads")
+    site.add_member(leads.group_id, bob.account_id)
+    site.grant_global("ADMINISTER", "ops-leads")
+    d["users"][1]["active"] = False
+    env.write_directory(d)
+    env.cloud.requests.clear()
+    run = env.sync(cid)
+    assert run.status == "succeeded", (run.reason, run.error)
+    assert admin_checks(env) == 1 and site.user(bob.account_id).is_active
+    assert env.members("eng") == {"alice@example.com", "bob@example.com", "carol@example.com"}
+    assert not env.cloud.requests.matching("POST", "/suspend")
+    # carol, no admin, is suspended; the verdict on bob is remembered until the reconcile
+    d["users"][2]["active"] = False
+    env.write_directory(d)
+    env.cloud.requests.clear()
+    assert env.sync(cid).status == "succeeded"
+    carol = site.user_by_email("carol@example.com")
+    assert not site.user(carol.account_id).is_active and site.user(bob.account_id).is_active
+    assert admin_checks(env) == 1  # carol only
+
+
+def test_a_delta_run_loads_only_the_links_it_asks_for(env):
+    from workers.sync import linkstore
+
+    cid = env.connection(directory([ALICE, BOB, CAROL], {"eng": ["u-alice", "u-bob", "u-carol"]}))
+    env.sync(cid)
+    with extensions.db.session() as session:
+        every = linkstore.load(session, cid)
+        carol = every.users["u-carol"]
+        linkstore.set_suspended(session, cid, every.users["u-bob"], True)
+    with extensions.db.session() as session:
+        some = linkstore.load(session, cid, users=["u-alice", "u-nobody"], accounts=[carol])
+    assert some.users == {"u-alice": every.users["u-alice"], "u-carol": carol}
+    assert some.groups == every.groups and some.suspended == {every.users["u-bob"]}
+    with extensions.db.session() as session:  # more links added to those already loaded
+        linkstore.load(session, cid, users=["u-bob"], into=some)
+    assert some.users == every.users
+
+
+def test_a_member_of_a_group_found_to_hold_admin_rights_keeps_other_memberships(env):
+    from workers.sync import mirror
+
+    cid = env.connection(directory([ALICE, BOB], {"eng": ["u-alice", "u-bob"], "ops": ["u-bob"]}),
+                         {"policy": LENIENT})
+    env.sync(cid)
+    with extensions.db.session() as session:  # a Jira admin granted Administer Jira to ops
+        mirror.judge(session, cid, {env.cloud.site.group_by_name("ops").group_id: True})
+    env.write_directory(directory([ALICE, BOB], {"eng": ["u-alice"], "ops": ["u-bob"]}))
+    env.cloud.requests.clear()
+    run = env.sync(cid)
+    assert run.status == "succeeded" and admin_checks(env) == 0
+    assert env.members("eng") == {"alice@example.com", "bob@example.com"}

@@ -3,7 +3,7 @@ only what the mirror does not already know."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -102,21 +102,31 @@ def losing_accounts(plan: Plan) -> set[str]:
     return {op.account_id for op in plan.ops if op.kind in REMOVAL_KINDS and op.account_id}
 
 
-def site_admins_among(target: AtlassianTarget, plan: Plan, concurrency: int = DEFAULT_CONCURRENCY,
+def site_admins_among(target: AtlassianTarget, accounts: Collection[str],
+                      concurrency: int = DEFAULT_CONCURRENCY,
                       known: Mapping[str, bool] | None = None) -> tuple[set[str], dict[str, bool]]:
-    """(site admins among the accounts this plan would take something from, the verdicts
-    asked of the site this time); accounts with a verdict in `known` are not asked again."""
+    """(site admins among `accounts`, the verdicts asked of the site this time); accounts
+    with a verdict in `known` are not asked again."""
     known = known or {}
-    losing = losing_accounts(plan)
-    ask = sorted(losing - known.keys())
+    ask = sorted(set(accounts) - known.keys())
     asked = dict(zip(ask, concurrent_map(target.is_site_admin, ask, concurrency), strict=True))
-    return {acc for acc in losing if known.get(acc, asked.get(acc))}, asked
+    return {acc for acc in accounts if known.get(acc, asked.get(acc))}, asked
+
+
+def admin_named_members(target: AtlassianTarget,
+                        concurrency: int = DEFAULT_CONCURRENCY) -> dict[str, set[str]]:
+    """groupId → accountIds of every admin-named group on the site (one listing of the
+    site's groups, then each such group's members)."""
+    named = [g.group_id for g in target.list_groups() if is_admin_name(g.name)]
+    lists = concurrent_map(target.group_members, named, concurrency)
+    return {gid: {u.account_id for u in users} for gid, users in zip(named, lists, strict=True)}
 
 
 def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
                        concurrency: int = DEFAULT_CONCURRENCY,
                        judged: Mapping[str, bool | None] | None = None,
-                       admins: Mapping[str, bool] | None = None) -> dict[str, bool]:
+                       admins: Mapping[str, bool] | None = None,
+                       explained: Collection[str] | None = None) -> dict[str, bool]:
     """Existing groups this plan adds members to whose members hold Administer Jira.
 
     Jira's REST API names the global permissions of an account (POST /rest/api/3/permissions/
@@ -130,17 +140,18 @@ def admin_groups_among(target: AtlassianTarget, plan: Plan, current: Current,
 
     Returns the verdict of each group probed; groups with a verdict in `judged` (the
     mirror's, from an earlier probe) are not probed again, nor accounts with one in `admins`.
+    `explained`: the members of the admin-named groups when already known (the reconcile
+    reads them); None reads them from the site now.
     """
     judged = judged or {}
     adding = sorted({op.group_id for op in plan.ops if op.kind == ADD_MEMBER and op.group_id
                      and judged.get(op.group_id) is None})
     if not adding:
         return {}
-    # the run reads only its own groups; the admin-named ones are listed here, and only for
-    # a plan that adds members to groups that already exist
-    named = [g.group_id for g in target.list_groups() if is_admin_name(g.name)]
-    explained = {u.account_id for users in concurrent_map(target.group_members, named, concurrency)
-                 for u in users}
+    if explained is None:  # read only for a plan that adds members to groups that exist
+        explained = {acc for accounts in admin_named_members(target, concurrency).values()
+                     for acc in accounts}
+    explained = set(explained)
     verdicts: dict[str, bool] = dict(admins or {})
 
     def admin(account_id: str) -> bool:

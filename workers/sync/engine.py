@@ -135,7 +135,8 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
     # are none, the mirror already matches and nothing is decoded, mapped or planned.
     fetched = (snapshots.fetch_targeted(env.db, run_id, ctx.source, ctx.scope)
                or snapshots.fetch(env.db, run_id, ctx.source, skip_unchanged=ctx.builds_on_last))
-    if not fetched.unchanged:
+    # a delta's planning loads only the links it needs (planning.PARTIAL_LINKS)
+    if not fetched.unchanged and planning.mode_for(ctx, fetched) not in planning.PARTIAL_LINKS:
         with env.db.session() as session:
             ctx = run_context.with_links(session, ctx)
     sync_policy = _with_invite_domains(env.db, ctx.connection_id, ctx.policy.sync,
@@ -146,6 +147,8 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
                                                                       ctx.connection_id)))
     target = env.target_for(ctx.installation_id)
     made = planning.make(env, ctx, fetched, sync_policy, target)
+    if made.links is not None:
+        ctx = replace(ctx, links=made.links)
     counts = made.counts
     snapshot = fetched.snapshot
     verdict = guard.check(made.plan, complete=snapshot.complete,

@@ -5,12 +5,17 @@ whole plan and the mapping has not changed since); then a group no change touche
 and a user no change touched needs none either. What the delta touches is planned by the full
 planner (`workers.sync.planner.plan`, the reference) over a projection of the inputs:
 
-- a touched desired group (its target or its member set changed) is planned in full;
+- a desired group whose target changed (new, gone, renamed, another default or IdP group)
+  is planned in full;
+- a desired group whose members alone changed is planned for those members and the touched
+  users (its wanted and current members both narrowed to them): a member it kept, and whose
+  user did not change, needs no op there;
 - any other desired group containing a touched user is planned for the touched users only
-  (its wanted and current members both narrowed to them, so no one else is added or removed);
-- the users planned are the touched ones, every member (old or new) of a touched group, and whoever an
-  unlinked planned user could collide with (same e-mail, or the holder of the account its
-  e-mail finds), so links, invitations and duplicate checks come out as in a full plan.
+  (narrowed the same way, so no one else is added or removed);
+- the users planned are the touched ones, every member (old or new) of a group planned in
+  full, the members that joined or left a group, and whoever an unlinked planned user could
+  collide with (same e-mail, or the holder of the account its e-mail finds), so links,
+  invitations and duplicate checks come out as in a full plan.
 
 `tests/engine/test_incremental_planner.py` checks on random directories and deltas that the
 ops equal the full planner's.
@@ -43,14 +48,28 @@ def _changed(old: dict, new: dict) -> set[str]:
                           if old[k] is not new[k] and old[k] != new[k]}
 
 
+def whole_groups(old: Desired, new: Desired, keys: set[str]) -> set[str]:
+    """The touched desired groups planned in full: those whose target itself changed."""
+    return {k for k in keys if k in new.groups and old.groups.get(k) != new.groups[k]}
+
+
+def movers(old: Desired, new: Desired, k: str) -> set[str]:
+    """The IdP users who joined or left desired group `k`."""
+    return old.members.get(k, set()) ^ new.members.get(k, set())
+
+
 def planned_users(old: Desired, new: Desired, keys: set[str], users: set[str]) -> set[str]:
-    """The synced users a delta plans: the touched ones and every member, old or new, of a
-    touched group (a leaver still synced elsewhere is removed there)."""
+    """The synced users a delta plans: the touched ones, every member, old or new, of a group
+    planned in full, and whoever joined or left a touched group (a leaver still synced
+    elsewhere is removed there)."""
     planned = set(users & new.users.keys())
+    whole = whole_groups(old, new, keys)
     for k in keys:
-        if k in new.groups:
+        if k in whole:
             planned |= new.members[k]
             planned |= old.members.get(k, set()) & new.users.keys()
+        elif k in new.groups:
+            planned |= movers(old, new, k) & new.users.keys()
     return planned
 
 
@@ -61,11 +80,19 @@ def emails_needed(old: Desired, new: Desired, links: Links, keys: set[str],
     return emails_to_look_up(Desired(users={u: new.users[u] for u in planned}), links)
 
 
+def sharing(new: Desired, emails: Iterable[str]) -> set[str]:
+    """The synced users whose e-mail (trimmed, any case) is one of `emails`."""
+    wanted = set(emails)
+    return {uid for uid, user in new.users.items()
+            if isinstance(user.email, str) and user.email.strip().lower() in wanted}
+
+
 def project(old: Desired, new: Desired, current: Current, links: Links, keys: set[str],
             users: set[str]) -> tuple[Desired, Current, Links]:
     """The inputs narrowed to what `keys` and `users` touch (see the module's docstring)."""
     planned = planned_users(old, new, keys, users)
-    keys = {k for k in keys if k in new.groups}
+    whole = whole_groups(old, new, keys)
+    moved = {k: movers(old, new, k) for k in keys if k in new.groups and k not in whole}
     planned |= _colliders(new, current, links, planned)
     touched_accounts = {links.users[u] for u in users if u in links.users}
     touched_accounts |= {current.accounts_by_email[e] for e in _emails(new, users)
@@ -74,18 +101,20 @@ def project(old: Desired, new: Desired, current: Current, links: Links, keys: se
     touched_accounts -= {links.users[u] for u in planned - users if u in links.users}
     groups, members = {}, {}
     for k, target in new.groups.items():
-        if k in keys:
+        if k in whole:
             groups[k], members[k] = target, new.members[k]
         else:
-            here = new.members[k] & users
-            if here:
+            here = new.members[k] & (users | moved[k]) if k in moved else new.members[k] & users
+            if here or k in moved:
                 groups[k], members[k] = target, here
     desired = Desired(users={u: v for u, v in new.users.items() if u in planned},
                       groups=groups, members=members, idp_users=new.idp_users, notices=[])
     linked = planned | (users - new.users.keys())
     narrowed = Links(users={u: a for u, a in links.users.items() if u in linked},
                      groups=links.groups, suspended=links.suspended)
-    return desired, _narrow_current(current, new, links, keys, touched_accounts), narrowed
+    focus = {k: touched_accounts | {links.users[u] for u in ids if u in links.users}
+             for k, ids in moved.items()}
+    return desired, _narrow_current(current, new, links, whole, touched_accounts, focus), narrowed
 
 
 def _emails(desired: Desired, users: Iterable[str]) -> set[str]:
@@ -105,23 +134,32 @@ def _colliders(new: Desired, current: Current, links: Links, planned: set[str]) 
     out = {holder[current.accounts_by_email[e]] for e in emails
            if current.accounts_by_email.get(e) in holder}
     # The first synced user with an e-mail takes it; the planner walks users in this order.
-    out |= {uid for uid, user in new.users.items()
-            if isinstance(user.email, str) and user.email.strip().lower() in emails}
+    out |= sharing(new, emails)
     return {u for u in out if u in new.users} - planned
 
 
-def _narrow_current(current: Current, new: Desired, links: Links, keys: set[str],
-                    accounts: set[str]) -> Current:
-    """Current members: in full for the touched groups, only touched accounts elsewhere."""
-    full: set[str] = set()
+def _site_groups(new: Desired, links: Links, by_name: dict[str, str], k: str) -> set[str]:
+    """The site groups desired group `k` is (by link, else by name)."""
+    target = new.groups[k]
+    out = {links.groups[i] for i in target.idp_group_ids if i in links.groups}
+    if k in by_name:
+        out.add(by_name[k])
+    return out
+
+
+def _narrow_current(current: Current, new: Desired, links: Links, whole: set[str],
+                    accounts: set[str], focus: dict[str, set[str]]) -> Current:
+    """Current members: in full for the groups planned whole, the `focus` accounts of a group
+    whose members changed, only touched accounts elsewhere."""
     by_name = {name.casefold(): gid for gid, name in current.groups.items()}
-    for k in keys:
-        target = new.groups[k]
-        full.update(links.groups[i] for i in target.idp_group_ids if i in links.groups)
-        if k in by_name:
-            full.add(by_name[k])
-    managed = {gid for gid in current.members if gid in full}
-    members = {gid: (have if gid in managed else have & accounts)
+    full: set[str] = set()
+    for k in whole:
+        full |= _site_groups(new, links, by_name, k)
+    wider: dict[str, set[str]] = {}
+    for k, who in focus.items():
+        for gid in _site_groups(new, links, by_name, k):
+            wider.setdefault(gid, set(accounts)).update(who)
+    members = {gid: (have if gid in full else have & wider.get(gid, accounts))
                for gid, have in current.members.items()}
     return Current(groups=current.groups, members=members,
                    accounts_by_email=current.accounts_by_email, site_admins=current.site_admins,
@@ -130,12 +168,14 @@ def _narrow_current(current: Current, new: Desired, links: Links, keys: set[str]
 
 
 def plan_incremental(old: Desired, new: Desired, current: Current, links: Links,
-                     policy: SyncPolicy, *, managed: tuple[int, int] | None = None) -> Plan:
+                     policy: SyncPolicy, *, managed: tuple[int, int] | None = None,
+                     changed: tuple[set[str], set[str]] | None = None) -> Plan:
     """The ops of `plan(new, current, links, policy)`, given that the site matched `old`.
 
     `managed` is (groups, memberships) the connection manages in all, for the guard's
-    percentages (the narrowed plan counts only what it touched)."""
-    keys, users = touched(old, new)
+    percentages (the narrowed plan counts only what it touched); `changed` is
+    `touched(old, new)` when the caller has it already."""
+    keys, users = changed if changed is not None else touched(old, new)
     desired, narrowed, narrowed_links = project(old, new, current, links, keys, users)
     result = plan(desired, narrowed, narrowed_links, policy)
     result.stats.update({"idp_users": len(new.idp_users), "desired_users": len(new.users),

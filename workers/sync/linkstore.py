@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, or_, select
@@ -12,19 +12,37 @@ from app.models import Link
 from workers.sync.planner import Links
 
 USER, GROUP = "user", "group"
+CHUNK = 500
+"""Ids per IN (…) query: well below SQLite's and PostgreSQL's parameter limits."""
 
 
-def load(session: Session, connection_id: int) -> Links:
-    links = Links()
-    for kind, idp_id, atlassian_id, suspended in session.execute(
-            select(Link.kind, Link.idp_id, Link.atlassian_id, Link.suspended)
-            .where(Link.connection_id == connection_id)):
-        if kind == USER:
-            links.users[idp_id] = atlassian_id
-            if suspended:
-                links.suspended.add(atlassian_id)
-        else:
-            links.groups[idp_id] = atlassian_id
+def load(session: Session, connection_id: int, users: Collection[str] | None = None,
+         accounts: Collection[str] = (), into: Links | None = None) -> Links:
+    """The connection's links: every one, or (with `users`) the group links, the suspended
+    accounts, and the user links of the IdP ids `users` and of the accountIds `accounts`
+    (what a run planning a small delta needs), added `into` an existing Links when given."""
+    links = into if into is not None else Links()
+    wanted, holders = set(users or ()), set(accounts)
+    base = select(Link.kind, Link.idp_id, Link.atlassian_id, Link.suspended).where(
+        Link.connection_id == connection_id)
+    if users is None:
+        queries = [base]
+    else:
+        ids, accs = sorted(wanted), sorted(holders)
+        queries = [base.where(Link.kind != USER), base.where(Link.suspended.is_(True))]
+        queries += [base.where(Link.kind == USER, Link.idp_id.in_(ids[i:i + CHUNK]))
+                    for i in range(0, len(ids), CHUNK)]
+        queries += [base.where(Link.kind == USER, Link.atlassian_id.in_(accs[i:i + CHUNK]))
+                    for i in range(0, len(accs), CHUNK)]
+    for query in queries:
+        for kind, idp_id, atlassian_id, suspended in session.execute(query):
+            if kind == USER:
+                if suspended:
+                    links.suspended.add(atlassian_id)
+                if users is None or idp_id in wanted or atlassian_id in holders:
+                    links.users[idp_id] = atlassian_id
+            else:
+                links.groups[idp_id] = atlassian_id
     return links
 
 

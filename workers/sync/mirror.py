@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -74,6 +74,23 @@ def size(session: Session, connection_id: int) -> tuple[int, int]:
     return int(groups or 0), int(members or 0)
 
 
+def in_admin_rights_groups(session: Session, connection_id: int,
+                           accounts: Collection[str]) -> set[str]:
+    """Those of `accounts` the mirror has in a managed group judged to hold admin rights."""
+    rights = sorted(session.scalars(select(ManagedGroup.group_id).where(
+        ManagedGroup.connection_id == connection_id, ManagedGroup.admin_rights.is_(True))))
+    wanted = sorted(set(accounts))
+    if not rights or not wanted:  # usually none: such groups are never synced into
+        return set()
+    out: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        out.update(session.scalars(select(ManagedMembership.account_id).where(
+            ManagedMembership.connection_id == connection_id,
+            ManagedMembership.account_id.in_(wanted[start:start + 500]),
+            ManagedMembership.group_id.in_(rights))))
+    return out
+
+
 def is_built(session: Session, connection_id: int) -> bool:
     return session.scalar(select(ManagedGroup.group_id).where(
         ManagedGroup.connection_id == connection_id).limit(1)) is not None
@@ -112,15 +129,14 @@ def add_members(session: Session, connection_id: int, pairs: Iterable[tuple[str,
 
 
 def remove_members(session: Session, connection_id: int, pairs: Iterable[tuple[str, str]]) -> None:
-    by_group: dict[str, list[str]] = {}
-    for gid, acc in pairs:
-        by_group.setdefault(gid, []).append(acc)
-    for gid, accounts in by_group.items():
-        for start in range(0, len(accounts), 500):
-            session.execute(delete(ManagedMembership).where(
-                ManagedMembership.connection_id == connection_id,
-                ManagedMembership.group_id == gid,
-                ManagedMembership.account_id.in_(accounts[start:start + 500])))
+    """Forget these (groupId, accountId) memberships: one statement run for every pair, each
+    found by the primary key (a row-value IN list scans the table in SQLite)."""
+    table = ManagedMembership.__table__
+    rows = [{"cid": connection_id, "gid": gid, "acc": acc} for gid, acc in sorted(set(pairs))]
+    if rows:
+        session.connection().execute(table.delete().where(
+            table.c.connection_id == bindparam("cid"), table.c.group_id == bindparam("gid"),
+            table.c.account_id == bindparam("acc")), rows)
 
 
 def judge(session: Session, connection_id: int, verdicts: dict[str, bool]) -> None:

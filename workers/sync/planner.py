@@ -362,7 +362,10 @@ def plan(desired: Desired, current: Current, links: Links, policy: SyncPolicy) -
     """Every op that makes the managed part of the site match `desired`, in apply order.
 
     Only groups the mapping names are changed; only accounts linked to this connection lose
-    memberships; protected accounts (site admins, the policy's list) lose nothing. A linked
+    memberships; protected accounts (`current.site_admins`, the policy's list) lose nothing.
+    The engine learns who the admins are after planning and takes their ops out with
+    `workers.sync.protect` (account-level ops by permission check, membership removals by
+    admin-group membership); planning again with `current.site_admins` gives the same ops. A linked
     user who left or was disabled in the IdP is deprovisioned per `policy.deprovision`; one
     still active but now outside the filters only leaves the managed groups. A synced user
     whose account this connection suspended gets its access restored. Within one kind the

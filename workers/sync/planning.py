@@ -10,26 +10,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from app.models import Connection
 from workers.atlassian.target import AtlassianTarget
-from workers.sync import admin_verdicts, incremental, mapping, mirror, planner
+from workers.sync import admin_verdicts, incremental, linkstore, mapping, mirror, planner
 from workers.sync.counts import RunCounts
 from workers.sync.current import (
     SiteRead,
     admin_groups_among,
-    losing_accounts,
+    admin_named_members,
     read_current,
     site_admins_among,
 )
 from workers.sync.mapping import Desired, group_key
 from workers.sync.model import Snapshot
-from workers.sync.plan import Plan
+from workers.sync.plan import ADD_MEMBER, Plan
+from workers.sync.planner import Links
 from workers.sync.policy import SyncPolicy
-from workers.sync.protect import protect
+from workers.sync.protect import losing, protect
 from workers.sync.run import RunContext
 from workers.sync.snapshots import TARGETED, Fetched
 
@@ -37,6 +38,8 @@ UNCHANGED, INCREMENTAL, FULL, RECONCILE = "unchanged", "incremental", "full", "r
 CARRIED = ("idp_users", "desired_users", "managed_groups", "managed_memberships",
            "desired_memberships", "groups_adopted", "groups_skipped")
 """Plan figures an unchanged run carries over from the last one (the guard reads desired_users)."""
+PARTIAL_LINKS = frozenset({INCREMENTAL, TARGETED})
+"""Modes that load only the links of the users they plan (the caller loads none for them)."""
 
 
 @dataclass(slots=True)
@@ -46,6 +49,8 @@ class Made:
     plan: Plan
     counts: RunCounts
     admin_groups: set[str] = field(default_factory=set)
+    links: Links | None = None
+    """The links this plan was made with when the run loaded only some (`PARTIAL_LINKS`)."""
 
 
 def same_snapshot(a: Snapshot, b: Snapshot) -> bool:
@@ -87,12 +92,15 @@ def make(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy,
         plan = planner.plan(desired, read.current, ctx.links, policy)
     else:
         counts.site_reads = "mirror"
-        plan, read, known = _incremental(env, ctx, fetched, desired, policy, target)
+        plan, read, known, links = _incremental(env, ctx, fetched, desired, policy, target)
+        ctx = replace(ctx, links=links)
     if not ctx.dry_run and mode != RECONCILE and read.read:
         with env.db.session() as session:  # groups new to this connection: mirrored from now on
             mirror.adopt(session, ctx.connection_id, read.read, read.current.members,
                          read.current.inactive, datetime.now(UTC))
-    return _protected(env, ctx, plan, read, known, target, counts)
+    made = _protected(env, ctx, plan, read, known, target, counts)
+    made.links = ctx.links if mode in PARTIAL_LINKS else None
+    return made
 
 
 def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
@@ -100,6 +108,7 @@ def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
     with env.db.session() as session:
         stored = mirror.load(session, ctx.connection_id)
     read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=None)
+    named = admin_named_members(target, env.concurrency)
     members = {gid: read.current.members.get(gid, set()) for gid in read.read}
     counts.drift = mirror.drift(stored, read.current.groups, members)
     if not ctx.dry_run:
@@ -109,27 +118,50 @@ def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
             mirror.replace(session, ctx.connection_id, read.read, members,
                            read.current.inactive, now)
             admin_verdicts.forget(session, ctx.connection_id)
+            admin_verdicts.store_group_admins(session, ctx.connection_id, named, now)
             session.get(Connection, ctx.connection_id).reconciled_at = now
     return read, mirror.Mirror(groups=dict(read.read), members=members)
 
 
 def _incremental(env: Any, ctx: RunContext, fetched: Fetched, desired: Desired,
                  policy: SyncPolicy, target: AtlassianTarget
-                 ) -> tuple[Plan, SiteRead, mirror.Mirror]:
+                 ) -> tuple[Plan, SiteRead, mirror.Mirror, Links]:
+    """Plan a delta; returns the plan, the site read, the mirror read and the links loaded
+    (those of the users planned, of whoever shares their e-mails, and of the accounts found)."""
     old = mapping.desired(fetched.base, ctx.policy.mapping)
     keys, users = incremental.touched(old, desired)
+    # members in full only of the groups planned whole; elsewhere those of the accounts planned
+    whole = incremental.whole_groups(old, desired, keys)
+    moved = set().union(*(incremental.movers(old, desired, k) for k in keys - whole))
+    planned = incremental.planned_users(old, desired, keys, users) | users
     with env.db.session() as session:
+        links = linkstore.load(session, ctx.connection_id, users=planned)
+        ctx = replace(ctx, links=links)
         groups_only = mirror.load(session, ctx.connection_id, members_of=())
-        gids = _group_ids(keys, old, desired, ctx, groups_only.groups)
-        accounts = {ctx.links.users[u] for u in users if u in ctx.links.users}
+        gids = _group_ids(whole | (keys - desired.groups.keys()), old, desired, ctx,
+                          groups_only.groups)
+        accounts = {links.users[u] for u in users | moved if u in links.users}
         known = mirror.load(session, ctx.connection_id, members_of=gids, accounts=accounts)
         managed = mirror.size(session, ctx.connection_id)
-    emails = incremental.emails_needed(old, desired, ctx.links, keys, users)
-    read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=known,
+    emails = incremental.emails_needed(old, desired, links, keys, users)
+    read = read_current(target, desired, links, policy, env.concurrency, mirror=known,
                         emails=emails)
-    plan = incremental.plan_incremental(old, desired, read.current, ctx.links, policy,
-                                        managed=managed)
-    return plan, read, known
+    if emails:  # who else has those e-mails, or holds the accounts they found (collisions)
+        sharing = incremental.sharing(desired, emails) - planned
+        with env.db.session() as session:
+            linkstore.load(session, ctx.connection_id, users=sharing,
+                           accounts=set(read.current.accounts_by_email.values()), into=links)
+    found = set(read.current.accounts_by_email.values()) - accounts
+    if found:  # accounts an unlinked user's e-mail found may be members already
+        with env.db.session() as session:
+            theirs = mirror.load(session, ctx.connection_id, members_of=(), accounts=found)
+        for gid, accs in theirs.members.items():
+            if gid in read.current.members:
+                read.current.members[gid] |= accs
+        read.current.inactive |= theirs.inactive
+    plan = incremental.plan_incremental(old, desired, read.current, links, policy,
+                                        managed=managed, changed=(keys, users))
+    return plan, read, known, links
 
 
 def _group_ids(keys: set[str], old: Desired, new: Desired, ctx: RunContext,
@@ -148,17 +180,39 @@ def _group_ids(keys: set[str], old: Desired, new: Desired, ctx: RunContext,
 
 def _protected(env: Any, ctx: RunContext, plan: Plan, read: SiteRead, known: mirror.Mirror,
                target: AtlassianTarget, counts: RunCounts) -> Made:
-    """Ask the site about the admins this plan touches, and take out what they forbid."""
+    """Find the admins this plan touches, and take out what they forbid.
+
+    Account-level removals (suspension, product access) ask the permission check for each
+    account (remembered until the reconcile); membership removals from ordinary managed groups
+    spare the members of admin-named groups (read at the reconcile) and of groups judged to
+    hold admin rights, with no call. Until the admin-named groups were first read, membership
+    removals ask per account too."""
     current = read.current
+    whole, member = losing(plan, read.product_groups)
     with env.db.session() as session:
-        remembered = admin_verdicts.known(session, ctx.connection_id, losing_accounts(plan))
-    admins, asked = site_admins_among(target, plan, env.concurrency, known=remembered)
+        remembered = admin_verdicts.known(session, ctx.connection_id, whole | member)
+        by_group = admin_verdicts.group_admins(session, ctx.connection_id, member)
+        named = (admin_verdicts.all_group_admins(session, ctx.connection_id)
+                 if _adds_to_unjudged(plan, known) else None)
+        rights = mirror.in_admin_rights_groups(session, ctx.connection_id, member)
+    ask = whole | member if by_group is None else whole
+    admins, asked = site_admins_among(target, ask, env.concurrency, known=remembered)
     verdicts = admin_groups_among(target, plan, current, env.concurrency,
-                                  judged=known.admin_rights, admins={**remembered, **asked})
+                                  judged=known.admin_rights, admins={**remembered, **asked},
+                                  explained=named)
     if (verdicts or asked) and not ctx.dry_run:
         with env.db.session() as session:
             mirror.judge(session, ctx.connection_id, verdicts)
             admin_verdicts.remember(session, ctx.connection_id, asked, datetime.now(UTC))
     admin_groups = current.admin_groups | {gid for gid, rights in verdicts.items() if rights}
-    plan = protect(plan, site_admins=admins, admin_groups=admin_groups, members=current.members)
+    group_admins = (by_group or set()) | rights | {acc for acc in member if remembered.get(acc)}
+    group_admins |= {acc for gid in admin_groups for acc in current.members.get(gid, ())}
+    plan = protect(plan, site_admins=admins, admin_groups=admin_groups, members=current.members,
+                   group_admins=group_admins, product_groups=read.product_groups)
     return Made(plan, counts, admin_groups)
+
+
+def _adds_to_unjudged(plan: Plan, known: mirror.Mirror) -> bool:
+    """Whether `admin_groups_among` will probe a group (it then needs the admin-named members)."""
+    return any(op.kind == ADD_MEMBER and op.group_id and known.admin_rights.get(op.group_id) is None
+               for op in plan.ops)

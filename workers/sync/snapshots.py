@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 FULL, INCREMENTAL, TARGETED = "full", "incremental", "targeted"
 SCHEMA_VERSION = 1
 """Layout of SourceState.snapshot; a stored state of another version is ignored (full read)."""
+COMPACT_FRACTION = 0.25
+"""A kept snapshot is stored as a delta over the stored base while the delta's blob stays
+within this fraction of the base's; past it (and after every full read) the whole snapshot is
+stored again and the delta dropped. So a run after a small change encodes only the change."""
 """How long incremental reads may build on one full read: a periodic full read heals any drift."""
 KEPT_STATUSES = ("succeeded", "partially_failed", "preview")
 """Runs whose snapshot may become the next base. Held runs are left out on purpose: the guard
@@ -44,6 +48,9 @@ class Fetched:
     incremental_capable: bool
     base: Snapshot | None = None
     """The stored snapshot this one was built on (incremental and targeted reads), else None."""
+    stored: Snapshot | None = None
+    """The stored base blob as decoded, without its delta (`base` is it with the delta
+    applied): `keep` stores the next delta against it."""
     unchanged: bool = False
     """The IdP reported no change since the stored base, which was not loaded: `snapshot` is
     empty but for the new cursor (see `fetch(skip_unchanged=True)`)."""
@@ -90,12 +97,13 @@ def fetch(db: Database, run_id: int, source: Source, *, max_age: timedelta | Non
         state = session.get(SourceState, conn.id)
         mode, why = choose(state, supports=source.supports_incremental, fingerprint=fingerprint,
                            now=now, max_age=max_age or max_age_setting())
-        stored = (state.snapshot, state.cursor, state.connection_id) if mode == INCREMENTAL else None
+        stored = ((state.snapshot, state.delta, state.cursor, state.connection_id)
+                  if mode == INCREMENTAL else None)
         full_at, connection_id = (_aware(state.full_at) if stored else now), conn.id
     pending: PendingChanges | None = None
     if stored is not None:
         try:
-            pending = source.read_changes(stored[1])
+            pending = source.read_changes(stored[2])
         except SourceError as exc:
             if not cursor_rejected(exc):
                 raise
@@ -112,11 +120,12 @@ def fetch(db: Database, run_id: int, source: Source, *, max_age: timedelta | Non
         snapshot, mode = source.fetch(), FULL
         full_at = now
     else:
-        snapshot, mode = _incremental(source, *base, pending)
+        snapshot, mode = _incremental(source, base[0], base[1], pending)
         full_at = now if mode == FULL else full_at
     _record_mode(db, run_id, mode)
+    kept = base is not None and mode == INCREMENTAL
     return Fetched(snapshot, mode, connection_id, fingerprint, full_at, source.supports_incremental,
-                   base=base[0] if base is not None and mode == INCREMENTAL else None)
+                   base=base[0] if kept else None, stored=base[2] if kept else None)
 
 
 def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> Fetched | None:
@@ -132,7 +141,7 @@ def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> F
         if (state is None or state.schema_version != SCHEMA_VERSION
                 or state.settings_hash != fingerprint):
             return None
-        base = _base(state.snapshot, state.cursor, state.connection_id)
+        base = _base(state.snapshot, state.delta, state.cursor, state.connection_id)
         full_at, connection_id = _aware(state.full_at), conn.id
     if base is None:
         return None
@@ -140,7 +149,7 @@ def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> F
     _record_mode(db, run_id, TARGETED)
     # The base's cursor stays: the next change read covers these changes again, harmlessly.
     return Fetched(snapshot, TARGETED, connection_id, fingerprint, full_at,
-                   source.supports_incremental, base=base[0])
+                   source.supports_incremental, base=base[0], stored=base[2])
 
 
 def _record_mode(db: Database, run_id: int, mode: str) -> None:
@@ -149,9 +158,12 @@ def _record_mode(db: Database, run_id: int, mode: str) -> None:
         run.counts = {**(run.counts or {}), "fetch": mode}
 
 
-def _base(blob: bytes, cursor: str, connection_id: int) -> tuple[Snapshot, str] | None:
+def _base(blob: bytes, delta: bytes | None, cursor: str,
+          connection_id: int) -> tuple[Snapshot, str, Snapshot] | None:
+    """(the stored snapshot, its cursor, the base blob alone), or None when unreadable."""
     try:
-        return decode(blob, cursor), cursor
+        stored = decode(blob, cursor)
+        return (apply_delta(stored, delta) if delta else stored), cursor, stored
     except (zlib.error, ValueError, KeyError, TypeError, IndexError) as exc:
         log.warning("stored base of connection %s is unreadable (%s); reading in full",
                     connection_id, exc)
@@ -203,9 +215,13 @@ def keep(db: Database, fetched: Fetched, status: str, trusted: bool,
         if state is None:
             state = SourceState(connection_id=fetched.connection_id)
             session.add(state)
-        state.schema_version, state.settings_hash = SCHEMA_VERSION, fetched.settings_hash
-        state.cursor, state.snapshot = snapshot.cursor, encode(snapshot)
         state.user_count, state.group_count = len(snapshot.users), len(snapshot.groups)
+        delta = _delta_over(state, fetched)
+        if delta is not None:
+            state.cursor, state.delta, state.saved_at = snapshot.cursor, delta, datetime.now(UTC)
+            return True
+        state.schema_version, state.settings_hash = SCHEMA_VERSION, fetched.settings_hash
+        state.cursor, state.snapshot, state.delta = snapshot.cursor, encode(snapshot), None
         state.full_at, state.saved_at = fetched.full_at, datetime.now(UTC)
     return True
 
@@ -218,6 +234,61 @@ def encode(snapshot: Snapshot) -> bytes:
     # Level 1: ids barely compress further at 6, which took five times as long at a million
     # memberships (every run that changed something stores its base again).
     return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
+
+
+def _delta_over(state: SourceState, fetched: Fetched) -> bytes | None:
+    """The blob of `fetched.snapshot` as a delta over the stored base it was built on, when
+    that base is still the one stored and the delta small enough (COMPACT_FRACTION), else None."""
+    if (fetched.stored is None or fetched.mode == FULL or state.snapshot is None
+            or state.schema_version != SCHEMA_VERSION
+            or state.settings_hash != fetched.settings_hash):
+        return None
+    blob = encode_delta(delta(fetched.stored, fetched.snapshot))
+    return blob if len(blob) <= COMPACT_FRACTION * len(state.snapshot) else None
+
+
+def delta(base: Snapshot, snapshot: Snapshot) -> dict[str, list]:
+    """What `snapshot` changes of `base`: records new or changed, ids gone. Records a change
+    read did not touch are the base's own objects, so most compare by identity."""
+    return {"users": [[u.id, u.email, u.display_name, u.active]
+                      for u in _changed_values(base.users, snapshot.users)],
+            "users_gone": sorted(base.users.keys() - snapshot.users.keys()),
+            "groups": [[g.id, g.name, list(g.parent_ids)]
+                       for g in _changed_values(base.groups, snapshot.groups)],
+            "groups_gone": sorted(base.groups.keys() - snapshot.groups.keys()),
+            "members": [[gid, sorted(ids)] for gid, ids in snapshot.members.items()
+                        if base.members.get(gid) is not ids and base.members.get(gid) != ids],
+            "members_gone": sorted(base.members.keys() - snapshot.members.keys())}
+
+
+def _changed_values(old: dict, new: dict) -> list:
+    return [v for k, v in new.items() if old.get(k) is not v and old.get(k) != v]
+
+
+def encode_delta(doc: dict[str, list]) -> bytes:
+    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 1)
+
+
+def apply_delta(base: Snapshot, blob: bytes) -> Snapshot:
+    """`base` with the stored delta `blob` laid over it (`base` itself is left as it was)."""
+    doc = json.loads(zlib.decompress(blob))
+    users, groups, members = dict(base.users), dict(base.groups), dict(base.members)
+    for uid, email, name, active in doc["users"]:
+        users[uid] = User(uid, email, name, bool(active))
+    for gid, name, parents in doc["groups"]:
+        groups[gid] = Group(gid, name, tuple(parents))
+    for gid, ids in doc["members"]:
+        members[gid] = set(ids)
+    for key, table in (("users_gone", users), ("groups_gone", groups), ("members_gone", members)):
+        for gone in doc[key]:
+            table.pop(gone, None)
+    return Snapshot(users=users, groups=groups, members=members, cursor=base.cursor)
+
+
+def decode_state(blob: bytes, delta_blob: bytes | None, cursor: str | None) -> Snapshot:
+    """The snapshot a SourceState holds: its base blob with its delta, if any, laid over."""
+    base = decode(blob, cursor)
+    return apply_delta(base, delta_blob) if delta_blob else base
 
 
 def decode(blob: bytes, cursor: str | None) -> Snapshot:
