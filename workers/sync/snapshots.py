@@ -28,7 +28,6 @@ COMPACT_FRACTION = 0.25
 """A kept snapshot is stored as a delta over the stored base while the delta's blob stays
 within this fraction of the base's; past it (and after every full read) the whole snapshot is
 stored again and the delta dropped. So a run after a small change encodes only the change."""
-"""How long incremental reads may build on one full read: a periodic full read heals any drift."""
 KEPT_STATUSES = ("succeeded", "partially_failed", "preview")
 """Runs whose snapshot may become the next base. Held runs are left out on purpose: the guard
 distrusts what they saw, and the older base with its older cursor still covers every change."""
