@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,13 @@ from workers.sync.plan import (
 # `Plan.json_chunks` writes, a `"` not preceded by `\` is always a string's delimiter, and one
 # right after `[`, `{` or `,` and before a letter opens a string; so each pattern below marks
 # structure, never text inside an id, a name or an e-mail:
-_ROW_AFTER = tuple(f'],["{letter}' for letter in sorted({kind[0] for kind in APPLY_ORDER}))
-"""A row's end and the next row's start (every row begins with its kind)."""
+_ROW_AFTER = '],["'
+"""A row's end and the next row's start (every row begins with its kind), or a string
+ending in `],[` when followed by one of `_NOT_A_ROW`."""
+_NOT_A_ROW = ('],[",', '],["]')
+_BATCH_TO_BATCH = '},{"kind":"'
+_BATCH_TO_ROW = '},['
+_UIDS_LIST = re.compile(r'"idp_user_ids":\[([^\]]*)\]\}')
 _ROWS_TO_BATCH = '],{"kind":"'
 _ROWS_TO_END = ']],"emails":'
 _BATCH_START = '{"kind":"'
@@ -78,6 +84,14 @@ WINDOW = 2**18
 """Characters of a run of rows taken at a time: a compressed plan is read this much at once."""
 
 
+def _last_row_start(buf: str, start: int) -> int:
+    """Where the window's last `],["` that starts a row is (-1 if none)."""
+    at = buf.rfind(_ROW_AFTER, start, len(buf) - 1)  # with the character that tells
+    while at >= 0 and buf.startswith(_NOT_A_ROW, at):
+        at = buf.rfind(_ROW_AFTER, start, at)
+    return at
+
+
 class _PageReader:
     """The scan behind `page`: the stored text read forward, an item of the ops at a time.
     Offsets are from the stream's `pos`, the start of the item being read."""
@@ -86,6 +100,7 @@ class _PageReader:
         self.stream = plan_store.TextStream(text)
         self.first, self.limit, self.kind = first, limit, kind
         self.emails: dict[str, str | None] = {}  # filled from the table once the page is known
+        self._one_by_one = (0, 0)  # (window, end): batches `_batch_run` left to `_batch`
 
     def read(self) -> PlanPage:
         head = self._head()
@@ -154,19 +169,22 @@ class _PageReader:
         """A run of rows, up to where it or the window ends: counted, and parsed only if it
         holds wanted ops. Returns (index after them, offset of their end)."""
         stream = self.stream
+        while len(stream.buf) - stream.pos < WINDOW and stream.more():
+            pass
         while True:
             buf, o = stream.buf, stream.pos
             ends = [e for e in (buf.find(_ROWS_TO_BATCH, o), buf.find(_ROWS_TO_END, o)) if e >= 0]
             if ends:
                 end = min(ends) + 1
                 break
-            last = max(buf.rfind(pattern, o) for pattern in _ROW_AFTER)
-            if last > o and len(buf) - o >= WINDOW:
+            last = _last_row_start(buf, o)
+            if last > o:
                 end = last + 1
                 break
             if not stream.more():
                 raise PlanFormatError("stored plan's ops end unexpectedly")
-        count = 1 + sum(buf.count(pattern, o, end) for pattern in _ROW_AFTER)
+        count = 1 + buf.count(_ROW_AFTER, o, end) - sum(buf.count(not_row, o, end)
+                                                        for not_row in _NOT_A_ROW)
         kind = self.kind
         if index + count <= self.first or (kind and not (
                 buf.startswith(f'["{kind}"', o) or buf.find(f'],["{kind}"', o, end) >= 0)):
@@ -189,9 +207,39 @@ class _PageReader:
             raise PlanFormatError(f"stored plan's ops are not a JSON list (near op {index})")
         return index + count, end - o
 
+    def _batch_run(self, index: int) -> tuple[int, int] | None:
+        """The batches from here to the window's last batch followed by a batch, counted
+        together (a few C-level passes) when they hold no wanted op; None when they do, or
+        when their text is not plain enough to count so."""
+        stream = self.stream
+        buf, o = stream.buf, stream.pos
+        if self._one_by_one[0] == id(buf) and o < self._one_by_one[1]:
+            return None
+        end = buf.rfind(_BATCH_TO_BATCH, o) + 1
+        if end <= 0:
+            return None
+        self._one_by_one = (id(buf), end)
+        if buf.find("\\", o, end) >= 0 or buf.find(_BATCH_TO_ROW, o, end) >= 0:
+            return None
+        lists = _UIDS_LIST.findall(buf, o, end)
+        if len(lists) != buf.count(_BATCH_START, o, end) or any(
+                ids.count('"') % 2 for ids in lists):
+            return None  # an id holding `]` or `]}`: read each batch
+        ids = "".join(lists)
+        if "null" in ids:
+            return None
+        members = ids.count('"') // 2
+        if index + members > self.first and (
+                not self.kind or buf.find(f'{{"kind":"{self.kind}"', o, end) >= 0):
+            return None
+        return index + members, end - o
+
     def _batch(self, index: int, found: list[tuple[int, Any, int]]) -> tuple[int, int]:
-        """One member batch: its members counted, and read whole only if it holds wanted
-        ops (or its text is not plain enough to count)."""
+        """One member batch (or a run of them, see `_batch_run`): its members counted, and
+        read whole only if it holds wanted ops (or its text is not plain enough to count)."""
+        run = self._batch_run(index)
+        if run is not None:
+            return run
         stream = self.stream
         if not stream.startswith(_BATCH_START):
             raise _OtherLayout
@@ -235,28 +283,45 @@ class _PageReader:
             return value, stop - stream.pos
 
     def _emails(self, uids: set[str], at_table: bool) -> None:
-        """The e-mails of `uids` from the table after the ops, found by their keys."""
+        """The e-mails of `uids` from the table after the ops, a window of whole entries
+        parsed at a time (C-level) and all but the wanted dropped."""
         stream = self.stream
         if not at_table and not stream.skip_to(_OPS_END):
             raise PlanFormatError("stored plan has no e-mail table")
-        keys = {uid: json.dumps(uid) + ":" for uid in uids}
-        while keys:
+        if not at_table:
+            stream.consume(len(_OPS_END))
+        else:
+            stream.consume(1)
+        wanted = set(uids)
+        while wanted:
+            while len(stream.buf) - stream.pos < WINDOW and stream.more():
+                pass
             buf, o = stream.buf, stream.pos
-            for uid, key in list(keys.items()):
-                at = min((i for i in (buf.find("," + key, o), buf.find("{" + key, o)) if i >= 0),
-                         default=-1)
-                if at < 0:
+            if stream.final:
+                end = len(buf.rstrip()) - 2
+                if buf[end:].rstrip() != "}}":
+                    raise PlanFormatError("stored plan's e-mail table does not end the plan")
+            else:  # after the last whole entry: a string or null value, then the next key
+                string, null = buf.rfind('","', o), buf.rfind('null,"', o)
+                end = max(string + 1 if string >= 0 else -1, null + 4 if null >= 0 else -1)
+                if end <= o:
+                    if not stream.more():
+                        raise PlanFormatError("stored plan's e-mail table is cut short")
                     continue
-                try:
-                    value, _ = _decode(buf, at + 1 + len(key))
-                except ValueError:
-                    continue  # cut off at the window's end: read whole with the next piece
+            try:
+                entries = json.loads("{" + buf[o:end] + "}")
+            except ValueError as exc:
+                # The `","` taken for the last entry's end can be an escaped quote inside
+                # an e-mail: read on until the whole table is in the window.
+                if not stream.final and stream.more():
+                    continue
+                raise PlanFormatError(f"stored plan's e-mail table is not JSON: {exc}") from None
+            for uid in wanted & entries.keys():
+                value = entries[uid]
                 if value is not None and not isinstance(value, str):
                     raise PlanFormatError("plan 'emails' must map IdP user ids to e-mails")
                 self.emails[uid] = value
-                del keys[uid]
-            if keys:
-                # Keep the end, where an entry may be cut short, and drop the rest.
-                stream.consume(max(len(buf) - o - 2**14, 0))
-                if not stream.more():
-                    return  # users missing from the table have no e-mail, as when loaded
+            wanted -= entries.keys()
+            if stream.final:
+                return  # users missing from the table have no e-mail, as when loaded
+            stream.consume(end + 1 - o)
