@@ -189,6 +189,7 @@ def test_a_held_plan_stored_compressed_reads_and_applies_the_same(runs_env):
         run = session.get(SyncRun, held["id"])
         run.plan = plan_store.dump(plan_store.load(run.plan), compress_over=0)
         run.counts = {k: v for k, v in run.counts.items() if k != "planned"}
+        stored = run.plan
     assert env.get(f"/api/admin/runs/{held['id']}/plan").get_json() == page
     assert run_of(env, job_id)["summary"] == held["summary"]
     assert env.post(f"/api/admin/runs/{held['id']}/approve").status_code == 202
@@ -197,7 +198,8 @@ def test_a_held_plan_stored_compressed_reads_and_applies_the_same(runs_env):
     eng = env.cloud.site.group_by_name("eng")
     assert {u.email for u in env.cloud.site.members(eng.group_id)} == {"ann@example.com"}
     with extensions.db.session() as session:
-        assert plan_store.is_compressed(session.get(SyncRun, held["id"]).plan) is False
+        # applied as read from the stored text, which stays the one the admin previewed
+        assert session.get(SyncRun, held["id"]).plan == stored
 
 
 def test_a_disabled_connection_neither_previews_nor_syncs(admin_env, test_config):
@@ -268,3 +270,65 @@ def test_sync_now_can_ask_for_a_reconcile(runs_env):
     assert {u.email for u in site.members(eng.group_id)} == {"ann@example.com", "bob@example.com"}
     bad = env.post(f"/api/admin/connections/{cid}/sync", json={"reconcile": "soon"})
     assert bad.status_code == 400
+
+
+def answer_from_loaded_plan(plan, run: dict, after: int | None, kind: str | None,  # type: ignore[no-untyped-def]
+                            limit: int) -> dict:
+    """The plan page as the view made it by loading the whole plan and walking its ops."""
+    from app.admin import paging
+
+    items, next_cursor = [], None
+    for index in range((-1 if after is None else after) + 1, len(plan.ops)):
+        op = plan.ops[index]
+        if kind and op.kind != kind:
+            continue
+        if len(items) == limit:
+            next_cursor = paging.encode(items[-1]["index"])
+            break
+        items.append({"index": index, "kind": op.kind, "group_id": op.group_id,
+                      "group_name": op.group_name, "account_id": op.account_id,
+                      "idp_user_id": op.idp_user_id, "email": op.email,
+                      "display_name": op.display_name, "products": list(op.products),
+                      "reason": op.reason})
+    return {"run_id": run["id"], "status": run["status"], "held": run["held"],
+            "reason": run["reason"], "summary": plan.summary(),
+            "notices": [n._asdict() for n in plan.notices], "items": items,
+            "next_cursor": next_cursor}
+
+
+@pytest.mark.parametrize("compress_over", [None, 0])
+def test_every_page_of_a_stored_plan_answers_as_the_loaded_plan_does(runs_env, compress_over):
+    """The page is read from the stored text, plain or compressed, without loading the plan:
+    each page, cursor and filter answers what walking the loaded plan answered."""
+    from app.admin import paging
+    from app.models import SyncRun
+    from workers.sync import plan_store
+    from workers.sync.plan import APPLY_ORDER
+
+    env = runs_env
+    users = ["ann", "bob", "cat", "dan", "eve"]
+    cid = connection(env, directory(users, {"eng": users, "ops": ["bob", "eve"],
+                                            "qa": ["dan"]}))
+    job_id = env.post(f"/api/admin/connections/{cid}/preview").get_json()["job_id"]
+    work(env)
+    preview = run_of(env, job_id)
+    with extensions.db.session() as session:
+        run = session.get(SyncRun, preview["id"])
+        plan = plan_store.load(run.plan)
+        run.plan = plan_store.dump(plan, compress_over=compress_over)
+        assert plan_store.is_compressed(run.plan) is (compress_over == 0)
+    assert plan.summary()["add_member"] == 8
+    pages = 0
+    for kind in (None, *APPLY_ORDER):
+        for limit in (1, 3, 50):
+            after = None
+            while True:
+                query = f"limit={limit}" + (f"&kind={kind}" if kind else "") + (
+                    f"&cursor={paging.encode(after)}" if after is not None else "")
+                got = env.get(f"/api/admin/runs/{preview['id']}/plan?{query}").get_json()
+                assert got == answer_from_loaded_plan(plan, preview, after, kind, limit), query
+                pages += 1
+                if not got["next_cursor"]:
+                    break
+                after = paging.decode(got["next_cursor"])
+    assert pages > 40

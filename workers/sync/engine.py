@@ -193,11 +193,17 @@ def _with_invite_domains(db: Database, connection_id: int, sync: SyncPolicy,
 
 def apply_plan(env: Environment, ctx: RunContext | HeldRun, plan: Plan,
                progress: Progress | None, *, target: AtlassianTarget | None = None,
-               counts: RunCounts | None = None, reason: str | None = None) -> str:
+               counts: RunCounts | None = None, reason: str | None = None,
+               stored: bool = False) -> str:
+    """Apply `plan` for the run, storing it first unless it was read from the run's row
+    (`stored`): a held plan is applied as read from the text the admin previewed, and
+    storing a first sync's plan again would cost as much as planning it."""
     counts = counts or RunCounts()
     with env.db.session() as session:
         run = session.get(SyncRun, ctx.run_id)
-        run.plan, run.ops_total, run.status = plan_store.dump(plan), len(plan.ops), RunStatus.RUNNING
+        if not stored:
+            run.plan, run.ops_total = plan_store.dump(plan), len(plan.ops)
+        run.status = RunStatus.RUNNING
         run.counts = {**(run.counts or {}), **counts.to_json()}
     target = target or env.target_for(ctx.installation_id)
     outcome = Executor(env.db, ctx.run_id, ctx.connection_id, target, ctx.links,
@@ -248,7 +254,7 @@ def apply_held(env: Environment, run_id: int, approver: str, progress: Progress 
         held = HeldRun(run_id, conn.id, conn.installation_id, linkstore.load(session, conn.id))
         plan = plan_store.load(run.plan)
     try:
-        return apply_plan(env, held, plan, progress)
+        return apply_plan(env, held, plan, progress, stored=True)
     except (SyncError, SecretError) as exc:
         finish(env.db, run_id, RunStatus.FAILED, error=exc.message)
         return RunStatus.FAILED

@@ -19,7 +19,7 @@ COMPRESS_OVER = 4 * 2**20
 at Atlassian's largest directory is hundreds of MB of JSON, and its text is never held whole
 (the pieces are compressed as they are written). Smaller plans stay readable JSON."""
 _LEVEL = 1  # the text is ids and e-mails: level 1 gets most of level 9's size at a fifth of the time
-_HEAD_END = ',"ops":['
+HEAD_END = ',"ops":['
 
 
 def dump(plan: Plan, compress_over: int | None = None) -> str:
@@ -83,7 +83,7 @@ _decode = json.JSONDecoder().raw_decode
 
 def _read_op_by_op(text: str) -> Plan | None:
     """The plan, read an op at a time; None if `text` is not in the written layout."""
-    start = text.find(_HEAD_END)
+    start = text.find(HEAD_END)
     if start < 0 or not text.startswith("{"):
         return None
     try:
@@ -92,7 +92,7 @@ def _read_op_by_op(text: str) -> Plan | None:
         return None
     if not isinstance(head, dict) or head.get("version") not in (1, 2):
         return None
-    first = start + len(_HEAD_END)
+    first = start + len(HEAD_END)
     emails: Any = None
     if head["version"] == 2:
         stop = text.rfind(_EMAILS_AT)  # quotes in strings are escaped: only ours match
@@ -134,20 +134,96 @@ def head(text: str) -> dict[str, Any]:
     if not is_compressed(text):
         data = _json(text)
         return {k: v for k, v in data.items() if k not in ("ops", "emails")}
-    # A slice of the base64 at a time (a multiple of 4 characters decodes on its own), up
-    # to the ops: a summary never decompresses the millions of ops behind it.
-    stream, read, step = zlib.decompressobj(), "", 2**16
-    for start in range(len(COMPRESSED), len(text), step):
-        try:
-            piece = stream.decompress(_packed(text, start, start + step)).decode("ascii",
-                                                                                 "replace")
-        except zlib.error as exc:
-            raise PlanFormatError(f"compressed stored plan is damaged: {exc}") from None
-        read += piece
-        end = read.find(_HEAD_END, max(0, len(read) - len(piece) - len(_HEAD_END)))
-        if end >= 0:
-            return _json(read[:end] + "}")
-    raise PlanFormatError("compressed stored plan has no ops")
+    # A summary never decompresses the millions of ops behind it.
+    stream = TextStream(text)
+    end = stream.find(HEAD_END)
+    if end < 0:
+        raise PlanFormatError("compressed stored plan has no ops")
+    return _json(stream.buf[:end] + "}")
+
+
+class TextStream:
+    """A stored plan's JSON text read forward: `buf[pos:]` is what is not consumed yet.
+
+    A plain text is there whole; a compressed one is decompressed a slice at a time as
+    `more` asks for it, so a reader holds a window of it, never the whole plan. `more`
+    moves the unconsumed text to the start of `buf` (positions before it are gone)."""
+
+    __slots__ = ("buf", "pos", "final", "_pieces")
+
+    def __init__(self, text: str):
+        self.pos = 0
+        if is_compressed(text):
+            self.buf, self.final, self._pieces = "", False, _inflated(text)
+        else:
+            self.buf, self.final, self._pieces = text, True, iter(())
+
+    def more(self) -> bool:
+        """Append the next piece (dropping what is consumed); False at the end."""
+        piece = next(self._pieces, None)
+        if piece is None:
+            self.final = True
+            return False
+        self.buf, self.pos = self.buf[self.pos:] + piece, 0
+        return True
+
+    def consume(self, offset: int) -> None:
+        """Mark `offset` more characters as read."""
+        self.pos += offset
+
+    def char(self, offset: int) -> str:
+        """The character `offset` after `pos` ("" past the end)."""
+        while self.pos + offset >= len(self.buf):
+            if not self.more():
+                return ""
+        return self.buf[self.pos + offset]
+
+    def startswith(self, prefix: str, offset: int = 0) -> bool:
+        while len(self.buf) < self.pos + offset + len(prefix) and self.more():
+            pass
+        return self.buf.startswith(prefix, self.pos + offset)
+
+    def find(self, sub: str, offset: int = 0) -> int:
+        """Offset from `pos` of the first `sub` at or after `offset`, reading on; -1 if none."""
+        while True:
+            at = self.buf.find(sub, self.pos + offset)
+            if at >= 0:
+                return at - self.pos
+            offset = max(offset, len(self.buf) - self.pos - len(sub) + 1)
+            if not self.more():
+                return -1
+
+    def skip_to(self, sub: str) -> bool:
+        """Consume up to the next `sub` (holding no more than a window); False if none."""
+        while True:
+            at = self.buf.find(sub, self.pos)
+            if at >= 0:
+                self.pos = at
+                return True
+            self.pos = max(self.pos, len(self.buf) - len(sub) + 1)
+            if not self.more():
+                return False
+
+
+_STEP = 2**16
+"""Base64 characters per slice (a multiple of 4 decodes on its own): about a quarter MB of
+plan JSON."""
+
+
+def _inflated(text: str) -> Iterator[str]:
+    stream = zlib.decompressobj()
+    try:
+        for start in range(len(COMPRESSED), len(text), _STEP):
+            piece = stream.decompress(_packed(text, start, start + _STEP))
+            if piece:
+                yield piece.decode("ascii", "replace")  # the JSON is written ASCII-only
+        rest = stream.flush()
+    except zlib.error as exc:
+        raise PlanFormatError(f"compressed stored plan is damaged: {exc}") from None
+    if not stream.eof:
+        raise PlanFormatError("compressed stored plan is damaged: it is cut short")
+    if rest:
+        yield rest.decode("ascii", "replace")
 
 
 def _packed(text: str, start: int = len(COMPRESSED), stop: int | None = None) -> bytes:

@@ -20,7 +20,7 @@ from app.admin.views import exports
 from app.admin.views.queueing import redis, with_queue
 from app.models import Change, Connection, SyncRun
 from workers.queue import PROGRESS_KEY, enqueue_approval, enqueue_sync, fetch_job
-from workers.sync import plan_store
+from workers.sync import plan_page
 from workers.sync.plan import PlanFormatError
 from workers.vocabulary import RunStatus, Trigger
 
@@ -112,31 +112,21 @@ def get_plan(ctx: Context, run_id: int) -> dict[str, Any]:
             raise conflict(f"run {run_id} has no stored plan (status {run.status})")
         head = present.run_summary(run)
         text = run.plan
+    start = paging.decode(ctx.query.get("cursor"))
+    limit = ctx.query["limit"]
     try:
-        plan = plan_store.load(text)
+        found = plan_page.page(text, start, limit, ctx.query.get("kind"))
     except PlanFormatError as exc:
         raise conflict(f"the stored plan of run {run_id} cannot be read: {exc}") from None
-    start = paging.decode(ctx.query.get("cursor"))
-    start = -1 if start is None else start
-    kind, limit = ctx.query.get("kind"), ctx.query["limit"]
-    items: list[dict[str, Any]] = []
-    next_cursor = None
-    for index in range(start + 1, len(plan.ops)):
-        op = plan.ops[index]
-        if kind and op.kind != kind:
-            continue
-        if len(items) == limit:
-            next_cursor = paging.encode(items[-1]["index"])
-            break
-        items.append({"index": index, "kind": op.kind, "group_id": op.group_id,
-                      "group_name": op.group_name, "account_id": op.account_id,
-                      "idp_user_id": op.idp_user_id, "email": op.email,
-                      "display_name": op.display_name, "products": list(op.products),
-                      "reason": op.reason})
+    items = [{"index": index, "kind": op.kind, "group_id": op.group_id,
+              "group_name": op.group_name, "account_id": op.account_id,
+              "idp_user_id": op.idp_user_id, "email": op.email,
+              "display_name": op.display_name, "products": list(op.products),
+              "reason": op.reason} for index, op in found.items]
     return {"run_id": head["id"], "status": head["status"], "held": head["held"],
-            "reason": head["reason"], "summary": plan.summary(),
-            "notices": [n._asdict() for n in plan.notices], "items": items,
-            "next_cursor": next_cursor}
+            "reason": head["reason"], "summary": found.summary,
+            "notices": [n._asdict() for n in found.notices], "items": items,
+            "next_cursor": paging.encode(items[-1]["index"]) if found.more and items else None}
 
 
 @operation("/runs/<int:run_id>/approve", "POST", summary="Apply a held plan", tag=TAG,
