@@ -30,8 +30,12 @@ class Link(Base):
     """
 
     __tablename__ = "link"
+    # The unique key finds a link by IdP id; the index by Atlassian id (a save takes the id
+    # from any other IdP id holding it, a stale id is forgotten, a suspension is marked).
     __table_args__ = (UniqueConstraint("connection_id", "kind", "idp_id",
-                                       name="uq_link_connection_kind_idp"),)
+                                       name="uq_link_connection_kind_idp"),
+                      Index("ix_link_connection_kind_atlassian", "connection_id", "kind",
+                            "atlassian_id"))
 
     id: Mapped[int] = key()
     connection_id: Mapped[int] = connection_ref()
