@@ -69,7 +69,7 @@ def save_many(session: Session, connection_id: int, kind: str,
              for row_id, (idp_id, atlassian_id) in found.items()
              if idp_id in state and state[idp_id] != atlassian_id]
     known = {idp_id for idp_id, _ in found.values()}
-    for part in _parts(gone):  # type: ignore[arg-type]
+    for part in _parts(gone):
         session.execute(delete(table).where(table.c.id.in_(part)))
     if moved:
         session.execute(update(table).where(table.c.id == bindparam("row_id"))
