@@ -1,7 +1,7 @@
 """Benchmark of the sync core (mapping + planner + guard) on a large seeded directory; prints JSON.
 
     .venv/bin/python bench/planner.py [--scale 0.1] [--seed 1] [--json-plan]
-    .venv/bin/python bench/planner.py --max-directory [--json-plan] [--scale 0.01]
+    .venv/bin/python bench/planner.py --max-directory [--json-plan] [--recorded] [--scale 0.01]
 
 Full scale: 100,000 users, 10,000 groups, 1,000,000 direct memberships, a tenth of the
 groups nested one level. `first_plan_s`: a first sync (nothing on the site yet). `change_plan_s`:
@@ -14,7 +14,8 @@ and peak RSS of each step a first run takes: `generate` (the snapshot, as fetche
 database), `apply` (the product's Executor over every op, to a site that answers at once and
 a database session that drops the records: what walking the plan costs, not HTTP or ten
 million inserts), and `load_fresh_process` (the stored plan read back by a new process, as the
-preview page and an approval do). Each peak is the whole process's in that stage's window
+preview page and an approval do); with `--recorded`, `apply_recorded` applies once more
+and keeps the records (Change rows, links, mirror) in the SQLite database. Each peak is the whole process's in that stage's window
 (Linux `VmHWM`, reset per stage), the snapshot included.
 """
 
@@ -193,6 +194,9 @@ class _Nothing:
     def first(self) -> None:
         return None
 
+    def all(self) -> list[object]:
+        return []
+
 
 class DiscardingSession:
     """Takes the executor's records and keeps none: each chunk's Change rows, links and
@@ -260,9 +264,11 @@ def read_stored(url: str, run_id: int) -> dict[str, object]:
     return {"ops": len(plan.ops), **stages["load"]}
 
 
-def first_run_stages(plan: Plan, stages: dict[str, dict[str, float]]) -> dict[str, object]:
+def first_run_stages(plan: Plan, stages: dict[str, dict[str, float]],
+                     recorded: bool = False) -> dict[str, object]:
     """Store the plan as a run does (a real SQLite row), apply it through the executor to
-    the counting site, then read the stored plan back in a fresh process."""
+    the counting site (and, if `recorded`, again into the database), then read the stored
+    plan back in a fresh process."""
     import subprocess
     import tempfile
 
@@ -281,6 +287,8 @@ def first_run_stages(plan: Plan, stages: dict[str, dict[str, float]]) -> dict[st
         applied = stage(stages, "apply", Executor(DiscardingDatabase(), run_id, 1, site,
                                                   Links()).apply, plan)
         out["applied"], out["site_writes"] = applied.applied, site.writes
+        if recorded:
+            out["recorded_rows"] = apply_recorded(db, run_id, plan, stages)
         db.engine.dispose()
         done = subprocess.run([sys.executable, __file__, "--read-stored", url, str(run_id)],
                               capture_output=True, text=True, check=True)
@@ -288,7 +296,25 @@ def first_run_stages(plan: Plan, stages: dict[str, dict[str, float]]) -> dict[st
     return out
 
 
-def max_directory(seed: int, json_plan: bool, scale: float = 1.0) -> dict[str, object]:
+def apply_recorded(db: Database, run_id: int, plan: Plan,
+                   stages: dict[str, dict[str, float]]) -> dict[str, int]:
+    """The executor over the plan again, its records kept this time: Change rows, links and
+    the mirror written into the SQLite database, as a first run writes them."""
+    from sqlalchemy import func, select
+
+    from app.models import Change, Link, ManagedGroup, ManagedMembership
+
+    with db.session() as session:
+        connection_id = session.get(SyncRun, run_id).connection_id
+    stage(stages, "apply_recorded", Executor(db, run_id, connection_id, CountingSite(),
+                                             Links()).apply, plan)
+    with db.session() as session:
+        return {model.__tablename__: session.scalar(select(func.count()).select_from(model))
+                for model in (Change, Link, ManagedGroup, ManagedMembership)}
+
+
+def max_directory(seed: int, json_plan: bool, scale: float = 1.0,
+                  recorded: bool = False) -> dict[str, object]:
     """The first plan at the largest directory and what a first run does with it next:
     seconds, CPU seconds and peak memory per stage. Each stage's peak is the whole
     process's, the generated snapshot included (a worker holds the fetched one throughout)."""
@@ -312,7 +338,7 @@ def max_directory(seed: int, json_plan: bool, scale: float = 1.0) -> dict[str, o
         text = stage(stages, "to_json", first.to_json)
         out["first_plan_json_mb"] = round(len(text) / 2**20, 1)
         del text
-    out.update(first_run_stages(first, stages))
+    out.update(first_run_stages(first, stages, recorded))
     out["stages"] = stages
     out["peak_rss_mb"] = peak_rss_mb()
     return out
@@ -326,6 +352,9 @@ def main() -> None:
     parser.add_argument("--max-directory", action="store_true",
                         help="only the first run at 1,000,000 users, 250,000 groups and "
                              "8,000,000 memberships (times --scale): plan, store, apply, read")
+    parser.add_argument("--recorded", action="store_true",
+                        help="with --max-directory: apply once more into the database "
+                             "(Change rows, links, mirror), stage `apply_recorded`")
     parser.add_argument("--read-stored", nargs=2, metavar=("URL", "RUN_ID"),
                         help=argparse.SUPPRESS)  # the fresh process of the read-back stage
     args = parser.parse_args()
@@ -333,7 +362,7 @@ def main() -> None:
         print(json.dumps(read_stored(args.read_stored[0], int(args.read_stored[1]))))
         return
     if args.max_directory:
-        print(json.dumps(max_directory(args.seed, args.json_plan, args.scale)))
+        print(json.dumps(max_directory(args.seed, args.json_plan, args.scale, args.recorded)))
         return
     n_users, n_groups = int(100_000 * args.scale), int(10_000 * args.scale)
     n_memberships = int(1_000_000 * args.scale)

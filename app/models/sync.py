@@ -30,10 +30,14 @@ class Link(Base):
     """
 
     __tablename__ = "link"
-    # a run planning a small delta loads links by account and the suspended ones alone
+    # The unique key finds a link by IdP id; the index by Atlassian id (a save takes the id
+    # from any other IdP id holding it, a stale id is forgotten, a suspension is marked, a run
+    # planning a small delta loads the links of the accounts it found); a run loads the
+    # suspended ones alone.
     __table_args__ = (UniqueConstraint("connection_id", "kind", "idp_id",
                                        name="uq_link_connection_kind_idp"),
-                      Index("ix_link_connection_account", "connection_id", "atlassian_id"),
+                      Index("ix_link_connection_kind_atlassian", "connection_id", "kind",
+                            "atlassian_id"),
                       Index("ix_link_connection_suspended", "connection_id", "suspended"))
 
     id: Mapped[int] = key()
@@ -78,7 +82,8 @@ class Change(Base):
                       Index("ix_change_run_id_outcome_id", "run_id", "outcome", "id"))
 
     id: Mapped[int] = key()
-    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"), index=True)
+    # No index of its own: ix_change_run_id_id leads with it, and a first sync writes millions.
+    run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(24))
     group_id: Mapped[str | None] = mapped_column(String(128))

@@ -1,4 +1,4 @@
-"""members of the site's admin-named groups, read at the reconcile; the stored IdP base's delta; link indexes
+"""members of the site's admin-named groups, read at the reconcile; the stored IdP base's delta; the suspended-links index
 
 Revision ID: 0020
 Revises: 0019
@@ -24,7 +24,6 @@ def upgrade() -> None:
     with op.batch_alter_table("connection") as batch:
         batch.add_column(sa.Column("admin_members_read_at", sa.DateTime(timezone=True),
                                    nullable=True))
-    op.create_index("ix_link_connection_account", "link", ["connection_id", "atlassian_id"])
     op.create_index("ix_link_connection_suspended", "link", ["connection_id", "suspended"])
     with op.batch_alter_table("source_state") as batch:
         batch.add_column(sa.Column("delta", sa.LargeBinary(), nullable=True))
@@ -32,7 +31,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_link_connection_suspended", "link")
-    op.drop_index("ix_link_connection_account", "link")
     with op.batch_alter_table("source_state") as batch:
         batch.drop_column("delta")
     with op.batch_alter_table("connection") as batch:

@@ -84,3 +84,37 @@ def test_a_first_sync_chunk_reads_the_links_once(cid: int) -> None:
         event.remove(engine, "before_cursor_execute", count)
     assert len(reads) == 2  # 500 ids in two slices of the bound-parameter limit
     assert _links(cid) == dict(pairs)
+
+
+def test_a_chunk_writes_one_statement_per_kind_of_change(cid: int) -> None:
+    """A link taken over, one repointed and new ones: a delete, an update and an insert."""
+    with extensions.db.session() as s:
+        linkstore.save_many(s, cid, linkstore.USER, EXISTING)
+    batch = [("u9", "a1"), ("u2", "a7"), ("u5", "a5"), ("u6", "a6")]
+    statements: list[str] = []
+    engine = extensions.db.engine
+
+    def record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement.lstrip().split()[0].upper())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with extensions.db.session() as s:
+            linkstore.save_many(s, cid, linkstore.USER, batch)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert sorted(statements) == ["DELETE", "INSERT", "SELECT", "SELECT", "UPDATE"]
+    assert _links(cid) == {"u2": "a7", "u3": "a3", "u9": "a1", "u5": "a5", "u6": "a6"}
+
+
+def test_suspending_marks_only_that_accounts_user_links(cid: int) -> None:
+    with extensions.db.session() as s:
+        linkstore.save_many(s, cid, linkstore.USER, [("u1", "a1"), ("u2", "a2")])
+        linkstore.save(s, cid, linkstore.GROUP, "g1", "a1")
+        linkstore.set_suspended(s, cid, "a1", True)
+    with extensions.db.session() as s:
+        assert linkstore.load(s, cid).suspended == {"a1"}
+        assert s.scalars(select(Link.idp_id).where(Link.suspended.is_(True))).all() == ["u1"]
+        linkstore.set_suspended(s, cid, "a1", False)
+    with extensions.db.session() as s:
+        assert linkstore.load(s, cid).suspended == set()

@@ -259,3 +259,15 @@ def test_users_without_a_usable_email_are_reported_not_crashed_on():
     assert sum(n.code == "user_skipped" for n in plan.notices) == 4
     want = mapping.desired(snapshot(users, groups), MappingPolicy())
     assert planner.emails_to_look_up(want, Links()) == ["ann@corp.com"]
+
+
+def test_user_emails_get_answers_as_a_mapping_does():
+    from workers.sync.model import User
+    from workers.sync.ops import UserEmails
+
+    emails = UserEmails({"u1": User("u1", "a@x.org", display_name="A", active=True),
+                         "u2": User("u2", None, display_name="B", active=True)})
+    assert emails.get("u1") == emails["u1"] == "a@x.org"
+    assert emails.get("u2") is None
+    assert emails.get("nobody") is None and emails.get("nobody", "d") == "d"
+    assert dict(emails.items()) == {"u1": "a@x.org", "u2": None}

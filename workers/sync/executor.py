@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.config import DEFAULT_CONCURRENCY
 from app.db import Database
 from app.models import Change
+from app.models.columns import utcnow
 from workers.atlassian.memberships import MembershipOp
 from workers.errors import NotFound, QuotaExhausted, Stop, SyncError
 from workers.sync import linkstore, mirror
@@ -217,30 +218,38 @@ class Executor:
         created: list[tuple[str, str]] = []
         added: list[tuple[str, str]] = []
         removed: list[tuple[str, str]] = []
+        tally = {APPLIED: 0, FAILED: 0, SKIPPED: 0}
+        by_kind = self.outcome.by_kind
+        run_id, refs, seq, now = self.run_id, self.refs, self.seq, utcnow()
         for op, outcome, message, resolved in rows:
-            self.seq += 1
-            group_id, account_id = resolved or (op.group_id or self.refs.get(op.group_ref or ""),
+            seq += 1
+            kind = op.kind
+            group_id, account_id = resolved or (op.group_id or refs.get(op.group_ref or ""),
                                                 op.account_id)
-            changes.append({"run_id": self.run_id, "seq": self.seq, "kind": op.kind,
+            before, after = _STATES.get(kind, _NO_STATES)
+            changes.append({"run_id": run_id, "seq": seq, "kind": kind,
                             "group_id": group_id, "group_name": op.group_name,
                             "account_id": account_id, "idp_user_id": op.idp_user_id,
                             "email": op.email, "outcome": outcome,
                             "message": message or op.reason or None,
-                            "before": _before(op.kind), "after": _after(op.kind)})
-            setattr(self.outcome, outcome, getattr(self.outcome, outcome) + 1)
+                            "before": before, "after": after, "at": now})
+            tally[outcome] += 1
             if outcome == APPLIED:
-                self.outcome.by_kind[op.kind] = self.outcome.by_kind.get(op.kind, 0) + 1
-                if op.kind == CREATE_GROUP and group_id:
-                    created.append((group_id, op.group_name or ""))
-                elif op.kind == ADD_MEMBER and group_id and account_id:
+                by_kind[kind] = by_kind.get(kind, 0) + 1
+                if kind == ADD_MEMBER and group_id and account_id:
                     added.append((group_id, account_id))
-                elif op.kind == REMOVE_MEMBER and group_id and account_id:
+                elif kind == CREATE_GROUP and group_id:
+                    created.append((group_id, op.group_name or ""))
+                elif kind == REMOVE_MEMBER and group_id and account_id:
                     removed.append((group_id, account_id))
+        self.seq = seq
+        for outcome, count in tally.items():
+            setattr(self.outcome, outcome, getattr(self.outcome, outcome) + count)
         cid = self.connection_id
         with self.db.session() as session:
             _write_links(session, cid, writes)
-            if changes:  # rows, not ORM objects: a first sync records millions
-                session.execute(insert(Change), changes)
+            if changes:  # rows to the table, not through the mapper: a first sync records millions
+                session.execute(insert(Change.__table__), changes)
             mirror.add_groups(session, cid, created, admin_rights=False)
             mirror.add_members(session, cid, added)
             mirror.remove_members(session, cid, removed)
@@ -267,9 +276,4 @@ _STATES = {ADD_MEMBER: ("not member", "member"), REMOVE_MEMBER: ("member", "not 
            LINK_USER: ("unlinked", "linked"), LINK_GROUP: ("unlinked", "linked")}
 
 
-def _before(kind: str) -> str | None:
-    return _STATES.get(kind, (None, None))[0]
-
-
-def _after(kind: str) -> str | None:
-    return _STATES.get(kind, (None, None))[1]
+_NO_STATES: tuple[None, None] = (None, None)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Link
@@ -66,26 +67,36 @@ def save_many(session: Session, connection_id: int, kind: str,
     """`save` for each (IdP id, Atlassian id) in order, with one read of the rows they touch.
 
     A first sync links every account: three statements per link, one of them a search by
-    Atlassian id, made it quadratic in the directory's size."""
+    Atlassian id, made it quadratic in the directory's size. Now a chunk reads its rows by
+    IdP id (the unique key) and by Atlassian id (its index), then writes one statement per
+    kind of change, as rows rather than ORM objects."""
     if not pairs:
         return
-    idp_ids, atlassian_ids = {i for i, _ in pairs}, {a for _, a in pairs}
-    rows: list[Link] = []
-    for part in _parts(sorted(idp_ids | atlassian_ids)):
-        rows += session.scalars(select(Link).where(
-            Link.connection_id == connection_id, Link.kind == kind,
-            or_(Link.idp_id.in_(part), Link.atlassian_id.in_(part)))).all()
-    rows = list({row.id: row for row in rows}.values())
-    state = _after_saves({row.idp_id: row.atlassian_id for row in rows}, pairs)
-    for row in rows:
-        if row.idp_id not in state:
-            session.delete(row)
-        elif row.atlassian_id != state[row.idp_id]:
-            row.atlassian_id = state[row.idp_id]
-    known = {row.idp_id for row in rows}
-    session.add_all(Link(connection_id=connection_id, kind=kind, idp_id=idp_id,
-                         atlassian_id=atlassian_id, suspended=False)
-                    for idp_id, atlassian_id in state.items() if idp_id not in known)
+    table = Link.__table__
+    mine = (table.c.connection_id == connection_id) & (table.c.kind == kind)
+    found: dict[int, tuple[str, str]] = {}
+    for column, ids in ((table.c.idp_id, {i for i, _ in pairs}),
+                        (table.c.atlassian_id, {a for _, a in pairs})):
+        for part in _parts(sorted(ids)):
+            found.update((row_id, (idp_id, atlassian_id)) for row_id, idp_id, atlassian_id in
+                         session.execute(select(table.c.id, table.c.idp_id, table.c.atlassian_id)
+                                         .where(mine, column.in_(part))))
+    state = _after_saves(dict(found.values()), pairs)
+    gone = [row_id for row_id, (idp_id, _) in found.items() if idp_id not in state]
+    moved = [{"row_id": row_id, "new_id": state[idp_id]}
+             for row_id, (idp_id, atlassian_id) in found.items()
+             if idp_id in state and state[idp_id] != atlassian_id]
+    known = {idp_id for idp_id, _ in found.values()}
+    for part in _parts(gone):
+        session.execute(delete(table).where(table.c.id.in_(part)))
+    if moved:
+        session.execute(update(table).where(table.c.id == bindparam("row_id"))
+                        .values(atlassian_id=bindparam("new_id")), moved)
+    new = [{"connection_id": connection_id, "kind": kind, "idp_id": idp_id,
+            "atlassian_id": atlassian_id, "suspended": False}
+           for idp_id, atlassian_id in state.items() if idp_id not in known]
+    if new:
+        session.execute(insert(table), new)
 
 
 def _after_saves(links: dict[str, str], pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -105,8 +116,8 @@ def _after_saves(links: dict[str, str], pairs: Sequence[tuple[str, str]]) -> dic
     return state
 
 
-def _parts(values: list[str], size: int = 400) -> Iterator[list[str]]:
-    """`values` in slices small enough for any database's bound-parameter limit (two IN lists)."""
+def _parts(values: list[Any], size: int = 400) -> Iterator[list[Any]]:
+    """`values` in slices small enough for any database's bound-parameter limit."""
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
@@ -118,6 +129,7 @@ def forget(session: Session, connection_id: int, kind: str, atlassian_id: str) -
 
 
 def set_suspended(session: Session, connection_id: int, account_id: str, suspended: bool) -> None:
-    for row in session.scalars(select(Link).where(
-            Link.connection_id == connection_id, Link.kind == USER, Link.atlassian_id == account_id)):
-        row.suspended = suspended
+    """Mark (or clear) the accounts whose access this connection suspended: one statement."""
+    session.execute(update(Link).where(
+        Link.connection_id == connection_id, Link.kind == USER, Link.atlassian_id == account_id)
+        .values(suspended=suspended))

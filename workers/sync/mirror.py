@@ -97,18 +97,21 @@ def is_built(session: Session, connection_id: int) -> bool:
 
 
 def _insert_ignoring_duplicates(session: Session, model: type, rows: list[dict]) -> None:
+    """One statement for the rows, skipping those already there. Rows go to the table, not
+    the mapper: a first sync's chunks carry millions of memberships between them."""
     if not rows:
         return
+    table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(postgresql.insert(model).on_conflict_do_nothing(), rows)
+        session.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
     elif dialect == "sqlite":
-        session.execute(sqlite.insert(model).on_conflict_do_nothing(), rows)
+        session.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
     else:  # no upsert: a row already there is a row we need not write
         for row in rows:
-            keys = [getattr(model, k) == v for k, v in row.items() if k != "active" and k != "name"]
-            if session.scalar(select(model).where(*keys).limit(1)) is None:
-                session.execute(insert(model), [row])
+            keys = [table.c[k] == v for k, v in row.items() if k != "active" and k != "name"]
+            if session.scalar(select(table).where(*keys).limit(1)) is None:
+                session.execute(insert(table), [row])
 
 
 def add_groups(session: Session, connection_id: int, groups: Iterable[tuple[str, str]],

@@ -87,6 +87,11 @@ class UserEmails(Mapping[str, "str | None"]):
     def __getitem__(self, uid: str) -> str | None:
         return self._users[uid].email
 
+    def get(self, uid: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """Mapping's `get` without its KeyError round trip: called for every member op."""
+        user = self._users.get(uid)
+        return default if user is None else user.email
+
     def of(self, uids: Iterable[str]) -> dict[str, str | None]:
         """Id → e-mail of the given users (known ones only), in one pass."""
         users = self._users
