@@ -33,8 +33,12 @@ from workers.sync.policy import SyncPolicy
 
 def touched(old: Desired, new: Desired) -> tuple[set[str], set[str]]:
     """(desired group keys, IdP user ids) whose desired state differs between `old` and `new`."""
+    # identity first: a change read leaves the member sets it did not change as the base's
+    # own, and the mapping passes a flat group's set through, so most compare in one step
     keys = {k for k in old.groups.keys() | new.groups.keys()
-            if old.groups.get(k) != new.groups.get(k) or old.members.get(k) != new.members.get(k)}
+            if old.groups.get(k) != new.groups.get(k)
+            or (old.members.get(k) is not new.members.get(k)
+                and old.members.get(k) != new.members.get(k))}
     users = _changed(old.users, new.users) | _changed(old.idp_users, new.idp_users)
     return keys, users
 

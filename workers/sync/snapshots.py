@@ -273,7 +273,8 @@ def delta(base: Snapshot, snapshot: Snapshot) -> dict[str, list]:
 
 
 def _changed_values(old: dict, new: dict) -> list:
-    return [v for k, v in new.items() if old.get(k) is not v and old.get(k) != v]
+    missing = object()
+    return [v for k, v in new.items() if (o := old.get(k, missing)) is not v and o != v]
 
 
 def encode_delta(doc: dict[str, list]) -> bytes:
@@ -306,11 +307,15 @@ def decode(blob: bytes, cursor: str | None) -> Snapshot:
     """A stored base blob: `encode`'s, or the JSON layout bases were stored in before it."""
     if blob.startswith(MARSHALLED):
         users, groups, members = marshal.loads(zlib.decompress(blob[len(MARSHALLED):]))
+        # written from User objects: (id, email, name, active) as they were, bool included
+        by_id = {row[0]: User(*row) for row in users}
     else:
         doc = json.loads(zlib.decompress(blob))
         users, groups, members = doc["users"], doc["groups"], doc["members"]
+        by_id = {uid: User(uid, email, name, bool(active))
+                 for uid, email, name, active in users}
     return Snapshot(
-        users={uid: User(uid, email, name, bool(active)) for uid, email, name, active in users},
+        users=by_id,
         groups={gid: Group(gid, name, tuple(parents)) for gid, name, parents in groups},
         members={gid: set(ids) for gid, ids in members},
         cursor=cursor)
