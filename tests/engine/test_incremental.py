@@ -285,7 +285,28 @@ def test_encode_round_trips_a_snapshot():
         s.users, s.groups, s.members, "42", True)
 
 
-@pytest.mark.parametrize("blob", [b"not zlib", snapshots.zlib.compress(b'{"users": 3}')])
+def test_a_base_stored_as_json_before_the_marshal_layout_still_loads():
+    s = small_snapshot()
+    doc = {"users": [[u.id, u.email, u.display_name, u.active] for u in s.users.values()],
+           "groups": [[g.id, g.name, list(g.parent_ids)] for g in s.groups.values()],
+           "members": [[gid, sorted(ids)] for gid, ids in s.members.items()]}
+    old = snapshots.zlib.compress(snapshots.json.dumps(doc).encode(), 1)
+    back = snapshots.decode(old, "1")
+    assert (back.users, back.groups, back.members) == (s.users, s.groups, s.members)
+    assert list(back.users) == list(s.users)  # the order invitations go out in is kept
+    again = snapshots.encode(back)
+    assert again.startswith(snapshots.MARSHALLED) and snapshots.decode(again, "1").members == s.members
+
+
+def _marshalled(value: object) -> bytes:
+    return snapshots.MARSHALLED + snapshots.zlib.compress(snapshots.marshal.dumps(value))
+
+
+@pytest.mark.parametrize("blob", [
+    b"not zlib", snapshots.zlib.compress(b'{"users": 3}'),
+    snapshots.MARSHALLED + b"not zlib", snapshots.MARSHALLED + snapshots.zlib.compress(b"\xff"),
+    snapshots.MARSHALLED + snapshots.zlib.compress(b""), _marshalled(3), _marshalled(([1], [], [])),
+    _marshalled(([], [("g", "n", ())], [("g", 5)]))])
 def test_unreadable_base_means_a_full_read(blob):
     assert snapshots._base(blob, None, "c", 1) is None
     good = snapshots.encode(Snapshot())

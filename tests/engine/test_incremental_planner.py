@@ -77,3 +77,21 @@ def test_protect_equals_planning_again(seed):
     assert ops_of(fast) == ops_of(again)
     for key in ("managed_groups", "groups_skipped", "managed_memberships"):
         assert fast.stats[key] == again.stats[key], key
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_touched_users_are_exactly_those_new_gone_or_changed(seed):
+    rng = random.Random(seed)
+    before = {f"u{n}": (n, rng.random()) for n in range(30)}
+    after = {k: v for k, v in before.items() if rng.random() > 0.2}  # some gone
+    for k in rng.sample(sorted(after), 5):
+        after[k] = (after[k][0], "changed")
+    for k in rng.sample(sorted(before), 5):  # an equal value that is another object
+        if k in after:
+            after[k] = tuple(list(after[k]))
+    after.update({f"new{n}": (n,) for n in range(rng.randrange(3))})
+    expected = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+    old, new = mapping.Desired(users=before), mapping.Desired(users=after)
+    assert incremental.touched(old, new)[1] == expected
+    old.idp_users, new.idp_users = before, after
+    assert incremental.touched(old, new)[1] == expected

@@ -91,3 +91,22 @@ def test_scope_json():
     for bad in ({"users": "a"}, {"people": []}, ["a"], {"users": [1]}):
         with pytest.raises(ScopeError):
             Scope.from_json(bad)
+
+
+def test_patched_copies_only_the_member_sets_it_changes():
+    base = Snapshot(cursor="c1")
+    for uid in ("u1", "u2", "u3"):
+        base.add_user(User(uid, f"{uid}@example.com"))
+    for gid in ("g1", "g2", "g3", "g4"):
+        base.add_group(Group(gid, gid))
+    base.members.update({"g1": {"u1", "u2"}, "g2": {"u2"}, "g3": {"u3"}, "g4": {"u1"}})
+    before = {gid: set(ids) for gid, ids in base.members.items()}
+    out = patched(base, [UserSlice("u2", User("u2", "u2@example.com"), (Group("g3", "g3"),
+                                                                       Group("g5", "g5")))],
+                  [GroupSlice("g4", Group("g4", "g4"), (User("u3", "u3@example.com"),))])
+    assert out.members == {"g1": {"u1"}, "g2": set(), "g3": {"u2", "u3"}, "g4": {"u3"},
+                           "g5": {"u2"}}
+    assert base.members == before  # nothing changed in place
+    untouched = Snapshot(members={"g9": {"u9"}}, users={"u9": User("u9", "z@example.com")})
+    again = patched(untouched, [UserSlice("u1", None)], [])
+    assert again.members["g9"] is untouched.members["g9"]  # shared, not copied

@@ -121,3 +121,27 @@ def test_settings_schema():
         EntraSettings().load({"tenant": "", "graph_url": "ftp://x"})
     assert {"tenant", "client_id", "graph_url"} <= set(err.value.messages)
     assert_form_metadata(EntraSettings)
+
+
+def test_a_change_read_leaves_its_base_as_it_was_and_shares_what_it_did_not_change():
+    from workers.sources.entra import GROUP_TYPE, _applied
+    from workers.sync.model import Group, Snapshot, User
+
+    base = Snapshot(cursor="old")
+    for uid in ("u1", "u2", "u3"):
+        base.add_user(User(uid, f"{uid}@example.com"))
+    for gid in ("g1", "g2", "g3"):
+        base.add_group(Group(gid, gid))
+    base.members.update({"g1": {"u1", "u2"}, "g2": {"u2", "u3"}, "g3": {"u3"}})
+    before = {gid: set(ids) for gid, ids in base.members.items()}
+    users = [{"id": "u1", "@removed": {"reason": "deleted"}}]
+    groups = [{"id": "g2", "displayName": "g2", "members@delta": [
+                  {"id": "u3", "@removed": {}}, {"id": "u1"}, {"id": "g3", "@odata.type": GROUP_TYPE}]},
+              {"id": "g3", "displayName": "g3", "members@delta": [
+                  {"id": "g1", "@odata.type": GROUP_TYPE}]},
+              {"id": "g4", "displayName": "four"}]
+    out = _applied(base, users, groups, "new", lambda: pytest.fail("no full read"))
+    assert out.members == {"g1": {"u2"}, "g2": {"u1", "u2"}, "g3": {"u3"}, "g4": set()}
+    assert out.groups["g3"].parent_ids == ("g2",) and out.groups["g1"].parent_ids == ("g3",)
+    assert base.members == before and base.cursor == "old"  # nothing changed in place
+    assert out.members["g3"] is base.members["g3"]  # only parents changed: the set is shared

@@ -26,10 +26,12 @@ from workers.sources.http import (
     HttpSource,
     SourceTransientError,
     convert,
-    copy_snapshot,
     drain,
+    drop_member,
     incomplete_copy,
+    own_members,
     response_detail,
+    shared_copy,
     workers_field,
 )
 from workers.sources.records import strict, with_parents
@@ -285,7 +287,7 @@ def _applied(previous: Snapshot, user_items: list[dict[str, Any]],
     """`previous` with one change read's user and group items applied, at `cursor`."""
     if not previous.complete:
         return fetch()
-    snapshot = copy_snapshot(previous)
+    snapshot = shared_copy(previous)
     try:
         for item in user_items:
             apply_user_change(snapshot, item)
@@ -315,8 +317,7 @@ def apply_user_change(snapshot: Snapshot, item: dict[str, Any]) -> None:
     uid = item["id"]
     if "@removed" in item:
         snapshot.users.pop(uid, None)
-        for ids in snapshot.members.values():
-            ids.discard(uid)
+        drop_member(snapshot, uid)
         return
     snapshot.add_user(to_user(item, snapshot.users.get(uid)))
 
@@ -325,7 +326,9 @@ class GroupChanges:
     """Applies groups/delta items, which may split one group over several items and pages."""
 
     def __init__(self, snapshot: Snapshot):
+        """`snapshot` is a `shared_copy`: a group's member set is copied before it changes."""
         self.snapshot = snapshot
+        self.owned: set[str] = set()
         self.parents = {gid: set(g.parent_ids) for gid, g in snapshot.groups.items()}
         self.names = {gid: g.name for gid, g in snapshot.groups.items()}
 
@@ -334,15 +337,18 @@ class GroupChanges:
         if "@removed" in item:
             self.names.pop(gid, None)
             self.snapshot.members.pop(gid, None)
+            self.owned.discard(gid)
             return
         self.names[gid] = item.get("displayName") or self.names.get(gid) or gid
-        members = self.snapshot.members.setdefault(gid, set())
+        if gid not in self.snapshot.members:
+            own_members(self.snapshot, gid, self.owned)
         for change in item.get("members@delta") or []:
             removed = "@removed" in change
             if change.get("@odata.type", USER_TYPE) == GROUP_TYPE:
                 kids_parents = self.parents.setdefault(change["id"], set())
                 (kids_parents.discard if removed else kids_parents.add)(gid)
-            else:
+            else:  # copied on the first change only: the base's set stays as it was
+                members = own_members(self.snapshot, gid, self.owned)
                 (members.discard if removed else members.add)(change["id"])
 
     def finish(self) -> None:

@@ -417,6 +417,32 @@ def copy_snapshot(previous: Snapshot) -> Snapshot:
                     cursor=previous.cursor, incremental=True)
 
 
+def shared_copy(previous: Snapshot) -> Snapshot:
+    """Like `copy_snapshot`, but the member sets are `previous`'s own until `own_members`
+    replaces one: a change read then copies only the groups it changes, and what it left
+    alone stays the same object, which the delta and the planner compare by identity first."""
+    return Snapshot(users=dict(previous.users), groups=dict(previous.groups),
+                    members=dict(previous.members), complete=previous.complete,
+                    errors=list(previous.errors), cursor=previous.cursor, incremental=True)
+
+
+def own_members(snapshot: Snapshot, group_id: str, owned: set[str]) -> set[str]:
+    """The member set of `group_id` in a `shared_copy`, made its own (copied once, recorded
+    in `owned`) so that changing it leaves the snapshot it was copied from as it was."""
+    if group_id not in owned:
+        snapshot.members[group_id] = set(snapshot.members.get(group_id, ()))
+        owned.add(group_id)
+    return snapshot.members[group_id]
+
+
+def drop_member(snapshot: Snapshot, user_id: str) -> None:
+    """Take `user_id` out of every group of a `shared_copy` (new sets, never in place)."""
+    members = snapshot.members
+    for gid, ids in members.items():
+        if user_id in ids:
+            members[gid] = ids - {user_id}
+
+
 def incomplete_copy(previous: Snapshot, message: str) -> Snapshot:
     """`previous` again, marked incomplete: a change read failed, so no removal may follow and
     the stored base (with its cursor) stays for the next run."""

@@ -33,19 +33,32 @@ from workers.sync.policy import SyncPolicy
 
 def touched(old: Desired, new: Desired) -> tuple[set[str], set[str]]:
     """(desired group keys, IdP user ids) whose desired state differs between `old` and `new`."""
+    # identity first: a change read leaves the member sets it did not change as the base's
+    # own, and the mapping passes a flat group's set through, so most compare in one step
     keys = {k for k in old.groups.keys() | new.groups.keys()
-            if old.groups.get(k) != new.groups.get(k) or old.members.get(k) != new.members.get(k)}
-    users = _changed(old.users, new.users) | _changed(old.idp_users, new.idp_users)
+            if old.groups.get(k) != new.groups.get(k)
+            or (old.members.get(k) is not new.members.get(k)
+                and old.members.get(k) != new.members.get(k))}
+    users = _changed(old.users, new.users)
+    if old.idp_users is not old.users or new.idp_users is not new.users:  # else the same again
+        users |= _changed(old.idp_users, new.idp_users)
     return keys, users
 
 
+_MISSING = object()
+
+
 def _changed(old: dict, new: dict) -> set[str]:
+    """The keys new, gone or with another value; one pass over `new` (a change read copies
+    the snapshot, so unchanged records are the same objects and compare by identity), and a
+    pass over `old` only when some key is gone."""
     if old is new:
         return set()
-    gone_or_new = old.keys() ^ new.keys()
-    # identity first: a change read copies the snapshot, so unchanged records are the same objects
-    return gone_or_new | {k for k in old.keys() & new.keys()
-                          if old[k] is not new[k] and old[k] != new[k]}
+    out = {k for k, v in new.items() if (o := old.get(k, _MISSING)) is not v and o != v}
+    added = sum(1 for k in out if k not in old)
+    if len(new) - added < len(old):
+        out.update(k for k in old if k not in new)
+    return out
 
 
 def whole_groups(old: Desired, new: Desired, keys: set[str]) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from workers.sources.base import Source
+from workers.sources.http import drop_member, own_members, shared_copy
 from workers.sync.model import GroupSlice, Snapshot, UserSlice
 from workers.sync.scope import Scope
 
@@ -13,31 +14,31 @@ def patched(base: Snapshot, users: Iterable[UserSlice], groups: Iterable[GroupSl
     """A copy of `base` with what the slices say now; `base` itself is left as it was.
 
     A user slice is complete for that user (every direct group), a group slice for that
-    group (every direct member), so each replaces what the base had for it."""
-    out = Snapshot(users=dict(base.users), groups=dict(base.groups),
-                   members={gid: set(ids) for gid, ids in base.members.items()},
-                   complete=base.complete, errors=list(base.errors), cursor=base.cursor,
-                   incremental=True)
+    group (every direct member), so each replaces what the base had for it. Only the member
+    sets these change are copied; the others stay the base's own objects."""
+    out = shared_copy(base)
+    owned: set[str] = set()
     for one in groups:
         if one.group is None:
             out.groups.pop(one.group_id, None)
             out.members.pop(one.group_id, None)
+            owned.discard(one.group_id)
             continue
-        out.add_group(one.group)
+        out.groups[one.group_id] = one.group
         out.members[one.group_id] = {u.id for u in one.members}
+        owned.add(one.group_id)
         for user in one.members:
             out.users[user.id] = user
     for one in users:
-        for ids in out.members.values():
-            ids.discard(one.user_id)
+        drop_member(out, one.user_id)
         if one.user is None:
             out.users.pop(one.user_id, None)
             continue
         out.users[one.user_id] = one.user
         for group in one.groups:
             if group.id not in out.groups:
-                out.add_group(group)
-            out.add_member(group.id, one.user_id)
+                out.groups[group.id] = group
+            own_members(out, group.id, owned).add(one.user_id)
     return out
 
 
