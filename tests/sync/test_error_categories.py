@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from app import extensions
-from app.models import Change, Connection, Installation, Link, SyncRun
+from app.models import Change, Link, SyncRun
+from tests.sync import rows
 from workers.atlassian.errors import (
     AtlassianError,
     AuthError,
@@ -74,14 +75,7 @@ class ScriptedSite:
 def run(app) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """(connection id, run id) of a fresh run, with links to groups g1..g3 and account a1."""
     with extensions.db.session() as s:
-        inst = Installation(client_key="categories", product_type="jira",
-                            base_url="https://categories.atlassian.net")
-        s.add(inst)
-        s.flush()
-        conn = Connection(installation_id=inst.id, name="c", kind="directory_file", settings={},
-                          mapping={}, filters={}, default_groups=[], policy={})
-        s.add(conn)
-        s.flush()
+        conn = rows.connection(s, "categories")
         for n in (1, 2, 3):
             linkstore.save(s, conn.id, linkstore.GROUP, f"idp-g{n}", f"g{n}")
         linkstore.save(s, conn.id, linkstore.USER, "idp-u1", "a1")

@@ -6,22 +6,15 @@ import pytest
 from sqlalchemy import event, select
 
 from app import extensions
-from app.models import Connection, Installation, Link
+from app.models import Link
+from tests.sync import rows
 from workers.sync import linkstore
 
 
 @pytest.fixture()
 def cid(app) -> int:  # type: ignore[no-untyped-def]
     with extensions.db.session() as s:
-        inst = Installation(client_key="links", product_type="jira",
-                            base_url="https://links.atlassian.net")
-        s.add(inst)
-        s.flush()
-        conn = Connection(installation_id=inst.id, name="c", kind="directory_file", settings={},
-                          mapping={}, filters={}, default_groups=[], policy={})
-        s.add(conn)
-        s.flush()
-        return conn.id
+        return rows.connection(s, "links").id
 
 
 def _links(cid: int, kind: str = linkstore.USER) -> dict[str, str]:
