@@ -34,7 +34,7 @@ from workers.sources.http import (
     shared_copy,
     workers_field,
 )
-from workers.sources.records import strict, with_parents
+from workers.sources.records import apply_changes, strict, with_parents
 from workers.sources.settings import field_meta
 from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
@@ -288,19 +288,16 @@ def _applied(previous: Snapshot, user_items: list[dict[str, Any]],
     if not previous.complete:
         return fetch()
     snapshot = shared_copy(previous)
-    try:
+
+    def apply() -> None:
         for item in user_items:
             apply_user_change(snapshot, item)
         changes = GroupChanges(snapshot)
         for item in group_items:
             changes.apply(item)
         changes.finish()
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        snapshot.mark_incomplete(f"Graph sent a malformed change ({type(exc).__name__}: "
-                                 f"{exc}); the next sync reads everything again")
-        return snapshot
-    snapshot.cursor = cursor
-    return snapshot
+
+    return apply_changes(snapshot, apply, "Graph sent a malformed change", cursor)
 
 
 def to_user(item: dict[str, Any], before: User | None = None) -> User:

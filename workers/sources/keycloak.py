@@ -20,7 +20,7 @@ from workers.sources.http import (
     drain,
     workers_field,
 )
-from workers.sources.records import strict
+from workers.sources.records import apply_changes, strict
 from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 
 EVENT_TYPES = ["USER", "GROUP", "GROUP_MEMBERSHIP"]
@@ -249,14 +249,9 @@ class KeycloakSource(HttpSource):
         if not previous.complete:
             return self.fetch()
         snapshot = copy_snapshot(previous)
-        try:
-            self._apply_events(snapshot, sorted(events, key=lambda e: int(e["time"])))
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            snapshot.mark_incomplete(f"Keycloak sent a malformed admin event "
-                                     f"({type(exc).__name__}: {exc}); the next sync reads all")
-            return snapshot
-        snapshot.cursor = cursor
-        return snapshot
+        return apply_changes(
+            snapshot, lambda: self._apply_events(snapshot, sorted(events, key=lambda e: int(e["time"]))),
+            "Keycloak sent a malformed admin event", cursor)
 
     def _apply_events(self, snapshot: Snapshot, events: list[dict[str, Any]]) -> None:
         touched: set[str] = set()

@@ -21,6 +21,20 @@ MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
 """What reading a field of an unexpected shape raises."""
 
 
+def apply_changes(snapshot: Snapshot, apply: Callable[[], None], what: str,
+                  cursor: str) -> Snapshot:
+    """`snapshot` with the IdP's changes applied by `apply` and moved to `cursor`; a malformed
+    change (`what` the IdP sent) marks it incomplete instead, so the next sync reads everything."""
+    try:
+        apply()
+    except MALFORMED as exc:
+        snapshot.mark_incomplete(f"{what} ({type(exc).__name__}: {exc}); the next sync reads "
+                                 f"everything again")
+        return snapshot
+    snapshot.cursor = cursor
+    return snapshot
+
+
 def skip_malformed(snapshot: Snapshot, what: str, why: str, item: Any = "") -> None:
     """Skip one record: counted among the errors, and the snapshot is no longer complete."""
     shown = f": {str(item)[:120]}" if item != "" else ""
