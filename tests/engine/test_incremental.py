@@ -285,6 +285,26 @@ def test_encode_round_trips_a_snapshot():
         s.users, s.groups, s.members, "42", True)
 
 
+def test_a_base_blob_writes_each_member_id_once_as_the_users_own_string():
+    s = Snapshot(cursor="1")
+    ids = [f"{n:08d}-0000-4000-8000-000000000000" for n in range(40)]  # Graph-shaped ids
+    for uid in ids:
+        s.add_user(User(uid, f"{uid[:8]}@example.com", "", True))
+    for n in range(8):
+        s.add_group(Group(f"g{n}", f"team-{n}"))
+        # member ids arrive as strings of their own (a member listing), not the users' objects
+        s.members[f"g{n}"] = {"".join(list(uid)) for uid in ids[n::2]}
+    blob = snapshots.encode(s)
+    back = snapshots.decode(blob, "1")
+    assert back.members == s.members
+    users = {uid: u.id for uid, u in back.users.items()}
+    assert all(m is users[m] for ids in back.members.values() for m in ids)
+    doc = snapshots.marshal.loads(snapshots.zlib.decompress(blob[len(snapshots.MARSHALLED):]))
+    uncanonical = snapshots.marshal.dumps((doc[0], doc[1], [(g, tuple("".join(list(m)) for m in ids))
+                                                             for g, ids in doc[2]]), 4)
+    assert len(snapshots.marshal.dumps(doc, 4)) < len(uncanonical)
+
+
 def test_a_base_stored_as_json_before_the_marshal_layout_still_loads():
     s = small_snapshot()
     doc = {"users": [[u.id, u.email, u.display_name, u.active] for u in s.users.values()],
@@ -340,10 +360,16 @@ def test_a_delta_lays_every_kind_of_change_over_its_base():
     doc = snapshots.delta(snapshots.decode(base_blob, "1"), new)
     assert doc["users_gone"] == ["u4"] and doc["groups_gone"] == ["g7"]
     assert sorted(u[0] for u in doc["users"]) == ["u3", "u99"]
-    assert sorted(g for g, _ in doc["members"]) == ["g1", "g9"]
+    assert doc["members"] == [["g9", ["u99"]]]  # a new group whole, a known one as a diff
+    assert doc["members_diff"] == [["g1", [], ["u1"]]]
     back = snapshots.decode_state(base_blob, snapshots.encode_delta(doc), "2")
     assert (back.users, back.groups, back.members, back.cursor) == (
         new.users, new.groups, new.members, "2")
+    # a delta stored before members_diff existed held changed groups whole: still read
+    older = {**doc, "members": doc["members"] + [["g1", sorted(new.members["g1"])]]}
+    del older["members_diff"]
+    back = snapshots.decode_state(base_blob, snapshots.encode_delta(older), "2")
+    assert back.members == new.members
     # a state stored before deltas existed (delta NULL) loads as its base alone
     old = snapshots.decode_state(base_blob, None, "1")
     assert (old.users, old.groups, old.members) == (base.users, base.groups, base.members)

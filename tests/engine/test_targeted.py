@@ -10,7 +10,7 @@ from tests.engine.harness import Stack
 from tests.engine.sources_fixtures import person, team
 from tests.engine.test_incremental import directory, served, stored
 from workers.sources.scim_pull import ScimPullSource
-from workers.sync import engine
+from workers.sync import engine, snapshots
 from workers.sync.model import Group, GroupSlice, Snapshot, User, UserSlice
 from workers.sync.scope import Scope, ScopeError
 from workers.sync.targeted import patched
@@ -41,8 +41,12 @@ def test_a_webhook_run_reads_and_plans_only_the_named_user(test_config, tmp_path
         assert not [r for r in log if r.path.endswith("/group/member")]
         assert len(log) <= len(site.cloud.requests.writes()) + 3, [r.path for r in log]
         assert idp.requests <= 4
-        # the patched snapshot is the new base, on the old cursor
-        assert stored(cid).cursor == base.cursor and stored(cid).snapshot != base.snapshot
+        # the patched snapshot is what is stored (a delta over the base), on the old cursor
+        now = stored(cid)
+        kept = snapshots.decode_state(now.snapshot, now.delta, now.cursor)
+        assert now.cursor == base.cursor and erin.id in kept.members[team(d, "ops").id]
+        assert erin.id not in snapshots.decode_state(base.snapshot, base.delta, None).members[
+            team(d, "ops").id]
 
 
 def test_a_group_webhook_and_a_deleted_user(test_config, tmp_path):
