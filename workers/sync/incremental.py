@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from workers.sync.mapping import Desired
+from workers.sync.mapping import Desired, changed_keys
 from workers.sync.plan import Plan
 from workers.sync.planner import Current, Links, emails_to_look_up, plan
 from workers.sync.policy import SyncPolicy
@@ -39,26 +39,10 @@ def touched(old: Desired, new: Desired) -> tuple[set[str], set[str]]:
             if old.groups.get(k) != new.groups.get(k)
             or (old.members.get(k) is not new.members.get(k)
                 and old.members.get(k) != new.members.get(k))}
-    users = _changed(old.users, new.users)
+    users = changed_keys(old.users, new.users)
     if old.idp_users is not old.users or new.idp_users is not new.users:  # else the same again
-        users |= _changed(old.idp_users, new.idp_users)
+        users |= changed_keys(old.idp_users, new.idp_users)
     return keys, users
-
-
-_MISSING = object()
-
-
-def _changed(old: dict, new: dict) -> set[str]:
-    """The keys new, gone or with another value; one pass over `new` (a change read copies
-    the snapshot, so unchanged records are the same objects and compare by identity), and a
-    pass over `old` only when some key is gone."""
-    if old is new:
-        return set()
-    out = {k for k, v in new.items() if (o := old.get(k, _MISSING)) is not v and o != v}
-    added = sum(1 for k in out if k not in old)
-    if len(new) - added < len(old):
-        out.update(k for k in old if k not in new)
-    return out
 
 
 def whole_groups(old: Desired, new: Desired, keys: set[str]) -> set[str]:

@@ -223,6 +223,96 @@ def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     return result
 
 
+def desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
+                  policy: MappingPolicy) -> Desired:
+    """`desired(snapshot, policy)`, given `old` = `desired(base, policy)`: only the targets an
+    IdP group feeds whose members changed (or, nested, a group's below it) are built again,
+    and only the users who joined or left one are weighed for syncing; every other target is
+    `old`'s own. When the change reaches further (a group new, gone, renamed or moved, a user
+    new or gone or passing the user filter differently, an empty target name, a default group
+    an IdP group also feeds) it is `desired` in full. `tests/engine/test_desired_after.py`
+    checks both agree on random directories and changes."""
+    with bulk_allocation():
+        return _desired_after(old, base, snapshot, policy) or _desired(snapshot, policy)
+
+
+def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
+                   policy: MappingPolicy) -> Desired | None:
+    if (any(n.code == "empty_name" for n in old.notices) or old.idp_users is not base.users
+            or changed_keys(base.groups, snapshot.groups)):
+        return None
+    rule = policy.users
+    domains = frozenset(d.lower().lstrip("@") for d in rule.email_domains)
+    for uid in changed_keys(base.users, snapshot.users):
+        was, now = base.users.get(uid), snapshot.users.get(uid)
+        if (was is None or now is None
+                or user_passes(was, rule, domains) != user_passes(now, rule, domains)):
+            return None
+    changed = changed_keys(base.members, snapshot.members)
+    sources, _ = _targets(select_groups(snapshot.groups.values(), policy.groups), policy)
+    fed: dict[str, list[str]] = {}  # target key → the IdP groups feeding it, in mapping order
+    for group, names in sources:
+        for name in names:
+            fed.setdefault(group_key(name), []).append(group.id)
+    defaults = {group_key(name) for name in policy.default_groups}
+    if defaults & fed.keys():
+        return None
+    affected = _with_ancestors(snapshot, changed) if policy.flatten_nested else changed
+    keys = {k for k, ids in fed.items() if not affected.isdisjoint(ids)}
+    scope = _in_scope(snapshot.users, rule)
+    closures = member_closure(snapshot, [gid for k in keys for gid in fed[k]],
+                              policy.flatten_nested)
+    members = dict(old.members)
+    for k in keys:
+        first, *more = (c if c <= scope else c & scope for c in (closures[g] for g in fed[k]))
+        members[k] = first.union(*more) if more else first
+    synced: set[str] = scope
+    if rule.members_only:
+        synced = set(old.users)
+        moved: set[str] = set()
+        for gid in changed:
+            moved |= base.members.get(gid, _EMPTY) ^ snapshot.members.get(gid, _EMPTY)
+        for uid in moved & scope:
+            reached = any(uid in members[k] for k in keys) or (
+                uid in synced and any(uid in members[k] for k in fed if k not in keys))
+            if reached:
+                synced.add(uid)
+            else:
+                synced.discard(uid)
+    for k in defaults:
+        members[k] = synced
+    return Desired(users=_synced_users(snapshot.users, synced), groups=dict(old.groups),
+                   members=members, idp_users=snapshot.users, notices=list(old.notices))
+
+
+_MISSING = object()
+
+
+def changed_keys(old: dict, new: dict) -> set[str]:
+    """The keys new, gone or with another value; one pass over `new` (a change read copies
+    the snapshot, so unchanged records are the same objects and compare by identity), and a
+    pass over `old` only when some key is gone."""
+    if old is new:
+        return set()
+    out = {k for k, v in new.items() if (o := old.get(k, _MISSING)) is not v and o != v}
+    added = sum(1 for k in out if k not in old)
+    if len(new) - added < len(old):
+        out.update(k for k in old if k not in new)
+    return out
+
+
+def _with_ancestors(snapshot: Snapshot, groups: set[str]) -> set[str]:
+    """`groups` and every group above them (a group's closure holds its descendants')."""
+    parents = {g.id: g.parent_ids for g in snapshot.groups.values() if g.parent_ids}
+    out, todo = set(groups), list(groups)
+    while todo:
+        for parent in parents.get(todo.pop(), ()):
+            if parent not in out:
+                out.add(parent)
+                todo.append(parent)
+    return out
+
+
 def _synced_users(users: dict[str, User], synced: set[str]) -> dict[str, User]:
     """The synced users in the snapshot's order, so invites come out in the same order run
     after run. When every user is synced the snapshot's own dict serves, when nearly every

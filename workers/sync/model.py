@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -13,6 +14,26 @@ class User:
     email: str
     display_name: str = ""
     active: bool = True
+
+
+def users_from_rows(rows: Iterable[tuple[str, str, str, bool]]) -> dict[str, User]:
+    """Users by id from (id, email, display_name, active) rows, equal to `User(*row)` each.
+
+    The frozen dataclass's own __init__ sets every field through `object.__setattr__`;
+    setting the slots directly takes half the time, which counts at the hundred thousand
+    users a stored snapshot decodes into on every run that changed something."""
+    new = object.__new__
+    set_id, set_email = User.id.__set__, User.email.__set__  # type: ignore[attr-defined]
+    set_name, set_active = User.display_name.__set__, User.active.__set__  # type: ignore[attr-defined]
+    out: dict[str, User] = {}
+    for uid, email, name, active in rows:
+        user = new(User)
+        set_id(user, uid)
+        set_email(user, email)
+        set_name(user, name)
+        set_active(user, active)
+        out[uid] = user
+    return out
 
 
 @dataclass(frozen=True, slots=True)

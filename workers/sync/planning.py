@@ -79,20 +79,21 @@ def make(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy,
         counts.site_reads = "none"
         carried = {k: v for k, v in (ctx.last.counts if ctx.last else {}).items() if k in CARRIED}
         return Made(Plan(stats=carried), counts)
-    desired = mapping.desired(fetched.snapshot, ctx.policy.mapping)
     if mode == RECONCILE:
+        desired = mapping.desired(fetched.snapshot, ctx.policy.mapping)
         counts.site_reads = "reconcile"
         read, known = _reconcile(env, ctx, desired, policy, target, counts)
         plan = planner.plan(desired, read.current, ctx.links, policy)
     elif mode == FULL:
+        desired = mapping.desired(fetched.snapshot, ctx.policy.mapping)
         counts.site_reads = "mirror"
         with env.db.session() as session:
             known = mirror.load(session, ctx.connection_id)
         read = read_current(target, desired, ctx.links, policy, env.concurrency, mirror=known)
         plan = planner.plan(desired, read.current, ctx.links, policy)
-    else:
+    else:  # the desired state is built from the last one, where the change reaches
         counts.site_reads = "mirror"
-        plan, read, known, links = _incremental(env, ctx, fetched, desired, policy, target)
+        plan, read, known, links = _incremental(env, ctx, fetched, policy, target)
         ctx = replace(ctx, links=links)
     if not ctx.dry_run and mode != RECONCILE and read.read:
         with env.db.session() as session:  # groups new to this connection: mirrored from now on
@@ -123,12 +124,12 @@ def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
     return read, mirror.Mirror(groups=dict(read.read), members=members)
 
 
-def _incremental(env: Any, ctx: RunContext, fetched: Fetched, desired: Desired,
-                 policy: SyncPolicy, target: AtlassianTarget
-                 ) -> tuple[Plan, SiteRead, mirror.Mirror, Links]:
+def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy,
+                 target: AtlassianTarget) -> tuple[Plan, SiteRead, mirror.Mirror, Links]:
     """Plan a delta; returns the plan, the site read, the mirror read and the links loaded
     (those of the users planned, of whoever shares their e-mails, and of the accounts found)."""
     old = mapping.desired(fetched.base, ctx.policy.mapping)
+    desired = mapping.desired_after(old, fetched.base, fetched.snapshot, ctx.policy.mapping)
     keys, users = incremental.touched(old, desired)
     # members in full only of the groups planned whole; elsewhere those of the accounts planned
     whole = incremental.whole_groups(old, desired, keys)

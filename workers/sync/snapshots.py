@@ -17,7 +17,7 @@ from app.settings import Settings
 from app.settings import current as current_settings
 from workers.sources.base import PendingChanges, Source, SourceConfigError, SourceError
 from workers.sync import targeted
-from workers.sync.model import Group, Snapshot, User
+from workers.sync.model import Group, Snapshot, User, users_from_rows
 from workers.sync.scope import Scope
 
 log = logging.getLogger(__name__)
@@ -282,19 +282,29 @@ def delta(base: Snapshot, snapshot: Snapshot) -> dict[str, list]:
             members.append([gid, sorted(ids)])
         else:
             diffs.append([gid, sorted(ids - was), sorted(was - ids)])
-    return {"users": [[u.id, u.email, u.display_name, u.active]
-                      for u in _changed_values(base.users, snapshot.users)],
-            "users_gone": sorted(base.users.keys() - snapshot.users.keys()),
-            "groups": [[g.id, g.name, list(g.parent_ids)]
-                       for g in _changed_values(base.groups, snapshot.groups)],
-            "groups_gone": sorted(base.groups.keys() - snapshot.groups.keys()),
+    users, groups = _changed_values(base.users, snapshot.users), _changed_values(
+        base.groups, snapshot.groups)
+    return {"users": [[u.id, u.email, u.display_name, u.active] for u in users],
+            "users_gone": _gone(base.users, snapshot.users, [u.id for u in users]),
+            "groups": [[g.id, g.name, list(g.parent_ids)] for g in groups],
+            "groups_gone": _gone(base.groups, snapshot.groups, [g.id for g in groups]),
             "members": members, "members_diff": diffs,
-            "members_gone": sorted(base.members.keys() - snapshot.members.keys())}
+            "members_gone": _gone(base.members, snapshot.members, [gid for gid, _ in members])}
+
+
+_MISSING = object()
 
 
 def _changed_values(old: dict, new: dict) -> list:
-    missing = object()
-    return [v for k, v in new.items() if (o := old.get(k, missing)) is not v and o != v]
+    """The values of `new` that `old` lacks or holds otherwise, in `new`'s order."""
+    return [v for k, v in new.items() if (o := old.get(k, _MISSING)) is not v and o != v]
+
+
+def _gone(old: dict, new: dict, changed: list[str]) -> list[str]:
+    """The keys of `old` that `new` lacks, sorted; a pass over `old` only when some key is
+    gone (`changed`: the keys `new` changed or added, the added ones telling whether one is)."""
+    added = sum(1 for k in changed if k not in old)
+    return sorted(old.keys() - new.keys()) if len(new) - added < len(old) else []
 
 
 def encode_delta(doc: dict[str, list]) -> bytes:
@@ -337,7 +347,7 @@ def decode(blob: bytes, cursor: str | None) -> Snapshot:
     if blob.startswith(MARSHALLED):
         users, groups, members = marshal.loads(zlib.decompress(blob[len(MARSHALLED):]))
         # written from User objects: (id, email, name, active) as they were, bool included
-        by_id = {row[0]: User(*row) for row in users}
+        by_id = users_from_rows(users)
     else:
         doc = json.loads(zlib.decompress(blob))
         users, groups, members = doc["users"], doc["groups"], doc["members"]
