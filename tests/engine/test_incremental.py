@@ -34,7 +34,7 @@ from tests.engine.sources_fixtures import (
 )
 from workers.sources.scim_paging import ScimCursor
 from workers.sync import snapshots
-from workers.sync.model import Group, Snapshot, User
+from workers.sync.model import Group, Snapshot, User, users_from_rows
 
 EXTRA_TEAMS = 12
 """Empty teams that make a full read cost what it does in a real directory: a listing per group."""
@@ -303,6 +303,15 @@ def test_a_base_blob_writes_each_member_id_once_as_the_users_own_string():
     uncanonical = snapshots.marshal.dumps((doc[0], doc[1], [(g, tuple("".join(list(m)) for m in ids))
                                                              for g, ids in doc[2]]), 4)
     assert len(snapshots.marshal.dumps(doc, 4)) < len(uncanonical)
+
+
+def test_users_decoded_from_rows_equal_the_constructed_ones():
+    rows = [("u1", "a@example.com", "A", True), ("u2", "b@example.com", "", False)]
+    users = users_from_rows(rows)
+    assert list(users.items()) == [(r[0], User(*r)) for r in rows]
+    assert hash(users["u1"]) == hash(User(*rows[0]))
+    with pytest.raises(AttributeError):  # still frozen
+        users["u1"].email = "c@example.com"
 
 
 def test_a_base_stored_as_json_before_the_marshal_layout_still_loads():

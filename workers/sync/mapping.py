@@ -6,6 +6,8 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import contains
 
 from workers.sync.model import Group, Snapshot, User
 from workers.sync.plan import Notice, bulk_allocation
@@ -199,10 +201,16 @@ def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     result = Desired(idp_users=snapshot.users, notices=notices)
     linkable = policy.mode == "on_the_fly"
     # When every member of every mapped group is in scope (the usual case), each group's set
-    # is shared as it is instead of being copied member by member. Checked per distinct set,
-    # not on their union: a union of a million memberships costs five times the lookups.
+    # is shared as it is instead of being copied member by member. Checked on the union of
+    # the groups' sets when syncing only their members needs that union anyway, else per
+    # distinct set (a union of a million memberships costs more than checking them).
     distinct = {id(c): c for c in (closures[g.id] for g, _ in sources)}.values()
-    all_in_scope = all(c <= scope for c in distinct)
+    reached: set[str] = set()
+    if policy.users.members_only:
+        reached = reached.union(*distinct)
+        all_in_scope = reached <= scope
+    else:
+        all_in_scope = all(c <= scope for c in distinct)
     for group, names in sources:
         closure = closures[group.id]
         users_here = closure if all_in_scope or closure <= scope else closure & scope
@@ -215,7 +223,6 @@ def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
         # A group mapped to no name added nobody: count only the groups that were merged.
         synced = set().union(*result.members.values())
     else:  # every user a mapped group reaches
-        reached: set[str] = set().union(*(closures[g.id] for g, _ in sources))
         synced = reached if all_in_scope else reached & scope
     result.users = _synced_users(snapshot.users, synced)
     for name in policy.default_groups:
@@ -272,12 +279,14 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
         moved: set[str] = set()
         for gid in changed:
             moved |= base.members.get(gid, _EMPTY) ^ snapshot.members.get(gid, _EMPTY)
-        for uid in moved & scope:
-            reached = any(uid in members[k] for k in keys) or (
-                uid in synced and any(uid in members[k] for k in fed if k not in keys))
-            if reached:
-                synced.add(uid)
-            else:
+        moved &= scope
+        here = set().union(*(members[k] for k in keys))
+        synced |= moved & here
+        # one who left a group the change reaches may still be in another: a scan that
+        # stops at the first (a user in ten groups of ten thousand: a thousand lookups)
+        others = [members[k] for k in fed if k not in keys]
+        for uid in (moved - here) & synced:
+            if not any(map(contains, others, repeat(uid))):  # `uid in ids`, without a frame each
                 synced.discard(uid)
     for k in defaults:
         members[k] = synced

@@ -38,15 +38,20 @@ class Mirror:
 
 
 def load(session: Session, connection_id: int, members_of: Collection[str] | None = None,
-         accounts: Collection[str] = ()) -> Mirror:
+         accounts: Collection[str] = (), groups: Mirror | None = None) -> Mirror:
     """The mirror's groups, with the members of `members_of` (every group's when None) and
-    the memberships of `accounts` in any group."""
+    the memberships of `accounts` in any group; `groups`: the groups as an earlier `load` in
+    the same transaction read them (ten thousand rows not read twice)."""
     mirror = Mirror()
-    for gid, name, rights in session.execute(
-            select(ManagedGroup.group_id, ManagedGroup.name, ManagedGroup.admin_rights)
-            .where(ManagedGroup.connection_id == connection_id)):
-        mirror.groups[gid], mirror.admin_rights[gid] = name, rights
-        mirror.members[gid] = set()
+    if groups is not None:
+        mirror.groups, mirror.admin_rights = dict(groups.groups), dict(groups.admin_rights)
+        mirror.members = {gid: set() for gid in mirror.groups}
+    else:
+        for gid, name, rights in session.execute(
+                select(ManagedGroup.group_id, ManagedGroup.name, ManagedGroup.admin_rights)
+                .where(ManagedGroup.connection_id == connection_id)):
+            mirror.groups[gid], mirror.admin_rights[gid] = name, rights
+            mirror.members[gid] = set()
     base = select(ManagedMembership.group_id, ManagedMembership.account_id,
                   ManagedMembership.active).where(ManagedMembership.connection_id == connection_id)
     if members_of is None:

@@ -142,7 +142,8 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
         gids = _group_ids(whole | (keys - desired.groups.keys()), old, desired, ctx,
                           groups_only.groups)
         accounts = {links.users[u] for u in users | moved if u in links.users}
-        known = mirror.load(session, ctx.connection_id, members_of=gids, accounts=accounts)
+        known = mirror.load(session, ctx.connection_id, members_of=gids, accounts=accounts,
+                            groups=groups_only)
         managed = mirror.size(session, ctx.connection_id)
     emails = incremental.emails_needed(old, desired, links, keys, users)
     read = read_current(target, desired, links, policy, env.concurrency, mirror=known,
@@ -155,7 +156,8 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
     found = set(read.current.accounts_by_email.values()) - accounts
     if found:  # accounts an unlinked user's e-mail found may be members already
         with env.db.session() as session:
-            theirs = mirror.load(session, ctx.connection_id, members_of=(), accounts=found)
+            theirs = mirror.load(session, ctx.connection_id, members_of=(), accounts=found,
+                                 groups=known)
         for gid, accs in theirs.members.items():
             if gid in read.current.members:
                 read.current.members[gid] |= accs
