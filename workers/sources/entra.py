@@ -350,10 +350,15 @@ class GroupChanges:
 
     def finish(self) -> None:
         """Rebuild the groups (frozen) once every item is in."""
-        self.snapshot.groups = {
-            gid: Group(gid, name, tuple(sorted(p for p in self.parents.get(gid, ())
-                                               if p in self.names)))
-            for gid, name in self.names.items()}
+        # a group as it was stays the base's own object: later diffs then see it by identity
+        was = self.snapshot.groups
+        groups: dict[str, Group] = {}
+        for gid, name in self.names.items():
+            parents = tuple(sorted(p for p in self.parents.get(gid, ()) if p in self.names))
+            before = was.get(gid)
+            groups[gid] = (before if before is not None and before.name == name
+                           and before.parent_ids == parents else Group(gid, name, parents))
+        self.snapshot.groups = groups
         for gid in list(self.snapshot.members):
             if gid not in self.names:
                 del self.snapshot.members[gid]

@@ -136,7 +136,8 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
     fetched = (snapshots.fetch_targeted(env.db, run_id, ctx.source, ctx.scope)
                or snapshots.fetch(env.db, run_id, ctx.source, skip_unchanged=ctx.builds_on_last))
     # a delta's planning loads only the links it needs (planning.PARTIAL_LINKS)
-    if not fetched.unchanged and planning.mode_for(ctx, fetched) not in planning.PARTIAL_LINKS:
+    mode = planning.mode_for(ctx, fetched)
+    if not fetched.unchanged and mode not in planning.PARTIAL_LINKS:
         with env.db.session() as session:
             ctx = run_context.with_links(session, ctx)
     sync_policy = _with_invite_domains(env.db, ctx.connection_id, ctx.policy.sync,
@@ -146,7 +147,7 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
             ctx = replace(ctx, basis=run_context.basis_of(session.get(Connection,
                                                                       ctx.connection_id)))
     target = env.target_for(ctx.installation_id)
-    made = planning.make(env, ctx, fetched, sync_policy, target)
+    made = planning.make(env, ctx, fetched, sync_policy, target, mode)
     if made.links is not None:
         ctx = replace(ctx, links=made.links)
     counts = made.counts

@@ -24,6 +24,7 @@ ops equal the full planner's.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from workers.sync.mapping import Desired, changed_keys
 from workers.sync.plan import Plan
@@ -36,7 +37,7 @@ def touched(old: Desired, new: Desired) -> tuple[set[str], set[str]]:
     # identity first: a change read leaves the member sets it did not change as the base's
     # own, and the mapping passes a flat group's set through, so most compare in one step
     keys = {k for k in old.groups.keys() | new.groups.keys()
-            if old.groups.get(k) != new.groups.get(k)
+            if ((was := old.groups.get(k)) is not (now := new.groups.get(k)) and was != now)
             or (old.members.get(k) is not new.members.get(k)
                 and old.members.get(k) != new.members.get(k))}
     users = changed_keys(old.users, new.users)
@@ -55,25 +56,43 @@ def movers(old: Desired, new: Desired, k: str) -> set[str]:
     return old.members.get(k, set()) ^ new.members.get(k, set())
 
 
-def planned_users(old: Desired, new: Desired, keys: set[str], users: set[str]) -> set[str]:
-    """The synced users a delta plans: the touched ones, every member, old or new, of a group
-    planned in full, and whoever joined or left a touched group (a leaver still synced
-    elsewhere is removed there)."""
-    planned = set(users & new.users.keys())
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """What a delta touches, worked out once per run for every step that needs it."""
+
+    keys: set[str]
+    """Desired group keys whose desired state differs (`touched`)."""
+    users: set[str]
+    """IdP users whose record or syncing differs (`touched`)."""
+    whole: set[str]
+    """The keys planned in full (`whole_groups`)."""
+    moved: dict[str, set[str]]
+    """Each other key → the users who joined or left it (`movers`)."""
+    planned: set[str]
+    """The synced users the delta plans: the touched ones, every member, old or new, of a
+    group planned in full, and whoever joined or left a touched group (a leaver still
+    synced elsewhere is removed there)."""
+
+
+def touch(old: Desired, new: Desired) -> Touch:
+    """What changes from `old` to `new`, for the incremental planner (see `Touch`)."""
+    keys, users = touched(old, new)
     whole = whole_groups(old, new, keys)
-    for k in keys:
-        if k in whole:
-            planned |= new.members[k]
-            planned |= old.members.get(k, set()) & new.users.keys()
-        elif k in new.groups:
-            planned |= movers(old, new, k) & new.users.keys()
-    return planned
+    moved = {k: movers(old, new, k) for k in keys - whole}
+    synced = new.users.keys()
+    planned = set(users & synced)
+    for k in whole:
+        planned |= new.members[k]
+        planned |= old.members.get(k, set()) & synced
+    for k, who in moved.items():
+        if k in new.groups:
+            planned |= who & synced
+    return Touch(keys, users, whole, moved, planned)
 
 
-def emails_needed(old: Desired, new: Desired, links: Links, keys: set[str],
-                  users: set[str]) -> list[str]:
-    """The e-mails to look up on the site for this delta: those of its unlinked planned users."""
-    planned = planned_users(old, new, keys, users)
+def emails_needed(new: Desired, links: Links, planned: set[str]) -> list[str]:
+    """The e-mails to look up on the site for this delta: those of its unlinked planned users
+    (`planned`: `Touch.planned`)."""
     return emails_to_look_up(Desired(users={u: new.users[u] for u in planned}), links)
 
 
@@ -84,12 +103,11 @@ def sharing(new: Desired, emails: Iterable[str]) -> set[str]:
             if isinstance(user.email, str) and user.email.strip().lower() in wanted}
 
 
-def project(old: Desired, new: Desired, current: Current, links: Links, keys: set[str],
-            users: set[str]) -> tuple[Desired, Current, Links]:
-    """The inputs narrowed to what `keys` and `users` touch (see the module's docstring)."""
-    planned = planned_users(old, new, keys, users)
-    whole = whole_groups(old, new, keys)
-    moved = {k: movers(old, new, k) for k in keys if k in new.groups and k not in whole}
+def project(new: Desired, current: Current, links: Links,
+            change: Touch) -> tuple[Desired, Current, Links]:
+    """The inputs narrowed to what `change` touches (see the module's docstring)."""
+    users, whole, planned = change.users, change.whole, set(change.planned)
+    moved = {k: who for k, who in change.moved.items() if k in new.groups}
     planned |= _colliders(new, current, links, planned)
     touched_accounts = {links.users[u] for u in users if u in links.users}
     touched_accounts |= {current.accounts_by_email[e] for e in _emails(new, users)
@@ -166,18 +184,19 @@ def _narrow_current(current: Current, new: Desired, links: Links, whole: set[str
 
 def plan_incremental(old: Desired, new: Desired, current: Current, links: Links,
                      policy: SyncPolicy, *, managed: tuple[int, int] | None = None,
-                     changed: tuple[set[str], set[str]] | None = None) -> Plan:
+                     change: Touch | None = None) -> Plan:
     """The ops of `plan(new, current, links, policy)`, given that the site matched `old`.
 
     `managed` is (groups, memberships) the connection manages in all, for the guard's
     percentages (the narrowed plan counts only what it touched); `changed` is
-    `touched(old, new)` when the caller has it already."""
-    keys, users = changed if changed is not None else touched(old, new)
-    desired, narrowed, narrowed_links = project(old, new, current, links, keys, users)
+    `touch(old, new)` when the caller has it already."""
+    change = change if change is not None else touch(old, new)
+    desired, narrowed, narrowed_links = project(new, current, links, change)
     result = plan(desired, narrowed, narrowed_links, policy)
     result.stats.update({"idp_users": len(new.idp_users), "desired_users": len(new.users),
                          "desired_memberships": sum(len(m) for m in new.members.values()),
-                         "touched_groups": len(keys), "touched_users": len(users)})
+                         "touched_groups": len(change.keys),
+                         "touched_users": len(change.users)})
     if managed is not None:
         result.stats["managed_groups"], result.stats["managed_memberships"] = managed
     return result

@@ -50,6 +50,11 @@ class Desired:
     members: dict[str, set[str] | frozenset[str]] = field(default_factory=dict)
     idp_users: dict[str, User] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    scope: set[str] | None = None
+    """The ids of the users the user filter passed, as `desired` found them; `desired_after`
+    takes them over (they are the same whenever it does not fall back to `desired`)."""
+    fed: dict[str, list[str]] | None = None
+    """Each target key → the IdP groups feeding it, in mapping order (as `scope`)."""
 
 
 def name_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
@@ -198,7 +203,7 @@ def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     scope = _in_scope(snapshot.users, policy.users)
     sources, notices = _targets(select_groups(snapshot.groups.values(), policy.groups), policy)
     closures = member_closure(snapshot, [g.id for g, _ in sources], policy.flatten_nested)
-    result = Desired(idp_users=snapshot.users, notices=notices)
+    result = Desired(idp_users=snapshot.users, notices=notices, scope=scope, fed={})
     linkable = policy.mode == "on_the_fly"
     # When every member of every mapped group is in scope (the usual case), each group's set
     # is shared as it is instead of being copied member by member. Checked on the union of
@@ -217,6 +222,7 @@ def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
         for name in names:
             _merge(result, name, users_here, group.id if linkable else None,
                    explicit=not linkable)
+            result.fed.setdefault(group_key(name), []).append(group.id)
     if not policy.users.members_only:
         synced = scope
     elif any(n.code == "empty_name" for n in result.notices):
@@ -256,17 +262,14 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
                 or user_passes(was, rule, domains) != user_passes(now, rule, domains)):
             return None
     changed = changed_keys(base.members, snapshot.members)
-    sources, _ = _targets(select_groups(snapshot.groups.values(), policy.groups), policy)
-    fed: dict[str, list[str]] = {}  # target key → the IdP groups feeding it, in mapping order
-    for group, names in sources:
-        for name in names:
-            fed.setdefault(group_key(name), []).append(group.id)
+    # the groups and who passes the filter are as they were: so are the targets and the scope
+    fed = old.fed if old.fed is not None else _fed(snapshot, policy)
     defaults = {group_key(name) for name in policy.default_groups}
     if defaults & fed.keys():
         return None
     affected = _with_ancestors(snapshot, changed) if policy.flatten_nested else changed
     keys = {k for k, ids in fed.items() if not affected.isdisjoint(ids)}
-    scope = _in_scope(snapshot.users, rule)
+    scope = old.scope if old.scope is not None else _in_scope(snapshot.users, rule)
     closures = member_closure(snapshot, [gid for k in keys for gid in fed[k]],
                               policy.flatten_nested)
     members = dict(old.members)
@@ -291,7 +294,18 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
     for k in defaults:
         members[k] = synced
     return Desired(users=_synced_users(snapshot.users, synced), groups=dict(old.groups),
-                   members=members, idp_users=snapshot.users, notices=list(old.notices))
+                   members=members, idp_users=snapshot.users, notices=list(old.notices),
+                   scope=scope, fed=fed)
+
+
+def _fed(snapshot: Snapshot, policy: MappingPolicy) -> dict[str, list[str]]:
+    """Each target key → the IdP groups feeding it, in mapping order (`Desired.fed`)."""
+    sources, _ = _targets(select_groups(snapshot.groups.values(), policy.groups), policy)
+    fed: dict[str, list[str]] = {}
+    for group, names in sources:
+        for name in names:
+            fed.setdefault(group_key(name), []).append(group.id)
+    return fed
 
 
 _MISSING = object()

@@ -70,9 +70,10 @@ def mode_for(ctx: RunContext, fetched: Fetched) -> str:
 
 
 def make(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy,
-         target: AtlassianTarget) -> Made:
-    """Plan run `ctx` from `fetched` (env: the engine's Environment, for db and concurrency)."""
-    mode = mode_for(ctx, fetched)
+         target: AtlassianTarget, mode: str | None = None) -> Made:
+    """Plan run `ctx` from `fetched` (env: the engine's Environment, for db and concurrency);
+    `mode`: `mode_for(ctx, fetched)` when the caller has it already."""
+    mode = mode or mode_for(ctx, fetched)
     counts = RunCounts(fetch=fetched.mode, planning=mode, basis=ctx.basis,
                        scope=None if ctx.scope.empty else ctx.scope.to_json())
     if mode == UNCHANGED:
@@ -130,13 +131,13 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
     (those of the users planned, of whoever shares their e-mails, and of the accounts found)."""
     old = mapping.desired(fetched.base, ctx.policy.mapping)
     desired = mapping.desired_after(old, fetched.base, fetched.snapshot, ctx.policy.mapping)
-    keys, users = incremental.touched(old, desired)
+    change = incremental.touch(old, desired)
+    keys, users, planned = change.keys, change.users, change.planned
     # members in full only of the groups planned whole; elsewhere those of the accounts planned
-    whole = incremental.whole_groups(old, desired, keys)
-    moved = set().union(*(incremental.movers(old, desired, k) for k in keys - whole))
-    planned = incremental.planned_users(old, desired, keys, users) | users
+    whole = change.whole
+    moved = set().union(*change.moved.values())
     with env.db.session() as session:
-        links = linkstore.load(session, ctx.connection_id, users=planned)
+        links = linkstore.load(session, ctx.connection_id, users=planned | users)
         ctx = replace(ctx, links=links)
         groups_only = mirror.load(session, ctx.connection_id, members_of=())
         gids = _group_ids(whole | (keys - desired.groups.keys()), old, desired, ctx,
@@ -145,11 +146,11 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
         known = mirror.load(session, ctx.connection_id, members_of=gids, accounts=accounts,
                             groups=groups_only)
         managed = mirror.size(session, ctx.connection_id)
-    emails = incremental.emails_needed(old, desired, links, keys, users)
+    emails = incremental.emails_needed(desired, links, planned)
     read = read_current(target, desired, links, policy, env.concurrency, mirror=known,
                         emails=emails)
     if emails:  # who else has those e-mails, or holds the accounts they found (collisions)
-        sharing = incremental.sharing(desired, emails) - planned
+        sharing = incremental.sharing(desired, emails) - planned - users
         with env.db.session() as session:
             linkstore.load(session, ctx.connection_id, users=sharing,
                            accounts=set(read.current.accounts_by_email.values()), into=links)
@@ -163,7 +164,7 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
                 read.current.members[gid] |= accs
         read.current.inactive |= theirs.inactive
     plan = incremental.plan_incremental(old, desired, read.current, links, policy,
-                                        managed=managed, changed=(keys, users))
+                                        managed=managed, change=change)
     return plan, read, known, links
 
 

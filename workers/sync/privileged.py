@@ -11,6 +11,7 @@ the engine finds those through the permissions API (`current.admin_groups_among`
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 ADMIN = "admin_group"
 """A site, organization or product admin group by its name: never created, adopted or written."""
@@ -60,8 +61,10 @@ def is_product_access_name(name: str) -> bool:
     return bool(_PRODUCT_ACCESS_NAMES.fullmatch(name.strip()))
 
 
+@lru_cache(maxsize=1 << 16)
 def classify(name: str) -> str | None:
-    """ADMIN, PRODUCT_ACCESS or None for an ordinary group name."""
+    """ADMIN, PRODUCT_ACCESS or None for an ordinary group name (remembered: every plan asks
+    again for each of up to ten thousand names, and two regular expressions are not cheap)."""
     if is_admin_name(name):
         return ADMIN
     if is_product_access_name(name):
