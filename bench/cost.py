@@ -13,6 +13,7 @@ Then, through the real pipeline over HTTP:
 Atlassian calls come from the sandbox site's request log. CPU is `time.thread_time()` of the
 thread that runs the pipeline (the sandbox servers run in this process too; their CPU is not
 the engine's) and `time.process_time()` of the whole process, both around the run.
+`machine_reference_s` is the CPU time of a fixed pure-Python loop, to compare machines by.
 
     python bench/cost.py [--scale 0.1]
 """
@@ -37,7 +38,14 @@ from cryptography.fernet import Fernet  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from app import extensions, migrate  # noqa: E402
-from app.models import Connection, Link, ManagedGroup, ManagedMembership, SyncRun  # noqa: E402
+from app.models import (  # noqa: E402
+    Connection,
+    Link,
+    ManagedGroup,
+    ManagedMembership,
+    MirrorCount,
+    SyncRun,
+)
 from sandbox.idps import entra  # noqa: E402
 from sandbox.idps.directory import Directory  # noqa: E402
 from tests.engine.harness import Stack, stack  # noqa: E402
@@ -94,6 +102,8 @@ def seed(env: Stack, cid: int, d: Directory) -> dict[str, str]:
                             (ManagedMembership, mirror_rows)):
             for start in range(0, len(rows), 20000):
                 session.execute(insert(table), rows[start:start + 20000])
+        session.execute(insert(MirrorCount), [{"connection_id": cid,
+                                               "memberships": len(mirror_rows)}])
         # the first sync's reconcile read the admin-named groups' members
         admin_verdicts.store_group_admins(session, cid, {
             g.group_id: set(g.members) for g in list(site.groups.values())
@@ -152,6 +162,14 @@ def change_memberships(d: Directory, fraction: float, rng: random.Random) -> int
     return changes
 
 
+def machine_reference_s() -> float:
+    """CPU seconds of a fixed pure-Python loop on this machine: figures taken on machines of
+    different speeds compare once divided by it."""
+    started = time.thread_time()
+    sum(i * i for i in range(5_000_000))
+    return round(time.thread_time() - started, 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -191,6 +209,7 @@ def main() -> None:
         reconcile = measured(env, cid, trigger="reconcile")
         after = measured(env, cid)
     result = {
+        "machine_reference_s": machine_reference_s(),
         "users": users, "groups": groups, "memberships": sum(len(t.member_ids) for t in d.team_list()),
         "setup_s": round(setup_s, 1),
         "noop": noop,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, String
+from sqlalchemy import Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -41,6 +41,19 @@ class ManagedMembership(Base):
     group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class MirrorCount(Base):
+    """How many managed_membership rows a connection has, kept by every write to them.
+
+    Every run that plans a change needs the figure (the guard's removal percentage); counting
+    the rows costs a pass over a million of them. A missing row means unknown: the next
+    `mirror.size` counts them and stores the figure again."""
+
+    __tablename__ = "mirror_count"
+
+    connection_id: Mapped[int] = connection_ref(primary_key=True)
+    memberships: Mapped[int] = mapped_column(Integer)
 
 
 class SiteAccount(Base):

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from app import extensions
-from app.models import Connection, ManagedMembership, SyncRun
+from app.models import Connection, ManagedMembership, MirrorCount, SyncRun
 from tests.engine.harness import ALICE, BOB, CAROL, LENIENT, directory, people_stack
 from workers import schedule
-from workers.sync import engine
+from workers.sync import engine, mirror
 
 
 @pytest.fixture()
@@ -27,9 +27,16 @@ def member_reads(env) -> int:
 
 
 def mirrored(cid: int) -> set[tuple[str, str]]:
+    """The mirror's pairs; its stored count, kept by the writes, must be theirs."""
     with extensions.db.session() as session:
-        return set(session.execute(select(ManagedMembership.group_id, ManagedMembership.account_id)
-                                   .where(ManagedMembership.connection_id == cid)).all())
+        pairs = set(session.execute(select(ManagedMembership.group_id, ManagedMembership.account_id)
+                                    .where(ManagedMembership.connection_id == cid)).all())
+        assert stored_count(session, cid) == len(pairs)
+    return pairs
+
+
+def stored_count(session, cid: int) -> int | None:
+    return session.scalar(select(MirrorCount.memberships).where(MirrorCount.connection_id == cid))
 
 
 def site_pairs(env, *names: str) -> set[tuple[str, str]]:
@@ -73,6 +80,28 @@ def test_reconcile_finds_and_corrects_a_manual_edit(env):
     assert env.members("eng") == {"alice@example.com", "bob@example.com"}
     assert mirrored(cid) == site_pairs(env, "eng")
     assert env.sync(cid).counts.get("drift") is None
+
+
+def test_the_stored_membership_count_follows_every_mirror_write(env):
+    cid = env.connection(directory([ALICE], {"eng": ["u-alice"]}))
+    env.sync(cid)
+    now = datetime.now(UTC)
+    with extensions.db.session() as session:
+        start = len(mirrored(cid))
+        mirror.add_groups(session, cid, [("g-1", "one"), ("g-2", "two")])
+        mirror.add_members(session, cid, [("g-1", "a-1"), ("g-1", "a-2"), ("g-2", "a-1")])
+        mirror.add_members(session, cid, [("g-1", "a-1"), ("g-2", "a-3")])  # one already there
+        mirror.remove_members(session, cid, [("g-1", "a-2"), ("g-1", "a-9")])  # one not there
+        assert mirror.size(session, cid)[1] == start + 3
+        mirror.adopt(session, cid, {"g-2": "two"}, {"g-2": {"a-4", "a-5", "a-6"}}, (), now)
+        assert mirror.size(session, cid)[1] == start + 4
+    assert len(mirrored(cid)) == start + 4
+    with extensions.db.session() as session:  # a forgotten count is counted again, and kept
+        session.execute(MirrorCount.__table__.delete())
+        assert mirror.size(session, cid)[1] == start + 4
+        assert stored_count(session, cid) == start + 4
+        mirror.replace(session, cid, {"g-1": "one"}, {"g-1": {"a-1"}, "g-2": {"a-7"}}, (), now)
+    assert mirrored(cid) == {("g-1", "a-1")}
 
 
 def test_a_due_reconcile_runs_on_the_ordinary_schedule(env):

@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from app.models import ManagedGroup, ManagedMembership
+from app.models import ManagedGroup, ManagedMembership, MirrorCount
 from workers.sync.counts import Drift
 
 EXAMPLES = 10
@@ -71,12 +72,42 @@ def load(session: Session, connection_id: int, members_of: Collection[str] | Non
 
 
 def size(session: Session, connection_id: int) -> tuple[int, int]:
-    """(groups, memberships) the mirror holds for the connection."""
+    """(groups, memberships) the mirror holds for the connection; the memberships as stored
+    by the writes (`MirrorCount`), counted and stored again when unknown."""
     groups = session.scalar(select(func.count()).select_from(ManagedGroup).where(
         ManagedGroup.connection_id == connection_id))
-    members = session.scalar(select(func.count()).select_from(ManagedMembership).where(
-        ManagedMembership.connection_id == connection_id))
-    return int(groups or 0), int(members or 0)
+    members = session.scalar(select(MirrorCount.memberships).where(
+        MirrorCount.connection_id == connection_id))
+    if members is None:
+        members = _counted(session, connection_id)
+    return int(groups or 0), int(members)
+
+
+def _counted(session: Session, connection_id: int) -> int:
+    """Count the connection's membership rows, and store the figure for the next runs."""
+    members = int(session.scalar(select(func.count()).select_from(ManagedMembership).where(
+        ManagedMembership.connection_id == connection_id)) or 0)
+    session.execute(delete(MirrorCount).where(MirrorCount.connection_id == connection_id))
+    session.execute(insert(MirrorCount), [{"connection_id": connection_id, "memberships": members}])
+    return members
+
+
+def _moved(session: Session, connection_id: int, by: int | None) -> None:
+    """The stored membership count moved by `by` rows; None (a driver that cannot tell how
+    many rows a statement run over many changed): forgotten, so `size` counts again."""
+    if by is None:
+        session.execute(delete(MirrorCount).where(MirrorCount.connection_id == connection_id))
+    elif by:
+        session.execute(update(MirrorCount).where(MirrorCount.connection_id == connection_id)
+                        .values(memberships=MirrorCount.memberships + by))
+
+
+def _rows_changed(session: Session, result: Any, statements: int) -> int | None:
+    """How many rows `result` (one statement run `statements` times) changed, when known."""
+    if statements > 1 and not session.get_bind().dialect.supports_sane_multi_rowcount:
+        return None
+    count = result.rowcount
+    return count if isinstance(count, int) and count >= 0 else None
 
 
 def in_admin_rights_groups(session: Session, connection_id: int,
@@ -101,22 +132,29 @@ def is_built(session: Session, connection_id: int) -> bool:
         ManagedGroup.connection_id == connection_id).limit(1)) is not None
 
 
-def _insert_ignoring_duplicates(session: Session, model: type, rows: list[dict]) -> None:
-    """One statement for the rows, skipping those already there. Rows go to the table, not
-    the mapper: a first sync's chunks carry millions of memberships between them."""
+def _insert_ignoring_duplicates(session: Session, model: type, rows: list[dict]) -> int | None:
+    """One statement for the rows, skipping those already there; how many it inserted (None:
+    not known). Rows go to the table, not the mapper: a first sync's chunks carry millions
+    of memberships between them."""
     if not rows:
-        return
+        return 0
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
-    elif dialect == "sqlite":
-        session.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
-    else:  # no upsert: a row already there is a row we need not write
-        for row in rows:
-            keys = [table.c[k] == v for k, v in row.items() if k != "active" and k != "name"]
-            if session.scalar(select(table).where(*keys).limit(1)) is None:
-                session.execute(insert(table), [row])
+        # psycopg reports no row count for a statement run over many rows: the inserted
+        # rows come back instead (RETURNING), a key column each
+        return len(session.execute(postgresql.insert(table).on_conflict_do_nothing()
+                                   .returning(table.c.connection_id), rows).all())
+    if dialect == "sqlite":
+        result = session.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+        return _rows_changed(session, result, len(rows))
+    inserted = 0  # no upsert: a row already there is a row we need not write
+    for row in rows:
+        keys = [table.c[k] == v for k, v in row.items() if k != "active" and k != "name"]
+        if session.scalar(select(table).where(*keys).limit(1)) is None:
+            session.execute(insert(table), [row])
+            inserted += 1
+    return inserted
 
 
 def add_groups(session: Session, connection_id: int, groups: Iterable[tuple[str, str]],
@@ -131,9 +169,10 @@ def add_groups(session: Session, connection_id: int, groups: Iterable[tuple[str,
 
 def add_members(session: Session, connection_id: int, pairs: Iterable[tuple[str, str]],
                 active: bool = True) -> None:
-    _insert_ignoring_duplicates(session, ManagedMembership, [
+    inserted = _insert_ignoring_duplicates(session, ManagedMembership, [
         {"connection_id": connection_id, "group_id": gid, "account_id": acc, "active": active}
         for gid, acc in pairs])
+    _moved(session, connection_id, inserted)
 
 
 def remove_members(session: Session, connection_id: int, pairs: Iterable[tuple[str, str]]) -> None:
@@ -142,9 +181,11 @@ def remove_members(session: Session, connection_id: int, pairs: Iterable[tuple[s
     table = ManagedMembership.__table__
     rows = [{"cid": connection_id, "gid": gid, "acc": acc} for gid, acc in sorted(set(pairs))]
     if rows:
-        session.connection().execute(table.delete().where(
+        result = session.connection().execute(table.delete().where(
             table.c.connection_id == bindparam("cid"), table.c.group_id == bindparam("gid"),
             table.c.account_id == bindparam("acc")), rows)
+        removed = _rows_changed(session, result, len(rows))
+        _moved(session, connection_id, None if removed is None else -removed)
 
 
 def judge(session: Session, connection_id: int, verdicts: dict[str, bool]) -> None:
@@ -169,12 +210,14 @@ def adopt(session: Session, connection_id: int, groups: dict[str, str],
 
 def _members_as_read(session: Session, connection_id: int, gid: str, accounts: set[str],
                      inactive: Collection[str]) -> None:
-    session.execute(delete(ManagedMembership).where(
+    result = session.execute(delete(ManagedMembership).where(
         ManagedMembership.connection_id == connection_id, ManagedMembership.group_id == gid))
     rows = [{"connection_id": connection_id, "group_id": gid, "account_id": acc,
              "active": acc not in inactive} for acc in accounts]
     if rows:
         session.execute(insert(ManagedMembership), rows)
+    removed = _rows_changed(session, result, 1)
+    _moved(session, connection_id, None if removed is None else len(rows) - removed)
 
 
 def replace(session: Session, connection_id: int, groups: dict[str, str],
@@ -195,6 +238,9 @@ def replace(session: Session, connection_id: int, groups: dict[str, str],
             for gid, accounts in members.items() if gid in groups for acc in accounts]
     for start in range(0, len(rows), 5000):
         session.execute(insert(ManagedMembership), rows[start:start + 5000])
+    session.execute(delete(MirrorCount).where(MirrorCount.connection_id == connection_id))
+    session.execute(insert(MirrorCount), [{"connection_id": connection_id,
+                                           "memberships": len(rows)}])
 
 
 def drift(mirror: Mirror, site_groups: dict[str, str], site_members: dict[str, set[str]]) -> Drift:
