@@ -4,13 +4,14 @@ of managed groups and corrects them, an interrupted run is followed by a reconci
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from app import extensions
-from app.models import Connection, ManagedMembership, MirrorCount, SyncRun
+from app.models import Connection, ManagedGroup, ManagedMembership, MirrorCount, SyncRun
 from tests.engine.harness import ALICE, BOB, CAROL, LENIENT, directory, people_stack
 from workers import schedule
 from workers.sync import engine, mirror
@@ -248,3 +249,45 @@ def test_a_member_of_a_group_found_to_hold_admin_rights_keeps_other_memberships(
     run = env.sync(cid)
     assert run.status == "succeeded" and admin_checks(env) == 0
     assert env.members("eng") == {"alice@example.com", "bob@example.com"}
+
+
+def mirror_rows(session, cid: int) -> tuple[set, set]:
+    groups = set(session.execute(select(ManagedGroup.group_id, ManagedGroup.name,
+                                        ManagedGroup.admin_rights, ManagedGroup.reconciled_at)
+                                 .where(ManagedGroup.connection_id == cid)).all())
+    members = set(session.execute(select(ManagedMembership.group_id, ManagedMembership.account_id,
+                                         ManagedMembership.active)
+                                  .where(ManagedMembership.connection_id == cid)).all())
+    return groups, members
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_reconcile_writing_only_the_difference_leaves_what_a_rewrite_leaves(env, seed):
+    rng = random.Random(seed)
+    cid = env.connection(directory([ALICE], {"eng": ["u-alice"]}))
+    now = datetime.now(UTC).replace(microsecond=0)
+    gids, accs = [f"g-{i}" for i in range(8)], [f"a-{i}" for i in range(12)]
+
+    def state() -> tuple[dict, dict, set, dict]:
+        groups = {g: rng.choice(["one", "two", g]) for g in rng.sample(gids, rng.randint(0, 8))}
+        members = {g: set(rng.sample(accs, rng.randint(0, 6)))
+                   for g in rng.sample(gids, rng.randint(0, 8))}
+        rights = {g: rng.choice([None, True, False]) for g in groups} if rng.random() < 0.3 else {}
+        return groups, members, set(rng.sample(accs, rng.randint(0, 3))), rights
+
+    before, after = state(), state()
+    results = []
+    for differential in (False, True):
+        with extensions.db.session() as session:
+            mirror.replace(session, cid, before[0], before[1], before[2], now, before[3])
+            # an orphan row and a mixed flag: rows the differential write must put right too
+            mirror.add_members(session, cid, [("g-orphan", "a-0")])
+            mirror.add_members(session, cid, [(next(iter(before[0]), "g-0"), "a-11")],
+                               active=False)
+        with extensions.db.session() as session:
+            stored = mirror.load(session, cid) if differential else None
+            mirror.replace(session, cid, *after[:3], now, after[3], stored=stored)
+        with extensions.db.session() as session:
+            results.append(mirror_rows(session, cid))
+            assert mirror.size(session, cid)[1] == len(results[-1][1])
+    assert results[0] == results[1]

@@ -13,6 +13,7 @@ from app.models import Link
 from workers.sync.planner import Links
 
 USER, GROUP = "user", "group"
+_LINKS = Link.__table__
 CHUNK = 500
 """Ids per IN (…) query: well below SQLite's and PostgreSQL's parameter limits."""
 
@@ -24,19 +25,21 @@ def load(session: Session, connection_id: int, users: Collection[str] | None = N
     (what a run planning a small delta needs), added `into` an existing Links when given."""
     links = into if into is not None else Links()
     wanted, holders = set(users or ()), set(accounts)
-    base = select(Link.kind, Link.idp_id, Link.atlassian_id, Link.suspended).where(
-        Link.connection_id == connection_id)
+    t = _LINKS.c
+    base = select(t.kind, t.idp_id, t.atlassian_id, t.suspended).where(
+        t.connection_id == connection_id)
     if users is None:
         queries = [base]
     else:
         ids, accs = sorted(wanted), sorted(holders)
-        queries = [base.where(Link.kind != USER), base.where(Link.suspended.is_(True))]
-        queries += [base.where(Link.kind == USER, Link.idp_id.in_(ids[i:i + CHUNK]))
+        queries = [base.where(t.kind != USER), base.where(t.suspended.is_(True))]
+        queries += [base.where(t.kind == USER, t.idp_id.in_(ids[i:i + CHUNK]))
                     for i in range(0, len(ids), CHUNK)]
-        queries += [base.where(Link.kind == USER, Link.atlassian_id.in_(accs[i:i + CHUNK]))
+        queries += [base.where(t.kind == USER, t.atlassian_id.in_(accs[i:i + CHUNK]))
                     for i in range(0, len(accs), CHUNK)]
     for query in queries:
-        for kind, idp_id, atlassian_id, suspended in session.execute(query):
+        # through the connection: the ORM's work for each row outweighs the query's
+        for kind, idp_id, atlassian_id, suspended in session.connection().execute(query):
             if kind == USER:
                 if suspended:
                     links.suspended.add(atlassian_id)

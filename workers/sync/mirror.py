@@ -22,6 +22,8 @@ from workers.sync.counts import Drift
 
 EXAMPLES = 10
 """Drift listed in words per run; the counts cover the rest."""
+_GROUPS = ManagedGroup.__table__
+_MEMBERS = ManagedMembership.__table__
 
 
 @dataclass(slots=True)
@@ -48,27 +50,33 @@ def load(session: Session, connection_id: int, members_of: Collection[str] | Non
         mirror.groups, mirror.admin_rights = dict(groups.groups), dict(groups.admin_rights)
         mirror.members = {gid: set() for gid in mirror.groups}
     else:
-        for gid, name, rights in session.execute(
-                select(ManagedGroup.group_id, ManagedGroup.name, ManagedGroup.admin_rights)
-                .where(ManagedGroup.connection_id == connection_id)):
+        for gid, name, rights in _rows(session, select(
+                _GROUPS.c.group_id, _GROUPS.c.name, _GROUPS.c.admin_rights)
+                .where(_GROUPS.c.connection_id == connection_id)):
             mirror.groups[gid], mirror.admin_rights[gid] = name, rights
             mirror.members[gid] = set()
-    base = select(ManagedMembership.group_id, ManagedMembership.account_id,
-                  ManagedMembership.active).where(ManagedMembership.connection_id == connection_id)
+    base = select(_MEMBERS.c.group_id, _MEMBERS.c.account_id,
+                  _MEMBERS.c.active).where(_MEMBERS.c.connection_id == connection_id)
     if members_of is None:
         queries = [base]
     else:
         wanted, who = sorted(set(members_of)), sorted(set(accounts))
-        queries = [base.where(ManagedMembership.group_id.in_(wanted[i:i + 500]))
+        queries = [base.where(_MEMBERS.c.group_id.in_(wanted[i:i + 500]))
                    for i in range(0, len(wanted), 500)]
-        queries += [base.where(ManagedMembership.account_id.in_(who[i:i + 500]))
+        queries += [base.where(_MEMBERS.c.account_id.in_(who[i:i + 500]))
                     for i in range(0, len(who), 500)]
     for query in queries:
-        for gid, acc, active in session.execute(query):
+        for gid, acc, active in _rows(session, query):
             mirror.members.setdefault(gid, set()).add(acc)
             if not active:
                 mirror.inactive.add(acc)
     return mirror
+
+
+def _rows(session: Session, query: Any) -> Any:
+    """The rows of a table query, through the session's connection: the ORM's work for each
+    row costs more than the query itself at a million memberships."""
+    return session.connection().execute(query)
 
 
 def size(session: Session, connection_id: int) -> tuple[int, int]:
@@ -215,21 +223,38 @@ def _members_as_read(session: Session, connection_id: int, gid: str, accounts: s
     rows = [{"connection_id": connection_id, "group_id": gid, "account_id": acc,
              "active": acc not in inactive} for acc in accounts]
     if rows:
-        session.execute(insert(ManagedMembership), rows)
+        session.execute(insert(_MEMBERS), rows)
     removed = _rows_changed(session, result, 1)
     _moved(session, connection_id, None if removed is None else len(rows) - removed)
 
 
 def replace(session: Session, connection_id: int, groups: dict[str, str],
             members: dict[str, set[str]], inactive: Collection[str], now: datetime,
-            admin_rights: dict[str, bool | None] | None = None) -> None:
-    """The reconcile's result becomes the mirror: exactly these groups with these members."""
-    session.execute(delete(ManagedMembership).where(
-        ManagedMembership.connection_id == connection_id))
-    session.execute(delete(ManagedGroup).where(ManagedGroup.connection_id == connection_id))
+            admin_rights: dict[str, bool | None] | None = None,
+            stored: Mirror | None = None) -> None:
+    """The reconcile's result becomes the mirror: exactly these groups with these members.
+
+    `stored`: the mirror as `load` read it in full, with nothing written to it since; then
+    only the difference is written (a reconcile finds a handful of edits among a million
+    memberships, and rewriting them all took most of its time). Without it, all is rewritten."""
     rights = admin_rights or {}
+    if stored is None:
+        _rewrite(session, connection_id, groups, members, inactive, now, rights)
+    else:
+        _write_difference(session, connection_id, groups, members, set(inactive), now, rights,
+                          stored)
+    session.execute(delete(MirrorCount).where(MirrorCount.connection_id == connection_id))
+    session.execute(insert(MirrorCount), [{"connection_id": connection_id, "memberships": sum(
+        len(members.get(gid, ())) for gid in groups)}])
+
+
+def _rewrite(session: Session, connection_id: int, groups: dict[str, str],
+             members: dict[str, set[str]], inactive: Collection[str], now: datetime,
+             rights: dict[str, bool | None]) -> None:
+    session.execute(delete(_MEMBERS).where(_MEMBERS.c.connection_id == connection_id))
+    session.execute(delete(_GROUPS).where(_GROUPS.c.connection_id == connection_id))
     if groups:
-        session.execute(insert(ManagedGroup), [
+        session.execute(insert(_GROUPS), [
             {"connection_id": connection_id, "group_id": gid, "name": name,
              "admin_rights": rights.get(gid), "reconciled_at": now}
             for gid, name in groups.items()])
@@ -237,10 +262,59 @@ def replace(session: Session, connection_id: int, groups: dict[str, str],
              "active": acc not in inactive}
             for gid, accounts in members.items() if gid in groups for acc in accounts]
     for start in range(0, len(rows), 5000):
-        session.execute(insert(ManagedMembership), rows[start:start + 5000])
-    session.execute(delete(MirrorCount).where(MirrorCount.connection_id == connection_id))
-    session.execute(insert(MirrorCount), [{"connection_id": connection_id,
-                                           "memberships": len(rows)}])
+        session.execute(insert(_MEMBERS), rows[start:start + 5000])
+
+
+def _write_difference(session: Session, connection_id: int, groups: dict[str, str],
+                      members: dict[str, set[str]], inactive: set[str], now: datetime,
+                      rights: dict[str, bool | None], stored: Mirror) -> None:
+    """`_rewrite`'s outcome, writing only what differs from `stored`."""
+    cid = connection_id
+    for column, gone in ((_GROUPS.c.group_id, sorted(stored.groups.keys() - groups.keys())),
+                         (_MEMBERS.c.group_id, sorted(stored.members.keys() - groups.keys()))):
+        for start in range(0, len(gone), 500):
+            session.execute(delete(column.table).where(
+                column.table.c.connection_id == cid, column.in_(gone[start:start + 500])))
+    new = [gid for gid in groups if gid not in stored.groups]
+    if new:
+        session.execute(insert(_GROUPS), [{"connection_id": cid, "group_id": gid,
+                                           "name": groups[gid]} for gid in new])
+    renamed = [{"gid": gid, "new_name": name} for gid, name in groups.items()
+               if gid in stored.groups and stored.groups[gid] != name]
+    if renamed:
+        session.execute(update(_GROUPS).where(
+            _GROUPS.c.connection_id == cid, _GROUPS.c.group_id == bindparam("gid"))
+            .values(name=bindparam("new_name")), renamed)
+    if any(value is not None for value in rights.values()):
+        session.execute(update(_GROUPS).where(
+            _GROUPS.c.connection_id == cid, _GROUPS.c.group_id == bindparam("gid"))
+            .values(admin_rights=bindparam("rights"), reconciled_at=now),
+            [{"gid": gid, "rights": rights.get(gid)} for gid in groups])
+    else:
+        session.execute(update(_GROUPS).where(_GROUPS.c.connection_id == cid)
+                        .values(admin_rights=None, reconciled_at=now))
+    removed, added = [], []
+    for gid in groups:
+        have, site = stored.members.get(gid, _NONE), members.get(gid, _NONE)
+        removed += [{"cid": cid, "gid": gid, "acc": acc} for acc in have - site]
+        added += [{"connection_id": cid, "group_id": gid, "account_id": acc,
+                   "active": acc not in inactive} for acc in site - have]
+    if removed:
+        session.connection().execute(_MEMBERS.delete().where(
+            _MEMBERS.c.connection_id == bindparam("cid"), _MEMBERS.c.group_id == bindparam("gid"),
+            _MEMBERS.c.account_id == bindparam("acc")), removed)
+    for start in range(0, len(added), 5000):
+        session.execute(insert(_MEMBERS), added[start:start + 5000])
+    # each account's rows say whether the site reported it deactivated: only accounts that
+    # are, or had a row saying so, can be wrong
+    flags = [{"acc": acc, "flag": acc not in inactive} for acc in sorted(stored.inactive | inactive)]
+    if flags:
+        session.connection().execute(_MEMBERS.update().where(
+            _MEMBERS.c.connection_id == cid, _MEMBERS.c.account_id == bindparam("acc"))
+            .values(active=bindparam("flag")), flags)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def drift(mirror: Mirror, site_groups: dict[str, str], site_members: dict[str, set[str]]) -> Drift:

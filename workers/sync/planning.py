@@ -118,7 +118,7 @@ def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
         with env.db.session() as session:
             # admin verdicts are judged again after a reconcile (permissions drift too)
             mirror.replace(session, ctx.connection_id, read.read, members,
-                           read.current.inactive, now)
+                           read.current.inactive, now, stored=stored)
             admin_verdicts.forget(session, ctx.connection_id)
             admin_verdicts.store_group_admins(session, ctx.connection_id, named, now)
             session.get(Connection, ctx.connection_id).reconciled_at = now
