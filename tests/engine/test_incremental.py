@@ -299,7 +299,7 @@ def test_a_base_blob_writes_each_member_id_once_as_the_users_own_string():
     assert back.members == s.members
     users = {uid: u.id for uid, u in back.users.items()}
     assert all(m is users[m] for ids in back.members.values() for m in ids)
-    doc = snapshots.marshal.loads(snapshots.zlib.decompress(blob[len(snapshots.MARSHALLED):]))
+    doc = snapshots.marshal.loads(snapshots._unpacked(blob))
     uncanonical = snapshots.marshal.dumps((doc[0], doc[1], [(g, tuple("".join(list(m)) for m in ids))
                                                              for g, ids in doc[2]]), 4)
     assert len(snapshots.marshal.dumps(doc, 4)) < len(uncanonical)
@@ -324,7 +324,21 @@ def test_a_base_stored_as_json_before_the_marshal_layout_still_loads():
     assert (back.users, back.groups, back.members) == (s.users, s.groups, s.members)
     assert list(back.users) == list(s.users)  # the order invitations go out in is kept
     again = snapshots.encode(back)
-    assert again.startswith(snapshots.MARSHALLED) and snapshots.decode(again, "1").members == s.members
+    assert again.startswith(snapshots.LZ4_MARSHALLED)
+    assert snapshots.decode(again, "1").members == s.members
+
+
+def test_a_base_stored_in_the_zlib_marshal_layout_still_loads():
+    s = small_snapshot()
+    blob = snapshots.encode(s)
+    assert blob.startswith(snapshots.LZ4_MARSHALLED)
+    older = snapshots.MARSHALLED + snapshots.zlib.compress(snapshots._unpacked(blob), 1)
+    back = snapshots.decode(older, "1")
+    assert (back.users, back.groups, back.members) == (s.users, s.groups, s.members)
+
+
+def _lz4(value: bytes) -> bytes:
+    return snapshots.LZ4_MARSHALLED + snapshots.lz4.frame.compress(value, content_checksum=True)
 
 
 def _marshalled(value: object) -> bytes:
@@ -335,7 +349,10 @@ def _marshalled(value: object) -> bytes:
     b"not zlib", snapshots.zlib.compress(b'{"users": 3}'),
     snapshots.MARSHALLED + b"not zlib", snapshots.MARSHALLED + snapshots.zlib.compress(b"\xff"),
     snapshots.MARSHALLED + snapshots.zlib.compress(b""), _marshalled(3), _marshalled(([1], [], [])),
-    _marshalled(([], [("g", "n", ())], [("g", 5)]))])
+    _marshalled(([], [("g", "n", ())], [("g", 5)])),
+    snapshots.LZ4_MARSHALLED + b"not lz4", _lz4(b"\xff"), _lz4(snapshots.marshal.dumps(3)),
+    _lz4(snapshots.marshal.dumps(([], [], [])))[:-3] + b"xyz",
+    _lz4(snapshots.marshal.dumps((["u1", "a@example.com"], [], [])))])
 def test_unreadable_base_means_a_full_read(blob):
     assert snapshots._base(blob, None, "c", 1) is None
     good = snapshots.encode(Snapshot())

@@ -216,13 +216,20 @@ def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
         all_in_scope = reached <= scope
     else:
         all_in_scope = all(c <= scope for c in distinct)
+    groups, members, fed = result.groups, result.members, result.fed
     for group, names in sources:
         closure = closures[group.id]
         users_here = closure if all_in_scope or closure <= scope else closure & scope
         for name in names:
-            _merge(result, name, users_here, group.id if linkable else None,
-                   explicit=not linkable)
-            result.fed.setdefault(group_key(name), []).append(group.id)
+            key = group_key(name)
+            if key not in groups and name.strip():  # a target first fed here: `_merge`'s start
+                groups[key] = DesiredGroup(name, (group.id,) if linkable else (),
+                                           explicit=not linkable)
+                members[key] = users_here
+            else:
+                _merge(result, name, users_here, group.id if linkable else None,
+                       explicit=not linkable)
+            fed.setdefault(key, []).append(group.id)
     if not policy.users.members_only:
         synced = scope
     elif any(n.code == "empty_name" for n in result.notices):

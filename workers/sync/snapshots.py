@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import lz4.frame
+
 from app.db import Database
 from app.models import Connection, SourceState, SyncRun
 from app.settings import Settings
@@ -32,9 +34,11 @@ stored again and the delta dropped. So a run after a small change encodes only t
 KEPT_STATUSES = ("succeeded", "partially_failed", "preview")
 """Runs whose snapshot may become the next base. Held runs are left out on purpose: the guard
 distrusts what they saw, and the older base with its older cursor still covers every change."""
+LZ4_MARSHALLED = b"usersync-base:marshal-lz4:"
+"""Prefix of a base blob in `encode`'s layout: marshal in an LZ4 frame."""
 MARSHALLED = b"usersync-base:marshal:"
-"""Prefix of a base blob in `encode`'s layout; a blob without it is the older zlib'd JSON
-(zlib output never starts with it), still read as it was."""
+"""Prefix of the layout before it: marshal in zlib, still read. A blob with neither prefix
+is the older zlib'd JSON (zlib output never starts with one), still read as it was."""
 MARSHAL_VERSION = 4
 """marshal's format, fixed so that a newer Python keeps writing what an older one reads; a
 blob marshal cannot read is an unreadable base (a full read), never a crash."""
@@ -233,7 +237,8 @@ def keep(db: Database, fetched: Fetched, status: str, trusted: bool,
 
 
 def encode(snapshot: Snapshot) -> bytes:
-    """Linear: positional tuples instead of objects, in marshal, then zlib; tagged `MARSHALLED`.
+    """Linear: positional tuples instead of objects, in marshal, then an LZ4 frame; tagged
+    `LZ4_MARSHALLED`.
 
     marshal (not pickle: it builds no objects but plain values, so a blob cannot run code)
     writes a string it has written before as a five-byte reference, when it is the same
@@ -247,9 +252,12 @@ def encode(snapshot: Snapshot) -> bytes:
     doc = (users,
            [(g.id, g.name, tuple(g.parent_ids)) for g in snapshot.groups.values()],
            [(gid, tuple([canon.get(m, m) for m in ids])) for gid, ids in snapshot.members.items()])
-    # Level 1: ids barely compress further at 6, which took five times as long at a million
-    # memberships (every run that changed something stores its base again).
-    return MARSHALLED + zlib.compress(marshal.dumps(doc, MARSHAL_VERSION), 1)
+    # LZ4 at its fastest level, not zlib: at a million memberships the blob is half as large
+    # again (10 MB, not 6.6), but it unpacks in 4 ms instead of 47 on every run that changed
+    # something, and packs in 18 instead of 190 whenever the base is stored whole. The frame's
+    # checksum tells a damaged blob from a base.
+    return LZ4_MARSHALLED + lz4.frame.compress(marshal.dumps(doc, MARSHAL_VERSION),
+                                               compression_level=0, content_checksum=True)
 
 
 def _canonical(snapshot: Snapshot) -> dict[str, str]:
@@ -344,8 +352,8 @@ def decode_state(blob: bytes, delta_blob: bytes | None, cursor: str | None) -> S
 
 def decode(blob: bytes, cursor: str | None) -> Snapshot:
     """A stored base blob: `encode`'s, or the JSON layout bases were stored in before it."""
-    if blob.startswith(MARSHALLED):
-        users, groups, members = marshal.loads(zlib.decompress(blob[len(MARSHALLED):]))
+    if blob.startswith(LZ4_MARSHALLED) or blob.startswith(MARSHALLED):
+        users, groups, members = marshal.loads(_unpacked(blob))
         # written from User objects: (id, email, name, active) as they were, bool included
         by_id = users_from_rows(users)
     else:
@@ -358,6 +366,16 @@ def decode(blob: bytes, cursor: str | None) -> Snapshot:
         groups={gid: Group(gid, name, tuple(parents)) for gid, name, parents in groups},
         members={gid: set(ids) for gid, ids in members},
         cursor=cursor)
+
+
+def _unpacked(blob: bytes) -> bytes:
+    """The marshal bytes of a base blob of either marshal layout."""
+    if blob.startswith(MARSHALLED):
+        return zlib.decompress(blob[len(MARSHALLED):])
+    try:
+        return lz4.frame.decompress(blob[len(LZ4_MARSHALLED):])
+    except RuntimeError as exc:  # what the lz4 binding raises for a damaged frame
+        raise ValueError(f"damaged LZ4 frame: {exc}") from None
 
 
 def _aware(value: datetime) -> datetime:
