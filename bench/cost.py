@@ -7,7 +7,8 @@ cursor, one succeeded run) is laid down directly: a first sync of a million memb
 Then, through the real pipeline over HTTP:
 
 1. a no-op scheduled run (nothing changed in the IdP);
-2. a run after 0.1 % of the memberships changed in the IdP (half joins, half leaves);
+2. `--changes` runs, each after 0.1 % of the memberships changed in the IdP (half joins, half
+   leaves): the stored delta grows from one to the next until the base is stored whole again;
 3. a reconcile after manual edits of managed groups on the site: drift found and corrected.
 
 Atlassian calls come from the sandbox site's request log. CPU is `time.thread_time()` of the
@@ -25,6 +26,7 @@ import json
 import logging
 import random
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -44,6 +46,7 @@ from app.models import (  # noqa: E402
     ManagedGroup,
     ManagedMembership,
     MirrorCount,
+    SourceState,
     SyncRun,
 )
 from sandbox.idps import entra  # noqa: E402
@@ -139,6 +142,15 @@ def measured(env: Stack, cid: int, trigger: str = "schedule") -> dict[str, Any]:
             "reason": run.reason if run.status != "succeeded" else None}
 
 
+def stored_as(cid: int) -> str:
+    """How the run left the IdP base: a delta over it (its size) or the whole base again."""
+    with extensions.db.session() as session:
+        state = session.get(SourceState, cid)
+        if state.delta is not None:
+            return f"delta {len(state.delta) // 1024} KB over a {len(state.snapshot) // 1024} KB base"
+        return f"whole base, {len(state.snapshot) // 1024} KB"
+
+
 def change_memberships(d: Directory, fraction: float, rng: random.Random) -> int:
     """Half joins, half leaves, over `fraction` of the direct memberships; stamps the teams."""
     teams = d.team_list()
@@ -174,6 +186,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--change", type=float, default=0.001, help="fraction of memberships")
+    parser.add_argument("--changes", type=int, default=6,
+                        help="change runs one after another: the stored delta grows between "
+                             "them until the base is stored whole again (a steady state)")
     parser.add_argument("--drift", type=int, default=10, help="manual edits before the reconcile")
     parser.add_argument("--idp-timeout", type=float, default=600.0,
                         help="read timeout for the sandbox IdP (it computes each Graph delta "
@@ -198,8 +213,12 @@ def main() -> None:
         site_groups = seed(env, cid, d)
         setup_s = time.monotonic() - started
         noop = measured(env, cid)
-        changed = change_memberships(d, args.change, rng)
-        delta = measured(env, cid)
+        runs = []
+        for _ in range(max(1, args.changes)):
+            changed = change_memberships(d, args.change, rng)
+            runs.append({**measured(env, cid), "idp_membership_changes": changed,
+                         "stored": stored_as(cid)})
+        delta = runs[0]
         site = env.cloud.site
         edited = rng.sample(sorted(site_groups.values()), min(args.drift, len(site_groups)))
         for gid in edited:  # someone removes a synced member by hand
@@ -208,6 +227,7 @@ def main() -> None:
                 site.remove_member(gid, first.account_id)
         reconcile = measured(env, cid, trigger="reconcile")
         after = measured(env, cid)
+    cpus = [r["cpu_s_engine_thread"] for r in runs]
     result = {
         "machine_reference_s": machine_reference_s(),
         "users": users, "groups": groups, "memberships": sum(len(t.member_ids) for t in d.team_list()),
@@ -215,10 +235,15 @@ def main() -> None:
         "noop": noop,
         "noop_goals": {"calls_max": 10, "cpu_s_max": 0.5,
                        "met": noop["atlassian_calls"] <= 10 and noop["cpu_s_engine_thread"] < 0.5},
-        "change": {**delta, "idp_membership_changes": changed},
-        "change_goals": {"calls_max": round(1.1 * delta["writes"] + 10, 1), "cpu_s_max": 1.0,
-                         "met": delta["atlassian_calls"] <= 1.1 * delta["writes"] + 10
-                         and delta["cpu_s_engine_thread"] < 1.0},
+        "change": delta,
+        "change_runs": [{k: r[k] for k in ("cpu_s_engine_thread", "atlassian_calls", "writes",
+                                           "stored", "status")} for r in runs],
+        "change_cpu_s": {"first": runs[0]["cpu_s_engine_thread"],
+                         "median": statistics.median(cpus),
+                         "mean": round(statistics.fmean(cpus), 3), "max": max(cpus)},
+        "change_goals": {"calls_max": "1.1 × writes + 10 in every run", "cpu_s_max": 1.0,
+                         "met": all(r["atlassian_calls"] <= 1.1 * r["writes"] + 10
+                                    and r["cpu_s_engine_thread"] < 1.0 for r in runs)},
         "reconcile": {**reconcile, "manual_edits": len(edited)},
         "after_reconcile": after,
     }

@@ -79,15 +79,35 @@ def spawn(command: list[str], log: Path, env: dict[str, str] | None = None) -> s
 
 
 def stop(procs: list[subprocess.Popen]) -> None:
-    """Stop every child and whatever it forked (a bulk job's process outlives a killed worker)."""
+    """Stop every child and whatever it forked (a bulk job's process outlives a killed worker,
+    and rq starts it in a session of its own, out of reach of the worker's process group)."""
+    forked = _descendants({proc.pid for proc in procs})
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for proc in procs:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, sig)
+        for pid in forked:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
         deadline = time.monotonic() + 10
         for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    """The processes below `roots`, from /proc (empty where there is none)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # the command may hold spaces and parentheses: the fields after its last ')'
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    found, todo = set(), set(roots)
+    while todo:
+        children = {pid for pid, ppid in parents.items() if ppid in todo} - found
+        found |= children
+        todo = children
+    return found
 
 
 def start_site(users: int, logs: Path, name: str, nice: int = 0) -> tuple[str, subprocess.Popen]:

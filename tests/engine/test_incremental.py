@@ -305,6 +305,34 @@ def test_a_base_blob_writes_each_member_id_once_as_the_users_own_string():
     assert len(snapshots.marshal.dumps(doc, 4)) < len(uncanonical)
 
 
+def test_a_base_stored_again_over_its_decoded_self_writes_ids_as_the_users_own():
+    s = Snapshot(cursor="1")
+    ids = [f"{n:08d}-0000-4000-8000-000000000000" for n in range(40)]
+    for uid in ids:
+        s.add_user(User(uid, f"{uid[:8]}@example.com", "", True))
+    for n in range(8):
+        s.add_group(Group(f"g{n}", f"team-{n}"))
+        s.members[f"g{n}"] = {"".join(list(uid)) for uid in ids[n::2]}
+
+    def shared(back: Snapshot) -> bool:
+        users = {uid: u.id for uid, u in back.users.items()}
+        return all(m is users[m] for members in back.members.values() for m in members)
+
+    stored = snapshots.decode(snapshots.encode(s), "1")
+    changed = Snapshot(users=dict(stored.users), groups=dict(stored.groups),
+                       members=dict(stored.members))
+    changed.members["g0"] = changed.members["g0"] | {"".join(list(ids[1]))}  # as a change read adds
+    back = snapshots.decode(snapshots.encode(changed, decoded=stored), "1")
+    assert back.members == changed.members and shared(back)
+    # a base read from the JSON layout holds strings of its own: they are made the users'
+    doc = {"users": [[u.id, u.email, u.display_name, u.active] for u in s.users.values()],
+           "groups": [[g.id, g.name, []] for g in s.groups.values()],
+           "members": [[gid, sorted(m)] for gid, m in s.members.items()]}
+    from_json = snapshots.decode(snapshots.zlib.compress(snapshots.json.dumps(doc).encode()), "1")
+    back = snapshots.decode(snapshots.encode(from_json, decoded=from_json), "1")
+    assert back.members == s.members and shared(back)
+
+
 def test_users_decoded_from_rows_equal_the_constructed_ones():
     rows = [("u1", "a@example.com", "A", True), ("u2", "b@example.com", "", False)]
     users = users_from_rows(rows)
