@@ -186,7 +186,9 @@ class CountingSite:
 
 
 class _Nothing:
-    """An empty result: no rows, no first row."""
+    """An empty result: no rows, no first row, no row changed."""
+
+    rowcount = 0
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(())
@@ -206,6 +208,7 @@ class DiscardingSession:
     class _Bind:
         class dialect:  # noqa: N801 - the attribute path the mirror's writer reads
             name = "sqlite"
+            supports_sane_multi_rowcount = True
 
     def add(self, obj: object) -> None:
         pass
