@@ -188,7 +188,7 @@ def plan_incremental(old: Desired, new: Desired, current: Current, links: Links,
     """The ops of `plan(new, current, links, policy)`, given that the site matched `old`.
 
     `managed` is (groups, memberships) the connection manages in all, for the guard's
-    percentages (the narrowed plan counts only what it touched); `changed` is
+    percentages (the narrowed plan counts only what it touched); `change` is
     `touch(old, new)` when the caller has it already."""
     change = change if change is not None else touch(old, new)
     desired, narrowed, narrowed_links = project(new, current, links, change)

@@ -258,7 +258,8 @@ def desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
 
 def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
                    policy: MappingPolicy) -> Desired | None:
-    if (any(n.code == "empty_name" for n in old.notices) or old.idp_users is not base.users
+    if (old.fed is None or old.scope is None  # not made by `desired`
+            or any(n.code == "empty_name" for n in old.notices) or old.idp_users is not base.users
             or changed_keys(base.groups, snapshot.groups)):
         return None
     rule = policy.users
@@ -270,13 +271,12 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
             return None
     changed = changed_keys(base.members, snapshot.members)
     # the groups and who passes the filter are as they were: so are the targets and the scope
-    fed = old.fed if old.fed is not None else _fed(snapshot, policy)
+    fed, scope = old.fed, old.scope
     defaults = {group_key(name) for name in policy.default_groups}
     if defaults & fed.keys():
         return None
     affected = _with_ancestors(snapshot, changed) if policy.flatten_nested else changed
     keys = {k for k, ids in fed.items() if not affected.isdisjoint(ids)}
-    scope = old.scope if old.scope is not None else _in_scope(snapshot.users, rule)
     closures = member_closure(snapshot, [gid for k in keys for gid in fed[k]],
                               policy.flatten_nested)
     members = dict(old.members)
@@ -304,15 +304,6 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
                    members=members, idp_users=snapshot.users, notices=list(old.notices),
                    scope=scope, fed=fed)
 
-
-def _fed(snapshot: Snapshot, policy: MappingPolicy) -> dict[str, list[str]]:
-    """Each target key → the IdP groups feeding it, in mapping order (`Desired.fed`)."""
-    sources, _ = _targets(select_groups(snapshot.groups.values(), policy.groups), policy)
-    fed: dict[str, list[str]] = {}
-    for group, names in sources:
-        for name in names:
-            fed.setdefault(group_key(name), []).append(group.id)
-    return fed
 
 
 _MISSING = object()

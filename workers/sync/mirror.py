@@ -95,9 +95,14 @@ def _counted(session: Session, connection_id: int) -> int:
     """Count the connection's membership rows, and store the figure for the next runs."""
     members = int(session.scalar(select(func.count()).select_from(ManagedMembership).where(
         ManagedMembership.connection_id == connection_id)) or 0)
-    session.execute(delete(MirrorCount).where(MirrorCount.connection_id == connection_id))
-    session.execute(insert(MirrorCount), [{"connection_id": connection_id, "memberships": members}])
+    _store_count(session, connection_id, members)
     return members
+
+
+def _store_count(session: Session, connection_id: int, memberships: int) -> None:
+    session.execute(delete(MirrorCount).where(MirrorCount.connection_id == connection_id))
+    session.execute(insert(MirrorCount), [{"connection_id": connection_id,
+                                           "memberships": memberships}])
 
 
 def _moved(session: Session, connection_id: int, by: int | None) -> None:
@@ -186,14 +191,21 @@ def add_members(session: Session, connection_id: int, pairs: Iterable[tuple[str,
 def remove_members(session: Session, connection_id: int, pairs: Iterable[tuple[str, str]]) -> None:
     """Forget these (groupId, accountId) memberships: one statement run for every pair, each
     found by the primary key (a row-value IN list scans the table in SQLite)."""
-    table = ManagedMembership.__table__
-    rows = [{"cid": connection_id, "gid": gid, "acc": acc} for gid, acc in sorted(set(pairs))]
+    rows = sorted(set(pairs))
     if rows:
-        result = session.connection().execute(table.delete().where(
-            table.c.connection_id == bindparam("cid"), table.c.group_id == bindparam("gid"),
-            table.c.account_id == bindparam("acc")), rows)
-        removed = _rows_changed(session, result, len(rows))
+        removed = _delete_pairs(session, connection_id, rows)
         _moved(session, connection_id, None if removed is None else -removed)
+
+
+def _delete_pairs(session: Session, connection_id: int,
+                  pairs: list[tuple[str, str]]) -> int | None:
+    """Delete these memberships, each found by the primary key; how many were there (None:
+    not known)."""
+    result = session.connection().execute(_MEMBERS.delete().where(
+        _MEMBERS.c.connection_id == bindparam("cid"), _MEMBERS.c.group_id == bindparam("gid"),
+        _MEMBERS.c.account_id == bindparam("acc")),
+        [{"cid": connection_id, "gid": gid, "acc": acc} for gid, acc in pairs])
+    return _rows_changed(session, result, len(pairs))
 
 
 def judge(session: Session, connection_id: int, verdicts: dict[str, bool]) -> None:
@@ -243,9 +255,7 @@ def replace(session: Session, connection_id: int, groups: dict[str, str],
     else:
         _write_difference(session, connection_id, groups, members, set(inactive), now, rights,
                           stored)
-    session.execute(delete(MirrorCount).where(MirrorCount.connection_id == connection_id))
-    session.execute(insert(MirrorCount), [{"connection_id": connection_id, "memberships": sum(
-        len(members.get(gid, ())) for gid in groups)}])
+    _store_count(session, connection_id, sum(len(members.get(gid, ())) for gid in groups))
 
 
 def _rewrite(session: Session, connection_id: int, groups: dict[str, str],
@@ -296,13 +306,11 @@ def _write_difference(session: Session, connection_id: int, groups: dict[str, st
     removed, added = [], []
     for gid in groups:
         have, site = stored.members.get(gid, _NONE), members.get(gid, _NONE)
-        removed += [{"cid": cid, "gid": gid, "acc": acc} for acc in have - site]
+        removed += [(gid, acc) for acc in have - site]
         added += [{"connection_id": cid, "group_id": gid, "account_id": acc,
                    "active": acc not in inactive} for acc in site - have]
     if removed:
-        session.connection().execute(_MEMBERS.delete().where(
-            _MEMBERS.c.connection_id == bindparam("cid"), _MEMBERS.c.group_id == bindparam("gid"),
-            _MEMBERS.c.account_id == bindparam("acc")), removed)
+        _delete_pairs(session, cid, removed)
     for start in range(0, len(added), 5000):
         session.execute(insert(_MEMBERS), added[start:start + 5000])
     # each account's rows say whether the site reported it deactivated: only accounts that
