@@ -3,7 +3,7 @@
 A directory of N users, G groups and M memberships is served by the sandbox Entra ID (Graph
 delta queries); the sandbox site holds the same groups and members. The state a converged
 first sync leaves (links, the mirror, the admin-named groups' members, the IdP base and
-cursor, one succeeded run) is laid down directly: a first sync of a million memberships is sync_e2e's subject, not this one's.
+cursor, the desired state kept with it, one succeeded run) is laid down directly: a first sync of a million memberships is sync_e2e's subject, not this one's.
 Then, through the real pipeline over HTTP:
 
 1. a no-op scheduled run (nothing changed in the IdP);
@@ -56,6 +56,7 @@ from tests.engine.sources_fixtures import connect  # noqa: E402
 from workers.sources.http import HttpClient  # noqa: E402
 from workers.sync import admin_verdicts, engine, mapping, snapshots  # noqa: E402
 from workers.sync import run as run_context  # noqa: E402
+from workers.sync.kept_desired import Keep  # noqa: E402
 from workers.sync.policy import from_connection  # noqa: E402
 from workers.sync.privileged import is_admin_name  # noqa: E402
 
@@ -81,8 +82,8 @@ def seed(env: Stack, cid: int, d: Directory) -> dict[str, str]:
                                  conn.default_groups, conn.deprovision, conn.policy)
         source = run_context.make_source(conn, extensions.secrets.decrypt, True)
     fetched = snapshots.fetch(db, run_id, source)
-    snapshots.keep(db, fetched, "succeeded", True)
     desired = mapping.desired(fetched.snapshot, policy.mapping)
+    snapshots.keep(db, fetched, "succeeded", True, desired=Keep(desired, policy.mapping, basis))
     groups: dict[str, str] = {}
     mirror_rows: list[dict] = []
     group_rows: list[dict] = []

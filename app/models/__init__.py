@@ -12,11 +12,11 @@ from app.models.mirror import (
     SiteAccount,
 )
 from app.models.scim import ScimEndpoint, ScimGroup, ScimMember, ScimToken, ScimUser, ScimUserEmail  # noqa: F401
-from app.models.source_state import SourceState
+from app.models.source_state import SourceBase, SourceState
 from app.models.sync import Change, GroupMapping, Link, SyncRun
 from app.models.webhook import IdpSubscription, WebhookDelivery, WebhookEndpoint
 
-__all__ = ["AtlassianCredential", "Change", "Connection", "GroupMapping", "Link", "SourceState", "SyncRun", "Installation",
+__all__ = ["AtlassianCredential", "Change", "Connection", "GroupMapping", "Link", "SourceBase", "SourceState", "SyncRun", "Installation",
            "AdminMember", "InstallationKind", "InstallationState", "ManagedGroup", "ManagedMembership", "MirrorCount",
            "SiteAccount",
            "UsedLifecycleToken", "IdpSubscription", "WebhookDelivery", "WebhookEndpoint"]

@@ -3,9 +3,10 @@ from the sandbox IdPs over HTTP, with full reads forced by settings changes, age
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +14,8 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.orm import selectinload
 
 from app import config as app_config
 from app import extensions, migrate
@@ -33,8 +35,10 @@ from tests.engine.sources_fixtures import (
     team,
 )
 from workers.sources.scim_paging import ScimCursor
-from workers.sync import snapshots
+from workers.sync import kept_desired, mapping, snapshots
+from workers.sync import run as run_context
 from workers.sync.model import Group, Snapshot, User, users_from_rows
+from workers.sync.policy import from_connection
 
 EXTRA_TEAMS = 12
 """Empty teams that make a full read cost what it does in a real directory: a listing per group."""
@@ -67,8 +71,9 @@ def sync(site: Stack, handle: Any, connection_id: int, status: str = "succeeded"
 
 
 def stored(connection_id: int) -> SourceState | None:
+    """The connection's stored state with its base blob, read for use after the session."""
     with extensions.db.session() as session:
-        return session.get(SourceState, connection_id)
+        return session.get(SourceState, connection_id, options=[selectinload(SourceState.base)])
 
 
 def assert_lands(site: Stack, d: Directory, nests: bool) -> None:
@@ -466,12 +471,78 @@ def test_migration_matches_the_model_and_downgrades(tmp_path):
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            diff = [d for d in compare_metadata(context, Base.metadata) if "source_state" in repr(d)]
+            diff = [d for d in compare_metadata(context, Base.metadata)
+                    if "source_state" in repr(d) or "source_base" in repr(d)]
         assert diff == []
         command.downgrade(migrate.alembic_config(url), "0006@0005")
         assert "source_state" not in inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+def test_0023_moves_each_base_blob_into_its_own_row_and_back(tmp_path):
+    url = f"sqlite:///{tmp_path / 'base.db'}"
+    migrate.upgrade(url, "0022")
+    engine = make_engine(url)
+    blob = b"usersync-base:" + bytes(range(256)) * 40
+    try:
+        with closing(sqlite3.connect(tmp_path / "base.db")) as raw, raw:
+            raw.execute("INSERT INTO installation (id, client_key, product_type, base_url, "
+                        "state, installed_at, updated_at) VALUES (1, 'k', 'jira', "
+                        "'https://x.atlassian.net', 'installed', '2026-12-01', '2026-12-01')")
+            raw.execute(
+                "INSERT INTO connection (id, installation_id, name, kind, enabled, settings, "
+                "mapping_mode, mapping, filters, default_groups, deprovision, policy, "
+                "pending_changes, created_at, updated_at) VALUES (7, 1, 'c', 'okta', 1, '{}', "
+                "'on_the_fly', '{}', '{}', '[]', 'none', '{}', 0, '2026-12-01', '2026-12-01')")
+            raw.execute(
+                "INSERT INTO source_state (connection_id, schema_version, settings_hash, "
+                "cursor, snapshot, delta, user_count, group_count, full_at, saved_at) "
+                "VALUES (7, 1, 'h', 'c', ?, ?, 1, 1, '2026-12-01', '2026-12-01')",
+                (blob, b"d"))
+        migrate.upgrade(url)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT connection_id, blob FROM source_base")).all() == [
+                (7, blob)]
+            assert connection.execute(text(
+                "SELECT base_size, delta, cursor FROM source_state")).all() == [
+                (len(blob), b"d", "c")]
+        command.downgrade(migrate.alembic_config(url), "0022")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT snapshot FROM source_state")).scalar() == blob
+            assert "source_base" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def kept_and_mapped(cid: int) -> tuple[Any, Any]:
+    """The desired state kept with the connection's stored base, and that base mapped again."""
+    with extensions.db.session() as session:
+        conn, state = session.get(Connection, cid), session.get(SourceState, cid)
+        policy = from_connection(conn.mapping_mode, conn.mapping_config(), conn.filters,
+                                 conn.default_groups, conn.deprovision, conn.policy).mapping
+        base = snapshots.decode_state(state.snapshot, state.delta, state.cursor)
+        blob, basis = state.desired, run_context.basis_of(conn)
+    return kept_desired.load(blob, base, policy, basis), mapping.desired(base, policy)
+
+
+def test_each_stored_base_keeps_the_desired_state_the_next_run_starts_from(test_config,
+                                                                          tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, entra, d) as (site, idp, cid):
+        sync(site, idp, cid)
+        kept, mapped = kept_and_mapped(cid)
+        assert kept is not None and kept == mapped
+        for step in range(2):  # stored as a delta over the base, then again
+            if step == 0:
+                leave_and_join(d)
+            else:
+                team(d, "ops").member_ids.append(person(d, "erin").id)
+                team(d, "ops").updated = time.time()
+            run, _ = sync(site, idp, cid)
+            assert run.counts["planning"] == "incremental"
+            kept, mapped = kept_and_mapped(cid)
+            assert kept is not None and kept == mapped
 
 
 def test_an_unchanged_stand_in_is_never_stored_as_a_base(test_config, tmp_path):

@@ -20,6 +20,7 @@ from workers.sync import guard, linkstore, plan_store, planning, snapshots
 from workers.sync import run as run_context
 from workers.sync.counts import RunCounts
 from workers.sync.executor import DEFERRED, Executor
+from workers.sync.kept_desired import Keep
 from workers.sync.model import Snapshot
 from workers.sync.plan import Plan, bulk_allocation
 from workers.sync.planner import Links
@@ -160,7 +161,8 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
                          else (ctx.last.counts if ctx.last else {}).get("idp_groups"))
     if ctx.dry_run:
         finish(env.db, run_id, RunStatus.PREVIEW, verdict.reason, plan=made.plan, counts=counts)
-        snapshots.keep(env.db, fetched, RunStatus.PREVIEW, verdict.proceed)
+        snapshots.keep(env.db, fetched, RunStatus.PREVIEW, verdict.proceed,
+                       desired=_kept(made, ctx))
         return RunStatus.PREVIEW
     if not verdict.proceed:
         status = RunStatus.HELD if verdict.decision == guard.HOLD else RunStatus.ABORTED
@@ -169,8 +171,13 @@ def _pipeline(env: Environment, run_id: int, progress: Progress | None) -> str:
     finish_status = apply_plan(env, ctx, made.plan, progress, target=target, counts=counts,
                                reason=verdict.reason)
     snapshots.keep(env.db, fetched, finish_status, verdict.proceed,
-                   unchanged=counts.planning == planning.UNCHANGED)
+                   unchanged=counts.planning == planning.UNCHANGED, desired=_kept(made, ctx))
     return finish_status
+
+
+def _kept(made: planning.Made, ctx: RunContext) -> Keep | None:
+    """The run's desired state, to keep with the snapshot it stores (None: nothing planned)."""
+    return Keep(made.desired, ctx.policy.mapping, ctx.basis) if made.desired is not None else None
 
 
 def _with_invite_domains(db: Database, connection_id: int, sync: SyncPolicy,

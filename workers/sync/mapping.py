@@ -200,7 +200,7 @@ def desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
 
 
 def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
-    scope = _in_scope(snapshot.users, policy.users)
+    scope = in_scope(snapshot.users, policy.users)
     sources, notices = _targets(select_groups(snapshot.groups.values(), policy.groups), policy)
     closures = member_closure(snapshot, [g.id for g, _ in sources], policy.flatten_nested)
     result = Desired(idp_users=snapshot.users, notices=notices, scope=scope, fed={})
@@ -277,12 +277,8 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
         return None
     affected = _with_ancestors(snapshot, changed) if policy.flatten_nested else changed
     keys = {k for k, ids in fed.items() if not affected.isdisjoint(ids)}
-    closures = member_closure(snapshot, [gid for k in keys for gid in fed[k]],
-                              policy.flatten_nested)
     members = dict(old.members)
-    for k in keys:
-        first, *more = (c if c <= scope else c & scope for c in (closures[g] for g in fed[k]))
-        members[k] = first.union(*more) if more else first
+    members.update(fed_members(snapshot, keys, fed, scope, policy.flatten_nested))
     synced: set[str] = scope
     if rule.members_only:
         synced = set(old.users)
@@ -304,6 +300,19 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
                    members=members, idp_users=snapshot.users, notices=list(old.notices),
                    scope=scope, fed=fed)
 
+
+
+def fed_members(snapshot: Snapshot, keys: Iterable[str], fed: dict[str, list[str]],
+                scope: set[str], flatten: bool) -> dict[str, set[str] | frozenset[str]]:
+    """Each of `keys` → the users in `scope` its IdP groups (`fed[key]`) reach, as `desired`
+    makes a target's members (a default group's aside)."""
+    keys = list(keys)
+    closures = member_closure(snapshot, [gid for k in keys for gid in fed[k]], flatten)
+    out = {}
+    for k in keys:
+        first, *more = (c if c <= scope else c & scope for c in (closures[g] for g in fed[k]))
+        out[k] = first.union(*more) if more else first
+    return out
 
 
 _MISSING = object()
@@ -348,7 +357,7 @@ def _synced_users(users: dict[str, User], synced: set[str]) -> dict[str, User]:
     return kept
 
 
-def _in_scope(users: dict[str, User], rule: UserFilter) -> set[str]:
+def in_scope(users: dict[str, User], rule: UserFilter) -> set[str]:
     """The ids of the users that pass the user filter (`user_passes`, inlined for the common
     filters: this runs once per user of a million)."""
     domains = frozenset(d.lower().lstrip("@") for d in rule.email_domains)

@@ -16,7 +16,15 @@ from typing import Any
 
 from app.models import Connection
 from workers.atlassian.target import AtlassianTarget
-from workers.sync import admin_verdicts, incremental, linkstore, mapping, mirror, planner
+from workers.sync import (
+    admin_verdicts,
+    incremental,
+    kept_desired,
+    linkstore,
+    mapping,
+    mirror,
+    planner,
+)
 from workers.sync.counts import RunCounts
 from workers.sync.current import (
     SiteRead,
@@ -51,10 +59,15 @@ class Made:
     admin_groups: set[str] = field(default_factory=set)
     links: Links | None = None
     """The links this plan was made with when the run loaded only some (`PARTIAL_LINKS`)."""
+    desired: Desired | None = None
+    """The desired state of the fetched snapshot (None when nothing was planned): kept with
+    it as the next run's starting point."""
 
 
 def same_snapshot(a: Snapshot, b: Snapshot) -> bool:
-    return a.users == b.users and a.groups == b.groups and a.members == b.members
+    # the member sets first: a change read that changed anything most often changed them, and
+    # comparing stops at the first that differs (the users, a hundred thousand, would not)
+    return a.members == b.members and a.groups == b.groups and a.users == b.users
 
 
 def mode_for(ctx: RunContext, fetched: Fetched) -> str:
@@ -94,7 +107,7 @@ def make(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy,
         plan = planner.plan(desired, read.current, ctx.links, policy)
     else:  # the desired state is built from the last one, where the change reaches
         counts.site_reads = "mirror"
-        plan, read, known, links = _incremental(env, ctx, fetched, policy, target)
+        plan, read, known, links, desired = _incremental(env, ctx, fetched, policy, target)
         ctx = replace(ctx, links=links)
     if not ctx.dry_run and mode != RECONCILE and read.read:
         with env.db.session() as session:  # groups new to this connection: mirrored from now on
@@ -102,6 +115,7 @@ def make(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy,
                          read.current.inactive, datetime.now(UTC))
     made = _protected(env, ctx, plan, read, known, target, counts)
     made.links = ctx.links if mode in PARTIAL_LINKS else None
+    made.desired = desired
     return made
 
 
@@ -126,10 +140,13 @@ def _reconcile(env: Any, ctx: RunContext, desired: Desired, policy: SyncPolicy,
 
 
 def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy,
-                 target: AtlassianTarget) -> tuple[Plan, SiteRead, mirror.Mirror, Links]:
-    """Plan a delta; returns the plan, the site read, the mirror read and the links loaded
-    (those of the users planned, of whoever shares their e-mails, and of the accounts found)."""
-    old = mapping.desired(fetched.base, ctx.policy.mapping)
+                 target: AtlassianTarget) -> tuple[Plan, SiteRead, mirror.Mirror, Links, Desired]:
+    """Plan a delta; returns the plan, the site read, the mirror read, the links loaded
+    (those of the users planned, of whoever shares their e-mails, and of the accounts found)
+    and the desired state."""
+    # the base's desired state as the run that stored it made it, else mapped again
+    old = (kept_desired.load(fetched.kept_desired, fetched.base, ctx.policy.mapping, ctx.basis)
+           or mapping.desired(fetched.base, ctx.policy.mapping))
     desired = mapping.desired_after(old, fetched.base, fetched.snapshot, ctx.policy.mapping)
     change = incremental.touch(old, desired)
     keys, users, planned = change.keys, change.users, change.planned
@@ -165,7 +182,7 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
         read.current.inactive |= theirs.inactive
     plan = incremental.plan_incremental(old, desired, read.current, links, policy,
                                         managed=managed, change=change)
-    return plan, read, known, links
+    return plan, read, known, links, desired
 
 
 def _group_ids(keys: set[str], old: Desired, new: Desired, ctx: RunContext,

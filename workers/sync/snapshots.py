@@ -18,7 +18,7 @@ from app.models import Connection, SourceState, SyncRun
 from app.settings import Settings
 from app.settings import current as current_settings
 from workers.sources.base import PendingChanges, Source, SourceConfigError, SourceError
-from workers.sync import targeted
+from workers.sync import kept_desired, targeted
 from workers.sync.model import Group, Snapshot, User, users_from_rows
 from workers.sync.scope import Scope
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 FULL, INCREMENTAL, TARGETED = "full", "incremental", "targeted"
 SCHEMA_VERSION = 1
-"""Layout of SourceState.snapshot; a stored state of another version is ignored (full read)."""
+"""Layout of SourceState.snapshot (the base blob); a stored state of another version is ignored (full read)."""
 COMPACT_FRACTION = 0.05
 """A kept snapshot is stored as a delta over the stored base while the delta's blob stays
 within this fraction of the base's; past it (and after every full read) the whole snapshot is
@@ -69,6 +69,8 @@ class Fetched:
     unchanged: bool = False
     """The IdP reported no change since the stored base, which was not loaded: `snapshot` is
     empty but for the new cursor (see `fetch(skip_unchanged=True)`)."""
+    kept_desired: bytes | None = None
+    """The desired state of `base`, as the run that stored it kept it (`kept_desired`)."""
 
 
 def settings_hash(kind: str, settings: dict[str, Any] | None) -> str:
@@ -112,35 +114,36 @@ def fetch(db: Database, run_id: int, source: Source, *, max_age: timedelta | Non
         state = session.get(SourceState, conn.id)
         mode, why = choose(state, supports=source.supports_incremental, fingerprint=fingerprint,
                            now=now, max_age=max_age or max_age_setting())
-        stored = ((state.snapshot, state.delta, state.cursor, state.connection_id)
-                  if mode == INCREMENTAL else None)
-        full_at, connection_id = (_aware(state.full_at) if stored else now), conn.id
+        cursor = state.cursor if mode == INCREMENTAL else None
+        full_at, connection_id = (_aware(state.full_at) if cursor else now), conn.id
     pending: PendingChanges | None = None
-    if stored is not None:
+    if cursor is not None:
         try:
-            pending = source.read_changes(stored[2])
+            pending = source.read_changes(cursor)
         except SourceError as exc:
             if not cursor_rejected(exc):
                 raise
             log.info("incremental cursor refused (%s); reading in full", exc.message)
-            stored = None
+            cursor = None
     if pending is not None and pending.empty and skip_unchanged:
         _record_mode(db, run_id, INCREMENTAL)
         return Fetched(Snapshot(cursor=pending.cursor, incremental=True), INCREMENTAL,
                        connection_id, fingerprint, full_at, source.supports_incremental,
                        unchanged=True)
-    base = _base(*stored) if stored is not None else None
+    # the base blob is read only now: a run the IdP reports no change for never loads it
+    base, kept = _stored_base(db, connection_id, cursor) if cursor is not None else (None, None)
     if base is None:
-        log.info("run %s: full fetch (%s)", run_id, why if stored is None else "base unreadable")
+        log.info("run %s: full fetch (%s)", run_id, why if cursor is None else "base unreadable")
         snapshot, mode = source.fetch(), FULL
         full_at = now
     else:
         snapshot, mode = _incremental(source, base[0], base[1], pending)
         full_at = now if mode == FULL else full_at
     _record_mode(db, run_id, mode)
-    kept = base is not None and mode == INCREMENTAL
+    built = base is not None and mode == INCREMENTAL
     return Fetched(snapshot, mode, connection_id, fingerprint, full_at, source.supports_incremental,
-                   base=base[0] if kept else None, stored=base[2] if kept else None)
+                   base=base[0] if built else None, stored=base[2] if built else None,
+                   kept_desired=kept if built else None)
 
 
 def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> Fetched | None:
@@ -154,23 +157,35 @@ def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> F
         fingerprint = settings_hash(conn.kind, conn.settings)
         state = session.get(SourceState, conn.id)
         if (state is None or state.schema_version != SCHEMA_VERSION
-                or state.settings_hash != fingerprint):
+                or state.settings_hash != fingerprint or state.snapshot is None):
             return None
         base = _base(state.snapshot, state.delta, state.cursor, state.connection_id)
-        full_at, connection_id = _aware(state.full_at), conn.id
+        full_at, connection_id, kept = _aware(state.full_at), conn.id, state.desired
     if base is None:
         return None
     snapshot = targeted.fetch_scope(source, base[0], scope)
     _record_mode(db, run_id, TARGETED)
     # The base's cursor stays: the next change read covers these changes again, harmlessly.
     return Fetched(snapshot, TARGETED, connection_id, fingerprint, full_at,
-                   source.supports_incremental, base=base[0], stored=base[2])
+                   source.supports_incremental, base=base[0], stored=base[2], kept_desired=kept)
 
 
 def _record_mode(db: Database, run_id: int, mode: str) -> None:
     with db.session() as session:
         run = session.get(SyncRun, run_id)
         run.counts = {**(run.counts or {}), "fetch": mode}
+
+
+def _stored_base(db: Database, connection_id: int,
+                 cursor: str) -> tuple[tuple[Snapshot, str, Snapshot] | None, bytes | None]:
+    """`_base` of the connection's stored state and the desired state kept with it; (None,
+    None) when it no longer belongs to `cursor` (then the run reads in full)."""
+    with db.session() as session:
+        state = session.get(SourceState, connection_id)
+        if state is None or state.cursor != cursor or state.snapshot is None:
+            return None, None
+        blob, delta, kept = state.snapshot, state.delta, state.desired
+    return _base(blob, delta, cursor, connection_id), kept
 
 
 def _base(blob: bytes, delta: bytes | None, cursor: str,
@@ -208,9 +223,10 @@ def cursor_rejected(exc: SourceError) -> bool:
 
 
 def keep(db: Database, fetched: Fetched, status: str, trusted: bool,
-         unchanged: bool = False) -> bool:
+         unchanged: bool = False, desired: kept_desired.Keep | None = None) -> bool:
     """After a run: store its snapshot as the next base when the run used it successfully.
-    `unchanged`: the snapshot equals the stored base, so only the cursor moves on."""
+    `unchanged`: the snapshot equals the stored base, so only the cursor moves on.
+    `desired`: the run's desired state of that snapshot, kept with it for the next run."""
     snapshot = fetched.snapshot
     if (not fetched.incremental_capable or status not in KEPT_STATUSES or not trusted
             or not snapshot.complete or snapshot.errors):
@@ -231,6 +247,7 @@ def keep(db: Database, fetched: Fetched, status: str, trusted: bool,
             state = SourceState(connection_id=fetched.connection_id)
             session.add(state)
         state.user_count, state.group_count = len(snapshot.users), len(snapshot.groups)
+        state.desired = desired.blob(snapshot) if desired is not None else None
         delta = _delta_over(state, fetched)
         if delta is not None:
             state.cursor, state.delta, state.saved_at = snapshot.cursor, delta, datetime.now(UTC)
@@ -288,12 +305,12 @@ def _canonical(snapshot: Snapshot) -> dict[str, str]:
 def _delta_over(state: SourceState, fetched: Fetched) -> bytes | None:
     """The blob of `fetched.snapshot` as a delta over the stored base it was built on, when
     that base is still the one stored and the delta small enough (COMPACT_FRACTION), else None."""
-    if (fetched.stored is None or fetched.mode == FULL or state.snapshot is None
+    if (fetched.stored is None or fetched.mode == FULL or not state.base_size
             or state.schema_version != SCHEMA_VERSION
             or state.settings_hash != fetched.settings_hash):
         return None
     blob = encode_delta(delta(fetched.stored, fetched.snapshot))
-    return blob if len(blob) <= COMPACT_FRACTION * len(state.snapshot) else None
+    return blob if len(blob) <= COMPACT_FRACTION * state.base_size else None
 
 
 def delta(base: Snapshot, snapshot: Snapshot) -> dict[str, list]:
@@ -346,22 +363,26 @@ def apply_delta(base: Snapshot, blob: bytes) -> Snapshot:
     users, groups, members = dict(base.users), dict(base.groups), dict(base.members)
     for uid, email, name, active in doc["users"]:
         users[uid] = User(uid, email, name, bool(active))
-    # member ids share the users' strings (a million memberships, a hundred thousand strings)
-    canon = ({uid: u.id for uid, u in users.items()}
-             if doc["members"] or doc.get("members_diff") else {})
     for gid, name, parents in doc["groups"]:
         groups[gid] = Group(gid, name, tuple(parents))
+    # member ids share the users' strings (a million memberships, a hundred thousand strings)
     for gid, ids in doc["members"]:
-        members[gid] = {canon.get(m, m) for m in ids}
+        members[gid] = {_shared_id(users, m) for m in ids}
     for gid, added, removed in doc.get("members_diff", ()):
         ids = set(members.get(gid, ()))
         ids.difference_update(removed)
-        ids.update(canon.get(m, m) for m in added)
+        ids.update(_shared_id(users, m) for m in added)
         members[gid] = ids
     for key, table in (("users_gone", users), ("groups_gone", groups), ("members_gone", members)):
         for gone in doc[key]:
             table.pop(gone, None)
     return Snapshot(users=users, groups=groups, members=members, cursor=base.cursor)
+
+
+def _shared_id(users: dict[str, User], uid: str) -> str:
+    """The id object of user `uid`'s record, else `uid` itself."""
+    user = users.get(uid)
+    return user.id if user is not None else uid
 
 
 def decode_state(blob: bytes, delta_blob: bytes | None, cursor: str | None) -> Snapshot:
