@@ -68,7 +68,11 @@ def test_desired_after_equals_desired(seed, name):
     old = mapping.desired(base, policy)
     for new in (memberships_changed(rng, base, rng.randrange(0, 6)),
                 mutate(rng, base, rng.randrange(1, 6))):
-        same(mapping.desired_after(old, base, new, policy), mapping.desired(new, policy))
+        reference = mapping.desired(new, policy)
+        same(mapping.desired_after(old, base, new, policy), reference)
+        hinted = mapping.desired_after(old, base, new, policy,
+                                       changed_users=mapping.changed_keys(base.users, new.users))
+        same(hinted, reference)
 
 
 def test_a_change_of_memberships_rebuilds_only_the_groups_it_reaches():

@@ -45,6 +45,10 @@ def test_incremental_and_full_plans_agree(seed, policy_row):
     fast = incremental.plan_incremental(old_desired, new_desired, site.current(),
                                         site.links_copy(), policy.sync)
     assert ops_of(fast) == ops_of(full)
+    # the users whose IdP record changed, given as the run finds them once
+    hint = mapping.changed_keys(old.users, new.users)
+    assert (incremental.touch(old_desired, new_desired, idp_changed=hint)
+            == incremental.touch(old_desired, new_desired))
 
 
 def test_an_unchanged_directory_touches_nothing():

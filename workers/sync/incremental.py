@@ -32,17 +32,27 @@ from workers.sync.planner import Current, Links, emails_to_look_up, plan
 from workers.sync.policy import SyncPolicy
 
 
-def touched(old: Desired, new: Desired) -> tuple[set[str], set[str]]:
-    """(desired group keys, IdP user ids) whose desired state differs between `old` and `new`."""
+def touched(old: Desired, new: Desired,
+            idp_changed: set[str] | None = None) -> tuple[set[str], set[str]]:
+    """(desired group keys, IdP user ids) whose desired state differs between `old` and `new`.
+    `idp_changed`: `changed_keys(old.idp_users, new.idp_users)` when the caller has it (the
+    users' records are then not compared again)."""
     # identity first: a change read leaves the member sets it did not change as the base's
     # own, and the mapping passes a flat group's set through, so most compare in one step
     keys = {k for k in old.groups.keys() | new.groups.keys()
             if ((was := old.groups.get(k)) is not (now := new.groups.get(k)) and was != now)
             or (old.members.get(k) is not new.members.get(k)
                 and old.members.get(k) != new.members.get(k))}
-    users = changed_keys(old.users, new.users)
-    if old.idp_users is not old.users or new.idp_users is not new.users:  # else the same again
-        users |= changed_keys(old.idp_users, new.idp_users)
+    if idp_changed is None:
+        users = changed_keys(old.users, new.users)
+        if old.idp_users is not old.users or new.idp_users is not new.users:  # else the same again
+            users |= changed_keys(old.idp_users, new.idp_users)
+        return keys, users
+    # a synced user's record is the IdP's own: it differs where the IdP's does, so beyond
+    # those only who started or stopped being synced
+    users = set(idp_changed)
+    if old.users is not old.idp_users or new.users is not new.idp_users:
+        users |= old.users.keys() ^ new.users.keys()
     return keys, users
 
 
@@ -74,9 +84,10 @@ class Touch:
     synced elsewhere is removed there)."""
 
 
-def touch(old: Desired, new: Desired) -> Touch:
-    """What changes from `old` to `new`, for the incremental planner (see `Touch`)."""
-    keys, users = touched(old, new)
+def touch(old: Desired, new: Desired, idp_changed: set[str] | None = None) -> Touch:
+    """What changes from `old` to `new`, for the incremental planner (see `Touch`;
+    `idp_changed` as for `touched`)."""
+    keys, users = touched(old, new, idp_changed)
     whole = whole_groups(old, new, keys)
     moved = {k: movers(old, new, k) for k in keys - whole}
     synced = new.users.keys()

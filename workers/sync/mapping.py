@@ -243,28 +243,32 @@ def _desired(snapshot: Snapshot, policy: MappingPolicy) -> Desired:
     return result
 
 
-def desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
-                  policy: MappingPolicy) -> Desired:
+def desired_after(old: Desired, base: Snapshot, snapshot: Snapshot, policy: MappingPolicy,
+                  changed_users: set[str] | None = None) -> Desired:
     """`desired(snapshot, policy)`, given `old` = `desired(base, policy)`: only the targets an
     IdP group feeds whose members changed (or, nested, a group's below it) are built again,
     and only the users who joined or left one are weighed for syncing; every other target is
     `old`'s own. When the change reaches further (a group new, gone, renamed or moved, a user
     new or gone or passing the user filter differently, an empty target name, a default group
     an IdP group also feeds) it is `desired` in full. `tests/engine/test_desired_after.py`
-    checks both agree on random directories and changes."""
+    checks both agree on random directories and changes. `changed_users`:
+    `changed_keys(base.users, snapshot.users)` when the caller has it."""
     with bulk_allocation():
-        return _desired_after(old, base, snapshot, policy) or _desired(snapshot, policy)
+        return (_desired_after(old, base, snapshot, policy, changed_users)
+                or _desired(snapshot, policy))
 
 
-def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot,
-                   policy: MappingPolicy) -> Desired | None:
+def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot, policy: MappingPolicy,
+                   changed_users: set[str] | None) -> Desired | None:
     if (old.fed is None or old.scope is None  # not made by `desired`
             or any(n.code == "empty_name" for n in old.notices) or old.idp_users is not base.users
             or changed_keys(base.groups, snapshot.groups)):
         return None
     rule = policy.users
     domains = frozenset(d.lower().lstrip("@") for d in rule.email_domains)
-    for uid in changed_keys(base.users, snapshot.users):
+    if changed_users is None:
+        changed_users = changed_keys(base.users, snapshot.users)
+    for uid in changed_users:
         was, now = base.users.get(uid), snapshot.users.get(uid)
         if (was is None or now is None
                 or user_passes(was, rule, domains) != user_passes(now, rule, domains)):
