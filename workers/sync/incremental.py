@@ -82,6 +82,9 @@ class Touch:
     """The synced users the delta plans: the touched ones, every member, old or new, of a
     group planned in full, and whoever joined or left a touched group (a leaver still
     synced elsewhere is removed there)."""
+    members: dict[str, set[str] | frozenset[str]]
+    """The desired groups the delta plans, each → its members planned: all of a group planned
+    in full, else those among the touched users and the group's joiners and leavers."""
 
 
 def touch(old: Desired, new: Desired, idp_changed: set[str] | None = None) -> Touch:
@@ -98,7 +101,22 @@ def touch(old: Desired, new: Desired, idp_changed: set[str] | None = None) -> To
     for k, who in moved.items():
         if k in new.groups:
             planned |= who & synced
-    return Touch(keys, users, whole, moved, planned)
+    return Touch(keys, users, whole, moved, planned, _planned_members(new, users, whole, moved))
+
+
+def _planned_members(new: Desired, users: set[str], whole: set[str],
+                     moved: dict[str, set[str]]) -> dict[str, set[str] | frozenset[str]]:
+    """`Touch.members`: a group whose members alone changed is planned for those members
+    and the touched users, any other group holding a touched user for the touched users."""
+    out = {}
+    for k in new.groups:
+        if k in whole:
+            out[k] = new.members[k]
+        else:
+            here = new.members[k] & (users | moved[k]) if k in moved else new.members[k] & users
+            if here or k in moved:
+                out[k] = here
+    return out
 
 
 def emails_needed(new: Desired, links: Links, planned: set[str]) -> list[str]:
@@ -114,6 +132,12 @@ def sharing(new: Desired, emails: Iterable[str]) -> set[str]:
             if isinstance(user.email, str) and user.email.strip().lower() in wanted}
 
 
+def planned_groups(new: Desired, change: Touch) -> Desired:
+    """`new` with only the groups `change` plans: what the site must be asked about."""
+    return Desired(users=new.users, groups={k: new.groups[k] for k in change.members},
+                   members=change.members, idp_users=new.idp_users, notices=[])
+
+
 def project(new: Desired, current: Current, links: Links,
             change: Touch) -> tuple[Desired, Current, Links]:
     """The inputs narrowed to what `change` touches (see the module's docstring)."""
@@ -125,16 +149,10 @@ def project(new: Desired, current: Current, links: Links,
                          if e in current.accounts_by_email}
     # an account an untouched planned user holds stays theirs: its other groups are not ours to plan
     touched_accounts -= {links.users[u] for u in planned - users if u in links.users}
-    groups, members = {}, {}
-    for k, target in new.groups.items():
-        if k in whole:
-            groups[k], members[k] = target, new.members[k]
-        else:
-            here = new.members[k] & (users | moved[k]) if k in moved else new.members[k] & users
-            if here or k in moved:
-                groups[k], members[k] = target, here
+    members = change.members
     desired = Desired(users={u: v for u, v in new.users.items() if u in planned},
-                      groups=groups, members=members, idp_users=new.idp_users, notices=[])
+                      groups={k: new.groups[k] for k in members}, members=members,
+                      idp_users=new.idp_users, notices=[])
     linked = planned | (users - new.users.keys())
     narrowed = Links(users={u: a for u, a in links.users.items() if u in linked},
                      groups=links.groups, suspended=links.suspended)

@@ -167,8 +167,9 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
                             groups=groups_only)
         managed = mirror.size(session, ctx.connection_id)
     emails = incremental.emails_needed(desired, links, planned)
-    read = read_current(target, desired, links, policy, env.concurrency, mirror=known,
-                        emails=emails)
+    # the site is asked only about the groups the delta plans (the others match already)
+    read = read_current(target, incremental.planned_groups(desired, change), links, policy,
+                        env.concurrency, mirror=known, emails=emails)
     if emails:  # who else has those e-mails, or holds the accounts they found (collisions)
         sharing = incremental.sharing(desired, emails) - planned - users
         with env.db.session() as session:
