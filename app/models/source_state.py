@@ -31,10 +31,13 @@ class SourceState(Base):
     # The base blob's length, so that choosing between a delta and the whole base reads no blob
     base_size: Mapped[int] = mapped_column(Integer, default=0)
     # What later runs changed of `snapshot` (see workers/sync/snapshots.py `delta`); NULL: none
-    delta: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # (deferred, as `desired`: a run reads them only once the IdP reported a change)
+    delta: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,
+                                                deferred_group="blobs")
     # The desired state of this snapshot as the run that stored it made it
     # (workers/sync/kept_desired.py); NULL: none kept, the next run maps the snapshot again
-    desired: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    desired: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True,
+                                                  deferred_group="blobs")
     user_count: Mapped[int] = mapped_column(Integer, default=0)
     group_count: Mapped[int] = mapped_column(Integer, default=0)
     full_at: Mapped[datetime] = moment()

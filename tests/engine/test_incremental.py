@@ -15,7 +15,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer_group
 
 from app import config as app_config
 from app import extensions, migrate
@@ -73,7 +73,8 @@ def sync(site: Stack, handle: Any, connection_id: int, status: str = "succeeded"
 def stored(connection_id: int) -> SourceState | None:
     """The connection's stored state with its base blob, read for use after the session."""
     with extensions.db.session() as session:
-        return session.get(SourceState, connection_id, options=[selectinload(SourceState.base)])
+        return session.get(SourceState, connection_id,
+                           options=[selectinload(SourceState.base), undefer_group("blobs")])
 
 
 def assert_lands(site: Stack, d: Directory, nests: bool) -> None:

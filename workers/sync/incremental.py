@@ -24,7 +24,7 @@ ops equal the full planner's.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from workers.sync.mapping import Desired, changed_keys
 from workers.sync.plan import Plan
@@ -149,10 +149,8 @@ def project(new: Desired, current: Current, links: Links,
                          if e in current.accounts_by_email}
     # an account an untouched planned user holds stays theirs: its other groups are not ours to plan
     touched_accounts -= {links.users[u] for u in planned - users if u in links.users}
-    members = change.members
-    desired = Desired(users={u: v for u, v in new.users.items() if u in planned},
-                      groups={k: new.groups[k] for k in members}, members=members,
-                      idp_users=new.idp_users, notices=[])
+    desired = replace(planned_groups(new, change),
+                      users={u: v for u, v in new.users.items() if u in planned})
     linked = planned | (users - new.users.keys())
     narrowed = Links(users={u: a for u, a in links.users.items() if u in linked},
                      groups=links.groups, suspended=links.suspended)

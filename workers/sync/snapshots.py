@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import lz4.frame
+from sqlalchemy.orm import selectinload, undefer_group
 
 from app.db import Database
 from app.models import Connection, SourceState, SyncRun
@@ -181,7 +182,8 @@ def _stored_base(db: Database, connection_id: int,
     """`_base` of the connection's stored state and the desired state kept with it; (None,
     None) when it no longer belongs to `cursor` (then the run reads in full)."""
     with db.session() as session:
-        state = session.get(SourceState, connection_id)
+        state = session.get(SourceState, connection_id,
+                            options=[undefer_group("blobs"), selectinload(SourceState.base)])
         if state is None or state.cursor != cursor or state.snapshot is None:
             return None, None
         blob, delta, kept = state.snapshot, state.delta, state.desired
