@@ -305,15 +305,17 @@ class _PageReader:
                 string, null = buf.rfind('","', o), buf.rfind('null,"', o)
                 end = max(string + 1 if string >= 0 else -1, null + 4 if null >= 0 else -1)
                 if end <= o:
-                    if not stream.more():
-                        raise PlanFormatError("stored plan's e-mail table is cut short")
+                    # no whole entry in the window: a piece more, or the end of the text
+                    # (then `final`, and the table's end is looked for on the next pass)
+                    stream.more()
                     continue
             try:
                 entries = json.loads("{" + buf[o:end] + "}")
             except ValueError as exc:
                 # The `","` taken for the last entry's end can be an escaped quote inside
                 # an e-mail: read on until the whole table is in the window.
-                if not stream.final and stream.more():
+                if not stream.final:  # a piece more, or the end: read again either way
+                    stream.more()
                     continue
                 raise PlanFormatError(f"stored plan's e-mail table is not JSON: {exc}") from None
             for uid in wanted & entries.keys():
