@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from workers.sync import snapshots
 from workers.sync.model import Group, Snapshot, User
 from workers.sync.plan import (
     ADD_MEMBER,
@@ -32,6 +33,11 @@ def random_snapshot(rng: random.Random, users: int = 30, groups: int = 8) -> Sna
         for uid in rng.sample(sorted(s.users), rng.randrange(users // 2)):
             s.add_member(f"g{j}", uid)
     return s
+
+
+def stored(snapshot: Snapshot) -> Snapshot:
+    """`snapshot` as the next run reads it back from its stored base (read-only member sets)."""
+    return snapshots.decode(snapshots.encode(snapshot), "cursor")
 
 
 def mutate(rng: random.Random, old: Snapshot, changes: int) -> Snapshot:

@@ -3,6 +3,7 @@ from the sandbox IdPs over HTTP, with full reads forced by settings changes, age
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from app.settings import Settings
 from sandbox.idps import entra, keycloak, okta, scim
 from sandbox.idps.directory import Directory
 from tests.engine.harness import Stack, stack
+from tests.engine.plan_sim import mutate, random_snapshot
 from tests.engine.sources_fixtures import (
     HAS_ACCOUNT,
     connect,
@@ -433,6 +435,30 @@ def test_a_delta_lays_every_kind_of_change_over_its_base():
     # a state stored before deltas existed (delta NULL) loads as its base alone
     old = snapshots.decode_state(base_blob, None, "1")
     assert (old.users, old.groups, old.members) == (base.users, base.groups, base.members)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_a_delta_over_the_users_a_run_knows_changed_equals_one_over_all(seed):
+    """`keep` gives `delta` the users the stored delta and the change read touched, instead
+    of each user: the delta read back is the same snapshot, users in the same order."""
+    rng = random.Random(seed)
+    stored = snapshots.decode(snapshots.encode(random_snapshot(rng, users=40, groups=6)), "1")
+    read = snapshots._base(snapshots.encode(stored), snapshots.encode_delta(
+        snapshots.delta(stored, mutate(rng, stored, rng.randrange(0, 6)))), "1", 1)
+    base = read.snapshot
+    # as a change read lays itself over a base: copies, additions at the end
+    new = Snapshot(users=dict(base.users), groups=dict(base.groups),
+                   members=dict(base.members), cursor="2")
+    mutated = mutate(rng, base, rng.randrange(0, 6))
+    for uid in base.users.keys() - mutated.users.keys():
+        del new.users[uid]
+    for uid, user in mutated.users.items():
+        if base.users.get(uid) != user:
+            new.users[uid] = user
+    hint = mapping.changed_keys(base.users, new.users) | read.delta_users
+    for doc in (snapshots.delta(stored, new), snapshots.delta(stored, new, users=hint)):
+        back = snapshots.apply_delta(stored, snapshots.encode_delta(doc))
+        assert list(back.users.items()) == list(new.users.items())
 
 
 def test_a_small_change_is_kept_as_a_delta_and_a_large_one_compacts(test_config, tmp_path):

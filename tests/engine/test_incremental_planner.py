@@ -7,7 +7,8 @@ import random
 
 import pytest
 
-from tests.engine.plan_sim import Site, mutate, ops_of, random_snapshot
+from tests.engine.plan_sim import Site, mutate, ops_of, random_snapshot, stored
+from tests.engine.test_desired_after import memberships_changed
 from workers.sync import incremental, mapping, planner
 from workers.sync.plan import ADD_MEMBER, REMOVE_MEMBER
 from workers.sync.policy import from_connection
@@ -49,6 +50,24 @@ def test_incremental_and_full_plans_agree(seed, policy_row):
     hint = mapping.changed_keys(old.users, new.users)
     assert (incremental.touch(old_desired, new_desired, idp_changed=hint)
             == incremental.touch(old_desired, new_desired))
+
+
+@pytest.mark.parametrize("policy_row", POLICIES, ids=["default", "suspend-skip", "none-active"])
+@pytest.mark.parametrize("seed", range(30))
+def test_plans_built_on_a_decoded_base_agree_with_full_ones(seed, policy_row):
+    """As a run plans: the base read back from its blob, the change laid over it sharing the
+    sets it left alone, the desired state rebuilt where the change reaches."""
+    rng, policy, old, _, site = converged(seed, policy_row)
+    base = stored(old)
+    old_desired = mapping.desired(base, policy.mapping)
+    for new in (memberships_changed(rng, base, rng.randrange(1, 8)),
+                mutate(rng, base, rng.randrange(1, 6))):
+        full = planner.plan(mapping.desired(new, policy.mapping), site.current(),
+                            site.links_copy(), policy.sync)
+        after = mapping.desired_after(old_desired, base, new, policy.mapping)
+        fast = incremental.plan_incremental(old_desired, after, site.current(),
+                                            site.links_copy(), policy.sync)
+        assert ops_of(fast) == ops_of(full)
 
 
 def test_an_unchanged_directory_touches_nothing():

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
 from workers.atlassian.errors import AtlassianError
 from workers.errors import Stop
+from workers.threads import run_all
 
 ACTIONS = ("add", "remove")
 # Errors that make every later write fail the same way (the Stop category: a refused
@@ -72,11 +72,7 @@ def apply_all(writer: MembershipWriter, ops: list[MembershipOp],
             return MembershipResult(op, ok=False, error=exc)
         return MembershipResult(op, ok=True)
 
-    if not ops:
-        return []
-    with ThreadPoolExecutor(max_workers=min(max(1, concurrency), len(ops)),
-                            thread_name_prefix="atlassian-write") as pool:
-        return list(pool.map(run, ops))
+    return run_all(run, ops, concurrency, name="atlassian-write")
 
 
 class _Stop:

@@ -34,7 +34,6 @@ import threading
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -75,6 +74,7 @@ from workers.sources.http_errors import (  # noqa: F401
 from workers.sources.records import MALFORMED, convert  # noqa: F401  (re-exported)
 from workers.sources.settings import field_meta
 from workers.sync.model import Snapshot
+from workers.threads import run_all
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -388,10 +388,7 @@ class HttpClient:
                 return item, None, SourceError(f"{self.label} sent a malformed record "
                                                f"({type(exc).__name__}: {exc}).")
 
-        if size == 1:
-            return [run(item) for item in items]
-        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="source") as pool:
-            return list(pool.map(run, items))
+        return run_all(run, items, size, name="source")
 
     def close(self) -> None:
         self.session.close()

@@ -4,7 +4,6 @@ only what the mirror does not already know."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -16,6 +15,7 @@ from workers.sync.plan import ADD_MEMBER, REMOVAL_KINDS, Plan
 from workers.sync.planner import Current, Links, emails_to_look_up, groups_to_read
 from workers.sync.policy import SyncPolicy
 from workers.sync.privileged import is_admin_name
+from workers.threads import run_all
 
 ADMIN_PROBE = 5
 """Members checked per group for a global admin permission (see `admin_groups_among`)."""
@@ -26,12 +26,7 @@ R = TypeVar("R")
 
 def concurrent_map(fn: Callable[[T], R], items: Iterable[T], concurrency: int) -> list[R]:
     """`fn` over `items` on a bounded pool (reads are independent; the client paces 429s)."""
-    items = list(items)
-    if len(items) <= 1 or concurrency <= 1:
-        return [fn(i) for i in items]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(items)),
-                            thread_name_prefix="atlassian-read") as pool:
-        return list(pool.map(fn, items))
+    return run_all(fn, items, concurrency, name="atlassian-read")
 
 
 @dataclass(slots=True)

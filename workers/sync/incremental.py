@@ -112,9 +112,11 @@ def _planned_members(new: Desired, users: set[str], whole: set[str],
     for k in new.groups:
         if k in whole:
             out[k] = new.members[k]
-        else:
-            here = new.members[k] & (users | moved[k]) if k in moved else new.members[k] & users
-            if here or k in moved:
+        elif k in moved:
+            out[k] = new.members[k] & (users | moved[k])
+        elif users:  # (a change of memberships alone touches no user: no group asked at all)
+            here = new.members[k] & users
+            if here:
                 out[k] = here
     return out
 

@@ -6,8 +6,6 @@ import fnmatch
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import contains
 
 from workers.sync.model import Group, Snapshot, User
 from workers.sync.plan import Notice, bulk_allocation
@@ -159,11 +157,11 @@ class _TarjanClosure:
             return
         members: set[str] = set()
         inside = set(component)
-        for node in component:
-            members |= self.direct.get(node, _EMPTY)
+        for node in component:  # `update`, not `|=`: a stored base's sets are not `set`s
+            members.update(self.direct.get(node, _EMPTY))
             for child in self.children.get(node, ()):
                 if child not in inside:
-                    members |= self.out[child]
+                    members.update(self.out[child])
         for node in component:
             self.out[node] = members
 
@@ -292,12 +290,16 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot, policy: Map
         moved &= scope
         here = set().union(*(members[k] for k in keys))
         synced |= moved & here
-        # one who left a group the change reaches may still be in another: a scan that
-        # stops at the first (a user in ten groups of ten thousand: a thousand lookups)
-        others = [members[k] for k in fed if k not in keys]
-        for uid in (moved - here) & synced:
-            if not any(map(contains, others, repeat(uid))):  # `uid in ids`, without a frame each
-                synced.discard(uid)
+        # one who left a group the change reaches may still be in another: the other
+        # targets' members are gone through once, until each leaver is found in one (a pass
+        # over ids, no lookup in each set: a stored base's sets are then never built)
+        leavers = (moved - here) & synced
+        for k in fed:
+            if not leavers:
+                break
+            if k not in keys:
+                leavers.difference_update(members[k])
+        synced -= leavers
     for k in defaults:
         members[k] = synced
     return Desired(users=_synced_users(snapshot.users, synced), groups=dict(old.groups),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -46,14 +47,16 @@ class Group:
 class Snapshot:
     """Everything one fetch saw.
 
-    `members` maps a group id to the ids of its *direct* user members. `complete` is False
+    `members` maps a group id to the ids of its *direct* user members; in a snapshot decoded
+    from a stored base they are read-only (`StoredMembers`, built on first look), so a change
+    read copies a group's set before changing it (`copy_snapshot`, `own_members`). `complete` is False
     when any page failed after retries: the guard then forbids every removal. `cursor` is
     the source's token for the next incremental fetch (None when it has none).
     """
 
     users: dict[str, User] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
-    members: dict[str, set[str]] = field(default_factory=dict)
+    members: dict[str, AbstractSet[str]] = field(default_factory=dict)
     complete: bool = True
     errors: list[str] = field(default_factory=list)
     cursor: str | None = None

@@ -147,8 +147,9 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
     # the base's desired state as the run that stored it made it, else mapped again
     old = (kept_desired.load(fetched.kept_desired, fetched.base, ctx.policy.mapping, ctx.basis)
            or mapping.desired(fetched.base, ctx.policy.mapping))
-    # whose IdP record changed, found once (a look at each of a hundred thousand users)
-    changed = mapping.changed_keys(fetched.base.users, fetched.snapshot.users)
+    # whose IdP record changed, found once by the fetch (a look at each of a hundred thousand)
+    changed = (fetched.changed_users if fetched.changed_users is not None
+               else mapping.changed_keys(fetched.base.users, fetched.snapshot.users))
     desired = mapping.desired_after(old, fetched.base, fetched.snapshot, ctx.policy.mapping,
                                     changed_users=changed)
     change = incremental.touch(old, desired, idp_changed=changed)

@@ -7,9 +7,10 @@ import json
 import logging
 import marshal
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import lz4.frame
 from sqlalchemy.orm import selectinload, undefer_group
@@ -19,9 +20,10 @@ from app.models import Connection, SourceState, SyncRun
 from app.settings import Settings
 from app.settings import current as current_settings
 from workers.sources.base import PendingChanges, Source, SourceConfigError, SourceError
-from workers.sync import kept_desired, targeted
+from workers.sync import kept_desired, mapping, targeted
 from workers.sync.model import Group, Snapshot, User, users_from_rows
 from workers.sync.scope import Scope
+from workers.sync.stored_members import StoredMembers
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,23 @@ class Fetched:
     empty but for the new cursor (see `fetch(skip_unchanged=True)`)."""
     kept_desired: bytes | None = None
     """The desired state of `base`, as the run that stored it kept it (`kept_desired`)."""
+    changed_users: set[str] | None = None
+    """The users new, gone or changed from `base` to `snapshot` (`mapping.changed_keys`),
+    found once for the run (None when there is no `base`)."""
+    delta_users: set[str] | None = None
+    """The users the stored delta changed from `stored` to `base` (None: no `base`): with
+    `changed_users`, every user `snapshot` may differ from `stored` in."""
+
+
+class _Base(NamedTuple):
+    """A stored base as read back: the snapshot with its delta laid over, and its parts."""
+
+    snapshot: Snapshot
+    cursor: str
+    stored: Snapshot
+    """The base blob alone, without the delta."""
+    delta_users: set[str]
+    """The ids of the users the delta holds (new, changed or gone)."""
 
 
 def settings_hash(kind: str, settings: dict[str, Any] | None) -> str:
@@ -138,13 +157,23 @@ def fetch(db: Database, run_id: int, source: Source, *, max_age: timedelta | Non
         snapshot, mode = source.fetch(), FULL
         full_at = now
     else:
-        snapshot, mode = _incremental(source, base[0], base[1], pending)
+        snapshot, mode = _incremental(source, base.snapshot, base.cursor, pending)
         full_at = now if mode == FULL else full_at
     _record_mode(db, run_id, mode)
-    built = base is not None and mode == INCREMENTAL
-    return Fetched(snapshot, mode, connection_id, fingerprint, full_at, source.supports_incremental,
-                   base=base[0] if built else None, stored=base[2] if built else None,
-                   kept_desired=kept if built else None)
+    if base is None or mode != INCREMENTAL:
+        return Fetched(snapshot, mode, connection_id, fingerprint, full_at,
+                       source.supports_incremental)
+    return _built(snapshot, mode, connection_id, fingerprint, full_at,
+                  source.supports_incremental, base, kept)
+
+
+def _built(snapshot: Snapshot, mode: str, connection_id: int, fingerprint: str,
+           full_at: datetime, capable: bool, base: _Base, kept: bytes | None) -> Fetched:
+    """A Fetched built on a stored base: whose record changed is looked at once, here."""
+    return Fetched(snapshot, mode, connection_id, fingerprint, full_at, capable,
+                   base=base.snapshot, stored=base.stored, kept_desired=kept,
+                   changed_users=mapping.changed_keys(base.snapshot.users, snapshot.users),
+                   delta_users=base.delta_users)
 
 
 def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> Fetched | None:
@@ -164,11 +193,11 @@ def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> F
         full_at, connection_id, kept = _aware(state.full_at), conn.id, state.desired
     if base is None:
         return None
-    snapshot = targeted.fetch_scope(source, base[0], scope)
+    snapshot = targeted.fetch_scope(source, base.snapshot, scope)
     _record_mode(db, run_id, TARGETED)
     # The base's cursor stays: the next change read covers these changes again, harmlessly.
-    return Fetched(snapshot, TARGETED, connection_id, fingerprint, full_at,
-                   source.supports_incremental, base=base[0], stored=base[2], kept_desired=kept)
+    return _built(snapshot, TARGETED, connection_id, fingerprint, full_at,
+                  source.supports_incremental, base, kept)
 
 
 def _record_mode(db: Database, run_id: int, mode: str) -> None:
@@ -178,7 +207,7 @@ def _record_mode(db: Database, run_id: int, mode: str) -> None:
 
 
 def _stored_base(db: Database, connection_id: int,
-                 cursor: str) -> tuple[tuple[Snapshot, str, Snapshot] | None, bytes | None]:
+                 cursor: str) -> tuple[_Base | None, bytes | None]:
     """`_base` of the connection's stored state and the desired state kept with it; (None,
     None) when it no longer belongs to `cursor` (then the run reads in full)."""
     with db.session() as session:
@@ -190,12 +219,15 @@ def _stored_base(db: Database, connection_id: int,
     return _base(blob, delta, cursor, connection_id), kept
 
 
-def _base(blob: bytes, delta: bytes | None, cursor: str,
-          connection_id: int) -> tuple[Snapshot, str, Snapshot] | None:
-    """(the stored snapshot, its cursor, the base blob alone), or None when unreadable."""
+def _base(blob: bytes, delta: bytes | None, cursor: str, connection_id: int) -> _Base | None:
+    """The stored base with its delta laid over, or None when unreadable."""
     try:
         stored = decode(blob, cursor)
-        return (apply_delta(stored, delta) if delta else stored), cursor, stored
+        if not delta:
+            return _Base(stored, cursor, stored, set())
+        doc = _delta_doc(delta)
+        return _Base(_laid_over(stored, doc), cursor, stored,
+                     {row[0] for row in doc["users"]} | set(doc["users_gone"]))
     except (zlib.error, ValueError, KeyError, TypeError, IndexError, EOFError) as exc:
         log.warning("stored base of connection %s is unreadable (%s); reading in full",
                     connection_id, exc)
@@ -295,7 +327,7 @@ def _written(ids: set[str], canon: dict[str, str], decoded: bool) -> tuple[str, 
     if decoded and ids:
         first = next(iter(ids))
         if canon.get(first) is first:
-            return tuple(ids)
+            return ids.ids if isinstance(ids, StoredMembers) else tuple(ids)
     return tuple([canon.get(m, m) for m in ids])
 
 
@@ -311,15 +343,19 @@ def _delta_over(state: SourceState, fetched: Fetched) -> bytes | None:
             or state.schema_version != SCHEMA_VERSION
             or state.settings_hash != fetched.settings_hash):
         return None
-    blob = encode_delta(delta(fetched.stored, fetched.snapshot))
+    users = (fetched.changed_users | fetched.delta_users
+             if fetched.changed_users is not None and fetched.delta_users is not None else None)
+    blob = encode_delta(delta(fetched.stored, fetched.snapshot, users=users))
     return blob if len(blob) <= COMPACT_FRACTION * state.base_size else None
 
 
-def delta(base: Snapshot, snapshot: Snapshot) -> dict[str, list]:
+def delta(base: Snapshot, snapshot: Snapshot,
+          users: Collection[str] | None = None) -> dict[str, list]:
     """What `snapshot` changes of `base`: records new or changed, ids gone; a group the base
     has keeps only the members it gained and lost ("members_diff"), a new one all of them
     ("members"). Records a change read did not touch are the base's own objects, so most
-    compare by identity."""
+    compare by identity. `users`: every user id the two may differ in, when the caller knows
+    (then only those are looked at, not each of a hundred thousand)."""
     members, diffs = [], []
     for gid, ids in snapshot.members.items():
         was = base.members.get(gid)
@@ -329,10 +365,14 @@ def delta(base: Snapshot, snapshot: Snapshot) -> dict[str, list]:
             members.append([gid, sorted(ids)])
         else:
             diffs.append([gid, sorted(ids - was), sorted(was - ids)])
-    users, groups = _changed_values(base.users, snapshot.users), _changed_values(
-        base.groups, snapshot.groups)
-    return {"users": [[u.id, u.email, u.display_name, u.active] for u in users],
-            "users_gone": _gone(base.users, snapshot.users, [u.id for u in users]),
+    if users is None:
+        changed = _changed_values(base.users, snapshot.users)
+        users_gone = _gone(base.users, snapshot.users, [u.id for u in changed])
+    else:
+        changed, users_gone = _changed_among(base.users, snapshot.users, users)
+    groups = _changed_values(base.groups, snapshot.groups)
+    return {"users": [[u.id, u.email, u.display_name, u.active] for u in changed],
+            "users_gone": users_gone,
             "groups": [[g.id, g.name, list(g.parent_ids)] for g in groups],
             "groups_gone": _gone(base.groups, snapshot.groups, [g.id for g in groups]),
             "members": members, "members_diff": diffs,
@@ -347,6 +387,23 @@ def _changed_values(old: dict, new: dict) -> list:
     return [v for k, v in new.items() if (o := old.get(k, _MISSING)) is not v and o != v]
 
 
+def _changed_among(old: dict, new: dict, keys: Collection[str]) -> tuple[list, list[str]]:
+    """`_changed_values` and `_gone` of `old` and `new`, given every key they may differ in.
+    The values changed in place come out by key, the added ones in `new`'s order (which
+    `apply_delta` keeps): a change read appends what it adds, so they are found from the end."""
+    changed = sorted(k for k in keys if k in new and k in old
+                     and (o := old[k]) is not new[k] and o != new[k])
+    added = {k for k in keys if k in new and k not in old}
+    order: list[str] = []
+    for k in reversed(new):
+        if len(order) == len(added):
+            break
+        if k in added:
+            order.append(k)
+    return ([new[k] for k in changed] + [new[k] for k in reversed(order)],
+            sorted(k for k in keys if k in old and k not in new))
+
+
 def _gone(old: dict, new: dict, changed: list[str]) -> list[str]:
     """The keys of `old` that `new` lacks, sorted; a pass over `old` only when some key is
     gone (`changed`: the keys `new` changed or added, the added ones telling whether one is)."""
@@ -359,9 +416,17 @@ def encode_delta(doc: dict[str, list]) -> bytes:
 
 
 def apply_delta(base: Snapshot, blob: bytes) -> Snapshot:
-    """`base` with the stored delta `blob` laid over it (`base` itself is left as it was).
-    A delta stored before "members_diff" existed holds every changed group's members whole."""
-    doc = json.loads(zlib.decompress(blob))
+    """`base` with the stored delta `blob` laid over it (`base` itself is left as it was)."""
+    return _laid_over(base, _delta_doc(blob))
+
+
+def _delta_doc(blob: bytes) -> dict[str, list]:
+    return json.loads(zlib.decompress(blob))
+
+
+def _laid_over(base: Snapshot, doc: dict[str, list]) -> Snapshot:
+    """`base` with a delta's document laid over it. A delta stored before "members_diff"
+    existed holds every changed group's members whole."""
     users, groups, members = dict(base.users), dict(base.groups), dict(base.members)
     for uid, email, name, active in doc["users"]:
         users[uid] = User(uid, email, name, bool(active))
@@ -399,16 +464,20 @@ def decode(blob: bytes, cursor: str | None) -> Snapshot:
         users, groups, members = marshal.loads(_unpacked(blob))
         # written from User objects: (id, email, name, active) as they were, bool included
         by_id = users_from_rows(users)
+        # each group's set is built when first looked into (most never are: `StoredMembers`)
+        if not all(type(ids) is tuple for _, ids in members):
+            raise ValueError("a stored member list is not a tuple")
+        sets = {gid: StoredMembers(ids) for gid, ids in members}
     else:
         doc = json.loads(zlib.decompress(blob))
-        users, groups, members = doc["users"], doc["groups"], doc["members"]
+        users, groups = doc["users"], doc["groups"]
         by_id = {uid: User(uid, email, name, bool(active))
                  for uid, email, name, active in users}
+        sets = {gid: set(ids) for gid, ids in doc["members"]}
     return Snapshot(
         users=by_id,
         groups={gid: Group(gid, name, tuple(parents)) for gid, name, parents in groups},
-        members={gid: set(ids) for gid, ids in members},
-        cursor=cursor)
+        members=sets, cursor=cursor)
 
 
 def _unpacked(blob: bytes) -> bytes:

@@ -1,0 +1,162 @@
+"""A group's members as a stored base decodes them: the set is built only when something looks inside."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Set, Sized
+from itertools import filterfalse
+from typing import Any
+
+
+class StoredMembers(Set[str]):
+    """The member ids of one group of a decoded base, read-only, over the tuple the blob held.
+
+    A run after a small change passes most of a base's ten thousand groups along untouched and
+    compares them by identity only: building a million-member set for each (a tenth of such a
+    run) would be wasted. So the set is made on the first question about its contents
+    (`in`, a comparison, a set operation); `len` and iteration answer from the tuple, whose ids
+    are distinct because the blob was written from a set. Every answer is a plain `set` or
+    `bool`, as the same question put to a `set` would give: a caller never gets the inner set
+    to change, and an in-place operator (`|=`) makes a new set instead of changing this one.
+    """
+
+    __slots__ = ("_ids", "_set")
+
+    def __init__(self, ids: tuple[str, ...]) -> None:
+        self._ids = ids
+        self._set: set[str] | None = None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """The ids as stored (the users' own string objects, for `snapshots.encode`)."""
+        return self._ids
+
+    def _real(self) -> set[str]:
+        built = self._set
+        if built is None:
+            built = self._set = set(self._ids)
+        return built
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._real()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"StoredMembers({len(self._ids)} ids)"
+
+    __hash__ = None  # type: ignore[assignment]  # a set is not hashable either
+
+    def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
+        if isinstance(other, Sized) and len(other) != len(self._ids):
+            return False  # most changed groups joined or lost someone: no set needed
+        return self._real() == _plain(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __le__(self, other: Any) -> bool:
+        if self._set is None and type(other) in _SETS:
+            return len(self._ids) <= len(other) and all(map(other.__contains__, self._ids))
+        return self._real() <= _plain(other)
+
+    def __lt__(self, other: Any) -> bool:
+        return self._real() < _plain(other)
+
+    def __ge__(self, other: Any) -> bool:
+        return self._real() >= _plain(other)
+
+    def __gt__(self, other: Any) -> bool:
+        return self._real() > _plain(other)
+
+    # The operators answer with what `set`'s own would: `self op other` as `real op other`,
+    # reflected ones (`set op self`, after `set` declined a non-set) as `other op real`. Where
+    # one pass over the ids does, no set is built for them (one operation on a group is the
+    # common case; a group asked many questions builds its set once).
+
+    def __and__(self, other: Any) -> set[str]:
+        if self._set is None and type(other) in _SETS:
+            return self._few(other) if len(other) <= _FEW else set(filter(other.__contains__, self._ids))
+        return self._real() & _plain(other)
+
+    def __rand__(self, other: Any) -> Any:
+        if self._set is None and type(other) in _SETS:
+            return type(other)(self._few(other)) if len(other) <= _FEW else other.intersection(self._ids)
+        return _plain(other) & self._real()
+
+    def _few(self, other: Iterable[str]) -> set[str]:
+        """`self & other` for a handful of ids: each looked for in the tuple (a scan in C)."""
+        ids = self._ids
+        return {x for x in other if x in ids}
+
+    def __or__(self, other: Any) -> set[str]:
+        if self._set is None and type(other) in _SETS:
+            out = set(self._ids)
+            out.update(other)
+            return out
+        return self._real() | _plain(other)
+
+    def __ror__(self, other: Any) -> Any:
+        if self._set is None and type(other) in _SETS:
+            return other.union(self._ids)
+        return _plain(other) | self._real()
+
+    def __sub__(self, other: Any) -> set[str]:
+        if self._set is None and type(other) in _SETS:
+            return set(filterfalse(other.__contains__, self._ids))
+        return self._real() - _plain(other)
+
+    def __rsub__(self, other: Any) -> Any:
+        if self._set is None and type(other) in _SETS:
+            return other.difference(self._ids)
+        return _plain(other) - self._real()
+
+    def __xor__(self, other: Any) -> set[str]:
+        return self._real() ^ _plain(other)
+
+    def __rxor__(self, other: Any) -> Any:
+        return _plain(other) ^ self._real()
+
+    def isdisjoint(self, other: Iterable[Any]) -> bool:
+        if self._set is None and type(other) in _SETS:
+            return not any(map(other.__contains__, self._ids))
+        return self._real().isdisjoint(_plain(other))
+
+    def issubset(self, other: Iterable[Any]) -> bool:
+        return self.__le__(other if type(other) in _SETS else set(_plain(other)))
+
+    def issuperset(self, other: Iterable[Any]) -> bool:
+        return self._real().issuperset(_plain(other))
+
+    def union(self, *others: Iterable[Any]) -> set[str]:
+        out = set(self._ids)
+        out.update(*map(_plain, others))
+        return out
+
+    def intersection(self, *others: Iterable[Any]) -> set[str]:
+        return self._real().intersection(*map(_plain, others))
+
+    def difference(self, *others: Iterable[Any]) -> set[str]:
+        return self._real().difference(*map(_plain, others))
+
+    def symmetric_difference(self, other: Iterable[Any]) -> set[str]:
+        return self._real().symmetric_difference(_plain(other))
+
+    def copy(self) -> set[str]:
+        return set(self._ids)
+
+
+_FEW = 4
+"""Up to this many ids are looked for in the tuple itself: cheaper than a pass over it."""
+_SETS = (set, frozenset)
+"""The types whose lookups the one-pass operators use (anything else goes through the set)."""
+
+
+def _plain(value: Any) -> Any:
+    """`value`, or the real set of a StoredMembers (so `set`'s fast paths take it)."""
+    return value._real() if isinstance(value, StoredMembers) else value
