@@ -51,7 +51,8 @@ def touched(old: Desired, new: Desired,
     # a synced user's record is the IdP's own: it differs where the IdP's does, so beyond
     # those only who started or stopped being synced
     users = set(idp_changed)
-    if old.users is not old.idp_users or new.users is not new.idp_users:
+    if old.users is not new.users and (old.users is not old.idp_users
+                                       or new.users is not new.idp_users):
         users |= old.users.keys() ^ new.users.keys()
     return keys, users
 
