@@ -27,6 +27,7 @@ from sandbox.idps import entra, keycloak, okta, scim
 from sandbox.idps.directory import Directory
 from tests.engine.harness import Stack, stack
 from tests.engine.plan_sim import mutate, random_snapshot
+from tests.engine.test_desired_after import memberships_changed
 from tests.engine.sources_fixtures import (
     HAS_ACCOUNT,
     connect,
@@ -438,17 +439,18 @@ def test_a_delta_lays_every_kind_of_change_over_its_base():
 
 
 @pytest.mark.parametrize("seed", range(25))
-def test_a_delta_over_the_users_a_run_knows_changed_equals_one_over_all(seed):
+def test_a_delta_from_what_a_run_knows_changed_equals_one_worked_out_in_full(seed):
     """`keep` gives `delta` the users the stored delta and the change read touched, instead
-    of each user: the delta read back is the same snapshot, users in the same order."""
+    of each user, and the stored delta, whose entries stand for the groups this change left
+    alone: the delta read back is the same snapshot either way, users in the same order."""
     rng = random.Random(seed)
     stored = snapshots.decode(snapshots.encode(random_snapshot(rng, users=40, groups=6)), "1")
     read = snapshots._base(snapshots.encode(stored), snapshots.encode_delta(
         snapshots.delta(stored, mutate(rng, stored, rng.randrange(0, 6)))), "1", 1)
     base = read.snapshot
-    # as a change read lays itself over a base: copies, additions at the end
-    new = Snapshot(users=dict(base.users), groups=dict(base.groups),
-                   members=dict(base.members), cursor="2")
+    # as a change read lays itself over a base: the sets it leaves alone shared, records
+    # replaced in place, additions at the end
+    new = memberships_changed(rng, base, rng.randrange(0, 6))
     mutated = mutate(rng, base, rng.randrange(0, 6))
     for uid in base.users.keys() - mutated.users.keys():
         del new.users[uid]
@@ -456,9 +458,11 @@ def test_a_delta_over_the_users_a_run_knows_changed_equals_one_over_all(seed):
         if base.users.get(uid) != user:
             new.users[uid] = user
     hint = mapping.changed_keys(base.users, new.users) | read.delta_users
-    for doc in (snapshots.delta(stored, new), snapshots.delta(stored, new, users=hint)):
+    for doc in (snapshots.delta(stored, new), snapshots.delta(stored, new, users=hint),
+                snapshots.delta(stored, new, users=hint, since=(base, read.doc))):
         back = snapshots.apply_delta(stored, snapshots.encode_delta(doc))
         assert list(back.users.items()) == list(new.users.items())
+        assert back.members == new.members and back.groups == new.groups
 
 
 def test_a_small_change_is_kept_as_a_delta_and_a_large_one_compacts(test_config, tmp_path):

@@ -10,7 +10,7 @@ from typing import TypeVar
 from app.config import DEFAULT_CONCURRENCY
 from workers.atlassian.target import AtlassianTarget
 from workers.sync.mapping import Desired, group_key
-from workers.sync.mirror import Mirror
+from workers.sync.mirror import Mirror, by_name
 from workers.sync.plan import ADD_MEMBER, REMOVAL_KINDS, Plan
 from workers.sync.planner import Current, Links, emails_to_look_up, groups_to_read
 from workers.sync.policy import SyncPolicy
@@ -53,12 +53,14 @@ def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy
     ids, names = groups_to_look_up(desired, links, policy)
     known: dict[str, str] = dict(mirror.groups) if mirror is not None else {}
     product_names = {group_key(n) for n in policy.product_access_groups}
+    known_keys = by_name(mirror) if mirror is not None else {}
     if mirror is not None:
-        known_keys = {group_key(n) for n in known.values()}
         ids = ids - known.keys()
         names = {n for n in names if group_key(n) not in known_keys or group_key(n) in product_names}
     looked = {g.group_id: g.name for g in target.groups_named(ids, names)} if ids or names else {}
     site_groups = {**known, **looked}
+    # the mirror's names were cased once; only the groups looked up are cased here
+    site_names = {**known_keys, **{group_key(name): gid for gid, name in looked.items()}}
     synced = target.synced_groups(looked, ()) if looked else set()
     wanted = groups_to_read(desired, site_groups, links, policy)
     products = {gid for gid in wanted if group_key(site_groups[gid]) in product_names}
@@ -75,7 +77,7 @@ def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy
     found = concurrent_map(target.find_user_by_email, emails, concurrency)
     accounts = {email: user.account_id for email, user in zip(emails, found, strict=True) if user}
     current = Current(groups=site_groups, members=members, accounts_by_email=accounts,
-                      inactive=inactive, synced_groups=synced,
+                      inactive=inactive, synced_groups=synced, names=site_names,
                       admin_groups=mirror.admin_groups if mirror is not None else set())
     return SiteRead(current, {gid: site_groups[gid] for gid in to_read if gid not in products},
                     products)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from workers.sync.mapping import Desired, changed_keys
 from workers.sync.plan import Plan
 from workers.sync.planner import Current, Links, emails_to_look_up, plan
+from workers.sync.planner import by_name as planner_by_name
 from workers.sync.policy import SyncPolicy
 
 
@@ -196,7 +197,7 @@ def _narrow_current(current: Current, new: Desired, links: Links, whole: set[str
                     accounts: set[str], focus: dict[str, set[str]]) -> Current:
     """Current members: in full for the groups planned whole, the `focus` accounts of a group
     whose members changed, only touched accounts elsewhere."""
-    by_name = {name.casefold(): gid for gid, name in current.groups.items()}
+    by_name = planner_by_name(current)
     full: set[str] = set()
     for k in whole:
         full |= _site_groups(new, links, by_name, k)
@@ -209,7 +210,7 @@ def _narrow_current(current: Current, new: Desired, links: Links, whole: set[str
     return Current(groups=current.groups, members=members,
                    accounts_by_email=current.accounts_by_email, site_admins=current.site_admins,
                    admin_groups=current.admin_groups, inactive=current.inactive,
-                   synced_groups=current.synced_groups)
+                   synced_groups=current.synced_groups, names=by_name)
 
 
 def plan_incremental(old: Desired, new: Desired, current: Current, links: Links,

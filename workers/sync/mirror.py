@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.models import ManagedGroup, ManagedMembership, MirrorCount
 from workers.sync.counts import Drift
+from workers.sync.mapping import group_key
 
 EXAMPLES = 10
 """Drift listed in words per run; the counts cover the rest."""
@@ -34,10 +35,20 @@ class Mirror:
     members: dict[str, set[str]] = field(default_factory=dict)
     inactive: set[str] = field(default_factory=set)
     admin_rights: dict[str, bool | None] = field(default_factory=dict)
+    names: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    """`group_key(name)` → groupId of `groups`, made once (`by_name`): a Mirror's groups are
+    read from the database once and never changed afterwards."""
 
     @property
     def admin_groups(self) -> set[str]:
         return {gid for gid, rights in self.admin_rights.items() if rights}
+
+
+def by_name(mirror: Mirror) -> dict[str, str]:
+    """The mirror's groups by `group_key` of their names, worked out once per load."""
+    if mirror.names is None:
+        mirror.names = {group_key(name): gid for gid, name in mirror.groups.items()}
+    return mirror.names
 
 
 def load(session: Session, connection_id: int, members_of: Collection[str] | None = None,
@@ -48,6 +59,7 @@ def load(session: Session, connection_id: int, members_of: Collection[str] | Non
     mirror = Mirror()
     if groups is not None:
         mirror.groups, mirror.admin_rights = dict(groups.groups), dict(groups.admin_rights)
+        mirror.names = groups.names  # the same groups: the same names
         mirror.members = {gid: set() for gid in mirror.groups}
     else:
         for gid, name, rights in _rows(session, select(

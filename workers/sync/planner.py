@@ -52,6 +52,19 @@ class Current:
     inactive: set[str] = field(default_factory=set)
     synced_groups: set[str] = field(default_factory=set)
     """GroupIds the organization API reports as synced from an identity provider."""
+    names: dict[str, str] | None = field(default=None, repr=False, compare=False)
+    """`group_key(name)` → groupId of `groups`, handed over by whoever built `groups` from a
+    map that had it (`read_current`: the mirror's, cased once per run); None otherwise, and
+    set to None by anything that changes `groups` afterwards."""
+
+
+def by_name(current: Current) -> dict[str, str]:
+    """The site's groups by `group_key` of their names: `current.names` when the reader
+    handed them over (several steps look groups up by name, and ten thousand names were
+    cased again at each), else worked out here."""
+    if current.names is not None:
+        return current.names
+    return {group_key(name): gid for gid, name in current.groups.items()}
 
 
 @dataclass(slots=True)
@@ -113,14 +126,14 @@ def _resolve_groups(desired: Desired, current: Current, links: Links, policy: Sy
     pre-existing groups not allowed for adoption) are left out and reported in the plan.
     """
     site_groups = current.groups
-    by_name = {group_key(name): gid for gid, name in site_groups.items()}
+    named = by_name(current)
     resolved: dict[str, str | None] = {}
     creates, link_ops = draft.ops[CREATE_GROUP], draft.ops[LINK_GROUP]
     for key, target in desired.groups.items():
         gid = _linked_group(key, target, site_groups, links, draft)
-        adopting = gid is None and key in by_name
+        adopting = gid is None and key in named
         if gid is None:
-            gid = by_name.get(key)
+            gid = named.get(key)
         site_name = site_groups[gid] if gid is not None else None
         reason = skip_reason(target.name, site_name, explicit=target.explicit, adopting=adopting,
                              admin_rights=gid in current.admin_groups,
@@ -306,11 +319,11 @@ def _deprovision(departed: dict[str, str], resolved: dict[str, str | None], curr
                  links: Links, policy: SyncPolicy, draft: _Draft) -> None:
     """The extra steps for accounts whose IdP user left or was disabled, per the policy."""
     if policy.deprovision == "remove_product_access":
-        by_name = {group_key(name): gid for gid, name in current.groups.items()}
+        named = by_name(current)
         managed = set(resolved.values())
         seen: set[str] = set()
         for name in policy.product_access_groups:
-            gid = by_name.get(group_key(name))
+            gid = named.get(group_key(name))
             if gid is None:
                 draft.note("product_group_missing",
                            f"Product-access group '{name}' is not on the site")

@@ -33,7 +33,7 @@ from workers.sync.current import (
     read_current,
     site_admins_among,
 )
-from workers.sync.mapping import Desired, group_key
+from workers.sync.mapping import Desired
 from workers.sync.model import Snapshot
 from workers.sync.plan import ADD_MEMBER, Plan
 from workers.sync.planner import Links
@@ -162,7 +162,7 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
         ctx = replace(ctx, links=links)
         groups_only = mirror.load(session, ctx.connection_id, members_of=())
         gids = _group_ids(whole | (keys - desired.groups.keys()), old, desired, ctx,
-                          groups_only.groups)
+                          mirror.by_name(groups_only))
         accounts = {links.users[u] for u in users | moved if u in links.users}
         known = mirror.load(session, ctx.connection_id, members_of=gids, accounts=accounts,
                             groups=groups_only)
@@ -191,9 +191,8 @@ def _incremental(env: Any, ctx: RunContext, fetched: Fetched, policy: SyncPolicy
 
 
 def _group_ids(keys: set[str], old: Desired, new: Desired, ctx: RunContext,
-               groups: dict[str, str]) -> set[str]:
-    """The site groups the touched desired groups are (by link, else by name)."""
-    by_name = {group_key(name): gid for gid, name in groups.items()}
+               by_name: dict[str, str]) -> set[str]:
+    """The site groups the touched desired groups are (by link, else by name: `by_name`)."""
     out: set[str] = set()
     for k in keys:
         target = new.groups.get(k) or old.groups.get(k)

@@ -80,6 +80,8 @@ class Fetched:
     delta_users: set[str] | None = None
     """The users the stored delta changed from `stored` to `base` (None: no `base`): with
     `changed_users`, every user `snapshot` may differ from `stored` in."""
+    stored_delta: dict[str, list] | None = None
+    """The stored delta's document (`base` is `stored` with it laid over), when there is one."""
 
 
 class _Base(NamedTuple):
@@ -91,6 +93,8 @@ class _Base(NamedTuple):
     """The base blob alone, without the delta."""
     delta_users: set[str]
     """The ids of the users the delta holds (new, changed or gone)."""
+    doc: dict[str, list] | None
+    """The delta's document, None when there is none."""
 
 
 def settings_hash(kind: str, settings: dict[str, Any] | None) -> str:
@@ -173,7 +177,7 @@ def _built(snapshot: Snapshot, mode: str, connection_id: int, fingerprint: str,
     return Fetched(snapshot, mode, connection_id, fingerprint, full_at, capable,
                    base=base.snapshot, stored=base.stored, kept_desired=kept,
                    changed_users=mapping.changed_keys(base.snapshot.users, snapshot.users),
-                   delta_users=base.delta_users)
+                   delta_users=base.delta_users, stored_delta=base.doc)
 
 
 def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> Fetched | None:
@@ -224,10 +228,10 @@ def _base(blob: bytes, delta: bytes | None, cursor: str, connection_id: int) -> 
     try:
         stored = decode(blob, cursor)
         if not delta:
-            return _Base(stored, cursor, stored, set())
+            return _Base(stored, cursor, stored, set(), None)
         doc = _delta_doc(delta)
         return _Base(_laid_over(stored, doc), cursor, stored,
-                     {row[0] for row in doc["users"]} | set(doc["users_gone"]))
+                     {row[0] for row in doc["users"]} | set(doc["users_gone"]), doc)
     except (zlib.error, ValueError, KeyError, TypeError, IndexError, EOFError) as exc:
         log.warning("stored base of connection %s is unreadable (%s); reading in full",
                     connection_id, exc)
@@ -345,19 +349,34 @@ def _delta_over(state: SourceState, fetched: Fetched) -> bytes | None:
         return None
     users = (fetched.changed_users | fetched.delta_users
              if fetched.changed_users is not None and fetched.delta_users is not None else None)
-    blob = encode_delta(delta(fetched.stored, fetched.snapshot, users=users))
+    since = ((fetched.base, fetched.stored_delta)
+             if fetched.base is not None and fetched.stored_delta is not None else None)
+    blob = encode_delta(delta(fetched.stored, fetched.snapshot, users=users, since=since))
     return blob if len(blob) <= COMPACT_FRACTION * state.base_size else None
 
 
-def delta(base: Snapshot, snapshot: Snapshot,
-          users: Collection[str] | None = None) -> dict[str, list]:
+def delta(base: Snapshot, snapshot: Snapshot, users: Collection[str] | None = None,
+          since: tuple[Snapshot, dict[str, list]] | None = None) -> dict[str, list]:
     """What `snapshot` changes of `base`: records new or changed, ids gone; a group the base
     has keeps only the members it gained and lost ("members_diff"), a new one all of them
     ("members"). Records a change read did not touch are the base's own objects, so most
     compare by identity. `users`: every user id the two may differ in, when the caller knows
-    (then only those are looked at, not each of a hundred thousand)."""
+    (then only those are looked at, not each of a hundred thousand). `since`: (the snapshot
+    a stored delta over `base` made, that delta's document), when `snapshot` was built on
+    it: a group this change left as that snapshot had it keeps its entry as it was, so a
+    delta grown over many runs is not worked out again group by group."""
     members, diffs = [], []
+    earlier: dict[str, tuple[list, list]] = {}
+    if since is not None:
+        for entry in since[1]["members"]:
+            earlier[entry[0]] = (members, entry)
+        for entry in since[1].get("members_diff", ()):
+            earlier[entry[0]] = (diffs, entry)
     for gid, ids in snapshot.members.items():
+        if gid in earlier and since[0].members.get(gid) is ids:  # type: ignore[index]
+            into, entry = earlier[gid]
+            into.append(entry)
+            continue
         was = base.members.get(gid)
         if was is ids or was == ids:
             continue
@@ -436,10 +455,12 @@ def _laid_over(base: Snapshot, doc: dict[str, list]) -> Snapshot:
     for gid, ids in doc["members"]:
         members[gid] = {_shared_id(users, m) for m in ids}
     for gid, added, removed in doc.get("members_diff", ()):
-        ids = set(members.get(gid, ()))
-        ids.difference_update(removed)
-        ids.update(_shared_id(users, m) for m in added)
-        members[gid] = ids
+        was = members.get(gid)
+        adding = tuple([_shared_id(users, m) for m in added])
+        if was is None:  # not a diff this module wrote over this base: made whole at once
+            members[gid] = set(adding)
+        else:  # worked out when first looked into: most groups of a grown delta never are
+            members[gid] = StoredMembers.patched(was, adding, frozenset(removed))
     for key, table in (("users_gone", users), ("groups_gone", groups), ("members_gone", members)):
         for gone in doc[key]:
             table.pop(gone, None)

@@ -19,11 +19,32 @@ class StoredMembers(Set[str]):
     to change, and an in-place operator (`|=`) makes a new set instead of changing this one.
     """
 
-    __slots__ = ("_ids", "_set")
+    __slots__ = ("_tuple", "_set", "_patch")
 
     def __init__(self, ids: tuple[str, ...]) -> None:
-        self._ids = ids
+        self._tuple: tuple[str, ...] | None = ids
         self._set: set[str] | None = None
+        self._patch: tuple[Iterable[str], tuple[str, ...], frozenset[str]] | None = None
+
+    @classmethod
+    def patched(cls, was: Iterable[str], added: tuple[str, ...],
+                removed: frozenset[str]) -> StoredMembers:
+        """`was` without `removed` and with `added` (ids `was` lacks), as a stored delta lays
+        a group's change over the base: worked out only when first used, so the delta's
+        groups that no later step looks at (most, once it has grown over several runs) cost
+        nothing."""
+        out = cls.__new__(cls)
+        out._tuple, out._set, out._patch = None, None, (was, added, removed)
+        return out
+
+    @property
+    def _ids(self) -> tuple[str, ...]:
+        ids = self._tuple
+        if ids is None:
+            was, added, removed = self._patch  # type: ignore[misc]
+            ids = self._tuple = tuple([x for x in was if x not in removed]) + added
+            self._patch = None
+        return ids
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -43,17 +64,20 @@ class StoredMembers(Set[str]):
         return iter(self._ids)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        if self._tuple is None:  # `delta` writes `removed` from within `was`, `added` from outside
+            was, added, removed = self._patch  # type: ignore[misc]
+            return len(was) - len(removed) + len(added)  # type: ignore[arg-type]
+        return len(self._tuple)
 
     def __repr__(self) -> str:
-        return f"StoredMembers({len(self._ids)} ids)"
+        return f"StoredMembers({len(self)} ids)"
 
     __hash__ = None  # type: ignore[assignment]  # a set is not hashable either
 
     def __eq__(self, other: object) -> bool:
         if other is self:
             return True
-        if isinstance(other, Sized) and len(other) != len(self._ids):
+        if isinstance(other, Sized) and len(other) != len(self):
             return False  # most changed groups joined or lost someone: no set needed
         return self._real() == _plain(other)
 
@@ -62,7 +86,7 @@ class StoredMembers(Set[str]):
 
     def __le__(self, other: Any) -> bool:
         if self._set is None and type(other) in _SETS:
-            return len(self._ids) <= len(other) and all(map(other.__contains__, self._ids))
+            return len(self) <= len(other) and all(map(other.__contains__, self._ids))
         return self._real() <= _plain(other)
 
     def __lt__(self, other: Any) -> bool:
