@@ -27,7 +27,6 @@ from sandbox.idps import entra, keycloak, okta, scim
 from sandbox.idps.directory import Directory
 from tests.engine.harness import Stack, stack
 from tests.engine.plan_sim import mutate, random_snapshot
-from tests.engine.test_desired_after import memberships_changed
 from tests.engine.sources_fixtures import (
     HAS_ACCOUNT,
     connect,
@@ -37,6 +36,7 @@ from tests.engine.sources_fixtures import (
     scenario,
     team,
 )
+from tests.engine.test_desired_after import memberships_changed
 from workers.sources.scim_paging import ScimCursor
 from workers.sync import kept_desired, mapping, snapshots
 from workers.sync import run as run_context
