@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from app.config import DEFAULT_CONCURRENCY
 from workers.atlassian.target import AtlassianTarget
-from workers.sync.mapping import Desired, group_key
+from workers.sync.mapping import Desired, group_key, groups_by_key
 from workers.sync.mirror import Mirror, by_name
 from workers.sync.plan import ADD_MEMBER, REMOVAL_KINDS, Plan
 from workers.sync.planner import Current, Links, emails_to_look_up, groups_to_read
@@ -60,7 +60,7 @@ def read_current(target: AtlassianTarget, desired: Desired, links: Links, policy
     looked = {g.group_id: g.name for g in target.groups_named(ids, names)} if ids or names else {}
     site_groups = {**known, **looked}
     # the mirror's names were cased once; only the groups looked up are cased here
-    site_names = {**known_keys, **{group_key(name): gid for gid, name in looked.items()}}
+    site_names = {**known_keys, **groups_by_key(looked)}
     synced = target.synced_groups(looked, ()) if looked else set()
     wanted = groups_to_read(desired, site_groups, links, policy)
     products = {gid for gid in wanted if group_key(site_groups[gid]) in product_names}

@@ -57,9 +57,10 @@ def dump(desired: Desired, snapshot: Snapshot, policy: MappingPolicy, basis: str
     members, listed = [], 0
     for key, ids in desired.members.items():
         feeders = fed.get(key, ())
-        # most targets have the one IdP group feeding them: looked at without a generator each
-        source = (feeders[0] if len(feeders) == 1 and own.get(feeders[0]) is ids
-                  else next((gid for gid in feeders if own.get(gid) is ids), None))
+        if len(feeders) == 1:  # the usual target: one IdP group, looked at without a generator
+            source = feeders[0] if own.get(feeders[0]) is ids else None
+        else:
+            source = next((gid for gid in feeders if own.get(gid) is ids), None)
         if source is not None:
             members.append((key, SHARED, source))
         elif fed.get(key) and key not in defaults:

@@ -20,6 +20,11 @@ def group_key(name: str) -> str:
     return name.casefold()
 
 
+def groups_by_key(groups: dict[str, str]) -> dict[str, str]:
+    """groupId → name turned round: `group_key(name)` → groupId."""
+    return {group_key(name): gid for gid, name in groups.items()}
+
+
 @dataclass(slots=True)
 class DesiredGroup:
     """An Atlassian group the mapping wants, and the IdP groups (on-the-fly) that may link it.

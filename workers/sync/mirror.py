@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.models import ManagedGroup, ManagedMembership, MirrorCount
 from workers.sync.counts import Drift
-from workers.sync.mapping import group_key
+from workers.sync.mapping import groups_by_key
 
 EXAMPLES = 10
 """Drift listed in words per run; the counts cover the rest."""
@@ -47,7 +47,7 @@ class Mirror:
 def by_name(mirror: Mirror) -> dict[str, str]:
     """The mirror's groups by `group_key` of their names, worked out once per load."""
     if mirror.names is None:
-        mirror.names = {group_key(name): gid for gid, name in mirror.groups.items()}
+        mirror.names = groups_by_key(mirror.groups)
     return mirror.names
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workers.sync.mapping import Desired, DesiredGroup, group_key
+from workers.sync.mapping import Desired, DesiredGroup, group_key, groups_by_key
 from workers.sync.model import User
 from workers.sync.ops import MemberBatch, Ops, UserEmails
 from workers.sync.plan import (
@@ -64,7 +64,7 @@ def by_name(current: Current) -> dict[str, str]:
     cased again at each), else worked out here."""
     if current.names is not None:
         return current.names
-    return {group_key(name): gid for gid, name in current.groups.items()}
+    return groups_by_key(current.groups)
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ import logging
 import marshal
 import zlib
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -367,13 +368,15 @@ def delta(base: Snapshot, snapshot: Snapshot, users: Collection[str] | None = No
     delta grown over many runs is not worked out again group by group."""
     members, diffs = [], []
     earlier: dict[str, tuple[list, list]] = {}
+    prior: dict[str, AbstractSet[str]] = {}
     if since is not None:
+        prior = since[0].members
         for entry in since[1]["members"]:
             earlier[entry[0]] = (members, entry)
         for entry in since[1].get("members_diff", ()):
             earlier[entry[0]] = (diffs, entry)
     for gid, ids in snapshot.members.items():
-        if gid in earlier and since[0].members.get(gid) is ids:  # type: ignore[index]
+        if gid in earlier and prior.get(gid) is ids:
             into, entry = earlier[gid]
             into.append(entry)
             continue
