@@ -93,3 +93,11 @@ class Database:
             raise RuntimeError("the database is not configured")
         with self.engine.connect() as connection:
             yield connection
+
+
+def raw_rows(session: Session, query: Any) -> list[tuple]:
+    """The rows of a Core select as the driver hands them over (plain tuples), through the
+    session's connection: SQLAlchemy's work for each row costs more than the query itself
+    at ten thousand rows. Columns come untyped: a SQLite boolean is 0 or 1, so callers
+    read one by its truth, or None, never by identity with True."""
+    return session.connection().execute(query).cursor.fetchall()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -76,6 +77,11 @@ def test_desired_after_equals_desired(seed, name, from_blob):
         hinted = mapping.desired_after(old, base, new, policy,
                                        changed_users=mapping.changed_keys(base.users, new.users))
         same(hinted, reference)
+        if policy.users.members_only:  # told who holds whom, leavers come from the change alone
+            held = replace(old, holders=mapping.holders_of(old))
+            after = mapping.desired_after(held, base, new, policy)
+            same(after, reference)
+            assert after.holders in (None, mapping.holders_of(reference))
 
 
 def test_a_change_of_memberships_rebuilds_only_the_groups_it_reaches():

@@ -42,6 +42,7 @@ from workers.sync import kept_desired, mapping, snapshots
 from workers.sync import run as run_context
 from workers.sync.model import Group, Snapshot, User, users_from_rows
 from workers.sync.policy import from_connection
+from workers.sync.stored_members import DamagedMembers
 
 EXTRA_TEAMS = 12
 """Empty teams that make a full read cost what it does in a real directory: a listing per group."""
@@ -308,10 +309,21 @@ def test_a_base_blob_writes_each_member_id_once_as_the_users_own_string():
     assert back.members == s.members
     users = {uid: u.id for uid, u in back.users.items()}
     assert all(m is users[m] for ids in back.members.values() for m in ids)
-    doc = snapshots.marshal.loads(snapshots._unpacked(blob))
-    uncanonical = snapshots.marshal.dumps((doc[0], doc[1], [(g, tuple("".join(list(m)) for m in ids))
-                                                             for g, ids in doc[2]]), 4)
-    assert len(snapshots.marshal.dumps(doc, 4)) < len(uncanonical)
+    # in the blob, a member is its user's position: four bytes, not a 36-character id
+    users_rows, _, others, members = snapshots.marshal.loads(snapshots._unpacked(blob))
+    assert others == [] and len(users_rows) == 40
+    assert [(g, len(data)) for g, data in members] == [(g, 4 * len(m)) for g, m in s.members.items()]
+
+
+def test_member_ids_that_are_no_users_are_kept_after_the_users():
+    s = Snapshot(cursor="1")
+    s.add_user(User("u1", "u1@example.com"))
+    s.add_group(Group("g", "G"))
+    s.members["g"] = {"u1", "ghost"}
+    back = snapshots.decode(snapshots.encode(s), "1")
+    assert back.members == {"g": {"u1", "ghost"}} and back.names == ["u1", "ghost"]
+    again = snapshots.decode(snapshots.encode(back, decoded=back), "1")
+    assert again.members == {"g": {"u1", "ghost"}} and list(again.users) == ["u1"]
 
 
 def test_a_base_stored_again_over_its_decoded_self_writes_ids_as_the_users_own():
@@ -361,21 +373,35 @@ def test_a_base_stored_as_json_before_the_marshal_layout_still_loads():
     assert (back.users, back.groups, back.members) == (s.users, s.groups, s.members)
     assert list(back.users) == list(s.users)  # the order invitations go out in is kept
     again = snapshots.encode(back)
-    assert again.startswith(snapshots.LZ4_MARSHALLED)
+    assert again.startswith(snapshots.PACKED)
     assert snapshots.decode(again, "1").members == s.members
 
 
-def test_a_base_stored_in_the_zlib_marshal_layout_still_loads():
+def test_a_base_stored_in_the_earlier_marshal_layouts_still_loads():
     s = small_snapshot()
-    blob = snapshots.encode(s)
-    assert blob.startswith(snapshots.LZ4_MARSHALLED)
-    older = snapshots.MARSHALLED + snapshots.zlib.compress(snapshots._unpacked(blob), 1)
-    back = snapshots.decode(older, "1")
-    assert (back.users, back.groups, back.members) == (s.users, s.groups, s.members)
+    # member ids as marshal references to the users' ids, in zlib and then in LZ4
+    doc = snapshots.marshal.dumps(([(u.id, u.email, u.display_name, u.active)
+                                    for u in s.users.values()],
+                                   [(g.id, g.name, g.parent_ids) for g in s.groups.values()],
+                                   [(gid, tuple(ids)) for gid, ids in s.members.items()]), 4)
+    for older in (snapshots.MARSHALLED + snapshots.zlib.compress(doc, 1),
+                  snapshots.LZ4_MARSHALLED + snapshots.lz4.frame.compress(doc)):
+        back = snapshots.decode(older, "1")
+        assert (back.users, back.groups, back.members) == (s.users, s.groups, s.members)
+        assert snapshots.encode(back, decoded=back).startswith(snapshots.PACKED)
 
 
-def _lz4(value: bytes) -> bytes:
-    return snapshots.LZ4_MARSHALLED + snapshots.lz4.frame.compress(value, content_checksum=True)
+def test_a_packed_group_pointing_past_the_ids_is_a_clear_error_when_read():
+    doc = snapshots.marshal.dumps(([("u1", "a@example.com", "", True)], [("g", "G", ())], [],
+                                   [("g", bytes([0, 0, 0, 0, 9, 0, 0, 0]))]), 4)
+    back = snapshots.decode(_lz4(doc, snapshots.PACKED), "1")
+    assert len(back.members["g"]) == 2
+    with pytest.raises(DamagedMembers):
+        set(back.members["g"])
+
+
+def _lz4(value: bytes, prefix: bytes = snapshots.LZ4_MARSHALLED) -> bytes:
+    return prefix + snapshots.lz4.frame.compress(value, content_checksum=True)
 
 
 def _marshalled(value: object) -> bytes:
@@ -389,7 +415,11 @@ def _marshalled(value: object) -> bytes:
     _marshalled(([], [("g", "n", ())], [("g", 5)])),
     snapshots.LZ4_MARSHALLED + b"not lz4", _lz4(b"\xff"), _lz4(snapshots.marshal.dumps(3)),
     _lz4(snapshots.marshal.dumps(([], [], [])))[:-3] + b"xyz",
-    _lz4(snapshots.marshal.dumps((["u1", "a@example.com"], [], [])))])
+    _lz4(snapshots.marshal.dumps((["u1", "a@example.com"], [], []))),
+    snapshots.PACKED + b"not lz4", _lz4(b"\xff", snapshots.PACKED),
+    _lz4(snapshots.marshal.dumps(([], [], [])), snapshots.PACKED),
+    _lz4(snapshots.marshal.dumps(([], [("g", "G", ())], [], [("g", b"abc")])), snapshots.PACKED),
+    _lz4(snapshots.marshal.dumps(([], [("g", "G", ())], [], [("g", (1, 2))])), snapshots.PACKED)])
 def test_unreadable_base_means_a_full_read(blob):
     assert snapshots._base(blob, None, "c", 1) is None
     good = snapshots.encode(Snapshot())
@@ -590,3 +620,24 @@ def test_an_unchanged_stand_in_is_never_stored_as_a_base(test_config, tmp_path):
         assert snapshots.keep(extensions.db, fetched, "succeeded", True) is False
         assert stored(cid).snapshot == base and stored(cid).cursor != "next"
 
+
+
+def test_a_base_whose_members_point_past_its_ids_fails_one_run_clearly_then_reads_in_full(
+        test_config, tmp_path):
+    d = directory()
+    with served(test_config, tmp_path, entra, d) as (site, idp, cid):
+        sync(site, idp, cid)
+        state = stored(cid)
+        users, groups, others, members = snapshots.marshal.loads(
+            snapshots._unpacked(state.snapshot))
+        bad = [(gid, (10**6).to_bytes(4, "little") * max(1, len(data) // 4))
+               for gid, data in members]
+        update(SourceState, cid, snapshot=_lz4(snapshots.marshal.dumps(
+            (users, groups, others, bad), 4), snapshots.PACKED), delta=None)
+        leave_and_join(d)
+        failed, _ = sync(site, idp, cid, status="failed")
+        assert "point past the stored ids" in failed.error and "reads the IdP in full" in failed.error
+        assert stored(cid) is None
+        again, _ = sync(site, idp, cid)
+        assert again.counts["fetch"] == "full"
+        assert_lands(site, d, nests=True)

@@ -43,6 +43,8 @@ def test_the_kept_desired_state_equals_the_base_mapped_again(seed, name):
     reference = mapping.desired(base, policy)
     same(again, reference)
     assert again.scope == reference.scope and again.fed == reference.fed
+    assert again.holders == (mapping.holders_of(reference) if policy.users.members_only
+                             else None)
     # the next run's change is then built on it exactly as on the reference
     for new in (memberships_changed(rng, base, rng.randrange(0, 6)),
                 mutate(rng, base, rng.randrange(1, 6))):
@@ -112,7 +114,7 @@ def test_merged_groups_are_worked_out_again_and_the_rest_listed_within_a_budget(
     desired = mapping.desired(snapshot, policy)  # x merges a and b: worked out again
     doc = kept_desired.marshal.loads(lz4.frame.decompress(
         kept_desired.dump(desired, snapshot, policy, "b")))
-    assert doc[3] == [("x", kept_desired.FED, None), ("y", kept_desired.SHARED, "c"),
+    assert doc[3] == [("x", kept_desired.FED, 4), ("y", kept_desired.SHARED, "c"),
                       ("everyone", kept_desired.SYNCED, None)]
     desired.members["everyone"] = {"u0", "u5"}  # what a default group never has: listed
     blob = kept_desired.dump(desired, snapshot, policy, "b")
@@ -121,3 +123,19 @@ def test_merged_groups_are_worked_out_again_and_the_rest_listed_within_a_budget(
     assert again.members["x"] == {"u0", "u1", "u2", "u3"}
     assert kept_desired.dump(desired, snapshot, policy, "b", listed_fraction=0.1,
                              min_listed=1) is None
+
+
+def test_holders_kept_for_users_in_another_order_are_dropped_not_misread():
+    policy = mapping_from_config("on_the_fly", {}, {}, [])
+    snapshot = flat()
+    desired = mapping.desired(snapshot, policy)
+    blob = kept_desired.dump(desired, snapshot, policy, "b")
+    base = stored(snapshot)
+    assert kept_desired.load(blob, base, policy, "b").holders == {
+        "u0": 1, "u1": 1, "u2": 1, "u3": 1}
+    reordered = Snapshot(users=dict(reversed(base.users.items())), groups=base.groups,
+                         members=base.members)
+    again = kept_desired.load(blob, reordered, policy, "b")
+    assert again is not None and again.holders is None
+    assert mapping.desired_after(again, reordered, reordered, policy).users.keys() == {
+        "u0", "u1", "u2", "u3"}

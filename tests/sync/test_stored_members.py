@@ -12,7 +12,8 @@ from workers.sync.model import Group, Snapshot, User
 from workers.sync.stored_members import StoredMembers
 
 IDS = st.lists(st.sampled_from([f"u{i}" for i in range(12)]), unique=True, max_size=12)
-KINDS = ("set", "frozenset", "stored", "stored-built", "keys")
+KINDS = ("set", "frozenset", "stored", "stored-built", "keys", "deferred", "deferred-set",
+         "patched")
 
 
 def made(ids: list[str], kind: str):
@@ -22,6 +23,13 @@ def made(ids: list[str], kind: str):
         return frozenset(ids)
     if kind == "keys":
         return dict.fromkeys(ids).keys()
+    if kind in ("deferred", "deferred-set"):  # worked out when first used, its length known
+        whole = tuple(ids) if kind == "deferred" else set(ids)
+        return StoredMembers.deferred(lambda: whole, len(ids))
+    if kind == "patched":  # a delta laid over: the first half kept, one id gone, the rest added
+        half, rest = ids[:len(ids) // 2 + 1], ids[len(ids) // 2 + 1:]
+        return StoredMembers.patched(StoredMembers(tuple(half + ["gone"])), tuple(rest),
+                                     frozenset({"gone"}))
     stored = StoredMembers(tuple(ids))
     if kind == "stored-built":
         assert ids[0] in stored if ids else True  # its set now built
@@ -32,7 +40,10 @@ BINARY = [operator.and_, operator.or_, operator.sub, operator.xor, operator.eq, 
           operator.le, operator.lt, operator.ge, operator.gt]
 
 
-@given(IDS, IDS, st.sampled_from(KINDS), st.sampled_from(("stored", "stored-built")))
+MINE = ("stored", "stored-built", "deferred", "deferred-set", "patched")
+
+
+@given(IDS, IDS, st.sampled_from(KINDS), st.sampled_from(MINE))
 def test_operators_on_either_side_answer_as_sets_do(a, b, other_kind, kind):
     for op in BINARY:
         want = op(set(a), set(b))
@@ -45,7 +56,7 @@ def test_operators_on_either_side_answer_as_sets_do(a, b, other_kind, kind):
     assert set(made(a, kind)) == set(a) and len(made(a, kind)) == len(a)
 
 
-@given(IDS, IDS, st.sampled_from(KINDS + ("list",)), st.sampled_from(("stored", "stored-built")))
+@given(IDS, IDS, st.sampled_from(KINDS + ("list",)), st.sampled_from(MINE))
 def test_methods_take_any_iterable_as_sets_do(a, b, other_kind, kind):
     other = list(b) if other_kind == "list" else made(b, other_kind)
     for name in ("isdisjoint", "issubset", "issuperset", "union", "intersection", "difference",
@@ -84,3 +95,16 @@ def test_a_decoded_base_holds_stored_members_and_writes_their_tuples_again():
     assert again.members == snap.members
     # the ids are the users' own strings, in the blob and after it
     assert all(m is decoded.users[m].id for m in decoded.members["g"])
+
+
+def test_a_deferred_set_is_worked_out_once_and_not_for_its_length():
+    calls = []
+
+    def make() -> set[str]:
+        calls.append(1)
+        return {"a", "b"}
+
+    members = StoredMembers.deferred(make, 2)
+    assert len(members) == 2 and not calls
+    assert "a" in members and members == {"a", "b"} and sorted(members) == ["a", "b"]
+    assert calls == [1]

@@ -27,6 +27,7 @@ from workers.sync.planner import Links
 from workers.sync.policy import PolicyError, SyncPolicy, email_domain, is_domain
 from workers.sync.run import APPLIED_STATUSES, RunContext, RunFailed, make_source
 from workers.sync.scope import Scope, ScopeError
+from workers.sync.stored_members import DamagedMembers
 from workers.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,12 @@ def run_sync(env: Environment, run_id: int, progress: Progress | None = None,
     except QuotaExhausted as exc:  # while reading the site: nothing was written yet
         defer(env.db, run_id, exc.retry_after, exc.message)
         return DEFERRED
+    except DamagedMembers as exc:  # found only once a step looked into the damaged group
+        log.error("run %s: %s; the stored IdP base is dropped", run_id, exc)
+        snapshots.forget(env.db, run_id)
+        finish(env.db, run_id, RunStatus.FAILED,
+               error=f"{exc}: the stored IdP base was dropped, the next run reads the IdP in full")
+        return RunStatus.FAILED
     except (SyncError, PolicyError, SecretError, ScopeError) as exc:  # every category ends a run's reads
         message = getattr(exc, "message", None) or str(exc)
         log.warning("run %s failed: %s", run_id, message)

@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import marshal
-from collections.abc import Collection
+import sys
+import zlib
+from array import array
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 import lz4.frame
 
-from workers.sync.mapping import Desired, DesiredGroup, fed_members, group_key
+from workers.sync.mapping import Desired, DesiredGroup, FedMembers, group_key, holders_of
 from workers.sync.model import Snapshot, User
 from workers.sync.plan import Notice
 from workers.sync.policy import MappingPolicy
+from workers.sync.stored_members import StoredMembers
 
-VERSION = 1
+VERSION = 2
 """Layout of a kept desired state, and of the mapping rules it was made by: a blob of another
 version is ignored (the base is mapped again), so a release that changes the mapping starts
 over once."""
 SHARED, SYNCED, FED, LISTED = 0, 1, 2, 3
 """How a target's members are kept: as the base's own set of one IdP group that feeds it, as
 the union of what its IdP groups reach in scope (nested groups flattened, members filtered,
-groups merged: worked out again from the base, as `mapping.desired_after` does), as every
+groups merged: worked out again from the base when first looked into, as
+`mapping.desired_after` does; kept with their count), as every
 synced user (a default group), or listed (a default group some IdP group feeds too)."""
 MAX_LISTED_FRACTION, MIN_LISTED = 0.1, 10_000
 """Past this share of the base's memberships listed, and more than MIN_LISTED ids, the
@@ -64,7 +70,7 @@ def dump(desired: Desired, snapshot: Snapshot, policy: MappingPolicy, basis: str
         if source is not None:
             members.append((key, SHARED, source))
         elif fed.get(key) and key not in defaults:
-            members.append((key, FED, None))
+            members.append((key, FED, len(ids)))
         elif len(ids) == len(desired.users) and ids == desired.users.keys():
             members.append((key, SYNCED, None))
         else:
@@ -75,7 +81,8 @@ def dump(desired: Desired, snapshot: Snapshot, policy: MappingPolicy, basis: str
     doc = (VERSION, basis,
            [(k, g.name, g.idp_group_ids, g.default, g.explicit) for k, g in desired.groups.items()],
            members, _subset(desired.users, snapshot.users), [tuple(n) for n in desired.notices],
-           list(fed.items()), _subset(desired.scope, snapshot.users))
+           list(fed.items()), _subset(desired.scope, snapshot.users),
+           _counts(desired) if policy.users.members_only else None)
     return lz4.frame.compress(marshal.dumps(doc, 4), compression_level=0)
 
 
@@ -87,6 +94,42 @@ def _subset(chosen: Collection[str], users: dict[str, object]) -> tuple[str, lis
     if 2 * len(chosen) >= len(users):
         return "without", list(users.keys() - chosen)
     return "only", [uid for uid in users if uid in chosen]
+
+
+def _counts(desired: Desired) -> tuple[int, bytes] | None:
+    """`desired.holders` (worked out when it has none: once after a full mapping) as counts
+    in the order of `desired.users`, with that order's `_order` to check it by."""
+    holders = desired.holders if desired.holders is not None else holders_of(desired)
+    if len(holders) != len(desired.users):
+        return None  # not a state `mapping.desired` made: its leavers are looked for instead
+    try:
+        counts = array("I", map(holders.__getitem__, desired.users))
+    except KeyError:
+        return None
+    if sys.byteorder == "big":  # stored little-endian, as read on any machine
+        counts.byteswap()
+    return _order(desired.users), counts.tobytes()
+
+
+def _held(kept: tuple[int, bytes] | None, users: dict[str, User]) -> dict[str, int] | None:
+    """The holders `_counts` kept, for `users` (the synced users as loaded); None when none
+    were kept or `users` is not in the order they were kept in (the next run then finds its
+    leavers as without them)."""
+    if kept is None:
+        return None
+    order, data = kept
+    counts = array("I")
+    counts.frombytes(data)
+    if sys.byteorder == "big":
+        counts.byteswap()
+    if len(counts) != len(users) or _order(users) != order:
+        return None
+    return dict(zip(users, counts, strict=True))
+
+
+def _order(ids: Iterable[str]) -> int:
+    """A checksum of ids in their order (the same in every process, unlike `hash`)."""
+    return zlib.crc32("\0".join(ids).encode("utf-8", "surrogatepass"))
 
 
 def _chosen(kept: tuple[str, list[str] | None], users: dict[str, User]) -> dict[str, User]:
@@ -116,23 +159,23 @@ def load(blob: bytes | None, base: Snapshot, policy: MappingPolicy, basis: str) 
 
 
 def _load(doc: tuple, base: Snapshot, policy: MappingPolicy, basis: str) -> Desired | None:
-    version, kept_basis, groups, members, users, notices, fed, scope_kept = doc
-    if version != VERSION or kept_basis != basis:
+    if doc[0] != VERSION or doc[1] != basis:
         return None
+    _, _, groups, members, users, notices, fed, scope_kept, holders = doc
     synced_users, fed = _chosen(users, base.users), dict(fed)
     # the users the filter passes, as `mapping.in_scope` found them (it looks at each user)
     scope = set(_chosen(scope_kept, base.users))
     if not {gid for gids in fed.values() for gid in gids} <= base.groups.keys():
         return None  # the base is not the one this was kept with
-    rebuilt = fed_members(base, [key for key, kind, _ in members if kind == FED], fed, scope,
-                          policy.flatten_nested)
+    # a merged or nested target is worked out again only once something looks into it
+    rebuilt = FedMembers(base, fed, scope, policy.flatten_nested)
     synced: set[str] | None = None
     out: dict[str, set[str] | frozenset[str]] = {}
     for key, kind, value in members:
         if kind == SHARED:
             out[key] = base.members[value]
         elif kind == FED:
-            out[key] = rebuilt[key]
+            out[key] = StoredMembers.deferred(partial(rebuilt, key), value)
         elif kind == SYNCED:
             synced = set(synced_users) if synced is None else synced
             out[key] = synced
@@ -143,4 +186,4 @@ def _load(doc: tuple, base: Snapshot, policy: MappingPolicy, basis: str) -> Desi
         groups={k: DesiredGroup(name, tuple(gids), default, explicit)
                 for k, name, gids, default, explicit in groups},
         members=out, idp_users=base.users, notices=[Notice(*n) for n in notices],
-        scope=scope, fed=fed)
+        scope=scope, fed=fed, holders=_held(holders, synced_users))

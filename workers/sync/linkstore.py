@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from app.db import raw_rows
 from app.models import Link
 from workers.sync.planner import Links
 
@@ -38,8 +39,7 @@ def load(session: Session, connection_id: int, users: Collection[str] | None = N
         queries += [base.where(t.kind == USER, t.atlassian_id.in_(accs[i:i + CHUNK]))
                     for i in range(0, len(accs), CHUNK)]
     for query in queries:
-        # through the connection: the ORM's work for each row outweighs the query's
-        for kind, idp_id, atlassian_id, suspended in session.connection().execute(query):
+        for kind, idp_id, atlassian_id, suspended in raw_rows(session, query):
             if kind == USER:
                 if suspended:
                     links.suspended.add(atlassian_id)

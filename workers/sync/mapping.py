@@ -59,6 +59,20 @@ class Desired:
     takes them over (they are the same whenever it does not fall back to `desired`)."""
     fed: dict[str, list[str]] | None = None
     """Each target key → the IdP groups feeding it, in mapping order (as `scope`)."""
+    holders: dict[str, int] | None = field(default=None, compare=False)
+    """When only groups' members are synced: each synced user → how many of the targets in
+    `fed` hold them (`holders_of`), kept so that `desired_after` tells who left every target
+    from the change alone, not by a pass over all of them; None when not worked out."""
+
+
+def holders_of(desired: Desired) -> dict[str, int]:
+    """`Desired.holders` worked out: a pass over every fed target's members."""
+    out: dict[str, int] = {}
+    get = out.get
+    for key in desired.fed or ():
+        for uid in desired.members.get(key, _EMPTY):
+            out[uid] = get(uid, 0) + 1
+    return out
 
 
 def name_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
@@ -96,14 +110,19 @@ def member_closure(snapshot: Snapshot, roots: Iterable[str],
     direct = snapshot.members
     if not flatten:
         return {g: direct.get(g, _EMPTY) for g in roots}
+    closures: dict[str, set[str] | frozenset[str]] = {}
+    _TarjanClosure(_children(snapshot), direct, closures).run(roots)
+    return closures
+
+
+def _children(snapshot: Snapshot) -> dict[str, list[str]]:
+    """Each group → the groups directly below it."""
     children: dict[str, list[str]] = {}
     for group in snapshot.groups.values():
         for parent in group.parent_ids:
             if parent in snapshot.groups and parent != group.id:
                 children.setdefault(parent, []).append(group.id)
-    closures: dict[str, set[str] | frozenset[str]] = {}
-    _TarjanClosure(children, direct, closures).run(roots)
-    return closures
+    return children
 
 
 class _TarjanClosure:
@@ -289,22 +308,12 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot, policy: Map
     members.update(fed_members(snapshot, keys, fed, scope, policy.flatten_nested))
     synced: AbstractSet[str] = scope
     same = True  # the synced users are old's (who they are; their records may have changed)
+    holders = None
     if rule.members_only:
-        moved: set[str] = set()
-        for gid in changed:
-            moved |= base.members.get(gid, _EMPTY) ^ snapshot.members.get(gid, _EMPTY)
-        moved &= scope
-        here = set().union(*(members[k] for k in keys))
-        joined = (moved & here) - old.users.keys()
-        # one who left a group the change reaches may still be in another: the other
-        # targets' members are gone through once, until each leaver is found in one (a pass
-        # over ids, no lookup in each set: a stored base's sets are then never built)
-        leavers = (moved - here) & old.users.keys()
-        for k in fed:
-            if not leavers:
-                break
-            if k not in keys:
-                leavers.difference_update(members[k])
+        if old.holders is not None:
+            holders, joined, leavers = _held(old, members, keys)
+        else:
+            joined, leavers = _joined_and_left(old, base, snapshot, members, changed, keys)
         same = not joined and not leavers
         synced = old.users.keys() if same else (set(old.users) | joined) - leavers
     if defaults:  # a default group holds every synced user: one set for all of them
@@ -314,7 +323,57 @@ def _desired_after(old: Desired, base: Snapshot, snapshot: Snapshot, policy: Map
     users = (_same_synced(old.users, snapshot.users, changed_users) if same
              else _synced_users(snapshot.users, synced))
     return Desired(users=users, groups=dict(old.groups), members=members,
-                   idp_users=snapshot.users, notices=list(old.notices), scope=scope, fed=fed)
+                   idp_users=snapshot.users, notices=list(old.notices), scope=scope, fed=fed,
+                   holders=holders)
+
+
+def _held(old: Desired, members: dict[str, AbstractSet[str]],
+          keys: Iterable[str]) -> tuple[dict[str, int], set[str], set[str]]:
+    """`old.holders` moved by the rebuilt targets `keys` (now `members`), with the users who
+    joined the first target and who left the last."""
+    holders, joined, leavers = dict(old.holders or {}), set(), set()
+    for k in keys:
+        was, now = old.members.get(k, _EMPTY), members[k]
+        if was is now:
+            continue
+        for uid in was - now:
+            left = holders[uid] - 1
+            if left:
+                holders[uid] = left
+            else:
+                del holders[uid]
+                leavers.add(uid)
+        for uid in now - was:
+            held = holders.get(uid, 0)
+            holders[uid] = held + 1
+            if not held:
+                joined.add(uid)
+    # one who left and joined within the change is synced as before
+    both = joined & leavers
+    return holders, joined - both, leavers - both
+
+
+def _joined_and_left(old: Desired, base: Snapshot, snapshot: Snapshot,
+                     members: dict[str, AbstractSet[str]], changed: set[str],
+                     keys: set[str]) -> tuple[set[str], set[str]]:
+    """Who joined the synced users and who left them, without `old.holders`: a leaver is
+    looked for in every other target."""
+    moved: set[str] = set()
+    for gid in changed:
+        moved |= base.members.get(gid, _EMPTY) ^ snapshot.members.get(gid, _EMPTY)
+    moved &= old.scope or set()
+    here = set().union(*(members[k] for k in keys))
+    joined = (moved & here) - old.users.keys()
+    # one who left a group the change reaches may still be in another: the other targets'
+    # members are gone through once, until each leaver is found in one (a pass over ids, no
+    # lookup in each set: a stored base's sets are then never built)
+    leavers = (moved - here) & old.users.keys()
+    for k in old.fed or ():
+        if not leavers:
+            break
+        if k not in keys:
+            leavers.difference_update(members[k])
+    return joined, leavers
 
 
 def _same_synced(old: dict[str, User], users: dict[str, User],
@@ -339,11 +398,34 @@ def fed_members(snapshot: Snapshot, keys: Iterable[str], fed: dict[str, list[str
     makes a target's members (a default group's aside)."""
     keys = list(keys)
     closures = member_closure(snapshot, [gid for k in keys for gid in fed[k]], flatten)
-    out = {}
-    for k in keys:
-        first, *more = (c if c <= scope else c & scope for c in (closures[g] for g in fed[k]))
-        out[k] = first.union(*more) if more else first
-    return out
+    return {k: _reached(closures, fed[k], scope) for k in keys}
+
+
+def _reached(closures: dict[str, AbstractSet[str]], gids: list[str],
+             scope: set[str]) -> set[str] | frozenset[str]:
+    """The users in `scope` of the closures of `gids` (the groups feeding one target)."""
+    first, *more = (c if c <= scope else c & scope for c in (closures[g] for g in gids))
+    return first.union(*more) if more else first
+
+
+class FedMembers:
+    """`fed_members` of one target at a time, as each is asked for: what the nested groups
+    reach is worked out once for all the targets asked about (one map of the groups below
+    each, one walk resumed), and not at all when none is."""
+
+    def __init__(self, snapshot: Snapshot, fed: dict[str, list[str]], scope: set[str],
+                 flatten: bool) -> None:
+        self.snapshot, self.fed, self.scope, self.flatten = snapshot, fed, scope, flatten
+        self.walk: _TarjanClosure | None = None
+
+    def __call__(self, key: str) -> set[str] | frozenset[str]:
+        gids, direct = self.fed[key], self.snapshot.members
+        if not self.flatten:
+            return _reached({g: direct.get(g, _EMPTY) for g in gids}, gids, self.scope)
+        if self.walk is None:
+            self.walk = _TarjanClosure(_children(self.snapshot), direct, {})
+        self.walk.run(gids)
+        return _reached(self.walk.out, gids, self.scope)
 
 
 _MISSING = object()

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.db import raw_rows
 from app.models import ManagedGroup, ManagedMembership, MirrorCount
 from workers.sync.counts import Drift
 from workers.sync.mapping import groups_by_key
@@ -62,7 +63,7 @@ def load(session: Session, connection_id: int, members_of: Collection[str] | Non
         mirror.names = groups.names  # the same groups: the same names
         mirror.members = {gid: set() for gid in mirror.groups}
     else:
-        for gid, name, rights in _rows(session, select(
+        for gid, name, rights in raw_rows(session, select(
                 _GROUPS.c.group_id, _GROUPS.c.name, _GROUPS.c.admin_rights)
                 .where(_GROUPS.c.connection_id == connection_id)):
             mirror.groups[gid], mirror.admin_rights[gid] = name, rights
@@ -78,17 +79,11 @@ def load(session: Session, connection_id: int, members_of: Collection[str] | Non
         queries += [base.where(_MEMBERS.c.account_id.in_(who[i:i + 500]))
                     for i in range(0, len(who), 500)]
     for query in queries:
-        for gid, acc, active in _rows(session, query):
+        for gid, acc, active in raw_rows(session, query):
             mirror.members.setdefault(gid, set()).add(acc)
             if not active:
                 mirror.inactive.add(acc)
     return mirror
-
-
-def _rows(session: Session, query: Any) -> Any:
-    """The rows of a table query, through the session's connection: the ORM's work for each
-    row costs more than the query itself at a million memberships."""
-    return session.connection().execute(query)
 
 
 def size(session: Session, connection_id: int) -> tuple[int, int]:

@@ -62,6 +62,9 @@ class Snapshot:
     cursor: str | None = None
     incremental: bool = False
     """True when built from the IdP's changes on top of an earlier snapshot, not a full read."""
+    names: list[str] | None = field(default=None, repr=False, compare=False)
+    """In a snapshot decoded from a stored base: the users' ids in order, then the member ids
+    that are no user's, which its packed member sets point into (`snapshots.decode`)."""
 
     def add_user(self, user: User) -> None:
         self.users[user.id] = user

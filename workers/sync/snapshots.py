@@ -24,7 +24,7 @@ from workers.sources.base import PendingChanges, Source, SourceConfigError, Sour
 from workers.sync import kept_desired, mapping, targeted
 from workers.sync.model import Group, Snapshot, User, users_from_rows
 from workers.sync.scope import Scope
-from workers.sync.stored_members import StoredMembers
+from workers.sync.stored_members import StoredMembers, pack
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,13 @@ delta and half a second more)."""
 KEPT_STATUSES = ("succeeded", "partially_failed", "preview")
 """Runs whose snapshot may become the next base. Held runs are left out on purpose: the guard
 distrusts what they saw, and the older base with its older cursor still covers every change."""
+PACKED = b"usersync-base:packed-lz4:"
+"""Prefix of a base blob in `encode`'s layout: marshal in an LZ4 frame, members packed."""
 LZ4_MARSHALLED = b"usersync-base:marshal-lz4:"
-"""Prefix of a base blob in `encode`'s layout: marshal in an LZ4 frame."""
+"""Prefix of the layout before it: marshal in an LZ4 frame, member ids as marshal's
+references to the users' ids; still read."""
 MARSHALLED = b"usersync-base:marshal:"
-"""Prefix of the layout before it: marshal in zlib, still read. A blob with neither prefix
+"""Prefix of the layout before that: marshal in zlib, still read. A blob with no prefix
 is the older zlib'd JSON (zlib output never starts with one), still read as it was."""
 MARSHAL_VERSION = 4
 """marshal's format, fixed so that a newer Python keeps writing what an older one reads; a
@@ -205,6 +208,14 @@ def fetch_targeted(db: Database, run_id: int, source: Source, scope: Scope) -> F
                   source.supports_incremental, base, kept)
 
 
+def forget(db: Database, run_id: int) -> None:
+    """Drop the stored base of the run's connection: its next run reads the IdP in full."""
+    with db.session() as session:
+        state = session.get(SourceState, session.get(SyncRun, run_id).connection_id)
+        if state is not None:
+            session.delete(state)
+
+
 def _record_mode(db: Database, run_id: int, mode: str) -> None:
     with db.session() as session:
         run = session.get(SyncRun, run_id)
@@ -300,45 +311,32 @@ def keep(db: Database, fetched: Fetched, status: str, trusted: bool,
 
 def encode(snapshot: Snapshot, decoded: Snapshot | None = None) -> bytes:
     """Linear: positional tuples instead of objects, in marshal, then an LZ4 frame; tagged
-    `LZ4_MARSHALLED`.
+    `PACKED`.
 
     marshal (not pickle: it builds no objects but plain values, so a blob cannot run code)
-    writes a string it has written before as a five-byte reference, when it is the same
-    object: so every member id is written as the user's own id object (`_canonical`), a
-    million memberships then take a reference each instead of a 40-character id (a blob a
-    quarter the size, decompressed four times faster, and the decoded member sets share the
-    users' strings). `decoded`: a snapshot `decode` made, which `snapshot` was built on; a
-    member set still its very object holds such ids already and is written as it is (the
-    lookups cost more than the rest of the encoding). It decodes several times faster than
-    JSON. Only this module writes these blobs, into our own database."""
+    holds the users as rows, the groups, and each group's members as one bytes object: the
+    positions of its members among the users (then among the member ids that are no user's,
+    listed after them), four bytes each. So decoding a million memberships is copying ten
+    thousand byte strings; a group's ids are read out of them, as the users' own string
+    objects, only when something looks into it (`StoredMembers.packed`), which a run after
+    a small change does for a tenth of the groups. `decoded`: a snapshot `decode` made, which
+    `snapshot` was built on; a group still unread over the very same users is written as it
+    was read. Only this module writes these blobs, into our own database."""
     users = [(u.id, u.email, u.display_name, u.active) for u in snapshot.users.values()]
-    canon = _canonical(snapshot)
-    kept = decoded.members if decoded is not None else {}
-    doc = (users,
-           [(g.id, g.name, tuple(g.parent_ids)) for g in snapshot.groups.values()],
-           [(gid, _written(ids, canon, kept.get(gid) is ids)) for gid, ids in snapshot.members.items()])
-    # LZ4 at its fastest level, not zlib: at a million memberships the blob is half as large
-    # again (10 MB, not 6.6), but it unpacks in 4 ms instead of 47 on every run that changed
-    # something, and packs in 18 instead of 190 whenever the base is stored whole. The frame's
-    # checksum tells a damaged blob from a base.
-    return LZ4_MARSHALLED + lz4.frame.compress(marshal.dumps(doc, MARSHAL_VERSION),
-                                               compression_level=0, content_checksum=True)
-
-
-def _written(ids: set[str], canon: dict[str, str], decoded: bool) -> tuple[str, ...]:
-    """A member set as `encode` writes it: ids made the users' own objects, unless the set
-    came from a marshal blob whose first id is one already (a base read from the older JSON
-    layout holds strings of its own)."""
-    if decoded and ids:
-        first = next(iter(ids))
-        if canon.get(first) is first:
-            return ids.ids if isinstance(ids, StoredMembers) else tuple(ids)
-    return tuple([canon.get(m, m) for m in ids])
-
-
-def _canonical(snapshot: Snapshot) -> dict[str, str]:
-    """Each user id to the id object of its User: equal strings made one object."""
-    return {u.id: u.id for u in snapshot.users.values()}
+    names = [row[0] for row in users]
+    position = dict(zip(names, range(len(names)), strict=True))
+    # the decoded base's own names when the users are still those, in that order
+    same = decoded.names if decoded is not None and decoded.names == names else None
+    members = []
+    for gid, ids in snapshot.members.items():
+        data = ids.packed_in(same) if same is not None and type(ids) is StoredMembers else None
+        members.append((gid, data if data is not None else pack(ids, position, names)))
+    doc = (users, [(g.id, g.name, tuple(g.parent_ids)) for g in snapshot.groups.values()],
+           names[len(users):], members)
+    # LZ4 at its fastest level, not zlib: it unpacks in a few milliseconds instead of fifty
+    # on every run that changed something; the frame's checksum tells a damaged blob from a base.
+    return PACKED + lz4.frame.compress(marshal.dumps(doc, MARSHAL_VERSION),
+                                       compression_level=0, content_checksum=True)
 
 
 def _delta_over(state: SourceState, fetched: Fetched) -> bytes | None:
@@ -483,7 +481,21 @@ def decode_state(blob: bytes, delta_blob: bytes | None, cursor: str | None) -> S
 
 
 def decode(blob: bytes, cursor: str | None) -> Snapshot:
-    """A stored base blob: `encode`'s, or the JSON layout bases were stored in before it."""
+    """A stored base blob: `encode`'s, or a layout bases were stored in before it."""
+    if blob.startswith(PACKED):
+        users, groups, others, members = marshal.loads(_unpacked(blob))
+        by_id = users_from_rows(users)
+        # the users' own id objects, then the member ids that are no user's
+        names = [row[0] for row in users] + others
+        if not all(type(data) is bytes and not len(data) % 4 for _, data in members):
+            raise ValueError("a stored member list is not packed positions")
+        packed = StoredMembers.packed
+        snapshot = Snapshot(
+            users=by_id,
+            groups={gid: Group(gid, name, tuple(parents)) for gid, name, parents in groups},
+            members={gid: packed(data, names) for gid, data in members}, cursor=cursor)
+        snapshot.names = names
+        return snapshot
     if blob.startswith(LZ4_MARSHALLED) or blob.startswith(MARSHALLED):
         users, groups, members = marshal.loads(_unpacked(blob))
         # written from User objects: (id, email, name, active) as they were, bool included
@@ -509,7 +521,8 @@ def _unpacked(blob: bytes) -> bytes:
     if blob.startswith(MARSHALLED):
         return zlib.decompress(blob[len(MARSHALLED):])
     try:
-        return lz4.frame.decompress(blob[len(LZ4_MARSHALLED):])
+        return lz4.frame.decompress(blob[len(PACKED if blob.startswith(PACKED)
+                                             else LZ4_MARSHALLED):])
     except RuntimeError as exc:  # what the lz4 binding raises for a damaged frame
         raise ValueError(f"damaged LZ4 frame: {exc}") from None
 

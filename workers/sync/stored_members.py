@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Set, Sized
+import sys
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Set, Sized
 from itertools import filterfalse
 from typing import Any
 
@@ -19,12 +21,15 @@ class StoredMembers(Set[str]):
     to change, and an in-place operator (`|=`) makes a new set instead of changing this one.
     """
 
-    __slots__ = ("_tuple", "_set", "_patch")
+    __slots__ = ("_tuple", "_set", "_patch", "_make", "_length", "_packed")
 
     def __init__(self, ids: tuple[str, ...]) -> None:
         self._tuple: tuple[str, ...] | None = ids
         self._set: set[str] | None = None
         self._patch: tuple[Iterable[str], tuple[str, ...], frozenset[str]] | None = None
+        self._make: Callable[[], Iterable[str]] | None = None
+        self._length: int | None = None
+        self._packed: tuple[bytes, list[str]] | None = None
 
     @classmethod
     def patched(cls, was: Iterable[str], added: tuple[str, ...],
@@ -35,15 +40,52 @@ class StoredMembers(Set[str]):
         nothing."""
         out = cls.__new__(cls)
         out._tuple, out._set, out._patch = None, None, (was, added, removed)
+        out._make = out._length = out._packed = None
+        return out
+
+    @classmethod
+    def packed(cls, data: bytes, names: list[str]) -> StoredMembers:
+        """The ids at the positions `data` holds (`pack`'s) in `names`, read out only when
+        first used: a run after a small change looks into a tenth of a base's groups."""
+        out = cls.__new__(cls)
+        out._tuple = out._set = out._patch = out._make = None
+        out._length, out._packed = len(data) >> 2, (data, names)
+        return out
+
+    def packed_in(self, names: list[str]) -> bytes | None:
+        """The packed positions this was made from, when still unread and made over `names`
+        (the very list): written again as they are."""
+        packed = self._packed
+        return packed[0] if packed is not None and packed[1] is names else None
+
+    @classmethod
+    def deferred(cls, make: Callable[[], Iterable[str]], length: int) -> StoredMembers:
+        """The distinct ids `make()` returns (`length` of them), asked for only when first
+        used: a kept desired state's merged and nested targets are worked out again from the
+        base only where a run looks into them."""
+        out = cls.__new__(cls)
+        out._tuple = out._set = out._patch = out._packed = None
+        out._make, out._length = make, length
         return out
 
     @property
     def _ids(self) -> tuple[str, ...]:
         ids = self._tuple
         if ids is None:
-            was, added, removed = self._patch  # type: ignore[misc]
-            ids = self._tuple = tuple([x for x in was if x not in removed]) + added
-            self._patch = None
+            if self._packed is not None:
+                ids = unpack(*self._packed)
+                self._packed = self._length = None
+            elif self._make is not None:
+                made = self._make()
+                if type(made) is set:  # its own set already: not built again
+                    self._set = made
+                ids = tuple(made)
+                self._make = self._length = None
+            else:
+                was, added, removed = self._patch  # type: ignore[misc]
+                ids = tuple([x for x in was if x not in removed]) + added
+                self._patch = None
+            self._tuple = ids
         return ids
 
     @property
@@ -54,7 +96,8 @@ class StoredMembers(Set[str]):
     def _real(self) -> set[str]:
         built = self._set
         if built is None:
-            built = self._set = set(self._ids)
+            ids = self._ids  # (a deferred set may come with its own set made)
+            built = self._set = self._set if self._set is not None else set(ids)
         return built
 
     def __contains__(self, item: object) -> bool:
@@ -64,10 +107,15 @@ class StoredMembers(Set[str]):
         return iter(self._ids)
 
     def __len__(self) -> int:
-        if self._tuple is None:  # `delta` writes `removed` from within `was`, `added` from outside
-            was, added, removed = self._patch  # type: ignore[misc]
+        ids = self._tuple
+        if ids is not None:
+            return len(ids)
+        if self._length is not None:
+            return self._length
+        if self._patch is not None:  # `delta` writes `removed` from within `was`, `added` from outside
+            was, added, removed = self._patch
             return len(was) - len(removed) + len(added)  # type: ignore[arg-type]
-        return len(self._tuple)
+        return len(self._ids)
 
     def __repr__(self) -> str:
         return f"StoredMembers({len(self)} ids)"
@@ -173,6 +221,42 @@ class StoredMembers(Set[str]):
 
     def copy(self) -> set[str]:
         return set(self._ids)
+
+
+def pack(ids: Iterable[str], position: dict[str, int], names: list[str]) -> bytes:
+    """The positions of `ids` in `names` (`position`: each name's), as little-endian 32-bit
+    integers; an id not there yet is added to both."""
+    try:
+        at = array("I", map(position.__getitem__, ids))
+    except KeyError:
+        at = array("I")
+        for uid in ids:
+            where = position.get(uid)
+            if where is None:
+                where = position[uid] = len(names)
+                names.append(uid)
+            at.append(where)
+    if sys.byteorder == "big":
+        at.byteswap()
+    return at.tobytes()
+
+
+class DamagedMembers(Exception):
+    """A packed member list points past its ids: the stored base it came from is damaged
+    (its frame's checksum passed, so it was written so). Not a ValueError: a source that
+    takes a malformed change for the IdP's fault must not catch it."""
+
+
+def unpack(data: bytes, names: list[str]) -> tuple[str, ...]:
+    """The ids `pack` wrote: the very string objects of `names`."""
+    at = array("I")
+    at.frombytes(data)
+    if sys.byteorder == "big":
+        at.byteswap()
+    try:
+        return tuple(map(names.__getitem__, at))
+    except IndexError:
+        raise DamagedMembers("a stored group's members point past the stored ids") from None
 
 
 _FEW = 4
