@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import marshal
-import sys
 import zlib
-from array import array
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -16,7 +14,7 @@ from workers.sync.mapping import Desired, DesiredGroup, FedMembers, group_key, h
 from workers.sync.model import Snapshot, User
 from workers.sync.plan import Notice
 from workers.sync.policy import MappingPolicy
-from workers.sync.stored_members import StoredMembers
+from workers.sync.stored_members import StoredMembers, u32_bytes, u32_values
 
 VERSION = 2
 """Layout of a kept desired state, and of the mapping rules it was made by: a blob of another
@@ -103,25 +101,20 @@ def _counts(desired: Desired) -> tuple[int, bytes] | None:
     if len(holders) != len(desired.users):
         return None  # not a state `mapping.desired` made: its leavers are looked for instead
     try:
-        counts = array("I", map(holders.__getitem__, desired.users))
+        return _order(desired.users), u32_bytes(map(holders.__getitem__, desired.users))
     except KeyError:
         return None
-    if sys.byteorder == "big":  # stored little-endian, as read on any machine
-        counts.byteswap()
-    return _order(desired.users), counts.tobytes()
 
 
-def _held(kept: tuple[int, bytes] | None, users: dict[str, User]) -> dict[str, int] | None:
+def _holders_kept(kept: tuple[int, bytes] | None,
+                  users: dict[str, User]) -> dict[str, int] | None:
     """The holders `_counts` kept, for `users` (the synced users as loaded); None when none
     were kept or `users` is not in the order they were kept in (the next run then finds its
     leavers as without them)."""
     if kept is None:
         return None
     order, data = kept
-    counts = array("I")
-    counts.frombytes(data)
-    if sys.byteorder == "big":
-        counts.byteswap()
+    counts = u32_values(data)
     if len(counts) != len(users) or _order(users) != order:
         return None
     return dict(zip(users, counts, strict=True))
@@ -186,4 +179,4 @@ def _load(doc: tuple, base: Snapshot, policy: MappingPolicy, basis: str) -> Desi
         groups={k: DesiredGroup(name, tuple(gids), default, explicit)
                 for k, name, gids, default, explicit in groups},
         members=out, idp_users=base.users, notices=[Notice(*n) for n in notices],
-        scope=scope, fed=fed, holders=_held(holders, synced_users))
+        scope=scope, fed=fed, holders=_holders_kept(holders, synced_users))

@@ -88,11 +88,6 @@ class StoredMembers(Set[str]):
             self._tuple = ids
         return ids
 
-    @property
-    def ids(self) -> tuple[str, ...]:
-        """The ids as stored (the users' own string objects, for `snapshots.encode`)."""
-        return self._ids
-
     def _real(self) -> set[str]:
         built = self._set
         if built is None:
@@ -224,8 +219,8 @@ class StoredMembers(Set[str]):
 
 
 def pack(ids: Iterable[str], position: dict[str, int], names: list[str]) -> bytes:
-    """The positions of `ids` in `names` (`position`: each name's), as little-endian 32-bit
-    integers; an id not there yet is added to both."""
+    """The positions of `ids` in `names` (`position`: each name's), as `u32_bytes`; an id
+    not there yet is added to both."""
     try:
         at = array("I", map(position.__getitem__, ids))
     except KeyError:
@@ -236,9 +231,7 @@ def pack(ids: Iterable[str], position: dict[str, int], names: list[str]) -> byte
                 where = position[uid] = len(names)
                 names.append(uid)
             at.append(where)
-    if sys.byteorder == "big":
-        at.byteswap()
-    return at.tobytes()
+    return u32_bytes(at)
 
 
 class DamagedMembers(Exception):
@@ -249,14 +242,28 @@ class DamagedMembers(Exception):
 
 def unpack(data: bytes, names: list[str]) -> tuple[str, ...]:
     """The ids `pack` wrote: the very string objects of `names`."""
+    try:
+        return tuple(map(names.__getitem__, u32_values(data)))
+    except IndexError:
+        raise DamagedMembers("a stored group's members point past the stored ids") from None
+
+
+def u32_bytes(values: Iterable[int]) -> bytes:
+    """Unsigned 32-bit integers, little-endian whatever the machine (as stored)."""
+    at = values if isinstance(values, array) else array("I", values)
+    if sys.byteorder == "big":
+        at = array("I", at)
+        at.byteswap()
+    return at.tobytes()
+
+
+def u32_values(data: bytes) -> array:
+    """The integers `u32_bytes` wrote."""
     at = array("I")
     at.frombytes(data)
     if sys.byteorder == "big":
         at.byteswap()
-    try:
-        return tuple(map(names.__getitem__, at))
-    except IndexError:
-        raise DamagedMembers("a stored group's members point past the stored ids") from None
+    return at
 
 
 _FEW = 4
